@@ -1,0 +1,27 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "HarmonyBatch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "harmonybatch", targets: ["harmonybatch"]),
+        .library(name: "Kafka", targets: ["Kafka"]),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(name: "Kafka", dependencies: ["CRdKafka"]),
+        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka"]),
+        .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(
+            name: "HarmonyBatchCLITests",
+            dependencies: ["HarmonyBatchCLI", "Kafka", "harmonybatch"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

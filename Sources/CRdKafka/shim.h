@@ -1,0 +1,3 @@
+// librdkafka as seen from Swift: the client API and the mock cluster (the embedded broker).
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
