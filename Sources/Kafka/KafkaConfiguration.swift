@@ -103,6 +103,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     public var sessionTimeoutMs: Int = 10_000
     /// A member that does not poll for this long leaves the group (`max.poll.interval.ms`).
     public var maxPollIntervalMs: Int = 300_000
+    /// Longest time a fetch waits at the broker for data (`fetch.wait.max.ms`). Low, because our
+    /// records carry latency SLOs and some brokers (the embedded one) hold an empty fetch for the
+    /// whole time instead of answering when data arrives.
+    public var fetchWaitMaxMs: Int = 10
     /// Deliver an end-of-partition event when the consumer catches up (`enable.partition.eof`).
     public var reportPartitionEOF: Bool = false
 
@@ -118,7 +122,9 @@ public struct KafkaConsumerConfiguration: Sendable {
 
     var resolvedProperties: [(String, String)] {
         var props = common.baseProperties
-        if let groupID { props.append(("group.id", groupID)) }
+        // librdkafka's consumer needs a group id even to read assigned partitions; without a
+        // group of our own we never join it (no subscribe) and never commit to it.
+        props.append(("group.id", groupID ?? "harmonybatch-assign-only"))
         props += [
             ("auto.offset.reset", autoOffsetReset.rawValue),
             ("enable.auto.offset.store", "false"),
@@ -126,8 +132,9 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("heartbeat.interval.ms", String(max(100, sessionTimeoutMs / 5))),
             ("max.poll.interval.ms", String(maxPollIntervalMs)),
             ("enable.partition.eof", reportPartitionEOF ? "true" : "false"),
+            ("fetch.wait.max.ms", String(fetchWaitMaxMs)),
         ]
-        switch commitPolicy {
+        switch groupID == nil ? .manual : commitPolicy {
         case .automatic(let interval):
             props += [("enable.auto.commit", "true"), ("auto.commit.interval.ms", String(interval))]
         case .manual:

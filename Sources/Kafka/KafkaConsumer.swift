@@ -109,6 +109,7 @@ public final class KafkaConsumer: Sendable {
 
     /// Commits the stored offsets now and waits for the coordinator. Blocks the calling thread.
     public func commit() throws(KafkaError) {
+        guard groupID != nil else { return }
         let err = rd_kafka_commit(client.handle, nil, 0)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
             throw KafkaError(.commit, "commit failed", rdError: err)

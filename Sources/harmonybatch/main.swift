@@ -1,1 +1,4 @@
-print("hi")
+import Foundation
+import HarmonyBatchCLI
+
+exit(await HarmonyBatch.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,201 @@
+import Foundation
+import Kafka
+
+/// Producer and consumer throughput of our Kafka layer beside kcat's, on one embedded broker.
+///
+/// Both sides use the same librdkafka, the same broker, the same producer settings
+/// (`sharedProperties`) and topics of the same shape; rounds alternate which side goes first.
+struct KafkaBenchmark {
+    struct Settings {
+        var messages: Int
+        var size: Int
+        var rounds: Int
+        var partitions: Int
+        var kcat: String
+    }
+
+    struct Sample {
+        var oursProduce: Double
+        var kcatProduce: Double
+        var oursConsume: Double
+        var kcatConsume: Double
+    }
+
+    struct Report {
+        let settings: Settings
+        let samples: [Sample]
+
+        func median(_ key: KeyPath<Sample, Double>) -> Double {
+            let sorted = samples.map { $0[keyPath: key] }.sorted()
+            return sorted.count % 2 == 1
+                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        }
+
+        var table: String {
+            let rows: [(String, Double, Double)] = [
+                ("produce", median(\.oursProduce), median(\.kcatProduce)),
+                ("consume", median(\.oursConsume), median(\.kcatConsume)),
+            ]
+            var text = "bench kafka: \(settings.messages) messages of \(settings.size) B, \(settings.partitions) partitions, "
+            text += "median of \(settings.rounds) round(s), embedded broker\n"
+            text += "| path | harmonybatch msg/s | kcat msg/s | ratio |\n|---|---:|---:|---:|\n"
+            for (name, ours, theirs) in rows {
+                text += "| \(name) | \(Int(ours)) | \(Int(theirs)) | \(String(format: "%.2f", ours / theirs)) |\n"
+            }
+            return text
+        }
+
+        var json: Data {
+            let object: [String: Any] = [
+                "suite": "kafka", "messages": settings.messages, "size": settings.size,
+                "partitions": settings.partitions, "rounds": settings.rounds,
+                "produce": ["ours_msgs_per_s": median(\.oursProduce), "kcat_msgs_per_s": median(\.kcatProduce)],
+                "consume": ["ours_msgs_per_s": median(\.oursConsume), "kcat_msgs_per_s": median(\.kcatConsume)],
+                "samples": samples.map {
+                    [
+                        "ours_produce": $0.oursProduce, "kcat_produce": $0.kcatProduce,
+                        "ours_consume": $0.oursConsume, "kcat_consume": $0.kcatConsume,
+                    ]
+                },
+            ]
+            return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        }
+    }
+
+    /// The producer settings both sides run with (our production defaults).
+    static let sharedProperties: [(String, String)] = [
+        ("linger.ms", "5"), ("acks", "all"), ("enable.idempotence", "true"),
+    ]
+
+    let settings: Settings
+
+    static func findKcat() throws -> String {
+        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            let path = "\(directory)/kcat"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw UsageError("kcat not found on PATH; install it with 'apt-get install kcat' or pass --kcat PATH")
+    }
+
+    func run() throws -> Report {
+        let broker = try EmbeddedBroker(brokers: 1, logger: .standardError(minimumLevel: .error))
+        let payloadFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "harmonybatch-bench-\(getpid()).txt")
+        let value = Array(String(repeating: "harmonybatch-", count: settings.size / 13 + 1).utf8.prefix(settings.size))
+        try writePayloadFile(payloadFile, line: value)
+        defer { try? FileManager.default.removeItem(at: payloadFile) }
+        var samples: [Sample] = []
+        for round in 0..<settings.rounds {
+            let ours = "bench.r\(round).ours"
+            let theirs = "bench.r\(round).kcat"
+            try broker.createTopics([ours, theirs].map { KafkaTopicSpec(name: $0, partitions: settings.partitions) })
+            var sample = Sample(oursProduce: 0, kcatProduce: 0, oursConsume: 0, kcatConsume: 0)
+            if round % 2 == 0 {
+                sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
+                sample.kcatProduce = try produceKcat(broker.bootstrapServers, topic: theirs, file: payloadFile)
+                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: ours)
+                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: theirs)
+            } else {
+                sample.kcatProduce = try produceKcat(broker.bootstrapServers, topic: theirs, file: payloadFile)
+                sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
+                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: theirs)
+                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: ours)
+            }
+            Console.err(
+                "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) msg/s"
+            )
+            samples.append(sample)
+        }
+        return Report(settings: settings, samples: samples)
+    }
+
+    private func writePayloadFile(_ url: URL, line: [UInt8]) throws {
+        var chunk: [UInt8] = []
+        chunk.reserveCapacity((line.count + 1) * 10_000)
+        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+            throw UsageError("bench: cannot write \(url.path)")
+        }
+        let handle = try FileHandle(forWritingTo: url)
+        defer { try? handle.close() }
+        var remaining = settings.messages
+        while remaining > 0 {
+            chunk.removeAll(keepingCapacity: true)
+            for _ in 0..<min(remaining, 10_000) { chunk += line + [10] }
+            remaining -= min(remaining, 10_000)
+            try handle.write(contentsOf: chunk)
+        }
+    }
+
+    private func produceOurs(_ bootstrap: String, topic: String, value: [UInt8]) throws -> Double {
+        var configuration = KafkaProducerConfiguration(bootstrapServers: bootstrap)
+        for (key, v) in Self.sharedProperties { configuration.common.properties[key] = v }
+        let producer = try KafkaProducer(configuration: configuration)
+        let message = KafkaProducerMessage(topic: topic, value: value)
+        let start = ContinuousClock.now
+        for _ in 0..<settings.messages { try producer.enqueue(message) }
+        try producer.flush(timeoutMs: 600_000)
+        let elapsed = ContinuousClock.now - start
+        guard producer.delivered == settings.messages, producer.failed == 0 else {
+            throw KafkaError(.delivery, "bench: \(producer.failed) of \(settings.messages) messages failed")
+        }
+        return Double(settings.messages) / elapsed.seconds
+    }
+
+    private func produceKcat(_ bootstrap: String, topic: String, file: URL) throws -> Double {
+        let arguments =
+            ["-P", "-b", bootstrap, "-t", topic, "-l"]
+            + Self.sharedProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] } + [file.path]
+        let elapsed = try runKcat(arguments)
+        return Double(settings.messages) / elapsed
+    }
+
+    private func consumeOurs(_ bootstrap: String, topic: String) throws -> Double {
+        var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
+        configuration.common.logger = .standardError(minimumLevel: .error)
+        let consumer = try KafkaConsumer(configuration: configuration)
+        defer { consumer.close() }
+        let start = ContinuousClock.now
+        try consumer.assign(
+            (0..<settings.partitions).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), .beginning) })
+        var received = 0
+        var bytes = 0
+        while received < settings.messages {
+            if case .record(let record) = try consumer.poll(timeoutMs: 1000) {
+                received += 1
+                bytes += record.value?.count ?? 0
+            } else if ContinuousClock.now - start > .seconds(600) {
+                throw KafkaError(.timeout, "bench: consumed only \(received) of \(settings.messages) messages")
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        precondition(bytes == received * settings.size)
+        return Double(received) / elapsed.seconds
+    }
+
+    private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
+        // -e: exit at the end of every partition; -q: no status lines; the values go to /dev/null.
+        let elapsed = try runKcat(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n"])
+        return Double(settings.messages) / elapsed
+    }
+
+    private func runKcat(_ arguments: [String]) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: settings.kcat)
+        process.arguments = arguments
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        let start = ContinuousClock.now
+        try process.run()
+        process.waitUntilExit()
+        let elapsed = ContinuousClock.now - start
+        guard process.terminationStatus == 0 else {
+            throw KafkaError(.delivery, "bench: kcat \(arguments.prefix(1).joined()) exited with \(process.terminationStatus)")
+        }
+        return elapsed.seconds
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
