@@ -84,6 +84,12 @@ struct KafkaBenchmark {
         let value = Array(String(repeating: "harmonybatch-", count: settings.size / 13 + 1).utf8.prefix(settings.size))
         try writePayloadFile(payloadFile, line: value)
         defer { try? FileManager.default.removeItem(at: payloadFile) }
+        // Both consumers read the same prepared topic, spread evenly over enough partitions that
+        // the embedded broker (5 MiB retained per partition) keeps every message.
+        let consumeTopic = "bench.consume"
+        let consumePartitions = max(settings.partitions, (settings.messages * (settings.size + 80)) / (4 << 20) + 1)
+        try broker.createTopics([KafkaTopicSpec(name: consumeTopic, partitions: consumePartitions)])
+        try fill(broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions, value: value)
         var samples: [Sample] = []
         for round in 0..<settings.rounds {
             let ours = "bench.r\(round).ours"
@@ -93,13 +99,13 @@ struct KafkaBenchmark {
             if round % 2 == 0 {
                 sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
                 sample.kcatProduce = try produceKcat(broker.bootstrapServers, topic: theirs, file: payloadFile)
-                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: ours)
-                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: theirs)
+                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
+                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
             } else {
                 sample.kcatProduce = try produceKcat(broker.bootstrapServers, topic: theirs, file: payloadFile)
                 sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
-                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: theirs)
-                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: ours)
+                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
+                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
             }
             Console.err(
                 "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) msg/s"
@@ -149,33 +155,52 @@ struct KafkaBenchmark {
         return Double(settings.messages) / elapsed
     }
 
-    private func consumeOurs(_ bootstrap: String, topic: String) throws -> Double {
+    /// Writes the consume benchmark's input: `messages` values, round-robin over the partitions.
+    private func fill(_ bootstrap: String, topic: String, partitions: Int, value: [UInt8]) throws {
+        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap))
+        for i in 0..<settings.messages {
+            try producer.enqueue(KafkaProducerMessage(topic: topic, partition: Int32(i % partitions), value: value))
+        }
+        try producer.flush(timeoutMs: 600_000)
+        guard producer.delivered == settings.messages else {
+            throw KafkaError(.delivery, "bench: only \(producer.delivered) of \(settings.messages) messages written")
+        }
+    }
+
+    /// Steady-state rate: messages after the first, over the time from the first to the last (the
+    /// start-up — connecting, offset look-ups — is left out on both sides alike).
+    private func consumeOurs(_ bootstrap: String, topic: String, partitions: Int) throws -> Double {
         var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
         configuration.common.logger = .standardError(minimumLevel: .error)
         let consumer = try KafkaConsumer(configuration: configuration)
         defer { consumer.close() }
-        let start = ContinuousClock.now
-        try consumer.assign(
-            (0..<settings.partitions).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), .beginning) })
+        let deadline = ContinuousClock.now + .seconds(600)
+        try consumer.assign((0..<partitions).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), .beginning) })
         var received = 0
         var bytes = 0
+        var first = ContinuousClock.now
         while received < settings.messages {
             if case .record(let record) = try consumer.poll(timeoutMs: 1000) {
+                if received == 0 { first = .now }
                 received += 1
                 bytes += record.value?.count ?? 0
-            } else if ContinuousClock.now - start > .seconds(600) {
+            } else if ContinuousClock.now > deadline {
                 throw KafkaError(.timeout, "bench: consumed only \(received) of \(settings.messages) messages")
             }
         }
-        let elapsed = ContinuousClock.now - start
-        precondition(bytes == received * settings.size)
-        return Double(received) / elapsed.seconds
+        let elapsed = ContinuousClock.now - first
+        guard bytes == received * settings.size else { throw KafkaError(.consume, "bench: consumed values of the wrong size") }
+        return Double(received - 1) / elapsed.seconds
     }
 
+    /// kcat's steady-state rate: the time to read all messages less the time to read the first
+    /// (process start, connecting, offset look-ups), for the messages after the first.
     private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
-        // -e: exit at the end of every partition; -q: no status lines; the values go to /dev/null.
-        let elapsed = try runKcat(["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\n"])
-        return Double(settings.messages) / elapsed
+        // -c: exit after that many messages; -q: no status lines; the values go to /dev/null.
+        let base = ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c"]
+        let startUp = try runKcat(base + ["1"])
+        let all = try runKcat(base + [String(settings.messages)])
+        return Double(settings.messages - 1) / max(all - startUp, 1e-6)
     }
 
     private func runKcat(_ arguments: [String]) throws -> Double {

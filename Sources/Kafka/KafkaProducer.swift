@@ -15,6 +15,7 @@ public final class KafkaProducer: Sendable {
     private let client: RDKafkaClient
     private let counters: DeliveryCounters
     private let poller: BackgroundPoller
+    private let topics: TopicHandles
 
     public init(configuration: KafkaProducerConfiguration) throws(KafkaError) {
         let counters = DeliveryCounters()
@@ -24,6 +25,7 @@ public final class KafkaProducer: Sendable {
         client = try RDKafkaClient(
             kind: .producer, properties: configuration.resolvedProperties, callbacks: callbacks)
         self.counters = counters
+        topics = TopicHandles(client: client)
         let client = client
         poller = BackgroundPoller(name: "kafka-producer-poll") { _ = rd_kafka_poll(client.handle, 50) }
     }
@@ -101,8 +103,8 @@ public final class KafkaProducer: Sendable {
             }
         }
         let handle = client.handle
-        let err = message.topic.withCString { topic in
-            withOptionalBytes(message.key) { keyPointer, keyCount in
+        let topic = topics.handle(for: message.topic)
+        let err = withOptionalBytes(message.key) { keyPointer, keyCount in
                 withOptionalBytes(message.value) { valuePointer, valueCount in
                     withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 8) { vus in
                         var count = 0
@@ -113,7 +115,7 @@ public final class KafkaProducer: Sendable {
                             vus[count] = vu
                             count += 1
                         }
-                        add(RD_KAFKA_VTYPE_TOPIC) { $0.u.cstr = topic }
+                        add(RD_KAFKA_VTYPE_RKT) { $0.u.rkt = topic }
                         add(RD_KAFKA_VTYPE_MSGFLAGS) { $0.u.i = RD_KAFKA_MSG_F_COPY }
                         if let partition = message.partition {
                             add(RD_KAFKA_VTYPE_PARTITION) { $0.u.i32 = partition }
@@ -143,10 +145,36 @@ public final class KafkaProducer: Sendable {
                     }
                 }
             }
-        }
         if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
         return err
     }
+}
+
+/// librdkafka topic handles by name, made once per topic: looking a topic up by name on every
+/// message costs more than the rest of `produce`.
+private final class TopicHandles: Sendable {
+    private let client: RDKafkaClient
+    private let handles = Mutex<[String: OpaquePointerBox]>([:])
+
+    init(client: RDKafkaClient) { self.client = client }
+
+    func handle(for topic: String) -> OpaquePointer {
+        handles.withLock { handles in
+            if let known = handles[topic] { return known.pointer }
+            let made = rd_kafka_topic_new(client.handle, topic, nil)!
+            handles[topic] = OpaquePointerBox(made)
+            return made
+        }
+    }
+
+    deinit {
+        handles.withLock { $0.values.forEach { rd_kafka_topic_destroy($0.pointer) } }
+    }
+}
+
+private struct OpaquePointerBox: @unchecked Sendable {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
 
 private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {
@@ -171,17 +199,18 @@ private final class DeliveryCounters: Sendable {
 
     func complete(_ message: UnsafePointer<rd_kafka_message_t>) {
         let m = message.pointee
-        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        let result: Result<KafkaDeliveryReport, KafkaError>
-        if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        let succeeded = m.err == RD_KAFKA_RESP_ERR_NO_ERROR
+        if succeeded {
             delivered.add(1, ordering: .relaxed)
-            result = .success(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset))
         } else {
             failed.add(1, ordering: .relaxed)
-            result = .failure(KafkaError(.delivery, "message to '\(topic)' not delivered", rdError: m.err))
         }
-        if let opaque = m._private {
-            Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue().handler(result)
-        }
+        guard let opaque = m._private else { return }
+        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        let result: Result<KafkaDeliveryReport, KafkaError> =
+            succeeded
+            ? .success(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset))
+            : .failure(KafkaError(.delivery, "message to '\(topic)' not delivered", rdError: m.err))
+        Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue().handler(result)
     }
 }
