@@ -107,6 +107,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     /// records carry latency SLOs and some brokers (the embedded one) hold an empty fetch for the
     /// whole time instead of answering when data arrives.
     public var fetchWaitMaxMs: Int = 10
+    /// Messages librdkafka keeps fetched ahead per partition (`queued.min.messages`); memory stays
+    /// bounded by `queued.max.messages.kbytes` (64 MiB by default). librdkafka 2.0 backs a
+    /// partition off for long when its prefetch queue fills, so a small value starves a fast
+    /// consumer: at 10,000 the consumer benchmark reads 19k msg/s, at 1,000,000 over 1.3M msg/s.
+    public var prefetchMessages: Int = 1_000_000
     /// Deliver an end-of-partition event when the consumer catches up (`enable.partition.eof`).
     public var reportPartitionEOF: Bool = false
 
@@ -133,6 +138,7 @@ public struct KafkaConsumerConfiguration: Sendable {
             ("max.poll.interval.ms", String(maxPollIntervalMs)),
             ("enable.partition.eof", reportPartitionEOF ? "true" : "false"),
             ("fetch.wait.max.ms", String(fetchWaitMaxMs)),
+            ("queued.min.messages", String(prefetchMessages)),
         ]
         switch groupID == nil ? .manual : commitPolicy {
         case .automatic(let interval):
