@@ -14,7 +14,7 @@ import Synchronization
 public final class KafkaConsumer: Sendable {
     private let client: RDKafkaClient
     private let pending: PendingEvents
-    private let pollGate = Mutex<Bool>(false)  // true once closed; held while librdkafka polls
+    private let pollGate = Mutex(PollState())  // held while librdkafka polls
     private let pollQueue = DispatchQueue(label: "kafka-consumer-poll")
     public let groupID: String?
 
@@ -72,15 +72,16 @@ public final class KafkaConsumer: Sendable {
 
     /// Waits up to `timeoutMs` for the next event. `nil` means nothing arrived in time.
     public func poll(timeoutMs: Int) throws(KafkaError) -> KafkaConsumerEvent? {
-        if let event = pending.pop() { return event }
+        if !pending.isEmpty, let event = pending.pop() { return event }
         let handle = client.handle
-        let event: KafkaConsumerEvent? = try pollGate.withLock { (closed) throws(KafkaError) in
-            if closed { throw KafkaError(.closed, "the consumer is closed") }
+        let event: KafkaConsumerEvent? = try pollGate.withLock { (state) throws(KafkaError) in
+            if state.closed { throw KafkaError(.closed, "the consumer is closed") }
             guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else { return nil }
             defer { rd_kafka_message_destroy(message) }
-            return try KafkaConsumer.event(from: message, client: client)
+            return try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
         }
         // A rebalance served inside that poll queued its events; they come before the record.
+        guard !pending.isEmpty else { return event }
         if let event { pending.push(event) }
         return pending.pop()
     }
@@ -164,9 +165,9 @@ public final class KafkaConsumer: Sendable {
     /// Waits for a poll in progress to return. Idempotent.
     public func close() {
         let handle = client.handle
-        pollGate.withLock { closed in
-            guard !closed else { return }
-            closed = true
+        pollGate.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
             _ = rd_kafka_consumer_close(handle)
         }
     }
@@ -221,10 +222,19 @@ public final class KafkaConsumer: Sendable {
     // MARK: - librdkafka → Swift
 
     private static func event(
-        from message: UnsafeMutablePointer<rd_kafka_message_t>, client: RDKafkaClient
+        from message: UnsafeMutablePointer<rd_kafka_message_t>, client: RDKafkaClient,
+        topicNames: inout [OpaquePointer: String]
     ) throws(KafkaError) -> KafkaConsumerEvent {
         let m = message.pointee
-        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        var topic = ""
+        if let rkt = m.rkt {
+            if let known = topicNames[rkt] {
+                topic = known
+            } else {
+                topic = String(cString: rd_kafka_topic_name(rkt))
+                topicNames[rkt] = topic
+            }
+        }
         guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 return .partitionEOF(KafkaTopicPartition(topic: topic, partition: m.partition), offset: m.offset)
@@ -304,13 +314,34 @@ public final class KafkaConsumer: Sendable {
     }
 }
 
+/// What the poll lock guards: whether the consumer is closed, and topic names by librdkafka
+/// topic handle (a handle lives as long as the client, so a record's topic costs no allocation).
+private struct PollState: @unchecked Sendable {
+    var closed = false
+    var topicNames: [OpaquePointer: String] = [:]
+}
+
 /// Events produced inside a poll (rebalances) waiting to be handed to the caller, in order.
 private final class PendingEvents: Sendable {
     private let queue = Mutex<[KafkaConsumerEvent]>([])
+    private let count = Atomic<Int>(0)
 
-    func push(_ event: KafkaConsumerEvent) { queue.withLock { $0.append(event) } }
+    /// Lock-free check for the common case: no rebalance happened.
+    var isEmpty: Bool { count.load(ordering: .acquiring) == 0 }
+
+    func push(_ event: KafkaConsumerEvent) {
+        queue.withLock {
+            $0.append(event)
+            count.store($0.count, ordering: .releasing)
+        }
+    }
 
     func pop() -> KafkaConsumerEvent? {
-        queue.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        queue.withLock { events in
+            guard !events.isEmpty else { return nil }
+            let first = events.removeFirst()
+            count.store(events.count, ordering: .releasing)
+            return first
+        }
     }
 }
