@@ -4,44 +4,44 @@ import Kafka
 /// `harmonybatch bench SUITE`: measurements whose results are ratios against a baseline run in the
 /// same process, so they hold on any machine.
 enum BenchCommand {
-    static let spec = CommandSpec(
-        name: "bench",
-        summary: "Run a benchmark suite against a baseline measured in the same run.",
-        usage: "kafka [--messages N] [--size BYTES] [--rounds N] [--json FILE]",
-        options: [
-            .option("messages", "N", "Messages per measurement (default 1000000)."),
-            .option("size", "BYTES", "Value size in bytes (default 100)."),
-            .option("rounds", "N", "Rounds; the median of each side is reported (default 3)."),
-            .option("json", "FILE", "Also write the results as JSON to FILE."),
-            .option("kcat", "PATH", "The kcat binary to compare with (default: kcat on PATH)."),
-        ],
-        discussion: """
-            Suites:
-              kafka   producer and consumer throughput of our Kafka layer next to kcat's: the same
-                      librdkafka, one embedded broker in a process of its own, the same producer
-                      settings; sides alternate which goes first. Produce: all messages to a
-                      4-partition topic, until the last is acknowledged. Consume: both read one
-                      prepared topic; the steady rate after the first message is reported.
-            """,
-        positionals: 1...1)
+  static let spec = CommandSpec(
+    name: "bench",
+    summary: "Run a benchmark suite against a baseline measured in the same run.",
+    usage: "kafka [--messages N] [--size BYTES] [--rounds N] [--json FILE]",
+    options: [
+      .option("messages", "N", "Messages per measurement (default 1000000)."),
+      .option("size", "BYTES", "Value size in bytes (default 100)."),
+      .option("rounds", "N", "Rounds; the median of each side is reported (default 5)."),
+      .option("json", "FILE", "Also write the results as JSON to FILE."),
+      .option("kcat", "PATH", "The kcat binary to compare with (default: kcat on PATH)."),
+    ],
+    discussion: """
+      Suites:
+        kafka   producer and consumer throughput of our Kafka layer next to kcat's: the same
+                librdkafka, one embedded broker in a process of its own, the same producer
+                settings; sides alternate which goes first. Produce: all messages to a
+                4-partition topic, until the last is acknowledged. Consume: both read one
+                prepared topic; the steady rate after the first message is reported.
+      """,
+    positionals: 1...1)
 
-    static func run(_ options: ParsedOptions) async throws -> Int32 {
-        switch options.positionals[0] {
-        case "kafka":
-            let settings = KafkaBenchmark.Settings(
-                messages: try options.int("messages", default: 1_000_000, in: 1...100_000_000),
-                size: try options.int("size", default: 100, in: 1...1_000_000),
-                rounds: try options.int("rounds", default: 3, in: 1...50),
-                kcat: try options.string("kcat") ?? KafkaBenchmark.findKcat())
-            let report = try await Task.detached { try KafkaBenchmark(settings: settings).run() }.value
-            Console.out(report.table)
-            if let path = options.string("json") {
-                try report.json.write(to: URL(fileURLWithPath: path))
-                Console.err("bench: wrote \(path)")
-            }
-            return 0
-        case let other:
-            throw UsageError("unknown benchmark suite '\(other)'; suites: kafka")
-        }
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    switch options.positionals[0] {
+    case "kafka":
+      let settings = KafkaBenchmark.Settings(
+        messages: try options.int("messages", default: 1_000_000, in: 1...100_000_000),
+        size: try options.int("size", default: 100, in: 1...1_000_000),
+        rounds: try options.int("rounds", default: 5, in: 1...50),
+        kcat: try options.string("kcat") ?? KafkaBenchmark.findKcat())
+      let report = try await Task.detached { try KafkaBenchmark(settings: settings).run() }.value
+      Console.out(report.table)
+      if let path = options.string("json") {
+        try report.json.write(to: URL(fileURLWithPath: path))
+        Console.err("bench: wrote \(path)")
+      }
+      return 0
+    case let other:
+      throw UsageError("unknown benchmark suite '\(other)'; suites: kafka")
     }
+  }
 }

@@ -2,39 +2,43 @@ import Kafka
 
 /// `harmonybatch broker`: hosts the embedded Kafka-protocol broker until SIGINT/SIGTERM.
 enum BrokerCommand {
-    static let spec = CommandSpec(
-        name: "broker",
-        summary: "Host the embedded Kafka-protocol broker (librdkafka's mock cluster) on loopback.",
-        usage: "[--brokers N] [--partitions N] [--topics a,b,...]",
-        options: [
-            .option("brokers", "N", "Number of brokers in the cluster (default 1)."),
-            .option("partitions", "N", "Partitions of each topic given with --topics (default 4)."),
-            .option("topics", "LIST", "Topics to create at start, comma-separated.", repeatable: true),
-            .option("log-level", "LEVEL", "Broker log level: error|warning|notice|info|debug (default warning)."),
-        ],
-        discussion: """
-            Prints the bootstrap address (host:port,...) as the first line of standard output, then
-            serves any Kafka client (kcat, librdkafka, Java) until SIGINT or SIGTERM. Records live in
-            memory only. Topics not created here are auto-created with 4 partitions on first use.
-            Example: harmonybatch broker --topics hb.requests --partitions 8
-            """)
+  static let spec = CommandSpec(
+    name: "broker",
+    summary: "Host the embedded Kafka-protocol broker (librdkafka's mock cluster) on loopback.",
+    usage: "[--brokers N] [--partitions N] [--topics a,b,...]",
+    options: [
+      .option("brokers", "N", "Number of brokers in the cluster (default 1)."),
+      .option("partitions", "N", "Partitions of each topic given with --topics (default 4)."),
+      .option("topics", "LIST", "Topics to create at start, comma-separated.", repeatable: true),
+      .option(
+        "log-level", "LEVEL", "Broker log level: error|warning|notice|info|debug (default warning)."
+      ),
+    ],
+    discussion: """
+      Prints the bootstrap address (host:port,...) as the first line of standard output, then
+      serves any Kafka client (kcat, librdkafka, Java) until SIGINT or SIGTERM. Records live in
+      memory only. Topics not created here are auto-created with 4 partitions on first use.
+      Example: harmonybatch broker --topics hb.requests --partitions 8
+      """)
 
-    static func run(_ options: ParsedOptions) async throws -> Int32 {
-        let brokers = try options.int("brokers", default: 1, in: 1...16)
-        let partitions = try options.int("partitions", default: 4, in: 1...1024)
-        let topics = options.list("topics")
-        let logLevel = try KafkaOptions.logLevel(options)
-        let signals = TerminationSignal()
-        let broker = try EmbeddedBroker(brokers: brokers, logger: .standardError(minimumLevel: logLevel))
-        try broker.createTopics(topics.map { KafkaTopicSpec(name: $0, partitions: partitions) })
-        Console.out(broker.bootstrapServers)
-        Console.err(
-            "embedded broker: \(brokers) broker(s) at \(broker.bootstrapServers)"
-                + (topics.isEmpty ? "" : "; topics \(topics.joined(separator: ",")) with \(partitions) partitions")
-                + "; stop with Ctrl-C")
-        let number = await signals.wait()
-        Console.err("embedded broker: \(TerminationSignal.name(number)) received, shutting down")
-        withExtendedLifetime(broker) {}
-        return 0
-    }
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let brokers = try options.int("brokers", default: 1, in: 1...16)
+    let partitions = try options.int("partitions", default: 4, in: 1...1024)
+    let topics = options.list("topics")
+    let logLevel = try KafkaOptions.logLevel(options)
+    let signals = TerminationSignal()
+    let broker = try EmbeddedBroker(
+      brokers: brokers, logger: .standardError(minimumLevel: logLevel))
+    try broker.createTopics(topics.map { KafkaTopicSpec(name: $0, partitions: partitions) })
+    Console.out(broker.bootstrapServers)
+    Console.err(
+      "embedded broker: \(brokers) broker(s) at \(broker.bootstrapServers)"
+        + (topics.isEmpty
+          ? "" : "; topics \(topics.joined(separator: ",")) with \(partitions) partitions")
+        + "; stop with Ctrl-C")
+    let number = await signals.wait()
+    Console.err("embedded broker: \(TerminationSignal.name(number)) received, shutting down")
+    withExtendedLifetime(broker) {}
+    return 0
+  }
 }

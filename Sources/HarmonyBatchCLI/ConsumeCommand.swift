@@ -4,106 +4,129 @@ import Kafka
 /// `harmonybatch consume`: print records of topics, one JSON object per line — a small kcat -C
 /// that speaks our conventions (headers, group commits only for printed records).
 enum ConsumeCommand {
-    static let spec = CommandSpec(
-        name: "consume",
-        summary: "Print records of Kafka topics as JSON lines (for inspection and scripts).",
-        usage: "--bootstrap HOST:PORT --topic T [--group G] [--count N] [options]",
-        options: [
-            .option("topic", "T", "Topic to read; repeat or comma-separate for several.", repeatable: true),
-            .option("group", "G", "Consumer group to join (default: no group, read every partition)."),
-            .option("from", "WHERE", "Without a committed offset: beginning|end (default beginning)."),
-            .option("count", "N", "Exit after printing N records."),
-            .option("idle-exit-ms", "MS", "Exit when no record has arrived for MS milliseconds."),
-            .option("commit", "POLICY", "each: a printed record is done and its offset is committed (default); none: never commit."),
-            .option("session-timeout-ms", "MS", "Group session timeout (default 10000)."),
-        ] + KafkaOptions.specs,
-        discussion: """
-            Each line: {"topic","partition","offset","timestamp_ms","key","headers":{..},"value"}; keys,
-            header values and values that are not UTF-8 are printed as {"base64": "..."}.
-            Example: harmonybatch consume --bootstrap 127.0.0.1:9092 --topic hb.results --group inspect
-            """)
+  static let spec = CommandSpec(
+    name: "consume",
+    summary: "Print records of Kafka topics as JSON lines (for inspection and scripts).",
+    usage: "--bootstrap HOST:PORT --topic T [--group G] [--count N] [options]",
+    options: [
+      .option(
+        "topic", "T", "Topic to read; repeat or comma-separate for several.", repeatable: true),
+      .option("group", "G", "Consumer group to join (default: no group, read every partition)."),
+      .option("from", "WHERE", "Without a committed offset: beginning|end (default beginning)."),
+      .option("count", "N", "Exit after printing N records."),
+      .option("idle-exit-ms", "MS", "Exit when no record has arrived for MS milliseconds."),
+      .option(
+        "commit", "POLICY",
+        "each: a printed record is done and its offset is committed (default); none: never commit."),
+      .option("session-timeout-ms", "MS", "Group session timeout (default 10000)."),
+    ] + KafkaOptions.specs,
+    discussion: """
+      Each line: {"topic","partition","offset","timestamp_ms","key","headers":{..},"value"}; keys,
+      header values and values that are not UTF-8 are printed as {"base64": "..."}.
+      Example: harmonybatch consume --bootstrap 127.0.0.1:9092 --topic hb.results --group inspect
+      """)
 
-    static func run(_ options: ParsedOptions) async throws -> Int32 {
-        let bootstrap = try options.required("bootstrap")
-        let topics = options.list("topic")
-        guard !topics.isEmpty else { throw UsageError("'consume' needs --topic (see 'harmonybatch consume --help')") }
-        let from = try options.choice("from", default: "beginning", from: ["beginning", "end"])
-        let count = try options.int("count", default: Int.max, in: 1...Int.max)
-        let idleExitMs = try options.int("idle-exit-ms", default: 0, in: 0...86_400_000)
-        let commitEach = try options.choice("commit", default: "each", from: ["each", "none"]) == "each"
-        var configuration = KafkaConsumerConfiguration(
-            common: try KafkaOptions.configuration(options, bootstrap: bootstrap), groupID: options.string("group"))
-        configuration.autoOffsetReset = from == "beginning" ? .earliest : .latest
-        configuration.sessionTimeoutMs = try options.int("session-timeout-ms", default: 10_000, in: 1000...3_600_000)
-        let consumer = try KafkaConsumer(configuration: configuration)
-        if configuration.groupID != nil {
-            try consumer.subscribe(topics: topics)
-        } else {
-            let known = try KafkaAdmin(configuration: configuration.common).topics()
-            var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
-            for topic in topics {
-                guard let n = known[topic] else { throw KafkaError(.admin, "topic '\(topic)' does not exist") }
-                partitions += (0..<n).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), from == "beginning" ? .beginning : .end) }
-            }
-            try consumer.assign(partitions)
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let bootstrap = try options.required("bootstrap")
+    let topics = options.list("topic")
+    guard !topics.isEmpty else {
+      throw UsageError("'consume' needs --topic (see 'harmonybatch consume --help')")
+    }
+    let from = try options.choice("from", default: "beginning", from: ["beginning", "end"])
+    let count = try options.int("count", default: Int.max, in: 1...Int.max)
+    let idleExitMs = try options.int("idle-exit-ms", default: 0, in: 0...86_400_000)
+    let commitEach =
+      try options.choice("commit", default: "each", from: ["each", "none"]) == "each"
+    var configuration = KafkaConsumerConfiguration(
+      common: try KafkaOptions.configuration(options, bootstrap: bootstrap),
+      groupID: options.string("group"))
+    configuration.autoOffsetReset = from == "beginning" ? .earliest : .latest
+    configuration.sessionTimeoutMs = try options.int(
+      "session-timeout-ms", default: 10_000, in: 1000...3_600_000)
+    let consumer = try KafkaConsumer(configuration: configuration)
+    if configuration.groupID != nil {
+      try consumer.subscribe(topics: topics)
+    } else {
+      let known = try KafkaAdmin(configuration: configuration.common).topics()
+      var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
+      for topic in topics {
+        guard let n = known[topic] else {
+          throw KafkaError(.admin, "topic '\(topic)' does not exist")
         }
-        let signals = TerminationSignal()
-        let printed = await Task.detached {
-            printRecords(consumer, count: count, idleExitMs: idleExitMs, commitEach: commitEach, signals: signals)
-        }.value
-        consumer.close()
-        Console.err("consume: \(printed) record(s)")
-        return 0
-    }
-
-    /// The poll loop, on a thread of its own (it blocks in librdkafka).
-    private static func printRecords(
-        _ consumer: KafkaConsumer, count: Int, idleExitMs: Int, commitEach: Bool, signals: TerminationSignal
-    ) -> Int {
-        var printed = 0
-        var lastRecord = ContinuousClock.now
-        while printed < count && !signals.isRequested {
-            let event: KafkaConsumerEvent?
-            do { event = try consumer.poll(timeoutMs: 100) } catch {
-                Console.err("consume: \(error.message)")
-                break
-            }
-            switch event {
-            case .record(let record):
-                Console.out(json(record))
-                if commitEach {
-                    do { try consumer.storeOffset(for: record) } catch { Console.err("consume: \(error.message)") }
-                }
-                printed += 1
-                lastRecord = .now
-            case .partitionsAssigned(let partitions):
-                Console.err("consume: assigned \(partitions.map(\.description).joined(separator: ","))")
-            case .partitionsRevoked(let partitions):
-                Console.err("consume: revoked \(partitions.map(\.description).joined(separator: ","))")
-            case .error(let error):
-                Console.err("consume: \(error.message)")
-            case .partitionEOF, nil:
-                if idleExitMs > 0 && ContinuousClock.now - lastRecord > .milliseconds(idleExitMs) { return printed }
-            }
+        partitions += (0..<n).map {
+          (
+            KafkaTopicPartition(topic: topic, partition: Int32($0)),
+            from == "beginning" ? .beginning : .end
+          )
         }
-        return printed
+      }
+      try consumer.assign(partitions)
     }
+    let signals = TerminationSignal()
+    let printed = await Task.detached {
+      printRecords(
+        consumer, count: count, idleExitMs: idleExitMs, commitEach: commitEach, signals: signals)
+    }.value
+    consumer.close()
+    Console.err("consume: \(printed) record(s)")
+    return 0
+  }
 
-    static func json(_ record: KafkaRecord) -> String {
-        var object: [String: Any] = [
-            "topic": record.topic, "partition": Int(record.partition), "offset": Int(record.offset),
-            "headers": Dictionary(
-                record.headers.map { ($0.key, bytesJSON($0.value)) }, uniquingKeysWith: { first, _ in first }),
-            "key": bytesJSON(record.key), "value": bytesJSON(record.value),
-        ]
-        object["timestamp_ms"] = record.timestampMs.map { Int($0) } ?? NSNull()
-        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+  /// The poll loop, on a thread of its own (it blocks in librdkafka).
+  private static func printRecords(
+    _ consumer: KafkaConsumer, count: Int, idleExitMs: Int, commitEach: Bool,
+    signals: TerminationSignal
+  ) -> Int {
+    var printed = 0
+    var lastRecord = ContinuousClock.now
+    while printed < count && !signals.isRequested {
+      let event: KafkaConsumerEvent?
+      do { event = try consumer.poll(timeoutMs: 100) } catch {
+        Console.err("consume: \(error.message)")
+        break
+      }
+      switch event {
+      case .record(let record):
+        Console.out(json(record))
+        if commitEach {
+          do { try consumer.storeOffset(for: record) } catch {
+            Console.err("consume: \(error.message)")
+          }
+        }
+        printed += 1
+        lastRecord = .now
+      case .partitionsAssigned(let partitions):
+        Console.err("consume: assigned \(partitions.map(\.description).joined(separator: ","))")
+      case .partitionsRevoked(let partitions):
+        Console.err("consume: revoked \(partitions.map(\.description).joined(separator: ","))")
+      case .error(let error):
+        Console.err("consume: \(error.message)")
+      case .partitionEOF, nil:
+        if idleExitMs > 0 && ContinuousClock.now - lastRecord > .milliseconds(idleExitMs) {
+          return printed
+        }
+      }
     }
+    return printed
+  }
 
-    private static func bytesJSON(_ bytes: [UInt8]?) -> Any {
-        guard let bytes else { return NSNull() }
-        if let text = String(validating: bytes, as: UTF8.self) { return text }
-        return ["base64": Data(bytes).base64EncodedString()]
-    }
+  static func json(_ record: KafkaRecord) -> String {
+    var object: [String: Any] = [
+      "topic": record.topic, "partition": Int(record.partition), "offset": Int(record.offset),
+      "headers": Dictionary(
+        record.headers.map { ($0.key, bytesJSON($0.value)) },
+        uniquingKeysWith: { first, _ in first }),
+      "key": bytesJSON(record.key), "value": bytesJSON(record.value),
+    ]
+    object["timestamp_ms"] = record.timestampMs.map { Int($0) } ?? NSNull()
+    let data = try! JSONSerialization.data(
+      withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  private static func bytesJSON(_ bytes: [UInt8]?) -> Any {
+    guard let bytes else { return NSNull() }
+    if let text = String(validating: bytes, as: UTF8.self) { return text }
+    return ["base64": Data(bytes).base64EncodedString()]
+  }
 }

@@ -3,70 +3,72 @@ import Kafka
 /// The command-line tool: picks the command and maps errors to exit codes (2 for usage, 1 for
 /// failures at run time).
 public enum HarmonyBatch {
-    static let version = "0.1.0"
+  static let version = "0.1.0"
 
-    struct Command: Sendable {
-        let spec: CommandSpec
-        let run: @Sendable (ParsedOptions) async throws -> Int32
+  struct Command: Sendable {
+    let spec: CommandSpec
+    let run: @Sendable (ParsedOptions) async throws -> Int32
+  }
+
+  static let commands: [Command] = [
+    Command(spec: DemoCommand.spec, run: DemoCommand.run),
+    Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
+    Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
+    Command(spec: BenchCommand.spec, run: BenchCommand.run),
+  ]
+
+  static var overview: String {
+    var text = """
+      harmonybatch \(version) — batch multi-SLO DNN inference requests on Kafka onto right-sized
+      CPU and GPU functions (HarmonyBatch, IWQoS 2024).
+
+      Usage: harmonybatch <command> [options]     harmonybatch <command> --help
+
+      Commands:
+
+      """
+    for command in commands {
+      text +=
+        "  " + command.spec.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+        + command.spec.summary + "\n"
     }
+    return text
+  }
 
-    static let commands: [Command] = [
-        Command(spec: DemoCommand.spec, run: DemoCommand.run),
-        Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
-        Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
-        Command(spec: BenchCommand.spec, run: BenchCommand.run),
-    ]
-
-    static var overview: String {
-        var text = """
-            harmonybatch \(version) — batch multi-SLO DNN inference requests on Kafka onto right-sized
-            CPU and GPU functions (HarmonyBatch, IWQoS 2024).
-
-            Usage: harmonybatch <command> [options]     harmonybatch <command> --help
-
-            Commands:
-
-            """
-        for command in commands {
-            text += "  " + command.spec.name.padding(toLength: 10, withPad: " ", startingAt: 0) + command.spec.summary + "\n"
-        }
-        return text
+  /// Runs the tool with `arguments` (without the program name) and returns the exit code.
+  public static func main(_ arguments: [String]) async -> Int32 {
+    guard let first = arguments.first else {
+      Console.err(overview)
+      return 2
     }
-
-    /// Runs the tool with `arguments` (without the program name) and returns the exit code.
-    public static func main(_ arguments: [String]) async -> Int32 {
-        guard let first = arguments.first else {
-            Console.err(overview)
-            return 2
-        }
-        if first == "--help" || first == "-h" || first == "help" {
-            Console.out(overview)
-            return 0
-        }
-        if first == "--version" {
-            Console.out("harmonybatch \(version)")
-            return 0
-        }
-        guard let command = commands.first(where: { $0.spec.name == first }) else {
-            Console.err("harmonybatch: unknown command '\(first)' (see 'harmonybatch --help')")
-            return 2
-        }
-        do {
-            let options = try command.spec.parse(Array(arguments.dropFirst()))
-            if options.helpRequested {
-                Console.out(command.spec.help)
-                return 0
-            }
-            return try await command.run(options)
-        } catch let error as UsageError {
-            Console.err("harmonybatch \(command.spec.name): \(error.message)")
-            return 2
-        } catch let error as KafkaError {
-            Console.err("harmonybatch \(command.spec.name): \(error.message)")
-            return error.code == .config ? 2 : 1
-        } catch {
-            Console.err("harmonybatch \(command.spec.name): \(error)")
-            return 1
-        }
+    if first == "--help" || first == "-h" || first == "help" {
+      Console.out(overview)
+      return 0
     }
+    if first == "--version" {
+      Console.out("harmonybatch \(version)")
+      return 0
+    }
+    guard let command = commands.first(where: { $0.spec.name == first }) else {
+      Console.err("harmonybatch: unknown command '\(first)' (see 'harmonybatch --help')")
+      return 2
+    }
+    do {
+      let options = try command.spec.parse(Array(arguments.dropFirst()))
+      if options.helpRequested {
+        Console.out(command.spec.help)
+        return 0
+      }
+      return try await command.run(options)
+    } catch let error as UsageError {
+      Console.err("harmonybatch \(command.spec.name): \(error.message)")
+      return 2
+    } catch let error as KafkaError {
+      Console.err("harmonybatch \(command.spec.name): \(error.message)")
+      return error.code == .config ? 2 : 1
+    } catch {
+      Console.err("harmonybatch \(command.spec.name): \(error)")
+      return 1
+    }
+  }
 }

@@ -6,252 +6,283 @@ import Kafka
 /// Both sides use the same librdkafka, the same broker, the same producer settings
 /// (`sharedProperties`) and topics of the same shape; rounds alternate which side goes first.
 struct KafkaBenchmark {
-    struct Settings {
-        var messages: Int
-        var size: Int
-        var rounds: Int
-        var kcat: String
-    }
+  struct Settings {
+    var messages: Int
+    var size: Int
+    var rounds: Int
+    var kcat: String
+  }
 
-    struct Sample {
-        var oursProduce: Double
-        var kcatProduce: Double
-        var oursConsume: Double
-        var kcatConsume: Double
-    }
+  struct Sample {
+    var oursProduce: Double
+    var kcatProduce: Double
+    var oursConsume: Double
+    var kcatConsume: Double
+  }
 
-    struct Report {
-        let settings: Settings
-        let samples: [Sample]
-
-        func median(_ key: KeyPath<Sample, Double>) -> Double {
-            let sorted = samples.map { $0[keyPath: key] }.sorted()
-            return sorted.count % 2 == 1
-                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-        }
-
-        var table: String {
-            let rows: [(String, Double, Double)] = [
-                ("produce", median(\.oursProduce), median(\.kcatProduce)),
-                ("consume", median(\.oursConsume), median(\.kcatConsume)),
-            ]
-            var text = "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
-            text += "median of \(settings.rounds) round(s), embedded broker\n"
-            text += "| path | harmonybatch msg/s | kcat msg/s | ratio |\n|---|---:|---:|---:|\n"
-            for (name, ours, theirs) in rows {
-                text += "| \(name) | \(Int(ours)) | \(Int(theirs)) | \(String(format: "%.2f", ours / theirs)) |\n"
-            }
-            return text
-        }
-
-        var json: Data {
-            let object: [String: Any] = [
-                "suite": "kafka", "messages": settings.messages, "size": settings.size,
-                "rounds": settings.rounds,
-                "produce": ["ours_msgs_per_s": median(\.oursProduce), "kcat_msgs_per_s": median(\.kcatProduce)],
-                "consume": ["ours_msgs_per_s": median(\.oursConsume), "kcat_msgs_per_s": median(\.kcatConsume)],
-                "samples": samples.map {
-                    [
-                        "ours_produce": $0.oursProduce, "kcat_produce": $0.kcatProduce,
-                        "ours_consume": $0.oursConsume, "kcat_consume": $0.kcatConsume,
-                    ]
-                },
-            ]
-            return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-        }
-    }
-
-    /// The producer settings both sides run with (our production defaults).
-    static let sharedProperties: [(String, String)] = [
-        ("linger.ms", "5"), ("acks", "all"), ("enable.idempotence", "true"),
-    ]
-
+  struct Report {
     let settings: Settings
+    let samples: [Sample]
 
-    static func findKcat() throws -> String {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            let path = "\(directory)/kcat"
-            if FileManager.default.isExecutableFile(atPath: path) { return path }
-        }
-        throw UsageError("kcat not found on PATH; install it with 'apt-get install kcat' or pass --kcat PATH")
+    func median(_ key: KeyPath<Sample, Double>) -> Double {
+      let sorted = samples.map { $0[keyPath: key] }.sorted()
+      return sorted.count % 2 == 1
+        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
-    func run() throws -> Report {
-        // The broker runs in a process of its own, as kcat does: a client sharing the broker's
-        // process would also share its allocator and threads, and measure that instead.
-        let consumeTopic = "bench.consume"
-        let consumePartitions = max(4, (settings.messages * (settings.size + 80)) / (4 << 20) + 1)
-        let broker = try BrokerProcess(topics: [consumeTopic], partitions: consumePartitions)
-        defer { broker.stop() }
-        let payloadFile = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "harmonybatch-bench-\(getpid()).txt")
-        let value = Array(String(repeating: "harmonybatch-", count: settings.size / 13 + 1).utf8.prefix(settings.size))
-        try writePayloadFile(payloadFile, line: value)
-        defer { try? FileManager.default.removeItem(at: payloadFile) }
-        // Both consumers read the same prepared topic, spread evenly over enough partitions that
-        // the embedded broker (5 MiB retained per partition) keeps every message.
-        try fill(broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions, value: value)
-        var samples: [Sample] = []
-        for round in 0..<settings.rounds {
-            let ours = "bench.r\(round).ours"
-            let theirs = "bench.r\(round).kcat"
-            var sample = Sample(oursProduce: 0, kcatProduce: 0, oursConsume: 0, kcatConsume: 0)
-            if round % 2 == 0 {
-                sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
-                sample.kcatProduce = try produceKcat(broker.bootstrapServers, topic: theirs, file: payloadFile)
-                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
-                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
-            } else {
-                sample.kcatProduce = try produceKcat(broker.bootstrapServers, topic: theirs, file: payloadFile)
-                sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
-                sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
-                sample.oursConsume = try consumeOurs(broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
-            }
-            Console.err(
-                "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) msg/s"
-            )
-            samples.append(sample)
-        }
-        return Report(settings: settings, samples: samples)
+    var table: String {
+      let rows: [(String, Double, Double)] = [
+        ("produce", median(\.oursProduce), median(\.kcatProduce)),
+        ("consume", median(\.oursConsume), median(\.kcatConsume)),
+      ]
+      var text =
+        "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
+      text += "median of \(settings.rounds) round(s), embedded broker\n"
+      text += "| path | harmonybatch msg/s | kcat msg/s | ratio |\n|---|---:|---:|---:|\n"
+      for (name, ours, theirs) in rows {
+        text +=
+          "| \(name) | \(Int(ours)) | \(Int(theirs)) | \(String(format: "%.2f", ours / theirs)) |\n"
+      }
+      return text
     }
 
-    private func writePayloadFile(_ url: URL, line: [UInt8]) throws {
-        var chunk: [UInt8] = []
-        chunk.reserveCapacity((line.count + 1) * 10_000)
-        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw UsageError("bench: cannot write \(url.path)")
-        }
-        let handle = try FileHandle(forWritingTo: url)
-        defer { try? handle.close() }
-        var remaining = settings.messages
-        while remaining > 0 {
-            chunk.removeAll(keepingCapacity: true)
-            for _ in 0..<min(remaining, 10_000) { chunk += line + [10] }
-            remaining -= min(remaining, 10_000)
-            try handle.write(contentsOf: chunk)
-        }
+    var json: Data {
+      let object: [String: Any] = [
+        "suite": "kafka", "messages": settings.messages, "size": settings.size,
+        "rounds": settings.rounds,
+        "produce": [
+          "ours_msgs_per_s": median(\.oursProduce), "kcat_msgs_per_s": median(\.kcatProduce),
+        ],
+        "consume": [
+          "ours_msgs_per_s": median(\.oursConsume), "kcat_msgs_per_s": median(\.kcatConsume),
+        ],
+        "samples": samples.map {
+          [
+            "ours_produce": $0.oursProduce, "kcat_produce": $0.kcatProduce,
+            "ours_consume": $0.oursConsume, "kcat_consume": $0.kcatConsume,
+          ]
+        },
+      ]
+      return try! JSONSerialization.data(
+        withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     }
+  }
 
-    private func produceOurs(_ bootstrap: String, topic: String, value: [UInt8]) throws -> Double {
-        var configuration = KafkaProducerConfiguration(bootstrapServers: bootstrap)
-        for (key, v) in Self.sharedProperties { configuration.common.properties[key] = v }
-        let producer = try KafkaProducer(configuration: configuration)
-        let message = KafkaProducerMessage(topic: topic, value: value)
-        let start = ContinuousClock.now
-        for _ in 0..<settings.messages { try producer.enqueue(message) }
-        try producer.flush(timeoutMs: 600_000)
-        let elapsed = ContinuousClock.now - start
-        guard producer.delivered == settings.messages, producer.failed == 0 else {
-            throw KafkaError(.delivery, "bench: \(producer.failed) of \(settings.messages) messages failed")
-        }
-        return Double(settings.messages) / elapsed.seconds
-    }
+  /// The producer settings both sides run with (our production defaults).
+  static let sharedProperties: [(String, String)] = [
+    ("linger.ms", "5"), ("acks", "all"), ("enable.idempotence", "true"),
+  ]
 
-    private func produceKcat(_ bootstrap: String, topic: String, file: URL) throws -> Double {
-        let arguments =
-            ["-P", "-b", bootstrap, "-t", topic, "-l"]
-            + Self.sharedProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] } + [file.path]
-        let elapsed = try runKcat(arguments)
-        return Double(settings.messages) / elapsed
-    }
+  let settings: Settings
 
-    /// Writes the consume benchmark's input: `messages` values, round-robin over the partitions.
-    private func fill(_ bootstrap: String, topic: String, partitions: Int, value: [UInt8]) throws {
-        let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap))
-        for i in 0..<settings.messages {
-            try producer.enqueue(KafkaProducerMessage(topic: topic, partition: Int32(i % partitions), value: value))
-        }
-        try producer.flush(timeoutMs: 600_000)
-        guard producer.delivered == settings.messages else {
-            throw KafkaError(.delivery, "bench: only \(producer.delivered) of \(settings.messages) messages written")
-        }
+  static func findKcat() throws -> String {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(
+      separator: ":")
+    {
+      let path = "\(directory)/kcat"
+      if FileManager.default.isExecutableFile(atPath: path) { return path }
     }
+    throw UsageError(
+      "kcat not found on PATH; install it with 'apt-get install kcat' or pass --kcat PATH")
+  }
 
-    /// Steady-state rate: messages after the first, over the time from the first to the last (the
-    /// start-up — connecting, offset look-ups — is left out on both sides alike).
-    private func consumeOurs(_ bootstrap: String, topic: String, partitions: Int) throws -> Double {
-        var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
-        configuration.common.logger = .standardError(minimumLevel: .error)
-        let consumer = try KafkaConsumer(configuration: configuration)
-        defer { consumer.close() }
-        let deadline = ContinuousClock.now + .seconds(600)
-        try consumer.assign((0..<partitions).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), .beginning) })
-        var received = 0
-        var bytes = 0
-        var first = ContinuousClock.now
-        while received < settings.messages {
-            if case .record(let record) = try consumer.poll(timeoutMs: 1000) {
-                if received == 0 { first = .now }
-                received += 1
-                bytes += record.value?.count ?? 0
-            } else if ContinuousClock.now > deadline {
-                throw KafkaError(.timeout, "bench: consumed only \(received) of \(settings.messages) messages")
-            }
-        }
-        let elapsed = ContinuousClock.now - first
-        guard bytes == received * settings.size else { throw KafkaError(.consume, "bench: consumed values of the wrong size") }
-        return Double(received - 1) / elapsed.seconds
+  func run() throws -> Report {
+    // The broker runs in a process of its own, as kcat does: a client sharing the broker's
+    // process would also share its allocator and threads, and measure that instead.
+    let consumeTopic = "bench.consume"
+    let consumePartitions = max(4, (settings.messages * (settings.size + 80)) / (4 << 20) + 1)
+    let broker = try BrokerProcess(topics: [consumeTopic], partitions: consumePartitions)
+    defer { broker.stop() }
+    let payloadFile = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "harmonybatch-bench-\(getpid()).txt")
+    let value = Array(
+      String(repeating: "harmonybatch-", count: settings.size / 13 + 1).utf8.prefix(settings.size))
+    try writePayloadFile(payloadFile, line: value)
+    defer { try? FileManager.default.removeItem(at: payloadFile) }
+    // Both consumers read the same prepared topic, spread evenly over enough partitions that
+    // the embedded broker (5 MiB retained per partition) keeps every message.
+    try fill(
+      broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions, value: value)
+    var samples: [Sample] = []
+    for round in 0..<settings.rounds {
+      let ours = "bench.r\(round).ours"
+      let theirs = "bench.r\(round).kcat"
+      var sample = Sample(oursProduce: 0, kcatProduce: 0, oursConsume: 0, kcatConsume: 0)
+      if round % 2 == 0 {
+        sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
+        sample.kcatProduce = try produceKcat(
+          broker.bootstrapServers, topic: theirs, file: payloadFile)
+        sample.oursConsume = try consumeOurs(
+          broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
+        sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
+      } else {
+        sample.kcatProduce = try produceKcat(
+          broker.bootstrapServers, topic: theirs, file: payloadFile)
+        sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
+        sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
+        sample.oursConsume = try consumeOurs(
+          broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
+      }
+      Console.err(
+        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) msg/s"
+      )
+      samples.append(sample)
     }
+    return Report(settings: settings, samples: samples)
+  }
 
-    /// kcat's steady-state rate: the time to read all messages less the time to read the first
-    /// (process start, connecting, offset look-ups), for the messages after the first.
-    private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
-        // -c: exit after that many messages; -q: no status lines; the values go to /dev/null.
-        let base = ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c"]
-        let startUp = try runKcat(base + ["1"])
-        let all = try runKcat(base + [String(settings.messages)])
-        return Double(settings.messages - 1) / max(all - startUp, 1e-6)
+  private func writePayloadFile(_ url: URL, line: [UInt8]) throws {
+    var chunk: [UInt8] = []
+    chunk.reserveCapacity((line.count + 1) * 10_000)
+    guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+      throw UsageError("bench: cannot write \(url.path)")
     }
+    let handle = try FileHandle(forWritingTo: url)
+    defer { try? handle.close() }
+    var remaining = settings.messages
+    while remaining > 0 {
+      chunk.removeAll(keepingCapacity: true)
+      for _ in 0..<min(remaining, 10_000) { chunk += line + [10] }
+      remaining -= min(remaining, 10_000)
+      try handle.write(contentsOf: chunk)
+    }
+  }
 
-    private func runKcat(_ arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: settings.kcat)
-        process.arguments = arguments
-        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
-        let start = ContinuousClock.now
-        try process.run()
-        process.waitUntilExit()
-        let elapsed = ContinuousClock.now - start
-        guard process.terminationStatus == 0 else {
-            throw KafkaError(.delivery, "bench: kcat \(arguments.prefix(1).joined()) exited with \(process.terminationStatus)")
-        }
-        return elapsed.seconds
+  private func produceOurs(_ bootstrap: String, topic: String, value: [UInt8]) throws -> Double {
+    var configuration = KafkaProducerConfiguration(bootstrapServers: bootstrap)
+    for (key, v) in Self.sharedProperties { configuration.common.properties[key] = v }
+    let producer = try KafkaProducer(configuration: configuration)
+    let message = KafkaProducerMessage(topic: topic, value: value)
+    let start = ContinuousClock.now
+    for _ in 0..<settings.messages { try producer.enqueue(message) }
+    try producer.flush(timeoutMs: 600_000)
+    let elapsed = ContinuousClock.now - start
+    guard producer.delivered == settings.messages, producer.failed == 0 else {
+      throw KafkaError(
+        .delivery, "bench: \(producer.failed) of \(settings.messages) messages failed")
     }
+    return Double(settings.messages) / elapsed.seconds
+  }
+
+  private func produceKcat(_ bootstrap: String, topic: String, file: URL) throws -> Double {
+    let arguments =
+      ["-P", "-b", bootstrap, "-t", topic, "-l"]
+      + Self.sharedProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] } + [file.path]
+    let elapsed = try runKcat(arguments)
+    return Double(settings.messages) / elapsed
+  }
+
+  /// Writes the consume benchmark's input: `messages` values, round-robin over the partitions.
+  private func fill(_ bootstrap: String, topic: String, partitions: Int, value: [UInt8]) throws {
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(bootstrapServers: bootstrap))
+    for i in 0..<settings.messages {
+      try producer.enqueue(
+        KafkaProducerMessage(topic: topic, partition: Int32(i % partitions), value: value))
+    }
+    try producer.flush(timeoutMs: 600_000)
+    guard producer.delivered == settings.messages else {
+      throw KafkaError(
+        .delivery, "bench: only \(producer.delivered) of \(settings.messages) messages written")
+    }
+  }
+
+  /// Steady-state rate: messages after the first, over the time from the first to the last (the
+  /// start-up — connecting, offset look-ups — is left out on both sides alike).
+  private func consumeOurs(_ bootstrap: String, topic: String, partitions: Int) throws -> Double {
+    var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
+    configuration.common.logger = .standardError(minimumLevel: .error)
+    let consumer = try KafkaConsumer(configuration: configuration)
+    defer { consumer.close() }
+    let deadline = ContinuousClock.now + .seconds(600)
+    try consumer.assign(
+      (0..<partitions).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), .beginning) }
+    )
+    var received = 0
+    var bytes = 0
+    var first = ContinuousClock.now
+    while received < settings.messages {
+      if case .record(let record) = try consumer.poll(timeoutMs: 1000) {
+        if received == 0 { first = .now }
+        received += 1
+        bytes += record.value?.count ?? 0
+      } else if ContinuousClock.now > deadline {
+        throw KafkaError(
+          .timeout, "bench: consumed only \(received) of \(settings.messages) messages")
+      }
+    }
+    let elapsed = ContinuousClock.now - first
+    guard bytes == received * settings.size else {
+      throw KafkaError(.consume, "bench: consumed values of the wrong size")
+    }
+    return Double(received - 1) / elapsed.seconds
+  }
+
+  /// kcat's steady-state rate: the time to read all messages less the time to read the first
+  /// (process start, connecting, offset look-ups), for the messages after the first.
+  private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
+    // -c: exit after that many messages; -q: no status lines; the values go to /dev/null.
+    let base = ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c"]
+    let startUp = try runKcat(base + ["1"])
+    let all = try runKcat(base + [String(settings.messages)])
+    return Double(settings.messages - 1) / max(all - startUp, 1e-6)
+  }
+
+  private func runKcat(_ arguments: [String]) throws -> Double {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: settings.kcat)
+    process.arguments = arguments
+    process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+    let start = ContinuousClock.now
+    try process.run()
+    process.waitUntilExit()
+    let elapsed = ContinuousClock.now - start
+    guard process.terminationStatus == 0 else {
+      throw KafkaError(
+        .delivery,
+        "bench: kcat \(arguments.prefix(1).joined()) exited with \(process.terminationStatus)")
+    }
+    return elapsed.seconds
+  }
 }
 
 extension Duration {
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
+  var seconds: Double {
+    Double(components.seconds) + Double(components.attoseconds) / 1e18
+  }
 }
 
 /// `harmonybatch broker` as a child process, for benchmarks.
 final class BrokerProcess {
-    let bootstrapServers: String
-    private let process = Process()
+  let bootstrapServers: String
+  private let process = Process()
 
-    init(topics: [String], partitions: Int) throws {
-        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL
-        if let path = Bundle.main.executablePath { process.executableURL = URL(fileURLWithPath: path) }
-        process.arguments = ["broker", "--topics", topics.joined(separator: ","), "--partitions", String(partitions), "--log-level", "error"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-        try process.run()
-        var line = Data()
-        while true {
-            let byte = try out.fileHandleForReading.read(upToCount: 1) ?? Data()
-            if byte.isEmpty || byte == Data([10]) { break }
-            line.append(byte)
-        }
-        bootstrapServers = String(decoding: line, as: UTF8.self)
-        guard bootstrapServers.contains(":") else {
-            throw KafkaError(.broker, "bench: the broker process did not start")
-        }
+  init(topics: [String], partitions: Int) throws {
+    process.executableURL =
+      URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL
+    if let path = Bundle.main.executablePath { process.executableURL = URL(fileURLWithPath: path) }
+    process.arguments = [
+      "broker", "--topics", topics.joined(separator: ","), "--partitions", String(partitions),
+      "--log-level", "error",
+    ]
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+    try process.run()
+    var line = Data()
+    while true {
+      let byte = try out.fileHandleForReading.read(upToCount: 1) ?? Data()
+      if byte.isEmpty || byte == Data([10]) { break }
+      line.append(byte)
     }
+    bootstrapServers = String(decoding: line, as: UTF8.self)
+    guard bootstrapServers.contains(":") else {
+      throw KafkaError(.broker, "bench: the broker process did not start")
+    }
+  }
 
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-    }
+  func stop() {
+    process.terminate()
+    process.waitUntilExit()
+  }
 }

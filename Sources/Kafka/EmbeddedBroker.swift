@@ -8,98 +8,106 @@ import CRdKafka
 /// implement CreateTopics — create topics through `createTopics` here. Faults can be injected for
 /// tests: brokers set down and up, round-trip delays, and error responses to chosen requests.
 public final class EmbeddedBroker: @unchecked Sendable {
-    private let client: RDKafkaClient
-    private let cluster: OpaquePointer
-    public let brokerCount: Int
-    /// `host:port,host:port` of the cluster's brokers.
-    public let bootstrapServers: String
+  private let client: RDKafkaClient
+  private let cluster: OpaquePointer
+  public let brokerCount: Int
+  /// `host:port,host:port` of the cluster's brokers.
+  public let bootstrapServers: String
 
-    public init(brokers: Int = 1, logger: KafkaLogger = .standardError()) throws(KafkaError) {
-        guard brokers >= 1 else { throw KafkaError(.broker, "an embedded cluster needs at least 1 broker") }
-        client = try RDKafkaClient(
-            kind: .producer, properties: [("client.id", "harmonybatch-embedded-broker")],
-            callbacks: RDKafkaCallbacks(logger: logger))
-        guard let cluster = rd_kafka_mock_cluster_new(client.handle, Int32(brokers)) else {
-            throw KafkaError(.broker, "librdkafka could not start an embedded cluster of \(brokers) brokers")
-        }
-        self.cluster = cluster
-        brokerCount = brokers
-        bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+  public init(brokers: Int = 1, logger: KafkaLogger = .standardError()) throws(KafkaError) {
+    guard brokers >= 1 else {
+      throw KafkaError(.broker, "an embedded cluster needs at least 1 broker")
     }
+    client = try RDKafkaClient(
+      kind: .producer, properties: [("client.id", "harmonybatch-embedded-broker")],
+      callbacks: RDKafkaCallbacks(logger: logger))
+    guard let cluster = rd_kafka_mock_cluster_new(client.handle, Int32(brokers)) else {
+      throw KafkaError(
+        .broker, "librdkafka could not start an embedded cluster of \(brokers) brokers")
+    }
+    self.cluster = cluster
+    brokerCount = brokers
+    bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+  }
 
-    deinit {
-        rd_kafka_mock_cluster_destroy(cluster)
-    }
+  deinit {
+    rd_kafka_mock_cluster_destroy(cluster)
+  }
 
-    /// Creates topics; a topic that already exists is left as it is.
-    public func createTopics(_ topics: [KafkaTopicSpec]) throws(KafkaError) {
-        for topic in topics {
-            guard topic.partitions >= 1 else {
-                throw KafkaError(.admin, "topic '\(topic.name)' needs at least 1 partition")
-            }
-            let err = rd_kafka_mock_topic_create(
-                cluster, topic.name, Int32(topic.partitions), Int32(min(topic.replicationFactor, brokerCount)))
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
-                throw KafkaError(.admin, "cannot create topic '\(topic.name)'", rdError: err)
-            }
-        }
+  /// Creates topics; a topic that already exists is left as it is.
+  public func createTopics(_ topics: [KafkaTopicSpec]) throws(KafkaError) {
+    for topic in topics {
+      guard topic.partitions >= 1 else {
+        throw KafkaError(.admin, "topic '\(topic.name)' needs at least 1 partition")
+      }
+      let err = rd_kafka_mock_topic_create(
+        cluster, topic.name, Int32(topic.partitions),
+        Int32(min(topic.replicationFactor, brokerCount)))
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+        throw KafkaError(.admin, "cannot create topic '\(topic.name)'", rdError: err)
+      }
     }
+  }
 
-    /// Broker ids run from 1 to `brokerCount`.
-    public func setBrokerDown(_ brokerID: Int32) throws(KafkaError) {
-        try check(rd_kafka_mock_broker_set_down(cluster, brokerID), "set broker \(brokerID) down")
-    }
+  /// Broker ids run from 1 to `brokerCount`.
+  public func setBrokerDown(_ brokerID: Int32) throws(KafkaError) {
+    try check(rd_kafka_mock_broker_set_down(cluster, brokerID), "set broker \(brokerID) down")
+  }
 
-    public func setBrokerUp(_ brokerID: Int32) throws(KafkaError) {
-        try check(rd_kafka_mock_broker_set_up(cluster, brokerID), "set broker \(brokerID) up")
-    }
+  public func setBrokerUp(_ brokerID: Int32) throws(KafkaError) {
+    try check(rd_kafka_mock_broker_set_up(cluster, brokerID), "set broker \(brokerID) up")
+  }
 
-    /// Delays every response of a broker by `milliseconds`.
-    public func setRoundTripTime(broker brokerID: Int32, milliseconds: Int) throws(KafkaError) {
-        try check(
-            rd_kafka_mock_broker_set_rtt(cluster, brokerID, Int32(milliseconds)), "set the RTT of broker \(brokerID)")
-    }
+  /// Delays every response of a broker by `milliseconds`.
+  public func setRoundTripTime(broker brokerID: Int32, milliseconds: Int) throws(KafkaError) {
+    try check(
+      rd_kafka_mock_broker_set_rtt(cluster, brokerID, Int32(milliseconds)),
+      "set the RTT of broker \(brokerID)")
+  }
 
-    /// The next `errors.count` requests of this kind (to any broker) fail with these errors, in order.
-    public func failNextRequests(_ api: KafkaRequestKind, with errors: [KafkaBrokerError]) {
-        var codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.code) }
-        rd_kafka_mock_push_request_errors_array(cluster, api.apiKey, codes.count, &codes)
-    }
+  /// The next `errors.count` requests of this kind (to any broker) fail with these errors, in order.
+  public func failNextRequests(_ api: KafkaRequestKind, with errors: [KafkaBrokerError]) {
+    var codes = errors.map { rd_kafka_resp_err_t(rawValue: $0.code) }
+    rd_kafka_mock_push_request_errors_array(cluster, api.apiKey, codes.count, &codes)
+  }
 
-    private func check(_ err: rd_kafka_resp_err_t, _ what: String) throws(KafkaError) {
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(.broker, "cannot \(what)", rdError: err) }
+  private func check(_ err: rd_kafka_resp_err_t, _ what: String) throws(KafkaError) {
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+      throw KafkaError(.broker, "cannot \(what)", rdError: err)
     }
+  }
 }
 
 /// Kafka protocol requests whose responses tests may fail on purpose.
 public enum KafkaRequestKind: Sendable {
-    case produce, fetch, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, syncGroup
+  case produce, fetch, metadata, offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat,
+    syncGroup
 
-    var apiKey: Int16 {
-        switch self {
-        case .produce: 0
-        case .fetch: 1
-        case .metadata: 3
-        case .offsetCommit: 8
-        case .offsetFetch: 9
-        case .findCoordinator: 10
-        case .joinGroup: 11
-        case .heartbeat: 12
-        case .syncGroup: 14
-        }
+  var apiKey: Int16 {
+    switch self {
+    case .produce: 0
+    case .fetch: 1
+    case .metadata: 3
+    case .offsetCommit: 8
+    case .offsetFetch: 9
+    case .findCoordinator: 10
+    case .joinGroup: 11
+    case .heartbeat: 12
+    case .syncGroup: 14
     }
+  }
 }
 
 /// A Kafka protocol error a broker can answer with (the wire codes).
 public struct KafkaBrokerError: Sendable, Hashable {
-    public let code: Int32
-    public init(code: Int32) { self.code = code }
+  public let code: Int32
+  public init(code: Int32) { self.code = code }
 
-    public static let unknownTopicOrPartition = KafkaBrokerError(code: 3)
-    public static let notLeaderForPartition = KafkaBrokerError(code: 6)
-    public static let requestTimedOut = KafkaBrokerError(code: 7)
-    public static let coordinatorLoadInProgress = KafkaBrokerError(code: 14)
-    public static let notCoordinator = KafkaBrokerError(code: 16)
-    public static let notEnoughReplicas = KafkaBrokerError(code: 19)
-    public static let rebalanceInProgress = KafkaBrokerError(code: 27)
+  public static let unknownTopicOrPartition = KafkaBrokerError(code: 3)
+  public static let notLeaderForPartition = KafkaBrokerError(code: 6)
+  public static let requestTimedOut = KafkaBrokerError(code: 7)
+  public static let coordinatorLoadInProgress = KafkaBrokerError(code: 14)
+  public static let notCoordinator = KafkaBrokerError(code: 16)
+  public static let notEnoughReplicas = KafkaBrokerError(code: 19)
+  public static let rebalanceInProgress = KafkaBrokerError(code: 27)
 }

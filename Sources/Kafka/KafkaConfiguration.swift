@@ -7,149 +7,149 @@ import Foundation
 /// value is checked by librdkafka when the client is created, and an unknown key or a bad value
 /// fails with a `KafkaError` of code `.config` that names the key.
 public struct KafkaConfiguration: Sendable {
-    /// `host:port` pairs of one or more brokers.
-    public var bootstrapServers: [String]
-    public var clientID: String = "harmonybatch"
-    public var logger: KafkaLogger = .standardError()
-    /// Pass-through librdkafka properties (`key` → `value`), e.g. `socket.timeout.ms`.
-    public var properties: [String: String] = [:]
+  /// `host:port` pairs of one or more brokers.
+  public var bootstrapServers: [String]
+  public var clientID: String = "harmonybatch"
+  public var logger: KafkaLogger = .standardError()
+  /// Pass-through librdkafka properties (`key` → `value`), e.g. `socket.timeout.ms`.
+  public var properties: [String: String] = [:]
 
-    public init(bootstrapServers: [String]) {
-        self.bootstrapServers = bootstrapServers
-    }
+  public init(bootstrapServers: [String]) {
+    self.bootstrapServers = bootstrapServers
+  }
 
-    public init(bootstrapServers: String) {
-        self.init(
-            bootstrapServers: bootstrapServers.split(separator: ",").map {
-                String($0).trimmingCharacters(in: .whitespaces)
-            })
-    }
+  public init(bootstrapServers: String) {
+    self.init(
+      bootstrapServers: bootstrapServers.split(separator: ",").map {
+        String($0).trimmingCharacters(in: .whitespaces)
+      })
+  }
 
-    var baseProperties: [(String, String)] {
-        [
-            ("bootstrap.servers", bootstrapServers.joined(separator: ",")),
-            ("client.id", clientID),
-        ]
-    }
+  var baseProperties: [(String, String)] {
+    [
+      ("bootstrap.servers", bootstrapServers.joined(separator: ",")),
+      ("client.id", clientID),
+    ]
+  }
 
-    /// Parses one `key=value` property as given on a command line.
-    public static func parseProperty(_ text: String) throws(KafkaError) -> (String, String) {
-        guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
-            throw KafkaError(.config, "expected a librdkafka property as key=value, got '\(text)'")
-        }
-        return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+  /// Parses one `key=value` property as given on a command line.
+  public static func parseProperty(_ text: String) throws(KafkaError) -> (String, String) {
+    guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {
+      throw KafkaError(.config, "expected a librdkafka property as key=value, got '\(text)'")
     }
+    return (String(text[..<eq]), String(text[text.index(after: eq)...]))
+  }
 }
 
 /// Producer settings: the knobs HarmonyBatch's stages turn, typed; everything else through
 /// `common.properties`.
 public struct KafkaProducerConfiguration: Sendable {
-    public enum Acks: String, Sendable {
-        case none = "0"
-        case leader = "1"
-        case all = "all"
-    }
+  public enum Acks: String, Sendable {
+    case none = "0"
+    case leader = "1"
+    case all = "all"
+  }
 
-    public var common: KafkaConfiguration
-    /// How long librdkafka waits to fill a batch before sending (`linger.ms`).
-    public var lingerMs: Double = 5
-    public var acks: Acks = .all
-    /// Exactly-once per partition across retries (`enable.idempotence`).
-    public var idempotence: Bool = true
-    /// A message not acknowledged within this time fails its delivery report (`message.timeout.ms`).
-    public var messageTimeoutMs: Int = 300_000
-    /// Upper bound on messages waiting in librdkafka's queue before `send` waits for room.
-    public var queueBufferingMaxMessages: Int = 100_000
+  public var common: KafkaConfiguration
+  /// How long librdkafka waits to fill a batch before sending (`linger.ms`).
+  public var lingerMs: Double = 5
+  public var acks: Acks = .all
+  /// Exactly-once per partition across retries (`enable.idempotence`).
+  public var idempotence: Bool = true
+  /// A message not acknowledged within this time fails its delivery report (`message.timeout.ms`).
+  public var messageTimeoutMs: Int = 300_000
+  /// Upper bound on messages waiting in librdkafka's queue before `send` waits for room.
+  public var queueBufferingMaxMessages: Int = 100_000
 
-    public init(bootstrapServers: String) {
-        common = KafkaConfiguration(bootstrapServers: bootstrapServers)
-    }
+  public init(bootstrapServers: String) {
+    common = KafkaConfiguration(bootstrapServers: bootstrapServers)
+  }
 
-    public init(common: KafkaConfiguration) {
-        self.common = common
-    }
+  public init(common: KafkaConfiguration) {
+    self.common = common
+  }
 
-    var resolvedProperties: [(String, String)] {
-        common.baseProperties + [
-            ("linger.ms", formatNumber(lingerMs)),
-            ("acks", acks.rawValue),
-            ("enable.idempotence", idempotence ? "true" : "false"),
-            ("message.timeout.ms", String(messageTimeoutMs)),
-            ("queue.buffering.max.messages", String(queueBufferingMaxMessages)),
-        ] + common.properties.sorted { $0.key < $1.key }
-    }
+  var resolvedProperties: [(String, String)] {
+    common.baseProperties + [
+      ("linger.ms", formatNumber(lingerMs)),
+      ("acks", acks.rawValue),
+      ("enable.idempotence", idempotence ? "true" : "false"),
+      ("message.timeout.ms", String(messageTimeoutMs)),
+      ("queue.buffering.max.messages", String(queueBufferingMaxMessages)),
+    ] + common.properties.sorted { $0.key < $1.key }
+  }
 }
 
 /// Consumer settings. With a `groupID` the consumer may `subscribe`; without one it reads
 /// explicitly `assign`ed partitions.
 public struct KafkaConsumerConfiguration: Sendable {
-    public enum OffsetReset: String, Sendable {
-        case earliest, latest
-    }
+  public enum OffsetReset: String, Sendable {
+    case earliest, latest
+  }
 
-    /// When offsets of records the caller marked done (`storeOffset`) reach the group coordinator.
-    public enum CommitPolicy: Sendable, Equatable {
-        /// Every `intervalMs`, on every partition revocation, and on close.
-        case automatic(intervalMs: Int)
-        /// Only when the caller calls `commit()`, on revocation and on close.
-        case manual
-    }
+  /// When offsets of records the caller marked done (`storeOffset`) reach the group coordinator.
+  public enum CommitPolicy: Sendable, Equatable {
+    /// Every `intervalMs`, on every partition revocation, and on close.
+    case automatic(intervalMs: Int)
+    /// Only when the caller calls `commit()`, on revocation and on close.
+    case manual
+  }
 
-    public var common: KafkaConfiguration
-    public var groupID: String?
-    public var autoOffsetReset: OffsetReset = .earliest
-    public var commitPolicy: CommitPolicy = .automatic(intervalMs: 1000)
-    /// The coordinator drops a member it has not heard from for this long (`session.timeout.ms`).
-    public var sessionTimeoutMs: Int = 10_000
-    /// A member that does not poll for this long leaves the group (`max.poll.interval.ms`).
-    public var maxPollIntervalMs: Int = 300_000
-    /// Longest time a fetch waits at the broker for data (`fetch.wait.max.ms`). Low, because our
-    /// records carry latency SLOs and some brokers (the embedded one) hold an empty fetch for the
-    /// whole time instead of answering when data arrives.
-    public var fetchWaitMaxMs: Int = 10
-    /// Messages librdkafka keeps fetched ahead per partition (`queued.min.messages`); memory stays
-    /// bounded by `queued.max.messages.kbytes` (64 MiB by default). librdkafka 2.0 backs a
-    /// partition off for long when its prefetch queue fills, so a small value starves a fast
-    /// consumer: at 10,000 the consumer benchmark reads 19k msg/s, at 1,000,000 over 1.3M msg/s.
-    public var prefetchMessages: Int = 1_000_000
-    /// Deliver an end-of-partition event when the consumer catches up (`enable.partition.eof`).
-    public var reportPartitionEOF: Bool = false
+  public var common: KafkaConfiguration
+  public var groupID: String?
+  public var autoOffsetReset: OffsetReset = .earliest
+  public var commitPolicy: CommitPolicy = .automatic(intervalMs: 1000)
+  /// The coordinator drops a member it has not heard from for this long (`session.timeout.ms`).
+  public var sessionTimeoutMs: Int = 10_000
+  /// A member that does not poll for this long leaves the group (`max.poll.interval.ms`).
+  public var maxPollIntervalMs: Int = 300_000
+  /// Longest time a fetch waits at the broker for data (`fetch.wait.max.ms`). Low, because our
+  /// records carry latency SLOs and some brokers (the embedded one) hold an empty fetch for the
+  /// whole time instead of answering when data arrives.
+  public var fetchWaitMaxMs: Int = 10
+  /// Messages librdkafka keeps fetched ahead per partition (`queued.min.messages`); memory stays
+  /// bounded by `queued.max.messages.kbytes` (64 MiB by default). librdkafka 2.0 backs a
+  /// partition off for long when its prefetch queue fills, so a small value starves a fast
+  /// consumer: at 10,000 the consumer benchmark reads 19k msg/s, at 1,000,000 over 1.3M msg/s.
+  public var prefetchMessages: Int = 1_000_000
+  /// Deliver an end-of-partition event when the consumer catches up (`enable.partition.eof`).
+  public var reportPartitionEOF: Bool = false
 
-    public init(bootstrapServers: String, groupID: String?) {
-        common = KafkaConfiguration(bootstrapServers: bootstrapServers)
-        self.groupID = groupID
-    }
+  public init(bootstrapServers: String, groupID: String?) {
+    common = KafkaConfiguration(bootstrapServers: bootstrapServers)
+    self.groupID = groupID
+  }
 
-    public init(common: KafkaConfiguration, groupID: String?) {
-        self.common = common
-        self.groupID = groupID
-    }
+  public init(common: KafkaConfiguration, groupID: String?) {
+    self.common = common
+    self.groupID = groupID
+  }
 
-    var resolvedProperties: [(String, String)] {
-        var props = common.baseProperties
-        // librdkafka's consumer needs a group id even to read assigned partitions; without a
-        // group of our own we never join it (no subscribe) and never commit to it.
-        props.append(("group.id", groupID ?? "harmonybatch-assign-only"))
-        props += [
-            ("auto.offset.reset", autoOffsetReset.rawValue),
-            ("enable.auto.offset.store", "false"),
-            ("session.timeout.ms", String(sessionTimeoutMs)),
-            ("heartbeat.interval.ms", String(max(100, sessionTimeoutMs / 5))),
-            ("max.poll.interval.ms", String(maxPollIntervalMs)),
-            ("enable.partition.eof", reportPartitionEOF ? "true" : "false"),
-            ("fetch.wait.max.ms", String(fetchWaitMaxMs)),
-            ("queued.min.messages", String(prefetchMessages)),
-        ]
-        switch groupID == nil ? .manual : commitPolicy {
-        case .automatic(let interval):
-            props += [("enable.auto.commit", "true"), ("auto.commit.interval.ms", String(interval))]
-        case .manual:
-            props.append(("enable.auto.commit", "false"))
-        }
-        return props + common.properties.sorted { $0.key < $1.key }
+  var resolvedProperties: [(String, String)] {
+    var props = common.baseProperties
+    // librdkafka's consumer needs a group id even to read assigned partitions; without a
+    // group of our own we never join it (no subscribe) and never commit to it.
+    props.append(("group.id", groupID ?? "harmonybatch-assign-only"))
+    props += [
+      ("auto.offset.reset", autoOffsetReset.rawValue),
+      ("enable.auto.offset.store", "false"),
+      ("session.timeout.ms", String(sessionTimeoutMs)),
+      ("heartbeat.interval.ms", String(max(100, sessionTimeoutMs / 5))),
+      ("max.poll.interval.ms", String(maxPollIntervalMs)),
+      ("enable.partition.eof", reportPartitionEOF ? "true" : "false"),
+      ("fetch.wait.max.ms", String(fetchWaitMaxMs)),
+      ("queued.min.messages", String(prefetchMessages)),
+    ]
+    switch groupID == nil ? .manual : commitPolicy {
+    case .automatic(let interval):
+      props += [("enable.auto.commit", "true"), ("auto.commit.interval.ms", String(interval))]
+    case .manual:
+      props.append(("enable.auto.commit", "false"))
     }
+    return props + common.properties.sorted { $0.key < $1.key }
+  }
 }
 
 func formatNumber(_ value: Double) -> String {
-    value == value.rounded() ? String(Int(value)) : String(value)
+  value == value.rounded() ? String(Int(value)) : String(value)
 }

@@ -12,336 +12,357 @@ import Synchronization
 /// caller marks it done with `storeOffset`; stored offsets are committed by the commit policy, on
 /// every revocation (before the partitions go to another member) and on `close`.
 public final class KafkaConsumer: Sendable {
-    private let client: RDKafkaClient
-    private let pending: PendingEvents
-    private let pollGate = Mutex(PollState())  // held while librdkafka polls
-    private let pollQueue = DispatchQueue(label: "kafka-consumer-poll")
-    public let groupID: String?
+  private let client: RDKafkaClient
+  private let pending: PendingEvents
+  private let pollGate = Mutex(PollState())  // held while librdkafka polls
+  private let pollQueue = DispatchQueue(label: "kafka-consumer-poll")
+  public let groupID: String?
 
-    public init(configuration: KafkaConsumerConfiguration) throws(KafkaError) {
-        let pending = PendingEvents()
-        let commitsOnRevoke = configuration.groupID != nil
-        let logger = configuration.common.logger
-        let callbacks = RDKafkaCallbacks(
-            logger: logger,
-            onRebalance: { rk, err, list in
-                KafkaConsumer.rebalance(
-                    rk, err, list, commitStored: commitsOnRevoke, logger: logger, pending: pending)
-            })
-        client = try RDKafkaClient(
-            kind: .consumer, properties: configuration.resolvedProperties, callbacks: callbacks)
-        self.pending = pending
-        self.groupID = configuration.groupID
-        rd_kafka_poll_set_consumer(client.handle)
+  public init(configuration: KafkaConsumerConfiguration) throws(KafkaError) {
+    let pending = PendingEvents()
+    let commitsOnRevoke = configuration.groupID != nil
+    let logger = configuration.common.logger
+    let callbacks = RDKafkaCallbacks(
+      logger: logger,
+      onRebalance: { rk, err, list in
+        KafkaConsumer.rebalance(
+          rk, err, list, commitStored: commitsOnRevoke, logger: logger, pending: pending)
+      })
+    client = try RDKafkaClient(
+      kind: .consumer, properties: configuration.resolvedProperties, callbacks: callbacks)
+    self.pending = pending
+    self.groupID = configuration.groupID
+    rd_kafka_poll_set_consumer(client.handle)
+  }
+
+  /// Joins the group and follows these topics; partitions arrive as `.partitionsAssigned`.
+  public func subscribe(topics: [String]) throws(KafkaError) {
+    guard groupID != nil else {
+      throw KafkaError(.subscribe, "subscribing needs a consumer group id (or use assign)")
     }
-
-    /// Joins the group and follows these topics; partitions arrive as `.partitionsAssigned`.
-    public func subscribe(topics: [String]) throws(KafkaError) {
-        guard groupID != nil else {
-            throw KafkaError(.subscribe, "subscribing needs a consumer group id (or use assign)")
-        }
-        let handle = client.handle
-        try RDKafkaTopicPartitionList.with(topics.map { (KafkaTopicPartition(topic: $0, partition: -1), 0) }) {
-            (list) throws(KafkaError) in
-            let err = rd_kafka_subscribe(handle, list)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError(.subscribe, "cannot subscribe to \(topics.joined(separator: ","))", rdError: err)
-            }
-        }
-    }
-
-    /// Reads exactly these partitions from these offsets, outside any group rebalancing.
-    public func assign(_ partitions: [(KafkaTopicPartition, KafkaOffset)]) throws(KafkaError) {
-        let handle = client.handle
-        try RDKafkaTopicPartitionList.with(partitions.map { ($0.0, RDKafkaTopicPartitionList.cOffset($0.1)) }) {
-            (list) throws(KafkaError) in
-            let err = rd_kafka_assign(handle, list)
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError(.assign, "cannot assign \(partitions.map(\.0))", rdError: err)
-            }
-        }
-    }
-
-    /// The partitions this consumer reads now.
-    public func assignment() -> [KafkaTopicPartition] {
-        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
-        guard rd_kafka_assignment(client.handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        return RDKafkaTopicPartitionList.partitions(list).sorted()
-    }
-
-    /// Waits up to `timeoutMs` for the next event. `nil` means nothing arrived in time.
-    public func poll(timeoutMs: Int) throws(KafkaError) -> KafkaConsumerEvent? {
-        if !pending.isEmpty, let event = pending.pop() { return event }
-        let handle = client.handle
-        let event: KafkaConsumerEvent? = try pollGate.withLock { (state) throws(KafkaError) in
-            if state.closed { throw KafkaError(.closed, "the consumer is closed") }
-            guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else { return nil }
-            defer { rd_kafka_message_destroy(message) }
-            return try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
-        }
-        // A rebalance served inside that poll queued its events; they come before the record.
-        guard !pending.isEmpty else { return event }
-        if let event { pending.push(event) }
-        return pending.pop()
-    }
-
-    /// Events as an async sequence; it ends when the consumer is closed or the task cancelled.
-    public func events() -> Events { Events(consumer: self) }
-
-    /// Marks a record done: its offset + 1 becomes the partition's stored offset.
-    public func storeOffset(for record: KafkaRecord) throws(KafkaError) {
-        try storeOffsets([(record.topicPartition, record.offset + 1)])
-    }
-
-    /// Stores next-offsets to read (one past the last done record) for several partitions.
-    public func storeOffsets(_ offsets: [(KafkaTopicPartition, Int64)]) throws(KafkaError) {
-        let handle = client.handle
-        try RDKafkaTopicPartitionList.with(offsets) { (list) throws(KafkaError) in
-            let err = rd_kafka_offsets_store(handle, list)
-            if let (tp, partitionErr) = RDKafkaTopicPartitionList.firstError(list) {
-                throw KafkaError(.commit, "cannot store the offset of \(tp)", rdError: partitionErr)
-            }
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError(.commit, "cannot store offsets", rdError: err)
-            }
-        }
-    }
-
-    /// Commits the stored offsets now and waits for the coordinator. Blocks the calling thread.
-    public func commit() throws(KafkaError) {
-        guard groupID != nil else { return }
-        let err = rd_kafka_commit(client.handle, nil, 0)
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            throw KafkaError(.commit, "commit failed", rdError: err)
-        }
-    }
-
-    /// The group's committed next-offsets for these partitions (asks the coordinator).
-    public func committed(_ partitions: [KafkaTopicPartition], timeoutMs: Int = 10_000) throws(KafkaError)
-        -> [KafkaTopicPartition: Int64]
-    {
-        let handle = client.handle
-        return try RDKafkaTopicPartitionList.with(partitions.map { ($0, 0) }) {
-            (list) throws(KafkaError) in
-            let err = rd_kafka_committed(handle, list, Int32(clamping: timeoutMs))
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                throw KafkaError(.commit, "cannot read committed offsets", rdError: err)
-            }
-            var result: [KafkaTopicPartition: Int64] = [:]
-            for i in 0..<Int(list.pointee.cnt) {
-                let e = list.pointee.elems[i]
-                result[KafkaTopicPartition(topic: String(cString: e.topic), partition: e.partition)] = e.offset
-            }
-            return result
-        }
-    }
-
-    /// Stops fetching these partitions (the group keeps them); `resume` starts again where the
-    /// caller left off.
-    public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
-        try changeFlow(partitions, verb: "pause") { rd_kafka_pause_partitions($0, $1) }
-    }
-
-    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
-        try changeFlow(partitions, verb: "resume") { rd_kafka_resume_partitions($0, $1) }
-    }
-
-    private func changeFlow(
-        _ partitions: [KafkaTopicPartition], verb: String,
-        _ call: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t
-    ) throws(KafkaError) {
-        let handle = client.handle
-        try RDKafkaTopicPartitionList.with(partitions.map { ($0, 0) }) { (list) throws(KafkaError) in
-            let err = call(handle, list)
-            if let (tp, partitionErr) = RDKafkaTopicPartitionList.firstError(list) {
-                throw KafkaError(.assign, "cannot \(verb) \(tp)", rdError: partitionErr)
-            }
-            if err != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(.assign, "cannot \(verb)", rdError: err) }
-        }
-    }
-
-    /// Leaves the group cleanly: revokes the assignment (committing stored offsets) and closes.
-    /// Waits for a poll in progress to return. Idempotent.
-    public func close() {
-        let handle = client.handle
-        pollGate.withLock { state in
-            guard !state.closed else { return }
-            state.closed = true
-            _ = rd_kafka_consumer_close(handle)
-        }
-    }
-
-    deinit {
-        close()
-    }
-
-    // MARK: - Async sequence
-
-    public struct Events: AsyncSequence, Sendable {
-        public typealias Element = KafkaConsumerEvent
-        let consumer: KafkaConsumer
-
-        public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
-
-        public struct Iterator: AsyncIteratorProtocol {
-            let consumer: KafkaConsumer
-
-            public mutating func next() async throws(KafkaError) -> KafkaConsumerEvent? {
-                try await consumer.nextEvent()
-            }
-        }
-    }
-
-    private func nextEvent() async throws(KafkaError) -> KafkaConsumerEvent? {
-        let cancelled = Atomic<Bool>(false)
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation {
-                (continuation: CheckedContinuation<Result<KafkaConsumerEvent?, KafkaError>, Never>) in
-                pollQueue.async { [self] in
-                    while !cancelled.load(ordering: .relaxed) {
-                        do throws(KafkaError) {
-                            if let event = try poll(timeoutMs: 100) {
-                                continuation.resume(returning: .success(event))
-                                return
-                            }
-                        } catch {
-                            continuation.resume(returning: error.code == .closed ? .success(nil) : .failure(error))
-                            return
-                        }
-                    }
-                    continuation.resume(returning: .success(nil))
-                }
-            }
-        } onCancel: {
-            cancelled.store(true, ordering: .relaxed)
-        }
-        return try result.get()
-    }
-
-    // MARK: - librdkafka → Swift
-
-    private static func event(
-        from message: UnsafeMutablePointer<rd_kafka_message_t>, client: RDKafkaClient,
-        topicNames: inout [OpaquePointer: String]
-    ) throws(KafkaError) -> KafkaConsumerEvent {
-        let m = message.pointee
-        var topic = ""
-        if let rkt = m.rkt {
-            if let known = topicNames[rkt] {
-                topic = known
-            } else {
-                topic = String(cString: rd_kafka_topic_name(rkt))
-                topicNames[rkt] = topic
-            }
-        }
-        guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                return .partitionEOF(KafkaTopicPartition(topic: topic, partition: m.partition), offset: m.offset)
-            }
-            if let fatal = client.fatalError() { throw fatal }
-            let detail = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
-            let context = topic.isEmpty ? "consumer error" : "consumer error on \(topic)/\(m.partition)"
-            return .error(
-                KafkaError(
-                    .consume, "\(context): \(detail) (\(String(cString: rd_kafka_err2name(m.err))))",
-                    librdkafkaCode: m.err.rawValue))
-        }
-        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let timestamp = rd_kafka_message_timestamp(message, &type)
-        return .record(
-            KafkaRecord(
-                topic: topic, partition: m.partition, offset: m.offset,
-                key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
-                value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
-                headers: headers(of: message),
-                timestampMs: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
-    }
-
-    private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader] {
-        var list: OpaquePointer? = nil
-        guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
-        var headers: [KafkaHeader] = []
-        var index = 0
-        var name: UnsafePointer<CChar>? = nil
-        var value: UnsafeRawPointer? = nil
-        var size = 0
-        while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
-            headers.append(
-                KafkaHeader(
-                    key: name.map { String(cString: $0) } ?? "",
-                    value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-            index += 1
-        }
-        return headers
-    }
-
-    /// Runs inside `rd_kafka_consumer_poll` on the polling thread.
-    private static func rebalance(
-        _ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
-        _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
-        commitStored: Bool, logger: KafkaLogger, pending: PendingEvents
+    let handle = client.handle
+    try RDKafkaTopicPartitionList.with(
+      topics.map { (KafkaTopicPartition(topic: $0, partition: -1), 0) }
     ) {
-        let partitions = RDKafkaTopicPartitionList.partitions(list).sorted()
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
-        switch err {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if cooperative {
-                if let error = rd_kafka_incremental_assign(rk, list) { rd_kafka_error_destroy(error) }
-            } else {
-                _ = rd_kafka_assign(rk, list)
-            }
-            logger.log(.info, "REBALANCE", "assigned \(partitions)")
-            pending.push(.partitionsAssigned(partitions))
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-            if commitStored && rd_kafka_assignment_lost(rk) == 0 {
-                let commitErr = rd_kafka_commit(rk, nil, 0)
-                if commitErr != RD_KAFKA_RESP_ERR_NO_ERROR && commitErr != RD_KAFKA_RESP_ERR__NO_OFFSET {
-                    logger.log(.warning, "REBALANCE", "commit before revocation failed: \(KafkaError.describe(commitErr))")
-                }
-            }
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(rk, list) { rd_kafka_error_destroy(error) }
-            } else {
-                _ = rd_kafka_assign(rk, nil)
-            }
-            logger.log(.info, "REBALANCE", "revoked \(partitions)")
-            pending.push(.partitionsRevoked(partitions))
-        default:
-            _ = rd_kafka_assign(rk, nil)
-            pending.push(.error(KafkaError(.assign, "rebalance failed", rdError: err)))
-        }
+      (list) throws(KafkaError) in
+      let err = rd_kafka_subscribe(handle, list)
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(
+          .subscribe, "cannot subscribe to \(topics.joined(separator: ","))", rdError: err)
+      }
     }
+  }
+
+  /// Reads exactly these partitions from these offsets, outside any group rebalancing.
+  public func assign(_ partitions: [(KafkaTopicPartition, KafkaOffset)]) throws(KafkaError) {
+    let handle = client.handle
+    try RDKafkaTopicPartitionList.with(
+      partitions.map { ($0.0, RDKafkaTopicPartitionList.cOffset($0.1)) }
+    ) {
+      (list) throws(KafkaError) in
+      let err = rd_kafka_assign(handle, list)
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(.assign, "cannot assign \(partitions.map(\.0))", rdError: err)
+      }
+    }
+  }
+
+  /// The partitions this consumer reads now.
+  public func assignment() -> [KafkaTopicPartition] {
+    var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
+    guard rd_kafka_assignment(client.handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+      return []
+    }
+    defer { rd_kafka_topic_partition_list_destroy(list) }
+    return RDKafkaTopicPartitionList.partitions(list).sorted()
+  }
+
+  /// Waits up to `timeoutMs` for the next event. `nil` means nothing arrived in time.
+  public func poll(timeoutMs: Int) throws(KafkaError) -> KafkaConsumerEvent? {
+    if !pending.isEmpty, let event = pending.pop() { return event }
+    let handle = client.handle
+    let event: KafkaConsumerEvent? = try pollGate.withLock { (state) throws(KafkaError) in
+      if state.closed { throw KafkaError(.closed, "the consumer is closed") }
+      guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else {
+        return nil
+      }
+      defer { rd_kafka_message_destroy(message) }
+      return try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
+    }
+    // A rebalance served inside that poll queued its events; they come before the record.
+    guard !pending.isEmpty else { return event }
+    if let event { pending.push(event) }
+    return pending.pop()
+  }
+
+  /// Events as an async sequence; it ends when the consumer is closed or the task cancelled.
+  public func events() -> Events { Events(consumer: self) }
+
+  /// Marks a record done: its offset + 1 becomes the partition's stored offset.
+  public func storeOffset(for record: KafkaRecord) throws(KafkaError) {
+    try storeOffsets([(record.topicPartition, record.offset + 1)])
+  }
+
+  /// Stores next-offsets to read (one past the last done record) for several partitions.
+  public func storeOffsets(_ offsets: [(KafkaTopicPartition, Int64)]) throws(KafkaError) {
+    let handle = client.handle
+    try RDKafkaTopicPartitionList.with(offsets) { (list) throws(KafkaError) in
+      let err = rd_kafka_offsets_store(handle, list)
+      if let (tp, partitionErr) = RDKafkaTopicPartitionList.firstError(list) {
+        throw KafkaError(.commit, "cannot store the offset of \(tp)", rdError: partitionErr)
+      }
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(.commit, "cannot store offsets", rdError: err)
+      }
+    }
+  }
+
+  /// Commits the stored offsets now and waits for the coordinator. Blocks the calling thread.
+  public func commit() throws(KafkaError) {
+    guard groupID != nil else { return }
+    let err = rd_kafka_commit(client.handle, nil, 0)
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET {
+      throw KafkaError(.commit, "commit failed", rdError: err)
+    }
+  }
+
+  /// The group's committed next-offsets for these partitions (asks the coordinator).
+  public func committed(_ partitions: [KafkaTopicPartition], timeoutMs: Int = 10_000)
+    throws(KafkaError)
+    -> [KafkaTopicPartition: Int64]
+  {
+    let handle = client.handle
+    return try RDKafkaTopicPartitionList.with(partitions.map { ($0, 0) }) {
+      (list) throws(KafkaError) in
+      let err = rd_kafka_committed(handle, list, Int32(clamping: timeoutMs))
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(.commit, "cannot read committed offsets", rdError: err)
+      }
+      var result: [KafkaTopicPartition: Int64] = [:]
+      for i in 0..<Int(list.pointee.cnt) {
+        let e = list.pointee.elems[i]
+        result[KafkaTopicPartition(topic: String(cString: e.topic), partition: e.partition)] =
+          e.offset
+      }
+      return result
+    }
+  }
+
+  /// Stops fetching these partitions (the group keeps them); `resume` starts again where the
+  /// caller left off.
+  public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+    try changeFlow(partitions, verb: "pause") { rd_kafka_pause_partitions($0, $1) }
+  }
+
+  public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+    try changeFlow(partitions, verb: "resume") { rd_kafka_resume_partitions($0, $1) }
+  }
+
+  private func changeFlow(
+    _ partitions: [KafkaTopicPartition], verb: String,
+    _ call: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) ->
+      rd_kafka_resp_err_t
+  ) throws(KafkaError) {
+    let handle = client.handle
+    try RDKafkaTopicPartitionList.with(partitions.map { ($0, 0) }) { (list) throws(KafkaError) in
+      let err = call(handle, list)
+      if let (tp, partitionErr) = RDKafkaTopicPartitionList.firstError(list) {
+        throw KafkaError(.assign, "cannot \(verb) \(tp)", rdError: partitionErr)
+      }
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(.assign, "cannot \(verb)", rdError: err)
+      }
+    }
+  }
+
+  /// Leaves the group cleanly: revokes the assignment (committing stored offsets) and closes.
+  /// Waits for a poll in progress to return. Idempotent.
+  public func close() {
+    let handle = client.handle
+    pollGate.withLock { state in
+      guard !state.closed else { return }
+      state.closed = true
+      _ = rd_kafka_consumer_close(handle)
+    }
+  }
+
+  deinit {
+    close()
+  }
+
+  // MARK: - Async sequence
+
+  public struct Events: AsyncSequence, Sendable {
+    public typealias Element = KafkaConsumerEvent
+    let consumer: KafkaConsumer
+
+    public func makeAsyncIterator() -> Iterator { Iterator(consumer: consumer) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+      let consumer: KafkaConsumer
+
+      public mutating func next() async throws(KafkaError) -> KafkaConsumerEvent? {
+        try await consumer.nextEvent()
+      }
+    }
+  }
+
+  private func nextEvent() async throws(KafkaError) -> KafkaConsumerEvent? {
+    let cancelled = Atomic<Bool>(false)
+    let result = await withTaskCancellationHandler {
+      await withCheckedContinuation {
+        (continuation: CheckedContinuation<Result<KafkaConsumerEvent?, KafkaError>, Never>) in
+        pollQueue.async { [self] in
+          while !cancelled.load(ordering: .relaxed) {
+            do throws(KafkaError) {
+              if let event = try poll(timeoutMs: 100) {
+                continuation.resume(returning: .success(event))
+                return
+              }
+            } catch {
+              continuation.resume(
+                returning: error.code == .closed ? .success(nil) : .failure(error))
+              return
+            }
+          }
+          continuation.resume(returning: .success(nil))
+        }
+      }
+    } onCancel: {
+      cancelled.store(true, ordering: .relaxed)
+    }
+    return try result.get()
+  }
+
+  // MARK: - librdkafka → Swift
+
+  private static func event(
+    from message: UnsafeMutablePointer<rd_kafka_message_t>, client: RDKafkaClient,
+    topicNames: inout [OpaquePointer: String]
+  ) throws(KafkaError) -> KafkaConsumerEvent {
+    let m = message.pointee
+    var topic = ""
+    if let rkt = m.rkt {
+      if let known = topicNames[rkt] {
+        topic = known
+      } else {
+        topic = String(cString: rd_kafka_topic_name(rkt))
+        topicNames[rkt] = topic
+      }
+    }
+    guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+      if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
+        return .partitionEOF(
+          KafkaTopicPartition(topic: topic, partition: m.partition), offset: m.offset)
+      }
+      if let fatal = client.fatalError() { throw fatal }
+      let detail = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
+      let context = topic.isEmpty ? "consumer error" : "consumer error on \(topic)/\(m.partition)"
+      return .error(
+        KafkaError(
+          .consume, "\(context): \(detail) (\(String(cString: rd_kafka_err2name(m.err))))",
+          librdkafkaCode: m.err.rawValue))
+    }
+    var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+    let timestamp = rd_kafka_message_timestamp(message, &type)
+    return .record(
+      KafkaRecord(
+        topic: topic, partition: m.partition, offset: m.offset,
+        key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
+        value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
+        headers: headers(of: message),
+        timestampMs: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
+  }
+
+  private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader]
+  {
+    var list: OpaquePointer? = nil
+    guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
+      return []
+    }
+    var headers: [KafkaHeader] = []
+    var index = 0
+    var name: UnsafePointer<CChar>? = nil
+    var value: UnsafeRawPointer? = nil
+    var size = 0
+    while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+      headers.append(
+        KafkaHeader(
+          key: name.map { String(cString: $0) } ?? "",
+          value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+      index += 1
+    }
+    return headers
+  }
+
+  /// Runs inside `rd_kafka_consumer_poll` on the polling thread.
+  private static func rebalance(
+    _ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
+    _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+    commitStored: Bool, logger: KafkaLogger, pending: PendingEvents
+  ) {
+    let partitions = RDKafkaTopicPartitionList.partitions(list).sorted()
+    let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+    switch err {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+      if cooperative {
+        if let error = rd_kafka_incremental_assign(rk, list) { rd_kafka_error_destroy(error) }
+      } else {
+        _ = rd_kafka_assign(rk, list)
+      }
+      logger.log(.info, "REBALANCE", "assigned \(partitions)")
+      pending.push(.partitionsAssigned(partitions))
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+      if commitStored && rd_kafka_assignment_lost(rk) == 0 {
+        let commitErr = rd_kafka_commit(rk, nil, 0)
+        if commitErr != RD_KAFKA_RESP_ERR_NO_ERROR && commitErr != RD_KAFKA_RESP_ERR__NO_OFFSET {
+          logger.log(
+            .warning, "REBALANCE",
+            "commit before revocation failed: \(KafkaError.describe(commitErr))")
+        }
+      }
+      if cooperative {
+        if let error = rd_kafka_incremental_unassign(rk, list) { rd_kafka_error_destroy(error) }
+      } else {
+        _ = rd_kafka_assign(rk, nil)
+      }
+      logger.log(.info, "REBALANCE", "revoked \(partitions)")
+      pending.push(.partitionsRevoked(partitions))
+    default:
+      _ = rd_kafka_assign(rk, nil)
+      pending.push(.error(KafkaError(.assign, "rebalance failed", rdError: err)))
+    }
+  }
 }
 
 /// What the poll lock guards: whether the consumer is closed, and topic names by librdkafka
 /// topic handle (a handle lives as long as the client, so a record's topic costs no allocation).
 private struct PollState: @unchecked Sendable {
-    var closed = false
-    var topicNames: [OpaquePointer: String] = [:]
+  var closed = false
+  var topicNames: [OpaquePointer: String] = [:]
 }
 
 /// Events produced inside a poll (rebalances) waiting to be handed to the caller, in order.
 private final class PendingEvents: Sendable {
-    private let queue = Mutex<[KafkaConsumerEvent]>([])
-    private let count = Atomic<Int>(0)
+  private let queue = Mutex<[KafkaConsumerEvent]>([])
+  private let count = Atomic<Int>(0)
 
-    /// Lock-free check for the common case: no rebalance happened.
-    var isEmpty: Bool { count.load(ordering: .acquiring) == 0 }
+  /// Lock-free check for the common case: no rebalance happened.
+  var isEmpty: Bool { count.load(ordering: .acquiring) == 0 }
 
-    func push(_ event: KafkaConsumerEvent) {
-        queue.withLock {
-            $0.append(event)
-            count.store($0.count, ordering: .releasing)
-        }
+  func push(_ event: KafkaConsumerEvent) {
+    queue.withLock {
+      $0.append(event)
+      count.store($0.count, ordering: .releasing)
     }
+  }
 
-    func pop() -> KafkaConsumerEvent? {
-        queue.withLock { events in
-            guard !events.isEmpty else { return nil }
-            let first = events.removeFirst()
-            count.store(events.count, ordering: .releasing)
-            return first
-        }
+  func pop() -> KafkaConsumerEvent? {
+    queue.withLock { events in
+      guard !events.isEmpty else { return nil }
+      let first = events.removeFirst()
+      count.store(events.count, ordering: .releasing)
+      return first
     }
+  }
 }

@@ -1,140 +1,140 @@
 /// One Kafka record header. Values are bytes; `nil` is a header with a null value.
 public struct KafkaHeader: Hashable, Sendable {
-    public var key: String
-    public var value: [UInt8]?
+  public var key: String
+  public var value: [UInt8]?
 
-    public init(key: String, value: [UInt8]?) {
-        self.key = key
-        self.value = value
-    }
+  public init(key: String, value: [UInt8]?) {
+    self.key = key
+    self.value = value
+  }
 
-    public init(key: String, string: String) {
-        self.init(key: key, value: Array(string.utf8))
-    }
+  public init(key: String, string: String) {
+    self.init(key: key, value: Array(string.utf8))
+  }
 
-    /// The value decoded as UTF-8, when it is valid UTF-8.
-    public var stringValue: String? {
-        value.flatMap { String(validating: $0, as: UTF8.self) }
-    }
+  /// The value decoded as UTF-8, when it is valid UTF-8.
+  public var stringValue: String? {
+    value.flatMap { String(validating: $0, as: UTF8.self) }
+  }
 }
 
 extension Array where Element == KafkaHeader {
-    /// The value of the first header named `key`.
-    public func first(named key: String) -> KafkaHeader? {
-        first { $0.key == key }
-    }
+  /// The value of the first header named `key`.
+  public func first(named key: String) -> KafkaHeader? {
+    first { $0.key == key }
+  }
 }
 
 /// A topic and partition.
 public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible, Comparable {
-    public var topic: String
-    public var partition: Int32
+  public var topic: String
+  public var partition: Int32
 
-    public init(topic: String, partition: Int32) {
-        self.topic = topic
-        self.partition = partition
-    }
+  public init(topic: String, partition: Int32) {
+    self.topic = topic
+    self.partition = partition
+  }
 
-    public var description: String { "\(topic)/\(partition)" }
+  public var description: String { "\(topic)/\(partition)" }
 
-    public static func < (lhs: KafkaTopicPartition, rhs: KafkaTopicPartition) -> Bool {
-        (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
-    }
+  public static func < (lhs: KafkaTopicPartition, rhs: KafkaTopicPartition) -> Bool {
+    (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
+  }
 }
 
 /// Where to start reading a partition.
 public enum KafkaOffset: Hashable, Sendable {
-    case beginning
-    case end
-    /// The group's committed offset, or the reset policy when there is none.
-    case stored
-    case exact(Int64)
+  case beginning
+  case end
+  /// The group's committed offset, or the reset policy when there is none.
+  case stored
+  case exact(Int64)
 }
 
 /// A message to produce.
 public struct KafkaProducerMessage: Sendable {
-    public var topic: String
-    /// `nil` lets the partitioner choose (by key hash when there is a key).
-    public var partition: Int32?
-    public var key: [UInt8]?
-    public var value: [UInt8]?
-    public var headers: [KafkaHeader]
-    /// CreateTime in milliseconds since the epoch; `nil` means now.
-    public var timestampMs: Int64?
+  public var topic: String
+  /// `nil` lets the partitioner choose (by key hash when there is a key).
+  public var partition: Int32?
+  public var key: [UInt8]?
+  public var value: [UInt8]?
+  public var headers: [KafkaHeader]
+  /// CreateTime in milliseconds since the epoch; `nil` means now.
+  public var timestampMs: Int64?
 
-    public init(
-        topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?,
-        headers: [KafkaHeader] = [], timestampMs: Int64? = nil
-    ) {
-        self.topic = topic
-        self.partition = partition
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestampMs = timestampMs
-    }
+  public init(
+    topic: String, partition: Int32? = nil, key: [UInt8]? = nil, value: [UInt8]?,
+    headers: [KafkaHeader] = [], timestampMs: Int64? = nil
+  ) {
+    self.topic = topic
+    self.partition = partition
+    self.key = key
+    self.value = value
+    self.headers = headers
+    self.timestampMs = timestampMs
+  }
 
-    public init(
-        topic: String, partition: Int32? = nil, key: String?, value: String,
-        headers: [KafkaHeader] = [], timestampMs: Int64? = nil
-    ) {
-        self.init(
-            topic: topic, partition: partition, key: key.map { Array($0.utf8) },
-            value: Array(value.utf8), headers: headers, timestampMs: timestampMs)
-    }
+  public init(
+    topic: String, partition: Int32? = nil, key: String?, value: String,
+    headers: [KafkaHeader] = [], timestampMs: Int64? = nil
+  ) {
+    self.init(
+      topic: topic, partition: partition, key: key.map { Array($0.utf8) },
+      value: Array(value.utf8), headers: headers, timestampMs: timestampMs)
+  }
 }
 
 /// The broker's answer for one produced message.
 public struct KafkaDeliveryReport: Sendable, Hashable {
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
+  public var topic: String
+  public var partition: Int32
+  public var offset: Int64
 }
 
 /// A record read by a consumer, copied out of librdkafka's memory.
 public struct KafkaRecord: Sendable, Hashable {
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
-    public var key: [UInt8]?
-    public var value: [UInt8]?
-    public var headers: [KafkaHeader]
-    /// CreateTime (or LogAppendTime, if the topic says so) in milliseconds since the epoch.
-    public var timestampMs: Int64?
+  public var topic: String
+  public var partition: Int32
+  public var offset: Int64
+  public var key: [UInt8]?
+  public var value: [UInt8]?
+  public var headers: [KafkaHeader]
+  /// CreateTime (or LogAppendTime, if the topic says so) in milliseconds since the epoch.
+  public var timestampMs: Int64?
 
-    public init(
-        topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?,
-        headers: [KafkaHeader], timestampMs: Int64?
-    ) {
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.key = key
-        self.value = value
-        self.headers = headers
-        self.timestampMs = timestampMs
-    }
+  public init(
+    topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?,
+    headers: [KafkaHeader], timestampMs: Int64?
+  ) {
+    self.topic = topic
+    self.partition = partition
+    self.offset = offset
+    self.key = key
+    self.value = value
+    self.headers = headers
+    self.timestampMs = timestampMs
+  }
 
-    public var topicPartition: KafkaTopicPartition {
-        KafkaTopicPartition(topic: topic, partition: partition)
-    }
+  public var topicPartition: KafkaTopicPartition {
+    KafkaTopicPartition(topic: topic, partition: partition)
+  }
 
-    /// `topic/partition/offset`: the default request id of the pipeline.
-    public var coordinates: String { "\(topic)/\(partition)/\(offset)" }
+  /// `topic/partition/offset`: the default request id of the pipeline.
+  public var coordinates: String { "\(topic)/\(partition)/\(offset)" }
 
-    public var keyString: String? { key.flatMap { String(validating: $0, as: UTF8.self) } }
-    public var valueString: String? { value.flatMap { String(validating: $0, as: UTF8.self) } }
+  public var keyString: String? { key.flatMap { String(validating: $0, as: UTF8.self) } }
+  public var valueString: String? { value.flatMap { String(validating: $0, as: UTF8.self) } }
 }
 
 /// What a consumer's poll yields.
 public enum KafkaConsumerEvent: Sendable {
-    case record(KafkaRecord)
-    /// The group gave this member these partitions (already applied).
-    case partitionsAssigned([KafkaTopicPartition])
-    /// The group took these partitions away; stored offsets were committed first.
-    case partitionsRevoked([KafkaTopicPartition])
-    /// The consumer caught up with the end of a partition (only with `reportPartitionEOF`).
-    case partitionEOF(KafkaTopicPartition, offset: Int64)
-    /// A non-fatal error: the client keeps retrying on its own.
-    case error(KafkaError)
+  case record(KafkaRecord)
+  /// The group gave this member these partitions (already applied).
+  case partitionsAssigned([KafkaTopicPartition])
+  /// The group took these partitions away; stored offsets were committed first.
+  case partitionsRevoked([KafkaTopicPartition])
+  /// The consumer caught up with the end of a partition (only with `reportPartitionEOF`).
+  case partitionEOF(KafkaTopicPartition, offset: Int64)
+  /// A non-fatal error: the client keeps retrying on its own.
+  case error(KafkaError)
 }

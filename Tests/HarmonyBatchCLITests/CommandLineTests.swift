@@ -3,29 +3,30 @@ import Kafka
 import Testing
 
 @Suite struct CommandLineTests {
-    @Test func usageMistakesExitWithCode2AndOneLine() throws {
-        let cases: [[String]] = [
-            ["nonsense"], ["broker", "--brokers", "0"], ["broker", "--bogus"], ["consume", "--topic", "t"],
-            ["bench", "nothing"], ["bench"], ["demo", "--requests", "-5"],
-            ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--property", "linger.msx=1"],
-        ]
-        for arguments in cases {
-            let (status, _, stderr) = try runToCompletion(harmonybatchPath, arguments)
-            #expect(status == 2, "\(arguments) exited with \(String(describing: status))")
-            let lines = stderr.split(separator: "\n")
-            #expect(lines.count == 1, "\(arguments): \(stderr)")
-            #expect(lines.first?.hasPrefix("harmonybatch") == true)
-        }
+  @Test func usageMistakesExitWithCode2AndOneLine() throws {
+    let cases: [[String]] = [
+      ["nonsense"], ["broker", "--brokers", "0"], ["broker", "--bogus"],
+      ["consume", "--topic", "t"],
+      ["bench", "nothing"], ["bench"], ["demo", "--requests", "-5"],
+      ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--property", "linger.msx=1"],
+    ]
+    for arguments in cases {
+      let (status, _, stderr) = try runToCompletion(harmonybatchPath, arguments)
+      #expect(status == 2, "\(arguments) exited with \(String(describing: status))")
+      let lines = stderr.split(separator: "\n")
+      #expect(lines.count == 1, "\(arguments): \(stderr)")
+      #expect(lines.first?.hasPrefix("harmonybatch") == true)
     }
+  }
 
-    @Test func everyCommandHasHelp() throws {
-        for command in ["demo", "broker", "consume", "bench"] {
-            let (status, stdout, _) = try runToCompletion(harmonybatchPath, [command, "--help"])
-            #expect(status == 0)
-            #expect(stdout.contains { $0.contains("Usage: harmonybatch \(command)") })
-        }
-        let (status, stdout, _) = try runToCompletion(harmonybatchPath, ["--help"])
-        #expect(status == 0)
-        #expect(stdout.contains { $0.contains("broker") })
+  @Test func everyCommandHasHelp() throws {
+    for command in ["demo", "broker", "consume", "bench"] {
+      let (status, stdout, _) = try runToCompletion(harmonybatchPath, [command, "--help"])
+      #expect(status == 0)
+      #expect(stdout.contains { $0.contains("Usage: harmonybatch \(command)") })
     }
+    let (status, stdout, _) = try runToCompletion(harmonybatchPath, ["--help"])
+    #expect(status == 0)
+    #expect(stdout.contains { $0.contains("broker") })
+  }
 }

@@ -3,89 +3,94 @@ import Synchronization
 
 /// The `harmonybatch` binary built next to this test bundle.
 let harmonybatchPath: String = {
-    let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [directory, directory.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("harmonybatch").path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    return ".build/debug/harmonybatch"
+  let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  for candidate in [directory, directory.deletingLastPathComponent()] {
+    let path = candidate.appendingPathComponent("harmonybatch").path
+    if FileManager.default.isExecutableFile(atPath: path) { return path }
+  }
+  return ".build/debug/harmonybatch"
 }()
 
 /// A child process whose standard output is collected line by line as it is written.
 final class ChildProcess: @unchecked Sendable {
-    let process = Process()
-    private let lines = Mutex<[String]>([])
-    private let errorText = Mutex<String>("")
+  let process = Process()
+  private let lines = Mutex<[String]>([])
+  private let errorText = Mutex<String>("")
 
-    init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let input = Pipe()
-        process.standardInput = input
-        try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-        }
-        try? input.fileHandleForWriting.close()
-        Thread.detachNewThread { [self] in
-            var pending = Data()
-            while true {
-                let chunk = out.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                pending.append(chunk)
-                while let newline = pending.firstIndex(of: 10) {
-                    let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
-                    pending.removeSubrange(pending.startIndex...newline)
-                    lines.withLock { $0.append(line) }
-                }
-            }
-        }
-        Thread.detachNewThread { [self] in
-            while true {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                errorText.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
-            }
-        }
+  init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    let input = Pipe()
+    process.standardInput = input
+    try process.run()
+    if let stdin {
+      input.fileHandleForWriting.write(Data(stdin.utf8))
     }
-
-    var output: [String] { lines.withLock { $0 } }
-    var standardError: String { errorText.withLock { $0 } }
-
-    /// Waits until at least `count` lines were written (or the timeout passes) and returns them.
-    func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) -> [String] {
-        let deadline = ContinuousClock.now + timeout
-        while output.count < count && ContinuousClock.now < deadline && process.isRunning {
-            Thread.sleep(forTimeInterval: 0.02)
+    try? input.fileHandleForWriting.close()
+    Thread.detachNewThread { [self] in
+      var pending = Data()
+      while true {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        pending.append(chunk)
+        while let newline = pending.firstIndex(of: 10) {
+          let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
+          pending.removeSubrange(pending.startIndex...newline)
+          lines.withLock { $0.append(line) }
         }
-        return output
+      }
     }
-
-    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
-
-    /// Waits for exit and returns the exit status (or the signal number for a killed process).
-    func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        return process.isRunning ? nil : process.terminationStatus
+    Thread.detachNewThread { [self] in
+      while true {
+        let chunk = err.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        errorText.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+      }
     }
+  }
 
-    deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+  var output: [String] { lines.withLock { $0 } }
+  var standardError: String { errorText.withLock { $0 } }
+
+  /// Waits until at least `count` lines were written (or the timeout passes) and returns them.
+  func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) -> [String] {
+    let deadline = ContinuousClock.now + timeout
+    while output.count < count && ContinuousClock.now < deadline && process.isRunning {
+      Thread.sleep(forTimeInterval: 0.02)
     }
+    return output
+  }
+
+  func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+  /// Waits for exit and returns the exit status (or the signal number for a killed process).
+  func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
+    let deadline = ContinuousClock.now + timeout
+    while process.isRunning && ContinuousClock.now < deadline {
+      Thread.sleep(forTimeInterval: 0.02)
+    }
+    return process.isRunning ? nil : process.terminationStatus
+  }
+
+  deinit {
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+  }
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).
-func runToCompletion(_ executable: String, _ arguments: [String], stdin: String? = nil, timeout: Duration = .seconds(60))
-    throws -> (Int32?, [String], String)
+func runToCompletion(
+  _ executable: String, _ arguments: [String], stdin: String? = nil,
+  timeout: Duration = .seconds(60)
+)
+  throws -> (Int32?, [String], String)
 {
-    let child = try ChildProcess(executable, arguments, stdin: stdin)
-    let status = child.waitForExit(timeout: timeout)
-    // Let the reader threads drain what the process wrote before it exited.
-    Thread.sleep(forTimeInterval: 0.05)
-    return (status, child.output, child.standardError)
+  let child = try ChildProcess(executable, arguments, stdin: stdin)
+  let status = child.waitForExit(timeout: timeout)
+  // Let the reader threads drain what the process wrote before it exited.
+  Thread.sleep(forTimeInterval: 0.05)
+  return (status, child.output, child.standardError)
 }

@@ -3,107 +3,116 @@ import Kafka
 import Testing
 
 @Suite struct RoundTripTests {
-    @Test func recordRoundTripsWithKeyHeadersAndTimestamp() async throws {
-        let topic = uniqueName("roundtrip")
-        try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
-        let producer = try KafkaProducer(configuration: producerConfiguration(sharedBroker.bootstrapServers))
-        let headers = [
-            KafkaHeader(key: "hb-slo-ms", string: "500"), KafkaHeader(key: "binary", value: [0, 255, 7]),
-            KafkaHeader(key: "null", value: nil), KafkaHeader(key: "hb-slo-ms", string: "dup"),
-        ]
-        let report = try await producer.send(
-            KafkaProducerMessage(
-                topic: topic, key: Array("app-a".utf8), value: Array("hello ü".utf8), headers: headers,
-                timestampMs: 1_700_000_000_123))
-        #expect(report.topic == topic)
-        #expect(report.partition == 0)
-        #expect(report.offset == 0)
-        let empty = try await producer.send(KafkaProducerMessage(topic: topic, key: nil, value: []))
-        #expect(empty.offset == 1)
+  @Test func recordRoundTripsWithKeyHeadersAndTimestamp() async throws {
+    let topic = uniqueName("roundtrip")
+    try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
+    let producer = try KafkaProducer(
+      configuration: producerConfiguration(sharedBroker.bootstrapServers))
+    let headers = [
+      KafkaHeader(key: "hb-slo-ms", string: "500"), KafkaHeader(key: "binary", value: [0, 255, 7]),
+      KafkaHeader(key: "null", value: nil), KafkaHeader(key: "hb-slo-ms", string: "dup"),
+    ]
+    let report = try await producer.send(
+      KafkaProducerMessage(
+        topic: topic, key: Array("app-a".utf8), value: Array("hello ü".utf8), headers: headers,
+        timestampMs: 1_700_000_000_123))
+    #expect(report.topic == topic)
+    #expect(report.partition == 0)
+    #expect(report.offset == 0)
+    let empty = try await producer.send(KafkaProducerMessage(topic: topic, key: nil, value: []))
+    #expect(empty.offset == 1)
 
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration(sharedBroker.bootstrapServers, group: nil))
-        defer { consumer.close() }
-        try consumer.assign([(KafkaTopicPartition(topic: topic, partition: 0), .beginning)])
-        let records = try readRecords(consumer, count: 2)
-        try #require(records.count == 2)
-        #expect(records[0].keyString == "app-a")
-        #expect(records[0].valueString == "hello ü")
-        #expect(records[0].headers == headers)
-        #expect(records[0].timestampMs == 1_700_000_000_123)
-        #expect(records[0].coordinates == "\(topic)/0/0")
-        #expect(records[1].key == nil)
-        #expect(records[1].value == nil || records[1].value == [])
-        #expect(records[1].headers.isEmpty)
-    }
+    let consumer = try KafkaConsumer(
+      configuration: consumerConfiguration(sharedBroker.bootstrapServers, group: nil))
+    defer { consumer.close() }
+    try consumer.assign([(KafkaTopicPartition(topic: topic, partition: 0), .beginning)])
+    let records = try readRecords(consumer, count: 2)
+    try #require(records.count == 2)
+    #expect(records[0].keyString == "app-a")
+    #expect(records[0].valueString == "hello ü")
+    #expect(records[0].headers == headers)
+    #expect(records[0].timestampMs == 1_700_000_000_123)
+    #expect(records[0].coordinates == "\(topic)/0/0")
+    #expect(records[1].key == nil)
+    #expect(records[1].value == nil || records[1].value == [])
+    #expect(records[1].headers.isEmpty)
+  }
 
-    @Test func enqueueReportsEveryDeliveryOnceAndFlushWaitsForAll() throws {
-        let topic = uniqueName("enqueue")
-        try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 3)])
-        let producer = try KafkaProducer(configuration: producerConfiguration(sharedBroker.bootstrapServers))
-        let tally = DeliveryTally(count: 500)
-        for i in 0..<500 {
-            try producer.enqueue(KafkaProducerMessage(topic: topic, key: "k\(i % 7)", value: "v\(i)")) {
-                tally.record(i, $0)
-            }
-        }
-        try producer.flush()
-        #expect(tally.counts == Array(repeating: 1, count: 500))
-        #expect(tally.failures == 0)
-        #expect(producer.delivered == 500)
-        #expect(producer.inFlight == 0)
-        // Same key, same partition.
-        #expect(Set(tally.partitions(of: Array(stride(from: 0, to: 500, by: 7)))).count == 1)
+  @Test func enqueueReportsEveryDeliveryOnceAndFlushWaitsForAll() throws {
+    let topic = uniqueName("enqueue")
+    try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 3)])
+    let producer = try KafkaProducer(
+      configuration: producerConfiguration(sharedBroker.bootstrapServers))
+    let tally = DeliveryTally(count: 500)
+    for i in 0..<500 {
+      try producer.enqueue(KafkaProducerMessage(topic: topic, key: "k\(i % 7)", value: "v\(i)")) {
+        tally.record(i, $0)
+      }
     }
+    try producer.flush()
+    #expect(tally.counts == Array(repeating: 1, count: 500))
+    #expect(tally.failures == 0)
+    #expect(producer.delivered == 500)
+    #expect(producer.inFlight == 0)
+    // Same key, same partition.
+    #expect(Set(tally.partitions(of: Array(stride(from: 0, to: 500, by: 7)))).count == 1)
+  }
 
-    @Test func eventsSequenceYieldsRecordsAndEndsOnClose() async throws {
-        let topic = uniqueName("events")
-        try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
-        let producer = try KafkaProducer(configuration: producerConfiguration(sharedBroker.bootstrapServers))
-        for i in 0..<3 { _ = try await producer.send(KafkaProducerMessage(topic: topic, key: nil, value: "e\(i)")) }
-        let consumer = try KafkaConsumer(configuration: consumerConfiguration(sharedBroker.bootstrapServers, group: nil))
-        try consumer.assign([(KafkaTopicPartition(topic: topic, partition: 0), .beginning)])
-        var values: [String] = []
-        for try await event in consumer.events() {
-            if case .record(let record) = event { values.append(record.valueString ?? "") }
-            if values.count == 3 { consumer.close() }
-        }
-        #expect(values == ["e0", "e1", "e2"])
+  @Test func eventsSequenceYieldsRecordsAndEndsOnClose() async throws {
+    let topic = uniqueName("events")
+    try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
+    let producer = try KafkaProducer(
+      configuration: producerConfiguration(sharedBroker.bootstrapServers))
+    for i in 0..<3 {
+      _ = try await producer.send(KafkaProducerMessage(topic: topic, key: nil, value: "e\(i)"))
     }
+    let consumer = try KafkaConsumer(
+      configuration: consumerConfiguration(sharedBroker.bootstrapServers, group: nil))
+    try consumer.assign([(KafkaTopicPartition(topic: topic, partition: 0), .beginning)])
+    var values: [String] = []
+    for try await event in consumer.events() {
+      if case .record(let record) = event { values.append(record.valueString ?? "") }
+      if values.count == 3 { consumer.close() }
+    }
+    #expect(values == ["e0", "e1", "e2"])
+  }
 
-    @Test func producingToAMissingBrokerFailsTheDeliveryReport() async throws {
-        var configuration = producerConfiguration("127.0.0.1:1")
-        configuration.messageTimeoutMs = 500
-        let producer = try KafkaProducer(configuration: configuration)
-        await #expect(throws: KafkaError.self) {
-            _ = try await producer.send(KafkaProducerMessage(topic: "nowhere", key: nil, value: "x"))
-        }
-        #expect(producer.failed == 1)
+  @Test func producingToAMissingBrokerFailsTheDeliveryReport() async throws {
+    var configuration = producerConfiguration("127.0.0.1:1")
+    configuration.messageTimeoutMs = 500
+    let producer = try KafkaProducer(configuration: configuration)
+    await #expect(throws: KafkaError.self) {
+      _ = try await producer.send(KafkaProducerMessage(topic: "nowhere", key: nil, value: "x"))
     }
+    #expect(producer.failed == 1)
+  }
 }
 
 /// Counts delivery reports per message index.
 final class DeliveryTally: @unchecked Sendable {
-    private let lock = NSLock()
-    private var perMessage: [Int]
-    private var partitionOf: [Int32]
-    private var failed = 0
+  private let lock = NSLock()
+  private var perMessage: [Int]
+  private var partitionOf: [Int32]
+  private var failed = 0
 
-    init(count: Int) {
-        perMessage = Array(repeating: 0, count: count)
-        partitionOf = Array(repeating: -1, count: count)
+  init(count: Int) {
+    perMessage = Array(repeating: 0, count: count)
+    partitionOf = Array(repeating: -1, count: count)
+  }
+
+  func record(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
+    lock.withLock {
+      perMessage[index] += 1
+      switch result {
+      case .success(let report): partitionOf[index] = report.partition
+      case .failure: failed += 1
+      }
     }
+  }
 
-    func record(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
-        lock.withLock {
-            perMessage[index] += 1
-            switch result {
-            case .success(let report): partitionOf[index] = report.partition
-            case .failure: failed += 1
-            }
-        }
-    }
-
-    var counts: [Int] { lock.withLock { perMessage } }
-    var failures: Int { lock.withLock { failed } }
-    func partitions(of indices: [Int]) -> [Int32] { lock.withLock { indices.map { partitionOf[$0] } } }
+  var counts: [Int] { lock.withLock { perMessage } }
+  var failures: Int { lock.withLock { failed } }
+  func partitions(of indices: [Int]) -> [Int32] {
+    lock.withLock { indices.map { partitionOf[$0] } }
+  }
 }
