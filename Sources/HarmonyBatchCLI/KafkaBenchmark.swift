@@ -18,6 +18,7 @@ struct KafkaBenchmark {
     var kcatProduce: Double
     var oursConsume: Double
     var kcatConsume: Double
+    var kcatGroupConsume: Double
   }
 
   struct Report {
@@ -33,7 +34,8 @@ struct KafkaBenchmark {
     var table: String {
       let rows: [(String, Double, Double)] = [
         ("produce", median(\.oursProduce), median(\.kcatProduce)),
-        ("consume", median(\.oursConsume), median(\.kcatConsume)),
+        ("consume (kcat -C, simple consumer)", median(\.oursConsume), median(\.kcatConsume)),
+        ("consume (kcat -G, group consumer)", median(\.oursConsume), median(\.kcatGroupConsume)),
       ]
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
@@ -55,11 +57,13 @@ struct KafkaBenchmark {
         ],
         "consume": [
           "ours_msgs_per_s": median(\.oursConsume), "kcat_msgs_per_s": median(\.kcatConsume),
+          "kcat_group_msgs_per_s": median(\.kcatGroupConsume),
         ],
         "samples": samples.map {
           [
             "ours_produce": $0.oursProduce, "kcat_produce": $0.kcatProduce,
             "ours_consume": $0.oursConsume, "kcat_consume": $0.kcatConsume,
+            "kcat_group_consume": $0.kcatGroupConsume,
           ]
         },
       ]
@@ -107,7 +111,8 @@ struct KafkaBenchmark {
     for round in 0..<settings.rounds {
       let ours = "bench.r\(round).ours"
       let theirs = "bench.r\(round).kcat"
-      var sample = Sample(oursProduce: 0, kcatProduce: 0, oursConsume: 0, kcatConsume: 0)
+      var sample = Sample(
+        oursProduce: 0, kcatProduce: 0, oursConsume: 0, kcatConsume: 0, kcatGroupConsume: 0)
       if round % 2 == 0 {
         sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
         sample.kcatProduce = try produceKcat(
@@ -115,16 +120,18 @@ struct KafkaBenchmark {
         sample.oursConsume = try consumeOurs(
           broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
         sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
+        sample.kcatGroupConsume = try consumeKcatGroup(broker.bootstrapServers, topic: consumeTopic)
       } else {
         sample.kcatProduce = try produceKcat(
           broker.bootstrapServers, topic: theirs, file: payloadFile)
         sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
         sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
+        sample.kcatGroupConsume = try consumeKcatGroup(broker.bootstrapServers, topic: consumeTopic)
         sample.oursConsume = try consumeOurs(
           broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
       }
       Console.err(
-        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) msg/s"
+        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) (-C) / \(Int(sample.kcatGroupConsume)) (-G) msg/s"
       )
       samples.append(sample)
     }
@@ -225,6 +232,21 @@ struct KafkaBenchmark {
     let base = ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c"]
     let startUp = try runKcat(base + ["1"])
     let all = try runKcat(base + [String(settings.messages)])
+    return Double(settings.messages - 1) / max(all - startUp, 1e-6)
+  }
+
+  /// The same for kcat as a member of a fresh consumer group (`-G`): librdkafka's high-level
+  /// consumer, the API our consumer is built on; the group join is part of the start-up.
+  private func consumeKcatGroup(_ bootstrap: String, topic: String) throws -> Double {
+    func run(_ count: Int) throws -> Double {
+      let group = "bench-\(UInt32.random(in: 0...UInt32.max))"
+      return try runKcat([
+        "-b", bootstrap, "-G", group, "-X", "auto.offset.reset=earliest", "-q", "-f", "%s\n", "-c",
+        String(count), topic,
+      ])
+    }
+    let startUp = try run(1)
+    let all = try run(settings.messages)
     return Double(settings.messages - 1) / max(all - startUp, 1e-6)
   }
 
