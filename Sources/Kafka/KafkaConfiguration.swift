@@ -127,9 +127,7 @@ public struct KafkaConsumerConfiguration: Sendable {
 
   var resolvedProperties: [(String, String)] {
     var props = common.baseProperties
-    // librdkafka's consumer needs a group id even to read assigned partitions; without a
-    // group of our own we never join it (no subscribe) and never commit to it.
-    props.append(("group.id", groupID ?? "harmonybatch-assign-only"))
+    if let groupID { props.append(("group.id", groupID)) }
     props += [
       ("auto.offset.reset", autoOffsetReset.rawValue),
       ("enable.auto.offset.store", "false"),

@@ -2,8 +2,8 @@ import CRdKafka
 import Foundation
 import Synchronization
 
-/// Reads records through librdkafka, as a member of a consumer group (`subscribe`) or from
-/// explicitly assigned partitions (`assign`).
+/// Reads records through librdkafka, as a member of a consumer group (`subscribe`) or, without a
+/// group, from explicitly assigned partitions (`assign`, through librdkafka's simple consumer).
 ///
 /// Pull-based: `poll(timeoutMs:)` blocks the calling thread (call it from a thread of your own),
 /// and `events()` is an async sequence whose every `next()` polls on the consumer's own dispatch
@@ -16,6 +16,8 @@ public final class KafkaConsumer: Sendable {
   private let pending: PendingEvents
   private let pollGate = Mutex(PollState())  // held while librdkafka polls
   private let pollQueue = DispatchQueue(label: "kafka-consumer-poll")
+  /// Without a group: the partitions read by `assign`.
+  private let reader: RDKafkaPartitionReader?
   public let groupID: String?
 
   public init(configuration: KafkaConsumerConfiguration) throws(KafkaError) {
@@ -32,7 +34,12 @@ public final class KafkaConsumer: Sendable {
       kind: .consumer, properties: configuration.resolvedProperties, callbacks: callbacks)
     self.pending = pending
     self.groupID = configuration.groupID
-    rd_kafka_poll_set_consumer(client.handle)
+    if configuration.groupID == nil {
+      reader = RDKafkaPartitionReader(client: client)
+    } else {
+      reader = nil
+      rd_kafka_poll_set_consumer(client.handle)
+    }
   }
 
   /// Joins the group and follows these topics; partitions arrive as `.partitionsAssigned`.
@@ -55,6 +62,7 @@ public final class KafkaConsumer: Sendable {
 
   /// Reads exactly these partitions from these offsets, outside any group rebalancing.
   public func assign(_ partitions: [(KafkaTopicPartition, KafkaOffset)]) throws(KafkaError) {
+    if let reader { return try reader.assign(partitions) }
     let handle = client.handle
     try RDKafkaTopicPartitionList.with(
       partitions.map { ($0.0, RDKafkaTopicPartitionList.cOffset($0.1)) }
@@ -69,6 +77,7 @@ public final class KafkaConsumer: Sendable {
 
   /// The partitions this consumer reads now.
   public func assignment() -> [KafkaTopicPartition] {
+    if let reader { return reader.assignment }
     var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>? = nil
     guard rd_kafka_assignment(client.handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
       return []
@@ -83,9 +92,19 @@ public final class KafkaConsumer: Sendable {
     let handle = client.handle
     let event: KafkaConsumerEvent? = try pollGate.withLock { (state) throws(KafkaError) in
       if state.closed { throw KafkaError(.closed, "the consumer is closed") }
-      guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else {
-        return nil
+      let polled: UnsafeMutablePointer<rd_kafka_message_t>?
+      if let reader {
+        // The simple consumer's errors and logs wait on the main queue; serve it now and then.
+        state.pollsSinceMainQueue += 1
+        if state.pollsSinceMainQueue >= 1000 {
+          state.pollsSinceMainQueue = 0
+          rd_kafka_poll(handle, 0)
+        }
+        polled = reader.next(timeoutMs: timeoutMs)
+      } else {
+        polled = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs))
       }
+      guard let message = polled else { return nil }
       defer { rd_kafka_message_destroy(message) }
       return try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
     }
@@ -104,7 +123,9 @@ public final class KafkaConsumer: Sendable {
   }
 
   /// Stores next-offsets to read (one past the last done record) for several partitions.
+  /// Without a group there is nowhere to commit to, and storing does nothing.
   public func storeOffsets(_ offsets: [(KafkaTopicPartition, Int64)]) throws(KafkaError) {
+    guard groupID != nil else { return }
     let handle = client.handle
     try RDKafkaTopicPartitionList.with(offsets) { (list) throws(KafkaError) in
       let err = rd_kafka_offsets_store(handle, list)
@@ -182,7 +203,11 @@ public final class KafkaConsumer: Sendable {
     pollGate.withLock { state in
       guard !state.closed else { return }
       state.closed = true
-      _ = rd_kafka_consumer_close(handle)
+      if let reader {
+        reader.stopAll()
+      } else {
+        _ = rd_kafka_consumer_close(handle)
+      }
     }
   }
 
@@ -339,6 +364,7 @@ public final class KafkaConsumer: Sendable {
 /// topic handle (a handle lives as long as the client, so a record's topic costs no allocation).
 private struct PollState: @unchecked Sendable {
   var closed = false
+  var pollsSinceMainQueue = 0
   var topicNames: [OpaquePointer: String] = [:]
 }
 

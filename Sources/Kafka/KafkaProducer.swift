@@ -15,7 +15,7 @@ public final class KafkaProducer: Sendable {
   private let client: RDKafkaClient
   private let counters: DeliveryCounters
   private let poller: BackgroundPoller
-  private let topics: TopicHandles
+  private let topics: RDKafkaTopicHandles
 
   public init(configuration: KafkaProducerConfiguration) throws(KafkaError) {
     let counters = DeliveryCounters()
@@ -25,7 +25,7 @@ public final class KafkaProducer: Sendable {
     client = try RDKafkaClient(
       kind: .producer, properties: configuration.resolvedProperties, callbacks: callbacks)
     self.counters = counters
-    topics = TopicHandles(client: client)
+    topics = RDKafkaTopicHandles(client: client)
     let client = client
     poller = BackgroundPoller(name: "kafka-producer-poll") { _ = rd_kafka_poll(client.handle, 50) }
   }
@@ -157,35 +157,6 @@ public final class KafkaProducer: Sendable {
     if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
     return err
   }
-}
-
-/// librdkafka topic handles by name, made once per topic: looking a topic up by name on every
-/// message costs more than the rest of `produce`.
-private final class TopicHandles: Sendable {
-  private let client: RDKafkaClient
-  private let handles = Mutex<[String: OpaquePointerBox]>([:])
-
-  init(client: RDKafkaClient) { self.client = client }
-
-  func handle(for topic: String) -> OpaquePointer {
-    handles.withLock { handles in
-      if let known = handles[topic] { return known.pointer }
-      let made = rd_kafka_topic_new(client.handle, topic, nil)!
-      handles[topic] = OpaquePointerBox(made)
-      return made
-    }
-  }
-
-  deinit {
-    handles.withLock { handles in
-      for box in handles.values { rd_kafka_topic_destroy(box.pointer) }
-    }
-  }
-}
-
-private struct OpaquePointerBox: @unchecked Sendable {
-  let pointer: OpaquePointer
-  init(_ pointer: OpaquePointer) { self.pointer = pointer }
 }
 
 private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?, Int) -> R) -> R {

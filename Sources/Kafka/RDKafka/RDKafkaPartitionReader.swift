@@ -1,0 +1,54 @@
+import CRdKafka
+import Synchronization
+
+/// Reads explicitly chosen partitions through librdkafka's simple consumer
+/// (`rd_kafka_consume_start_queue`): no group coordinator, and a lighter per-message path than the
+/// group consumer's poll. Used by `KafkaConsumer` when it has no group.
+final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set once in init
+  private let client: RDKafkaClient
+  private let queue: OpaquePointer
+  private let topics: RDKafkaTopicHandles
+  private let started = Mutex<[KafkaTopicPartition]>([])
+
+  init(client: RDKafkaClient) {
+    self.client = client
+    queue = rd_kafka_queue_new(client.handle)
+    topics = RDKafkaTopicHandles(client: client)
+  }
+
+  deinit {
+    stopAll()
+    rd_kafka_queue_destroy(queue)
+  }
+
+  /// Replaces the partitions being read.
+  func assign(_ partitions: [(KafkaTopicPartition, KafkaOffset)]) throws(KafkaError) {
+    stopAll()
+    for (tp, offset) in partitions {
+      let topic = topics.handle(for: tp.topic)
+      if rd_kafka_consume_start_queue(
+        topic, tp.partition, RDKafkaTopicPartitionList.cOffset(offset), queue) == -1
+      {
+        let err = rd_kafka_last_error()
+        stopAll()
+        throw KafkaError(.assign, "cannot start reading \(tp)", rdError: err)
+      }
+      started.withLock { $0.append(tp) }
+    }
+  }
+
+  var assignment: [KafkaTopicPartition] { started.withLock { $0 }.sorted() }
+
+  /// The next message (the caller destroys it), or nil after `timeoutMs`.
+  func next(timeoutMs: Int) -> UnsafeMutablePointer<rd_kafka_message_t>? {
+    rd_kafka_consume_queue(queue, Int32(clamping: timeoutMs))
+  }
+
+  func stopAll() {
+    let running = started.withLock { list in
+      defer { list.removeAll() }
+      return list
+    }
+    for tp in running { _ = rd_kafka_consume_stop(topics.handle(for: tp.topic), tp.partition) }
+  }
+}
