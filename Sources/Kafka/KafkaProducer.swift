@@ -32,7 +32,7 @@ public final class KafkaProducer: Sendable {
 
   deinit {
     poller.stop()
-    _ = rd_kafka_flush(client.handle, 0)
+    abandonOutstanding()
   }
 
   /// Messages acknowledged by the broker since the producer started.
@@ -80,6 +80,24 @@ public final class KafkaProducer: Sendable {
         .timeout, "\(inFlight) messages still unacknowledged after \(timeoutMs) ms",
         librdkafkaCode: err.rawValue)
     }
+  }
+
+  /// Waits up to `timeoutMs` for outstanding messages, then fails the rest: each of their
+  /// delivery handlers is called with an error, so no caller waits forever on a closed producer.
+  /// Returns how many messages were abandoned.
+  @discardableResult
+  public func close(timeoutMs: Int = 30_000) -> Int {
+    _ = rd_kafka_flush(client.handle, Int32(clamping: timeoutMs))
+    return abandonOutstanding()
+  }
+
+  @discardableResult
+  private func abandonOutstanding() -> Int {
+    let before = failed
+    _ = rd_kafka_purge(client.handle, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+    // Serve the purged messages' delivery reports (they carry the purge error).
+    _ = rd_kafka_flush(client.handle, 1000)
+    return failed - before
   }
 
   private func enqueueWaitingForRoom(

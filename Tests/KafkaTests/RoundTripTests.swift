@@ -86,6 +86,19 @@ import Testing
     }
     #expect(producer.failed == 1)
   }
+
+  @Test func closingAProducerFailsWhatCannotBeDeliveredInsteadOfLosingIt() throws {
+    let producer = try KafkaProducer(configuration: producerConfiguration("127.0.0.1:1"))
+    let tally = DeliveryTally(count: 3)
+    for i in 0..<3 {
+      try producer.enqueue(KafkaProducerMessage(topic: "nowhere", key: nil, value: "x\(i)")) {
+        tally.record(i, $0)
+      }
+    }
+    #expect(producer.close(timeoutMs: 100) == 3)
+    #expect(tally.counts == [1, 1, 1])
+    #expect(tally.failures == 3)
+  }
 }
 
 /// Counts delivery reports per message index.
