@@ -17,6 +17,7 @@ struct KafkaBenchmark {
     var oursProduce: Double
     var kcatProduce: Double
     var oursConsume: Double
+    var oursConsumeSteady: Double
     var kcatConsume: Double
     var kcatGroupConsume: Double
   }
@@ -34,8 +35,11 @@ struct KafkaBenchmark {
     var table: String {
       let rows: [(String, Double, Double)] = [
         ("produce", median(\.oursProduce), median(\.kcatProduce)),
-        ("consume (kcat -C, simple consumer)", median(\.oursConsume), median(\.kcatConsume)),
-        ("consume (kcat -G, group consumer)", median(\.oursConsume), median(\.kcatGroupConsume)),
+        ("consume vs kcat -C (whole run)", median(\.oursConsume), median(\.kcatConsume)),
+        (
+          "consume vs kcat -G (after the first message)", median(\.oursConsumeSteady),
+          median(\.kcatGroupConsume)
+        ),
       ]
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
@@ -57,13 +61,15 @@ struct KafkaBenchmark {
         ],
         "consume": [
           "ours_msgs_per_s": median(\.oursConsume), "kcat_msgs_per_s": median(\.kcatConsume),
-          "kcat_group_msgs_per_s": median(\.kcatGroupConsume),
+          "ours_steady_msgs_per_s": median(\.oursConsumeSteady),
+          "kcat_group_steady_msgs_per_s": median(\.kcatGroupConsume),
         ],
         "samples": samples.map {
           [
             "ours_produce": $0.oursProduce, "kcat_produce": $0.kcatProduce,
             "ours_consume": $0.oursConsume, "kcat_consume": $0.kcatConsume,
-            "kcat_group_consume": $0.kcatGroupConsume,
+            "ours_consume_steady": $0.oursConsumeSteady,
+            "kcat_group_consume_steady": $0.kcatGroupConsume,
           ]
         },
       ]
@@ -112,12 +118,13 @@ struct KafkaBenchmark {
       let ours = "bench.r\(round).ours"
       let theirs = "bench.r\(round).kcat"
       var sample = Sample(
-        oursProduce: 0, kcatProduce: 0, oursConsume: 0, kcatConsume: 0, kcatGroupConsume: 0)
+        oursProduce: 0, kcatProduce: 0, oursConsume: 0, oursConsumeSteady: 0, kcatConsume: 0,
+        kcatGroupConsume: 0)
       if round % 2 == 0 {
         sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
         sample.kcatProduce = try produceKcat(
           broker.bootstrapServers, topic: theirs, file: payloadFile)
-        sample.oursConsume = try consumeOurs(
+        (sample.oursConsume, sample.oursConsumeSteady) = try consumeOurs(
           broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
         sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
         sample.kcatGroupConsume = try consumeKcatGroup(broker.bootstrapServers, topic: consumeTopic)
@@ -127,11 +134,11 @@ struct KafkaBenchmark {
         sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
         sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
         sample.kcatGroupConsume = try consumeKcatGroup(broker.bootstrapServers, topic: consumeTopic)
-        sample.oursConsume = try consumeOurs(
+        (sample.oursConsume, sample.oursConsumeSteady) = try consumeOurs(
           broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
       }
       Console.err(
-        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) (-C) / \(Int(sample.kcatGroupConsume)) (-G) msg/s"
+        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) (-C, whole run), \(Int(sample.oursConsumeSteady)) vs \(Int(sample.kcatGroupConsume)) (-G, after the first) msg/s"
       )
       samples.append(sample)
     }
@@ -194,9 +201,13 @@ struct KafkaBenchmark {
     }
   }
 
-  /// Steady-state rate: messages after the first, over the time from the first to the last (the
-  /// start-up — connecting, offset look-ups — is left out on both sides alike).
-  private func consumeOurs(_ bootstrap: String, topic: String, partitions: Int) throws -> Double {
+  /// Two rates: over the whole run (from creating the consumer to the last message, as kcat's
+  /// process time), and after the first message (the messages after the first, over the time from
+  /// the first to the last).
+  private func consumeOurs(_ bootstrap: String, topic: String, partitions: Int) throws -> (
+    Double, Double
+  ) {
+    let start = ContinuousClock.now
     var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
     configuration.common.logger = .standardError(minimumLevel: .error)
     let consumer = try KafkaConsumer(configuration: configuration)
@@ -218,25 +229,26 @@ struct KafkaBenchmark {
           .timeout, "bench: consumed only \(received) of \(settings.messages) messages")
       }
     }
-    let elapsed = ContinuousClock.now - first
+    let end = ContinuousClock.now
     guard bytes == received * settings.size else {
       throw KafkaError(.consume, "bench: consumed values of the wrong size")
     }
-    return Double(received - 1) / elapsed.seconds
+    return (Double(received) / (end - start).seconds, Double(received - 1) / (end - first).seconds)
   }
 
-  /// kcat's steady-state rate: the time to read all messages less the time to read the first
-  /// (process start, connecting, offset look-ups), for the messages after the first.
+  /// kcat's simple consumer over the whole run: its process time, start to exit.
   private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
     // -c: exit after that many messages; -q: no status lines; the values go to /dev/null.
-    let base = ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c"]
-    let startUp = try runKcat(base + ["1"])
-    let all = try runKcat(base + [String(settings.messages)])
-    return Double(settings.messages - 1) / max(all - startUp, 1e-6)
+    let elapsed = try runKcat([
+      "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c",
+      String(settings.messages),
+    ])
+    return Double(settings.messages) / elapsed
   }
 
-  /// The same for kcat as a member of a fresh consumer group (`-G`): librdkafka's high-level
-  /// consumer, the API our consumer is built on; the group join is part of the start-up.
+  /// kcat as a member of a fresh consumer group (`-G`), librdkafka's high-level consumer, after
+  /// the first message: the time to read all messages less the time to read the first (process
+  /// start, group join, offset look-ups), for the messages after the first.
   private func consumeKcatGroup(_ bootstrap: String, topic: String) throws -> Double {
     func run(_ count: Int) throws -> Double {
       let group = "bench-\(UInt32.random(in: 0...UInt32.max))"

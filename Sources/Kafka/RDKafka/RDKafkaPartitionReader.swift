@@ -24,6 +24,16 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
   /// Replaces the partitions being read.
   func assign(_ partitions: [(KafkaTopicPartition, KafkaOffset)]) throws(KafkaError) {
     stopAll()
+    // Learn the partitions' leaders first: a partition started before its leader is known is
+    // backed off for `fetch.error.backoff.ms` (500 ms) before its first fetch.
+    for topic in Set(partitions.map(\.0.topic)) {
+      var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+      if rd_kafka_metadata(client.handle, 0, topics.handle(for: topic), &metadata, 5000)
+        == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata
+      {
+        rd_kafka_metadata_destroy(metadata)
+      }
+    }
     for (tp, offset) in partitions {
       let topic = topics.handle(for: tp.topic)
       if rd_kafka_consume_start_queue(
