@@ -23,31 +23,49 @@ struct KafkaBenchmark {
   }
 
   struct Report {
+    /// The consumer settings kcat runs with: our consumer's defaults (see
+    /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMaxMs`).
+    static let sharedConsumerProperties: [(String, String)] = [
+      ("queued.min.messages", "1000000"), ("fetch.wait.max.ms", "10"),
+    ]
+
     let settings: Settings
     let samples: [Sample]
 
     func median(_ key: KeyPath<Sample, Double>) -> Double {
-      let sorted = samples.map { $0[keyPath: key] }.sorted()
+      Self.median(samples.map { $0[keyPath: key] })
+    }
+
+    /// The median of the per-round ratios: each round pairs both sides close in time, so this is
+    /// steadier on a noisy machine than the ratio of the two medians.
+    func medianRatio(_ ours: KeyPath<Sample, Double>, _ theirs: KeyPath<Sample, Double>) -> Double {
+      Self.median(samples.map { $0[keyPath: ours] / $0[keyPath: theirs] })
+    }
+
+    static func median(_ values: [Double]) -> Double {
+      let sorted = values.sorted()
       return sorted.count % 2 == 1
         ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     var table: String {
-      let rows: [(String, Double, Double)] = [
-        ("produce", median(\.oursProduce), median(\.kcatProduce)),
-        ("consume vs kcat -C (whole run)", median(\.oursConsume), median(\.kcatConsume)),
-        (
-          "consume vs kcat -G (after the first message)", median(\.oursConsumeSteady),
-          median(\.kcatGroupConsume)
-        ),
+      let rows: [(String, KeyPath<Sample, Double>, KeyPath<Sample, Double>)] = [
+        ("produce", \.oursProduce, \.kcatProduce),
+        ("consume vs kcat -C (whole run)", \.oursConsume, \.kcatConsume),
+        ("consume vs kcat -G (after the first message)", \.oursConsumeSteady, \.kcatGroupConsume),
       ]
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
       text += "median of \(settings.rounds) round(s), embedded broker\n"
-      text += "| path | harmonybatch msg/s | kcat msg/s | ratio |\n|---|---:|---:|---:|\n"
+      text +=
+        "| path | harmonybatch msg/s | kcat msg/s | ratio (median of rounds) | ratio range |\n"
+      text += "|---|---:|---:|---:|---:|\n"
       for (name, ours, theirs) in rows {
-        text +=
-          "| \(name) | \(Int(ours)) | \(Int(theirs)) | \(String(format: "%.2f", ours / theirs)) |\n"
+        let ratios = samples.map { $0[keyPath: ours] / $0[keyPath: theirs] }
+        text += "| \(name) | \(Int(median(ours))) | \(Int(median(theirs))) | "
+        text += String(
+          format: "%.2f | %.2f–%.2f |\n", medianRatio(ours, theirs), ratios.min() ?? 0,
+          ratios.max() ?? 0)
       }
       return text
     }
@@ -58,11 +76,14 @@ struct KafkaBenchmark {
         "rounds": settings.rounds,
         "produce": [
           "ours_msgs_per_s": median(\.oursProduce), "kcat_msgs_per_s": median(\.kcatProduce),
+          "ratio": medianRatio(\.oursProduce, \.kcatProduce),
         ],
         "consume": [
           "ours_msgs_per_s": median(\.oursConsume), "kcat_msgs_per_s": median(\.kcatConsume),
           "ours_steady_msgs_per_s": median(\.oursConsumeSteady),
           "kcat_group_steady_msgs_per_s": median(\.kcatGroupConsume),
+          "ratio": medianRatio(\.oursConsume, \.kcatConsume),
+          "ratio_group_steady": medianRatio(\.oursConsumeSteady, \.kcatGroupConsume),
         ],
         "samples": samples.map {
           [
@@ -81,6 +102,12 @@ struct KafkaBenchmark {
   /// The producer settings both sides run with (our production defaults).
   static let sharedProperties: [(String, String)] = [
     ("linger.ms", "5"), ("acks", "all"), ("enable.idempotence", "true"),
+  ]
+
+  /// The consumer settings kcat runs with: our consumer's defaults (see
+  /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMaxMs`).
+  static let sharedConsumerProperties: [(String, String)] = [
+    ("queued.min.messages", "1000000"), ("fetch.wait.max.ms", "10"),
   ]
 
   let settings: Settings
@@ -239,10 +266,11 @@ struct KafkaBenchmark {
   /// kcat's simple consumer over the whole run: its process time, start to exit.
   private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
     // -c: exit after that many messages; -q: no status lines; the values go to /dev/null.
-    let elapsed = try runKcat([
-      "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c",
-      String(settings.messages),
-    ])
+    let elapsed = try runKcat(
+      [
+        "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c",
+        String(settings.messages),
+      ] + Self.sharedConsumerProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] })
     return Double(settings.messages) / elapsed
   }
 
@@ -252,10 +280,12 @@ struct KafkaBenchmark {
   private func consumeKcatGroup(_ bootstrap: String, topic: String) throws -> Double {
     func run(_ count: Int) throws -> Double {
       let group = "bench-\(UInt32.random(in: 0...UInt32.max))"
-      return try runKcat([
-        "-b", bootstrap, "-G", group, "-X", "auto.offset.reset=earliest", "-q", "-f", "%s\n", "-c",
-        String(count), topic,
-      ])
+      return try runKcat(
+        [
+          "-b", bootstrap, "-G", group, "-X", "auto.offset.reset=earliest", "-q", "-f", "%s\n",
+          "-c",
+          String(count),
+        ] + Self.sharedConsumerProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] } + [topic])
     }
     let startUp = try run(1)
     let all = try run(settings.messages)
