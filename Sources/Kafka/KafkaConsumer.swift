@@ -92,19 +92,40 @@ public final class KafkaConsumer: Sendable {
     let handle = client.handle
     let event: KafkaConsumerEvent? = try pollGate.withLock { (state) throws(KafkaError) in
       if state.closed { throw KafkaError(.closed, "the consumer is closed") }
-      let polled: UnsafeMutablePointer<rd_kafka_message_t>?
       if let reader {
-        // The simple consumer's errors and logs wait on the main queue; serve it now and then.
-        state.pollsSinceMainQueue += 1
-        if state.pollsSinceMainQueue >= 1000 {
-          state.pollsSinceMainQueue = 0
-          rd_kafka_poll(handle, 0)
+        if state.readAheadIndex < state.readAhead.count {
+          state.readAheadIndex += 1
+          return state.readAhead[state.readAheadIndex - 1]
         }
-        polled = reader.next(timeoutMs: timeoutMs)
-      } else {
-        polled = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs))
+        // The simple consumer's errors and logs wait on the main queue; serve it now and then.
+        rd_kafka_poll(handle, 0)
+        var converted: [KafkaConsumerEvent] = []
+        swap(&converted, &state.readAhead)
+        converted.removeAll(keepingCapacity: true)
+        var names = state.topicNames
+        let client = client
+        var fatal: KafkaError? = nil
+        reader.drain(
+          timeoutMs: timeoutMs,
+          into: RDKafkaMessageCollector { message in
+            do throws(KafkaError) {
+              converted.append(
+                try KafkaConsumer.event(from: message, client: client, topicNames: &names))
+            } catch {
+              fatal = error
+            }
+          })
+        state.topicNames = names
+        state.readAhead = converted
+        state.readAheadIndex = 0
+        if let fatal { throw fatal }
+        guard !state.readAhead.isEmpty else { return nil }
+        state.readAheadIndex = 1
+        return state.readAhead[0]
       }
-      guard let message = polled else { return nil }
+      guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else {
+        return nil
+      }
       defer { rd_kafka_message_destroy(message) }
       return try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
     }
@@ -364,7 +385,9 @@ public final class KafkaConsumer: Sendable {
 /// topic handle (a handle lives as long as the client, so a record's topic costs no allocation).
 private struct PollState: @unchecked Sendable {
   var closed = false
-  var pollsSinceMainQueue = 0
+  /// Without a group: records taken from librdkafka in one go, handed out one per poll.
+  var readAhead: [KafkaConsumerEvent] = []
+  var readAheadIndex = 0
   var topicNames: [OpaquePointer: String] = [:]
 }
 

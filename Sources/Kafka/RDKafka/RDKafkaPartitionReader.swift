@@ -3,7 +3,9 @@ import Synchronization
 
 /// Reads explicitly chosen partitions through librdkafka's simple consumer
 /// (`rd_kafka_consume_start_queue`): no group coordinator, and a lighter per-message path than the
-/// group consumer's poll. Used by `KafkaConsumer` when it has no group.
+/// group consumer's poll: `drain` takes every waiting message in one call (librdkafka's
+/// callback-queue API, marked deprecated upstream but the one path without a per-message queue
+/// round trip). Used by `KafkaConsumer` when it has no group.
 final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set once in init
   private let client: RDKafkaClient
   private let queue: OpaquePointer
@@ -49,9 +51,18 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
 
   var assignment: [KafkaTopicPartition] { started.withLock { $0 }.sorted() }
 
-  /// The next message (the caller destroys it), or nil after `timeoutMs`.
-  func next(timeoutMs: Int) -> UnsafeMutablePointer<rd_kafka_message_t>? {
-    rd_kafka_consume_queue(queue, Int32(clamping: timeoutMs))
+  /// Hands every message waiting (up to `consume.callback.max.messages`) to `collector`, waiting
+  /// up to `timeoutMs` for the first. librdkafka destroys each message after the call.
+  @discardableResult
+  func drain(timeoutMs: Int, into collector: RDKafkaMessageCollector) -> Int {
+    Int(
+      rd_kafka_consume_callback_queue(
+        queue, Int32(clamping: timeoutMs),
+        { message, opaque in
+          guard let message, let opaque else { return }
+          Unmanaged<RDKafkaMessageCollector>.fromOpaque(opaque).takeUnretainedValue().receive(
+            message)
+        }, Unmanaged.passUnretained(collector).toOpaque()))
   }
 
   func stopAll() {
@@ -60,5 +71,13 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
       return list
     }
     for tp in running { _ = rd_kafka_consume_stop(topics.handle(for: tp.topic), tp.partition) }
+  }
+}
+
+/// Receives messages from `RDKafkaPartitionReader.drain` on the calling thread.
+final class RDKafkaMessageCollector {
+  let receive: (UnsafeMutablePointer<rd_kafka_message_t>) -> Void
+  init(_ receive: @escaping (UnsafeMutablePointer<rd_kafka_message_t>) -> Void) {
+    self.receive = receive
   }
 }
