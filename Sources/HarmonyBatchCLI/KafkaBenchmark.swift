@@ -322,9 +322,9 @@ final class BrokerProcess {
   private let process = Process()
 
   init(topics: [String], partitions: Int) throws {
-    process.executableURL =
-      URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).standardizedFileURL
-    if let path = Bundle.main.executablePath { process.executableURL = URL(fileURLWithPath: path) }
+    // This very binary: `harmonybatch broker`.
+    process.executableURL = URL(
+      fileURLWithPath: Bundle.main.executablePath ?? ProcessInfo.processInfo.arguments[0])
     process.arguments = [
       "broker", "--topics", topics.joined(separator: ","), "--partitions", String(partitions),
       "--log-level", "error",

@@ -127,9 +127,12 @@ public struct KafkaConsumerConfiguration: Sendable {
 
   var resolvedProperties: [(String, String)] {
     var props = common.baseProperties
-    if let groupID { props.append(("group.id", groupID)) }
-    // Without a group, records are taken from librdkafka up to this many at a time.
-    props.append(("consume.callback.max.messages", "1024"))
+    if let groupID {
+      props.append(("group.id", groupID))
+    } else {
+      // Without a group, records are taken from librdkafka up to this many at a time.
+      props.append(("consume.callback.max.messages", "1024"))
+    }
     props += [
       ("auto.offset.reset", autoOffsetReset.rawValue),
       ("enable.auto.offset.store", "false"),

@@ -93,35 +93,9 @@ public final class KafkaConsumer: Sendable {
     let event: KafkaConsumerEvent? = try pollGate.withLock { (state) throws(KafkaError) in
       if state.closed { throw KafkaError(.closed, "the consumer is closed") }
       if let reader {
-        if state.readAheadIndex < state.readAhead.count {
-          state.readAheadIndex += 1
-          return state.readAhead[state.readAheadIndex - 1]
+        return try reader.next(timeoutMs: timeoutMs) { (message) throws(KafkaError) in
+          try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
         }
-        // The simple consumer's errors and logs wait on the main queue; serve it now and then.
-        rd_kafka_poll(handle, 0)
-        var converted: [KafkaConsumerEvent] = []
-        swap(&converted, &state.readAhead)
-        converted.removeAll(keepingCapacity: true)
-        var names = state.topicNames
-        let client = client
-        var fatal: KafkaError? = nil
-        reader.drain(
-          timeoutMs: timeoutMs,
-          into: RDKafkaMessageCollector { message in
-            do throws(KafkaError) {
-              converted.append(
-                try KafkaConsumer.event(from: message, client: client, topicNames: &names))
-            } catch {
-              fatal = error
-            }
-          })
-        state.topicNames = names
-        state.readAhead = converted
-        state.readAheadIndex = 0
-        if let fatal { throw fatal }
-        guard !state.readAhead.isEmpty else { return nil }
-        state.readAheadIndex = 1
-        return state.readAhead[0]
       }
       guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else {
         return nil
@@ -385,9 +359,6 @@ public final class KafkaConsumer: Sendable {
 /// topic handle (a handle lives as long as the client, so a record's topic costs no allocation).
 private struct PollState: @unchecked Sendable {
   var closed = false
-  /// Without a group: records taken from librdkafka in one go, handed out one per poll.
-  var readAhead: [KafkaConsumerEvent] = []
-  var readAheadIndex = 0
   var topicNames: [OpaquePointer: String] = [:]
 }
 

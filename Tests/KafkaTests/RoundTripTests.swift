@@ -129,3 +129,26 @@ final class DeliveryTally: @unchecked Sendable {
     lock.withLock { indices.map { partitionOf[$0] } }
   }
 }
+
+@Suite struct PartitionReaderTests {
+  /// Records read ahead from librdkafka belong to the old assignment: a new one starts clean.
+  @Test func reassigningDropsRecordsReadAheadFromTheOldPosition() async throws {
+    let topic = uniqueName("reassign")
+    try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
+    let producer = try KafkaProducer(
+      configuration: producerConfiguration(sharedBroker.bootstrapServers))
+    for i in 0..<10 {
+      try producer.enqueue(KafkaProducerMessage(topic: topic, key: nil, value: "r\(i)"))
+    }
+    try producer.flush()
+    let consumer = try KafkaConsumer(
+      configuration: consumerConfiguration(sharedBroker.bootstrapServers, group: nil))
+    defer { consumer.close() }
+    let tp = KafkaTopicPartition(topic: topic, partition: 0)
+    try consumer.assign([(tp, .beginning)])
+    #expect(try readRecords(consumer, count: 1).map(\.valueString) == ["r0"])
+    try consumer.assign([(tp, .exact(5))])
+    #expect(consumer.assignment() == [tp])
+    #expect(try readRecords(consumer, count: 5).map(\.valueString) == (5..<10).map { "r\($0)" })
+  }
+}
