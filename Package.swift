@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "harmonybatch", targets: ["harmonybatch"]),
         .library(name: "Kafka", targets: ["Kafka"]),
+        .library(name: "Planner", targets: ["Planner"]),
     ],
     targets: [
         .systemLibrary(
@@ -15,9 +16,11 @@ let package = Package(
             providers: [.apt(["librdkafka-dev"])]
         ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka"]),
+        .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
+        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+        .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
         .testTarget(
             name: "HarmonyBatchCLITests",
             dependencies: ["HarmonyBatchCLI", "Kafka", "harmonybatch"]

@@ -1,0 +1,76 @@
+import Foundation
+
+/// What a request costs on a function (model reference §5): the per-invocation price of the
+/// billed duration and the invocation fee, divided by the batch. Also the memory rules that make a
+/// configuration possible at all.
+public struct CostModel: Sendable {
+  public let profile: ModelProfile
+  public let pricing: PricingPreset
+
+  public init(profile: ModelProfile, pricing: PricingPreset) {
+    self.profile = profile
+    self.pricing = pricing
+  }
+
+  private var stepGB: Double { pricing.memoryStepMB / 1024 }
+
+  private func roundedUpGB(megabytes: Double) -> Double {
+    (megabytes / pricing.memoryStepMB - 1e-9).rounded(.up) * stepGB
+  }
+
+  /// The model's memory demand for a CPU batch, rounded up to the memory step (GB).
+  public func cpuDemandGB(batch: Int) -> Double {
+    roundedUpGB(
+      megabytes: profile.cpu.memoryMB.perRequest * Double(batch) + profile.cpu.memoryMB.base)
+  }
+
+  /// The memory a CPU function with `vcpu` gets for `batch`, or nil when the platform cannot give
+  /// that much memory to so few vCPU.
+  public func cpuMemoryGB(vcpu: Double, batch: Int) -> Double? {
+    let demand = cpuDemandGB(batch: batch)
+    let bounds = pricing.cpu.memoryGBPerVCPU
+    guard demand <= bounds.max * vcpu + 1e-9 else { return nil }
+    return roundedUpGB(megabytes: Swift.max(demand, bounds.min * vcpu) * 1024)
+  }
+
+  /// Cost per request of a CPU batch with average latency `avgLatency`; nil when infeasible.
+  public func cpuCostPerRequest(vcpu: Double, batch: Int, avgLatency: Double) -> Double? {
+    guard let memory = cpuMemoryGB(vcpu: vcpu, batch: batch) else { return nil }
+    let billed = PricingPreset.billed(avgLatency, step: pricing.cpu.billingStepS)
+    let perCall =
+      pricing.invocation + (vcpu * pricing.vcpuSecond + memory * pricing.memoryGBSecond) * billed
+    return perCall / Double(batch)
+  }
+
+  /// The host vCPU of a GPU function with `memoryGB` GB.
+  public func gpuVCPU(memoryGB: Int) -> Double? {
+    pricing.gpu.map { Double(memoryGB) * $0.vcpuPerGPUGB }
+  }
+
+  /// GPU memory a batch needs: `1 + #{k < b}` GB.
+  public func gpuDemandGB(batch: Int) -> Int {
+    1 + (profile.gpu?.memoryThresholds.filter { $0 < batch }.count ?? 0)
+  }
+
+  /// The host memory of a GPU function (GB), or nil when it exceeds what its vCPU allow.
+  public func gpuHostMemoryGB(memoryGB: Int) -> Double? {
+    guard let gpu = profile.gpu, let vcpu = gpuVCPU(memoryGB: memoryGB) else { return nil }
+    let host = roundedUpGB(megabytes: gpu.hostMemoryMB)
+    guard host <= pricing.cpu.memoryGBPerVCPU.max * vcpu + 1e-9 else { return nil }
+    return host
+  }
+
+  /// Cost per request of a GPU batch; nil when the platform has no GPU or the host memory does
+  /// not fit.
+  public func gpuCostPerRequest(memoryGB: Int, batch: Int, avgLatency: Double) -> Double? {
+    guard let billing = pricing.gpu, let vcpu = gpuVCPU(memoryGB: memoryGB),
+      let host = gpuHostMemoryGB(memoryGB: memoryGB)
+    else { return nil }
+    let billed = PricingPreset.billed(avgLatency, step: billing.billingStepS)
+    var rate = Double(memoryGB) * pricing.gpuMemoryGBSecond
+    if billing.billsHost {
+      rate += vcpu * pricing.vcpuSecond + host * pricing.memoryGBSecond
+    }
+    return (pricing.invocation + rate * billed) / Double(batch)
+  }
+}

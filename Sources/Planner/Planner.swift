@@ -1,0 +1,139 @@
+import Foundation
+
+/// Plans a set of apps on one model's functions under one pricing preset. Building a planner
+/// works out every function configuration's latency and cost once; each `plan` call then only
+/// groups and looks up. Pure: no I/O, no clocks except for `planning_ms`.
+public struct Planner: Sendable {
+  public enum Algorithm: String, CaseIterable, Sendable {
+    /// The cheapest contiguous grouping (dynamic programming); the default for real plans.
+    case optimal
+    /// The paper's two-stage merge, kept to reproduce it.
+    case harmony
+    /// BATCH: CPU only, one app per function, sized on average latency.
+    case batch
+    /// MBS+: equal rate shares, CPU or GPU per share.
+    case mbs
+  }
+
+  public let profile: ModelProfile
+  public let pricing: PricingPreset
+  public let provisioner: Provisioner
+  /// The most apps one group may hold in `optimal`; nil lets the planner pick (no cap up to 2,000
+  /// apps, then 256).
+  public var maxGroupSpan: Int?
+
+  public init(
+    profile: ModelProfile, pricing: PricingPreset,
+    gpuMaxMargin: Double = LatencyModel.defaultGPUMaxMargin, maxGroupSpan: Int? = nil
+  ) {
+    self.profile = profile
+    self.pricing = pricing
+    self.maxGroupSpan = maxGroupSpan
+    provisioner = Provisioner(
+      latency: LatencyModel(profile: profile, gpuMaxMargin: gpuMaxMargin),
+      cost: CostModel(profile: profile, pricing: pricing))
+  }
+
+  /// A plan for `apps`. Throws for input no plan can come from (SLO ≤ 0, negative or non-finite
+  /// rate, duplicate or empty ids); an app no function can serve is listed in `infeasible`.
+  public func plan(_ apps: [App], algorithm: Algorithm = .optimal) throws(PlannerInputError)
+    -> Plan
+  {
+    try Self.validate(apps)
+    let clock = ContinuousClock()
+    let started = clock.now
+    var feasible: [App] = []
+    var infeasible: [InfeasibleApp] = []
+    for app in apps.sorted(by: App.ordered) {
+      if provisioner.provision([app], search: .exhaustive) != nil {
+        feasible.append(app)
+      } else {
+        infeasible.append(
+          InfeasibleApp(app: app.id, sloMs: app.slo * 1000, rate: app.rate, reason: reason(app)))
+      }
+    }
+    let groups: [GroupAssignment]
+    switch algorithm {
+    case .optimal:
+      let span = maxGroupSpan ?? (feasible.count <= 2000 ? max(1, feasible.count) : 256)
+      groups = ContiguousOptimum(provisioner: provisioner, maxSpan: max(1, span)).plan(feasible)
+    case .harmony: groups = TwoStageMerge(provisioner: provisioner).plan(feasible)
+    case .batch: groups = BatchBaseline(provisioner: provisioner).plan(feasible)
+    case .mbs: groups = MBSPlus(provisioner: provisioner).plan(feasible)
+    }
+    let elapsed = clock.now - started
+    return assemble(groups, infeasible: infeasible, algorithm: algorithm, elapsed: elapsed)
+  }
+
+  /// The knee rate r* of a single app with this SLO (seconds) under the paper's provisioning.
+  public func kneeRate(slo: Double) -> Double {
+    KneeRate(provisioner: provisioner, search: .paper).rate(slo: slo)
+  }
+
+  /// The objective of the best of all partitions (a yardstick; at most `PartitionSearch.maxApps`
+  /// feasible apps), or nil.
+  public func bestPartitionObjective(_ apps: [App]) -> Double? {
+    PartitionSearch(provisioner: provisioner).objective(apps)
+  }
+
+  static func validate(_ apps: [App]) throws(PlannerInputError) {
+    var seen = Set<String>()
+    for app in apps {
+      guard !app.id.isEmpty else { throw PlannerInputError("an app has an empty id") }
+      guard seen.insert(app.id).inserted else {
+        throw PlannerInputError("duplicate app id '\(app.id)'")
+      }
+      guard app.slo > 0, app.slo.isFinite else {
+        throw PlannerInputError("app '\(app.id)': SLO must be > 0 (got \(app.slo * 1000) ms)")
+      }
+      guard app.rate >= 0, app.rate.isFinite else {
+        throw PlannerInputError("app '\(app.id)': rate must be ≥ 0 (got \(app.rate))")
+      }
+    }
+  }
+
+  private func reason(_ app: App) -> String {
+    let catalog = provisioner.catalog
+    var fastest: FunctionCatalog.Option?
+    for option in (catalog.cpu.first ?? []) + catalog.gpu.compactMap(\.first)
+    where option.cost.isFinite && option.latency.max < (fastest?.latency.max ?? .infinity) {
+      fastest = option
+    }
+    guard let fastest else { return "no function configuration fits this model's memory" }
+    return String(
+      format: "SLO %.1f ms is below the fastest function's maximum latency (%.1f ms on %@, b=1)",
+      app.slo * 1000, fastest.latency.max * 1000, fastest.function.description)
+  }
+
+  private func assemble(
+    _ groups: [GroupAssignment], infeasible: [InfeasibleApp], algorithm: Algorithm,
+    elapsed: Duration
+  ) -> Plan {
+    let total = groups.reduce(0) { $0 + $1.rate }
+    let objective =
+      total > 0
+      ? groups.reduce(0) { $0 + $1.weightedCost } / total
+      : (groups.isEmpty
+        ? 0 : groups.reduce(0) { $0 + $1.costPerRequest } / Double(groups.count))
+    let planGroups = groups.enumerated().map { index, group in
+      PlanGroup(
+        id: "g\(index + 1)",
+        apps: group.members.map(\.id),
+        appRates: Dictionary(group.members.map { ($0.id, $0.rate) }, uniquingKeysWith: +),
+        function: group.function,
+        batchSize: group.batch,
+        timeoutsMs: group.timeouts.mapValues { $0 * 1000 },
+        latencyAvgMs: group.latency.avg * 1000,
+        latencyMaxMs: group.latency.max * 1000,
+        costPerRequest: group.costPerRequest,
+        rate: group.rate,
+        share: total > 0 ? group.rate / total : 0)
+    }
+    let (seconds, attoseconds) = elapsed.components
+    return Plan(
+      version: nil, createdAt: nil, algorithm: algorithm.rawValue, model: profile.name,
+      modelEstimated: profile.estimated, pricing: pricing.name, currency: pricing.currency,
+      objective: objective, planningMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
+      rate: total, groups: planGroups, infeasible: infeasible)
+  }
+}
