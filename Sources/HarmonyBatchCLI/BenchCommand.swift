@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Planner
 
 /// `harmonybatch bench SUITE`: measurements whose results are ratios against a baseline run in the
 /// same process, so they hold on any machine.
@@ -7,13 +8,16 @@ enum BenchCommand {
   static let spec = CommandSpec(
     name: "bench",
     summary: "Run a benchmark suite against a baseline measured in the same run.",
-    usage: "kafka [--messages N] [--size BYTES] [--rounds N] [--json FILE]",
+    usage: "kafka|planner [options]",
     options: [
       .option("messages", "N", "Messages per measurement (default 1000000)."),
       .option("size", "BYTES", "Value size in bytes (default 100)."),
       .option("rounds", "N", "Rounds; the median of each side is reported (default 5)."),
       .option("json", "FILE", "Also write the results as JSON to FILE."),
       .option("kcat", "PATH", "The kcat binary to compare with (default: kcat on PATH)."),
+      .option("model", "NAME", "planner: the model whose timings are measured (default VGG19)."),
+      .option("workloads", "N", "planner: random workloads per model for the gaps (default 200)."),
+      .option("seed", "N", "planner: seed of the random workloads (default 1)."),
     ],
     discussion: """
       Suites:
@@ -22,6 +26,10 @@ enum BenchCommand {
                 settings; sides alternate which goes first. Produce: all messages to a
                 4-partition topic, until the last is acknowledged. Consume: both read one
                 prepared topic; the steady rate after the first message is reported.
+        planner planning time of every algorithm for 1, 6, 12, 100 and 1,000 apps (median of
+                repeated runs; the paper's Python timings beside them), and how far `optimal`
+                (contiguous DP) and `harmony` (two-stage merge) are from the best of all
+                partitions, found by exhaustive search, on random 6-app workloads of each model.
       """,
     positionals: 1...1)
 
@@ -40,8 +48,20 @@ enum BenchCommand {
         Console.err("bench: wrote \(path)")
       }
       return 0
+    case "planner":
+      var settings = PlannerBenchmark.Settings()
+      settings.model = options.string("model") ?? settings.model
+      settings.gapWorkloads = try options.int("workloads", default: 200, in: 1...100_000)
+      settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
+      let report = try PlannerBenchmark(settings: settings).run()
+      Console.out(report.table)
+      if let path = options.string("json") {
+        try report.json.write(to: URL(fileURLWithPath: path))
+        Console.err("bench: wrote \(path)")
+      }
+      return 0
     case let other:
-      throw UsageError("unknown benchmark suite '\(other)'; suites: kafka")
+      throw UsageError("unknown benchmark suite '\(other)'; suites: kafka, planner")
     }
   }
 }

@@ -1,4 +1,5 @@
 import Kafka
+import Planner
 
 /// The command-line tool: picks the command and maps errors to exit codes (2 for usage, 1 for
 /// failures at run time).
@@ -12,6 +13,7 @@ public enum HarmonyBatch {
 
   static let commands: [Command] = [
     Command(spec: DemoCommand.spec, run: DemoCommand.run),
+    Command(spec: PlanCommand.spec, run: PlanCommand.run),
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),
@@ -61,6 +63,9 @@ public enum HarmonyBatch {
       }
       return try await command.run(options)
     } catch let error as UsageError {
+      Console.err("harmonybatch \(command.spec.name): \(error.message)")
+      return 2
+    } catch let error as PlannerInputError {
       Console.err("harmonybatch \(command.spec.name): \(error.message)")
       return 2
     } catch let error as KafkaError {

@@ -8,6 +8,10 @@ import Testing
       ["nonsense"], ["broker", "--brokers", "0"], ["broker", "--bogus"],
       ["consume", "--topic", "t"],
       ["bench", "nothing"], ["bench"], ["demo", "--requests", "-5"],
+      ["plan", "--apps", "x.json"], ["plan", "--model", "ResNet", "--apps", "x.json"],
+      ["plan", "--model", "VGG19", "--apps", "/nonexistent/apps.json"],
+      ["plan", "--model", "VGG19", "--apps", "x.json", "--algorithm", "greedy"],
+      ["plan", "--model", "VGG19", "--apps", "x.json", "--pricing", "azure"],
       ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--property", "linger.msx=1"],
     ]
     for arguments in cases {
@@ -20,7 +24,7 @@ import Testing
   }
 
   @Test func everyCommandHasHelp() throws {
-    for command in ["demo", "broker", "consume", "bench"] {
+    for command in ["demo", "plan", "broker", "consume", "bench"] {
       let (status, stdout, _) = try runToCompletion(harmonybatchPath, [command, "--help"])
       #expect(status == 0)
       #expect(stdout.contains { $0.contains("Usage: harmonybatch \(command)") })

@@ -1,0 +1,108 @@
+import Foundation
+import Planner
+
+/// `harmonybatch plan`: run the planner on an apps file and a model profile and print the plan.
+enum PlanCommand {
+  static let spec = CommandSpec(
+    name: "plan",
+    summary: "Plan which apps share a batch, on which function, with what batch and timeouts.",
+    usage:
+      "(--model NAME | --profile FILE) --apps FILE [--algorithm A] [--pricing P] [--format F]",
+    options: [
+      .option(
+        "model", "NAME",
+        "A built-in profile: \(ModelProfile.builtInNames.joined(separator: ", "))."),
+      .option("profile", "FILE", "A profile file (Schemas/profile.schema.json) instead."),
+      .option("apps", "FILE", #"The apps: {"apps":[{"id":"a","slo_ms":500,"rate":5.0}, ...]}."#),
+      .option(
+        "algorithm", "A",
+        "optimal (default: cheapest contiguous grouping), harmony (the paper's two-stage merge),"
+          + " batch (BATCH baseline), mbs (MBS+ baseline)."),
+      .option(
+        "pricing", "P",
+        "A preset (\(PricingPreset.builtInNames.joined(separator: ", ")); default"
+          + " \(PricingPreset.defaultName)) or a pricing file."),
+      .option("format", "F", "table (default) or json (the documented plan object)."),
+      .option(
+        "gpu-max-margin", "X",
+        "Multiplier on the time-sliced GPU maximum latency (default 1.2, as the authors' code)."),
+    ],
+    discussion: """
+      The plan meets every app's SLO under the profile's maximum-latency model: each app waits
+      at most its timeout in its group's buffer, and the batch's maximum latency fits in what
+      is left. Apps that no function can serve are listed as infeasible, with the reason.
+      Example:
+        harmonybatch plan --model VGG19 --apps apps.json --format json
+      """)
+
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let planner = try makePlanner(options)
+    let algorithmName = try options.choice(
+      "algorithm", default: Planner.Algorithm.optimal.rawValue,
+      from: Planner.Algorithm.allCases.map(\.rawValue))
+    let format = try options.choice("format", default: "table", from: ["table", "json"])
+    let apps = try AppsFile.load(path: try options.required("apps"))
+    let plan = try planner.plan(apps, algorithm: Planner.Algorithm(rawValue: algorithmName)!)
+    if format == "json" {
+      Console.out(String(decoding: plan.jsonData(), as: UTF8.self))
+    } else {
+      Console.out(PlanReport.table(plan))
+    }
+    return 0
+  }
+
+  /// The planner that `--model/--profile`, `--pricing` and `--gpu-max-margin` describe.
+  static func makePlanner(_ options: ParsedOptions) throws -> Planner {
+    let profile: ModelProfile
+    switch (options.string("model"), options.string("profile")) {
+    case (let name?, nil): profile = try ModelProfile.builtIn(named: name)
+    case (nil, let path?): profile = try ModelProfile.load(path: path)
+    case (nil, nil): throw UsageError("'\(options.command)' needs --model NAME or --profile FILE")
+    case (_?, _?): throw UsageError("give --model or --profile, not both")
+    }
+    let pricing = try PricingPreset.named(
+      orPath: options.string("pricing") ?? PricingPreset.defaultName)
+    let margin = try options.double(
+      "gpu-max-margin", default: LatencyModel.defaultGPUMaxMargin, in: 1...10)
+    return Planner(profile: profile, pricing: pricing, gpuMaxMargin: margin)
+  }
+}
+
+/// The plan as a table for people.
+enum PlanReport {
+  static func table(_ plan: Plan) -> String {
+    var table = TextTable([
+      ("group", .left), ("apps", .left), ("function", .left), ("batch", .right),
+      ("timeouts ms", .left), ("avg ms", .right), ("max ms", .right),
+      ("cost/request", .right), ("req/s", .right), ("share", .right),
+    ])
+    for group in plan.groups {
+      let timeouts = group.apps.map { app in
+        "\(app)=" + String(format: "%.0f", group.timeoutsMs[app] ?? 0)
+      }
+      table.append([
+        group.id, group.apps.joined(separator: ","), group.function.description,
+        String(group.batchSize), timeouts.joined(separator: " "),
+        String(format: "%.1f", group.latencyAvgMs), String(format: "%.1f", group.latencyMaxMs),
+        String(format: "%.4e", group.costPerRequest), String(format: "%.2f", group.rate),
+        String(format: "%.1f %%", group.share * 100),
+      ])
+    }
+    var lines = [
+      "plan: \(plan.algorithm) · model \(plan.model)"
+        + (plan.modelEstimated ? " (partly estimated)" : "")
+        + " · pricing \(plan.pricing) · \(plan.groups.count) groups · "
+        + String(format: "planned in %.3f ms", plan.planningMs),
+      "",
+      table.rendered,
+      "",
+      String(
+        format: "objective: %.4e %@ per request (%.2f req/s served)", plan.objective,
+        plan.currency, plan.rate),
+    ]
+    for app in plan.infeasible {
+      lines.append("infeasible: \(app.app) — \(app.reason)")
+    }
+    return lines.joined(separator: "\n")
+  }
+}

@@ -1,0 +1,171 @@
+import Foundation
+import Planner
+
+/// `harmonybatch bench planner`: how long each algorithm takes to plan 1 to 1,000 apps, and how
+/// far the paper's two-stage merge and the contiguous optimum are from the best of all partitions
+/// on random small workloads (the yardstick being an exhaustive search in the same run).
+struct PlannerBenchmark {
+  struct Settings {
+    var model = "VGG19"
+    var sizes = [1, 6, 12, 100, 1000]
+    var gapWorkloads = 200
+    var gapApps = 6
+    var seed: UInt64 = 1
+    var minimumSeconds = 0.3
+  }
+
+  struct Timing: Codable {
+    let apps: Int
+    let algorithm: String
+    let medianMs: Double
+    let runs: Int
+    let groups: Int
+  }
+
+  struct Gap: Codable {
+    let model: String
+    let workloads: Int
+    let apps: Int
+    let optimalMeanPercent: Double
+    let optimalWorstPercent: Double
+    let harmonyMeanPercent: Double
+    let harmonyWorstPercent: Double
+    let harmonyAboveOptimalShare: Double
+  }
+
+  struct Report: Codable {
+    let model: String
+    let catalogMs: Double
+    let timings: [Timing]
+    let gaps: [Gap]
+  }
+
+  let settings: Settings
+
+  func run() throws -> Report {
+    let pricing = try PricingPreset.builtIn(named: PricingPreset.defaultName)
+    let profile = try ModelProfile.builtIn(named: settings.model)
+    let clock = ContinuousClock()
+    let catalogStart = clock.now
+    let planner = Planner(profile: profile, pricing: pricing)
+    let catalogMs = milliseconds(clock.now - catalogStart)
+
+    var random = SeededRandom(seed: settings.seed)
+    // Mostly slow apps with a few busy ones, like the Azure Functions trace.
+    let generator = WorkloadGenerator(
+      sloRange: WorkloadGenerator.paperSLORange(model: profile.name), rateRange: 0.01...20)
+    var timings: [Timing] = []
+    for size in settings.sizes {
+      let apps = generator.apps(count: size, using: &random)
+      for algorithm in Planner.Algorithm.allCases {
+        var samples: [Double] = []
+        var groups = 0
+        let started = clock.now
+        repeat {
+          let plan = try planner.plan(apps, algorithm: algorithm)
+          samples.append(plan.planningMs)
+          groups = plan.groups.count
+        } while samples.count < 5 || (clock.now - started < .seconds(settings.minimumSeconds)
+          && samples.count < 1000)
+        samples.sort()
+        timings.append(
+          Timing(
+            apps: size, algorithm: algorithm.rawValue, medianMs: samples[samples.count / 2],
+            runs: samples.count, groups: groups))
+      }
+    }
+
+    var gaps: [Gap] = []
+    for name in ModelProfile.builtInNames {
+      let planner = Planner(profile: try ModelProfile.builtIn(named: name), pricing: pricing)
+      let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: name))
+      var random = SeededRandom(seed: settings.seed)
+      var optimalGaps: [Double] = []
+      var harmonyGaps: [Double] = []
+      var harmonyAbove = 0
+      for _ in 0..<settings.gapWorkloads {
+        let apps = generator.apps(count: settings.gapApps, using: &random)
+        guard let best = planner.bestPartitionObjective(apps), best > 0 else { continue }
+        let optimal = try planner.plan(apps, algorithm: .optimal).objective
+        let harmony = try planner.plan(apps, algorithm: .harmony).objective
+        optimalGaps.append((optimal / best - 1) * 100)
+        harmonyGaps.append((harmony / best - 1) * 100)
+        if harmony > optimal * (1 + 1e-9) { harmonyAbove += 1 }
+      }
+      let count = Double(max(1, optimalGaps.count))
+      gaps.append(
+        Gap(
+          model: name, workloads: optimalGaps.count, apps: settings.gapApps,
+          optimalMeanPercent: optimalGaps.reduce(0, +) / count,
+          optimalWorstPercent: optimalGaps.max() ?? 0,
+          harmonyMeanPercent: harmonyGaps.reduce(0, +) / count,
+          harmonyWorstPercent: harmonyGaps.max() ?? 0,
+          harmonyAboveOptimalShare: Double(harmonyAbove) / count))
+    }
+    return Report(model: profile.name, catalogMs: catalogMs, timings: timings, gaps: gaps)
+  }
+
+  private func milliseconds(_ duration: Duration) -> Double {
+    let (seconds, attoseconds) = duration.components
+    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
+  }
+}
+
+extension PlannerBenchmark.Report {
+  /// The paper's Table IV (Python, their machine), milliseconds, for 1 / 6 / 12 apps.
+  static let paperTableIV: [String: [Int: Double]] = [
+    "harmony": [1: 2, 6: 23, 12: 38],
+    "batch": [1: 34, 6: 222, 12: 393],
+    "mbs": [1: 176, 6: 3497, 12: 8156],
+  ]
+
+  var table: String {
+    var lines = [
+      "bench planner: model \(model); building the function catalog (once per profile and"
+        + String(format: " pricing) took %.2f ms", catalogMs),
+      "",
+      "planning time, median ms (paper's Table IV, Python, in brackets)",
+    ]
+    let sizes = Array(Set(timings.map(\.apps))).sorted()
+    let algorithms = Planner.Algorithm.allCases.map(\.rawValue)
+    var table = TextTable(
+      [("algorithm", .left)] + sizes.map { ("\($0) apps", TextTable.Alignment.right) })
+    for algorithm in algorithms {
+      table.append(
+        [algorithm]
+          + sizes.map { size in
+            guard let timing = timings.first(where: { $0.apps == size && $0.algorithm == algorithm })
+            else { return "-" }
+            let paper = Self.paperTableIV[algorithm]?[size].map { String(format: " [%.0f]", $0) }
+            return String(format: "%.3f", timing.medianMs) + (paper ?? "")
+          })
+    }
+    lines.append(table.rendered)
+    lines.append("")
+    lines.append(
+      "objective above the best of all partitions (exhaustive search), random workloads")
+    var gapTable = TextTable([
+      ("model", .left), ("workloads", .right), ("apps", .right), ("optimal mean", .right),
+      ("optimal worst", .right), ("harmony mean", .right), ("harmony worst", .right),
+      ("harmony > optimal", .right),
+    ])
+    for gap in gaps {
+      gapTable.append([
+        gap.model, String(gap.workloads), String(gap.apps),
+        String(format: "%.3f %%", gap.optimalMeanPercent),
+        String(format: "%.3f %%", gap.optimalWorstPercent),
+        String(format: "%.2f %%", gap.harmonyMeanPercent),
+        String(format: "%.2f %%", gap.harmonyWorstPercent),
+        String(format: "%.0f %%", gap.harmonyAboveOptimalShare * 100),
+      ])
+    }
+    lines.append(gapTable.rendered)
+    return lines.joined(separator: "\n")
+  }
+
+  var json: Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return (try? encoder.encode(self)) ?? Data()
+  }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Testing
+
+@testable import Planner
+
+/// Bad input is one clear line naming the app or field, never a crash or a silent drop.
+@Suite struct InputErrorTests {
+  static func error(_ json: String) -> String? {
+    do {
+      _ = try AppsFile.parse(Data(json.utf8))
+      return nil
+    } catch {
+      return error.message
+    }
+  }
+
+  @Test func aValidFileParses() throws {
+    let apps = try AppsFile.parse(
+      Data(#"{"apps":[{"id":"a","slo_ms":500,"rate":5},{"id":"b","slo_ms":800,"rate":0}]}"#.utf8))
+    #expect(apps == [App(id: "a", slo: 0.5, rate: 5), App(id: "b", slo: 0.8, rate: 0)])
+    #expect(try AppsFile.parse(AppsFile.encode(apps)) == apps)
+  }
+
+  @Test(arguments: [
+    (#"{"apps": [ {"id": "a", "#, "not valid JSON"),
+    (#"[]"#, "should be an object"),
+    (#"{"applications": []}"#, "missing field 'apps'"),
+    (#"{"apps": [{"slo_ms": 500, "rate": 1}]}"#, "apps[0] has no 'id'"),
+    (#"{"apps": [{"id": "a", "rate": 1}]}"#, "app 'a' has no 'slo_ms'"),
+    (#"{"apps": [{"id": "a", "slo_ms": 0, "rate": 1}]}"#, "app 'a': slo_ms must be > 0 (got 0)"),
+    (#"{"apps": [{"id": "a", "slo_ms": -5, "rate": 1}]}"#, "app 'a': slo_ms must be > 0 (got -5)"),
+    (#"{"apps": [{"id": "a", "slo_ms": 500, "rate": -1}]}"#, "app 'a': rate must be ≥ 0 (got -1)"),
+    (#"{"apps": [{"id": "a", "slo_ms": 500}]}"#, "app 'a' has no 'rate'"),
+    (#"{"apps": [{"id": "a", "slo_ms": "fast", "rate": 1}]}"#, "apps[0].slo_ms should be a number"),
+    (
+      #"{"apps": [{"id": "a", "slo_ms": 500, "rate": 1}, {"id": "a", "slo_ms": 600, "rate": 1}]}"#,
+      "duplicate app id 'a' (apps[0] and apps[1])"
+    ),
+  ])
+  func badAppsFiles(json: String, expected: String) {
+    let message = Self.error(json)
+    #expect(message?.contains(expected) == true, "\(message ?? "no error")")
+    #expect(message?.contains("\n") == false)
+  }
+
+  @Test func planRejectsInvalidAppsFromCode() throws {
+    let planner = Planner(
+      profile: try ModelProfile.builtIn(named: "Bert"),
+      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    #expect(throws: PlannerInputError("duplicate app id 'x'")) {
+      try planner.plan([App(id: "x", slo: 1, rate: 1), App(id: "x", slo: 2, rate: 1)])
+    }
+    #expect(throws: PlannerInputError.self) { try planner.plan([App(id: "x", slo: 0, rate: 1)]) }
+    #expect(throws: PlannerInputError.self) { try planner.plan([App(id: "x", slo: 1, rate: -2)]) }
+  }
+
+  @Test func anAppNoFunctionCanServeIsReportedNotDropped() throws {
+    let planner = Planner(
+      profile: try ModelProfile.builtIn(named: "VGG19"),
+      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let apps = [App(id: "tight", slo: 0.002, rate: 3), App(id: "fine", slo: 0.6, rate: 3)]
+    for algorithm in Planner.Algorithm.allCases {
+      let plan = try planner.plan(apps, algorithm: algorithm)
+      #expect(plan.groups.flatMap(\.apps) == ["fine"])
+      #expect(plan.infeasible.map(\.app) == ["tight"])
+      #expect(plan.infeasible.first?.reason.contains("SLO 2.0 ms is below") == true)
+    }
+  }
+
+  @Test func unknownModelAndPricingNameTheChoices() {
+    #expect(throws: PlannerInputError.self) { try ModelProfile.builtIn(named: "ResNet") }
+    do {
+      _ = try ModelProfile.builtIn(named: "ResNet")
+    } catch {
+      #expect(error.message.contains("VGG19, Bert, GPT-2, VideoMAE"))
+    }
+    do {
+      _ = try PricingPreset.named(orPath: "azure")
+    } catch {
+      #expect(error.message.contains("alibaba-cny, paper-usd, aws-lambda"))
+    }
+  }
+
+  @Test func everyBuiltInProfileAndPresetLoads() throws {
+    for name in ModelProfile.builtInNames {
+      #expect(try ModelProfile.builtIn(named: name).name == name)
+    }
+    #expect(try ModelProfile.builtIn(named: "vgg19").name == "VGG19")
+    for name in PricingPreset.builtInNames {
+      #expect(try PricingPreset.builtIn(named: name).name == name)
+    }
+  }
+
+  @Test func aCPUOnlyPlatformPlansOnCPU() throws {
+    let planner = Planner(
+      profile: try ModelProfile.builtIn(named: "Bert"),
+      pricing: try PricingPreset.builtIn(named: "aws-lambda"))
+    var random = SeededRandom(seed: 11)
+    let plan = try planner.plan(WorkloadGenerator().apps(count: 10, using: &random))
+    #expect(!plan.groups.isEmpty)
+    #expect(plan.groups.allSatisfy { $0.function.kind == .cpu && $0.function.vcpu <= 5.788 })
+    #expect(plan.currency == "USD")
+  }
+}
