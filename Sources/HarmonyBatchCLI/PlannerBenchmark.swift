@@ -65,8 +65,9 @@ struct PlannerBenchmark {
           let plan = try planner.plan(apps, algorithm: algorithm)
           samples.append(plan.planningMs)
           groups = plan.groups.count
-        } while samples.count < 5 || (clock.now - started < .seconds(settings.minimumSeconds)
-          && samples.count < 1000)
+        } while samples.count < 5
+          || (clock.now - started < .seconds(settings.minimumSeconds)
+            && samples.count < 1000)
         samples.sort()
         timings.append(
           Timing(
@@ -134,7 +135,8 @@ extension PlannerBenchmark.Report {
       table.append(
         [algorithm]
           + sizes.map { size in
-            guard let timing = timings.first(where: { $0.apps == size && $0.algorithm == algorithm })
+            guard
+              let timing = timings.first(where: { $0.apps == size && $0.algorithm == algorithm })
             else { return "-" }
             let paper = Self.paperTableIV[algorithm]?[size].map { String(format: " [%.0f]", $0) }
             return String(format: "%.3f", timing.medianMs) + (paper ?? "")

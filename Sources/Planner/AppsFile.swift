@@ -42,7 +42,8 @@ public enum AppsFile {
       }
       let name = "\(source): app '\(id)'"
       if let first = seen[id] {
-        throw PlannerInputError("\(source): duplicate app id '\(id)' (apps[\(first)] and apps[\(index)])")
+        throw PlannerInputError(
+          "\(source): duplicate app id '\(id)' (apps[\(first)] and apps[\(index)])")
       }
       seen[id] = index
       guard let sloMs = entry.sloMs else {
@@ -67,8 +68,9 @@ public enum AppsFile {
     let entries = apps.map { app -> [String: Any] in
       ["id": app.id, "slo_ms": app.slo * 1000, "rate": app.rate]
     }
-    return (try? JSONSerialization.data(
-      withJSONObject: ["apps": entries], options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    return
+      (try? JSONSerialization.data(
+        withJSONObject: ["apps": entries], options: [.prettyPrinted, .sortedKeys])) ?? Data()
   }
 
   private static func formatted(_ value: Double) -> String {

@@ -115,7 +115,8 @@ public struct ModelProfile: Codable, Sendable, Equatable {
     guard format == 1 else { throw fail("format", "must be 1 (got \(format))") }
     guard cpu.maxBatch >= 1 else { throw fail("cpu.max_batch", "must be ≥ 1") }
     guard cpu.latencyAvg.count == cpu.maxBatch, cpu.latencyMax.count == cpu.maxBatch else {
-      throw fail("cpu.latency_avg/latency_max", "need one triple per batch size 1...\(cpu.maxBatch)")
+      throw fail(
+        "cpu.latency_avg/latency_max", "need one triple per batch size 1...\(cpu.maxBatch)")
     }
     for triple in cpu.latencyAvg + cpu.latencyMax
     where !(triple.beta > 0 && triple.alpha >= 0 && triple.alpha.isFinite && triple.gamma.isFinite)

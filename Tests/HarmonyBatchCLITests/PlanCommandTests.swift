@@ -51,14 +51,18 @@ import Testing
       harmonybatchPath, ["plan", "--model", "VGG19", "--apps", path])
     #expect(status == 0)
     #expect(stdout.first?.hasPrefix("plan: optimal · model VGG19 · pricing alibaba-cny") == true)
-    #expect(stdout.contains { $0.hasPrefix("g2") && $0.contains("app2,app3") && $0.contains("gpu 2 GB") })
+    #expect(
+      stdout.contains { $0.hasPrefix("g2") && $0.contains("app2,app3") && $0.contains("gpu 2 GB") })
     #expect(stdout.contains { $0.hasPrefix("objective: ") && $0.contains("CNY per request") })
   }
 
   @Test(arguments: [
     (#"{"apps":[{"id":"a","slo_ms":-1,"rate":1}]}"#, "app 'a': slo_ms must be > 0"),
     (#"{"apps":[{"id":"a","slo_ms":100,"rate":-3}]}"#, "app 'a': rate must be ≥ 0"),
-    (#"{"apps":[{"id":"a","slo_ms":100,"rate":1},{"id":"a","slo_ms":100,"rate":1}]}"#, "duplicate app id 'a'"),
+    (
+      #"{"apps":[{"id":"a","slo_ms":100,"rate":1},{"id":"a","slo_ms":100,"rate":1}]}"#,
+      "duplicate app id 'a'"
+    ),
     (#"{"apps":[{"id":"a""#, "not valid JSON"),
   ])
   func badAppsFilesExitWith2(json: String, expected: String) throws {

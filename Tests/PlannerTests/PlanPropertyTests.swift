@@ -45,7 +45,8 @@ import Testing
         let timeout = group.timeoutsMs[id]! / 1000
         #expect(timeout >= 0, "\(id) timeout", sourceLocation: sourceLocation)
         #expect(
-          timeout + predicted.max <= app.slo + 1e-9, "\(id): \(timeout) + \(predicted.max) > \(app.slo)",
+          timeout + predicted.max <= app.slo + 1e-9,
+          "\(id): \(timeout) + \(predicted.max) > \(app.slo)",
           sourceLocation: sourceLocation)
         pairs.append((timeout, group.appRates[id]!))
         served[id, default: 0] += group.appRates[id]!
@@ -141,5 +142,21 @@ import Testing
     first.planningMs = 0
     second.planningMs = 0
     #expect(first.jsonData() == second.jsonData())
+  }
+
+  @Test func aPlanReadsBackAsItWasWritten() throws {
+    let planner = Planner(
+      profile: try ModelProfile.builtIn(named: "GPT-2"),
+      pricing: try PricingPreset.builtIn(named: "paper-usd"))
+    var random = SeededRandom(seed: 17)
+    let apps = WorkloadGenerator(sloRange: 1.0...2.4).apps(count: 9, using: &random)
+    for algorithm in Planner.Algorithm.allCases {
+      var plan = try planner.plan(
+        apps + [App(id: "late", slo: 0.01, rate: 1)], algorithm: algorithm)
+      plan.version = 3
+      plan.createdAt = "2026-11-26T15:00:00Z"
+      #expect(try Plan.decode(plan.jsonData()) == plan)
+      #expect(plan.infeasible.map(\.app) == ["late"])
+    }
   }
 }

@@ -95,9 +95,10 @@ import Testing
     let cost = CostModel(
       profile: try ModelProfile.builtIn(named: "VideoMAE"),
       pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
-    #expect((1...16).map { cost.gpuDemandGB(batch: $0) } == [
-      2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 4, 4, 5, 5, 6, 6,
-    ])
+    #expect(
+      (1...16).map { cost.gpuDemandGB(batch: $0) } == [
+        2, 2, 2, 2, 3, 3, 4, 4, 4, 4, 4, 4, 5, 5, 6, 6,
+      ])
   }
 
   @Test(arguments: [(0.4, 34.85), (0.5, 22.06), (0.6, 18.92), (0.8, 12.28), (1.0, 9.09)])

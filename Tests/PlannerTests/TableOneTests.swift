@@ -47,7 +47,8 @@ import Testing
   @Test func mbsIsNoDearerThanBatch() throws {
     let mbs = try planner.plan(apps, algorithm: .mbs)
     let batch = try planner.plan(apps, algorithm: .batch)
-    #expect(mbs.objective / batch.objective <= 1.0, "MBS+/BATCH = \(mbs.objective / batch.objective)")
+    #expect(
+      mbs.objective / batch.objective <= 1.0, "MBS+/BATCH = \(mbs.objective / batch.objective)")
   }
 
   @Test func optimalIsNoDearerThanHarmony() throws {
