@@ -34,6 +34,14 @@ public struct Planner: Sendable {
       cost: CostModel(profile: profile, pricing: pricing))
   }
 
+  /// A planner for a built-in model under a built-in pricing preset.
+  public init(model: String, pricing: String = PricingPreset.defaultName) throws(PlannerInputError)
+  {
+    self.init(
+      profile: try ModelProfile.builtIn(named: model),
+      pricing: try PricingPreset.builtIn(named: pricing))
+  }
+
   /// A plan for `apps`. Throws for input no plan can come from (SLO ≤ 0, negative or non-finite
   /// rate, duplicate or empty ids); an app no function can serve is listed in `infeasible`.
   public func plan(_ apps: [App], algorithm: Algorithm = .optimal) throws(PlannerInputError)

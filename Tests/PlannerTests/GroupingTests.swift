@@ -7,9 +7,7 @@ import Testing
   let planner: Planner
 
   init() throws {
-    planner = Planner(
-      profile: try ModelProfile.builtIn(named: "VGG19"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    planner = try Planner(model: "VGG19")
   }
 
   @Test func stageOneMergesACPURunWhoseRatePassesTheKnee() throws {
@@ -44,9 +42,7 @@ import Testing
   @Test func exhaustiveProvisioningIsNeverDearerThanThePapers() throws {
     var random = SeededRandom(seed: 5)
     for model in ModelProfile.builtInNames {
-      let planner = Planner(
-        profile: try ModelProfile.builtIn(named: model),
-        pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+      let planner = try Planner(model: model)
       let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
       var cheaper = 0
       for _ in 0..<200 {

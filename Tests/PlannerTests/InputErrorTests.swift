@@ -44,9 +44,7 @@ import Testing
   }
 
   @Test func planRejectsInvalidAppsFromCode() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "Bert"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: "Bert")
     #expect(throws: PlannerInputError("duplicate app id 'x'")) {
       try planner.plan([App(id: "x", slo: 1, rate: 1), App(id: "x", slo: 2, rate: 1)])
     }
@@ -55,9 +53,7 @@ import Testing
   }
 
   @Test func anAppNoFunctionCanServeIsReportedNotDropped() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "VGG19"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: "VGG19")
     let apps = [App(id: "tight", slo: 0.002, rate: 3), App(id: "fine", slo: 0.6, rate: 3)]
     for algorithm in Planner.Algorithm.allCases {
       let plan = try planner.plan(apps, algorithm: algorithm)
@@ -92,9 +88,7 @@ import Testing
   }
 
   @Test func aCPUOnlyPlatformPlansOnCPU() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "Bert"),
-      pricing: try PricingPreset.builtIn(named: "aws-lambda"))
+    let planner = try Planner(model: "Bert", pricing: "aws-lambda")
     var random = SeededRandom(seed: 11)
     let plan = try planner.plan(WorkloadGenerator().apps(count: 10, using: &random))
     #expect(!plan.groups.isEmpty)

@@ -73,9 +73,7 @@ import Testing
 
   @Test(arguments: ModelProfile.builtInNames)
   func everyPlanMeetsItsConstraintsAndTheOptimumIsNoDearer(model: String) throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: model),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
     var random = SeededRandom(seed: 20_240_513)
     var (cpuGroups, gpuGroups, sharedGroups) = (0, 0, 0)
@@ -105,9 +103,7 @@ import Testing
   }
 
   @Test func batchWaitsAndAverageLatencyFitTheSLO() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "Bert"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: "Bert")
     var random = SeededRandom(seed: 7)
     let apps = WorkloadGenerator().apps(count: 30, using: &random)
     let plan = try planner.plan(apps, algorithm: .batch)
@@ -120,9 +116,7 @@ import Testing
   }
 
   @Test func largeWorkloadsArePlannedCompletely() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "VGG19"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: "VGG19")
     var random = SeededRandom(seed: 99)
     let apps = WorkloadGenerator(rateRange: 0.01...5).apps(count: 300, using: &random)
     for algorithm in Planner.Algorithm.allCases where algorithm != .batch {
@@ -132,9 +126,7 @@ import Testing
   }
 
   @Test func samePlanForTheSameInput() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "VideoMAE"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: "VideoMAE")
     var random = SeededRandom(seed: 3)
     let apps = WorkloadGenerator(sloRange: 1.0...2.4).apps(count: 12, using: &random)
     var first = try planner.plan(apps)
@@ -145,9 +137,7 @@ import Testing
   }
 
   @Test func aPlanReadsBackAsItWasWritten() throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "GPT-2"),
-      pricing: try PricingPreset.builtIn(named: "paper-usd"))
+    let planner = try Planner(model: "GPT-2", pricing: "paper-usd")
     var random = SeededRandom(seed: 17)
     let apps = WorkloadGenerator(sloRange: 1.0...2.4).apps(count: 9, using: &random)
     for algorithm in Planner.Algorithm.allCases {

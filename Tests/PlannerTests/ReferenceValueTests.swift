@@ -103,9 +103,7 @@ import Testing
 
   @Test(arguments: [(0.4, 34.85), (0.5, 22.06), (0.6, 18.92), (0.8, 12.28), (1.0, 9.09)])
   func kneeRate(slo: Double, expected: Double) throws {
-    let planner = Planner(
-      profile: try ModelProfile.builtIn(named: "VGG19"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    let planner = try Planner(model: "VGG19")
     let knee = planner.kneeRate(slo: slo)
     #expect(abs(knee - expected) <= 0.05 * expected, "knee at SLO \(slo): \(knee) vs \(expected)")
   }

@@ -12,9 +12,7 @@ import Testing
   ]
 
   init() throws {
-    planner = Planner(
-      profile: try ModelProfile.builtIn(named: "VGG19"),
-      pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+    planner = try Planner(model: "VGG19")
   }
 
   @Test func batchPutsEveryAppAloneOnCPU() throws {
