@@ -17,10 +17,12 @@ let package = Package(
         ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
-        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner"]),
+        .target(name: "Pipeline", dependencies: ["Kafka", "Planner"]),
+        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Planner", "Kafka"]),
         .testTarget(
             name: "HarmonyBatchCLITests",
             dependencies: ["HarmonyBatchCLI", "Kafka", "harmonybatch"]

@@ -1,0 +1,195 @@
+/// A request waiting in a batch buffer. Times are seconds on the batcher's clock (epoch-based).
+public struct BufferedRequest<Item: Sendable>: Sendable {
+  public var id: String
+  public var app: String
+  public var arrival: Double
+  public var slo: Double
+  /// How long the request may wait for its batch to fill.
+  public var timeout: Double
+  /// Whatever the shell needs to send the request on (payload, source offset, …).
+  public var item: Item
+
+  public init(
+    id: String, app: String, arrival: Double, slo: Double, timeout: Double, item: Item
+  ) {
+    self.id = id
+    self.app = app
+    self.arrival = arrival
+    self.slo = slo
+    self.timeout = timeout
+    self.item = item
+  }
+
+  /// The latest flush time the plan allows this request.
+  public var deadline: Double { arrival + timeout }
+  /// When its SLO runs out.
+  public var sloDeadline: Double { arrival + slo }
+}
+
+/// Why a buffer was flushed.
+public enum FlushReason: String, Sendable, Codable {
+  /// It held a full batch.
+  case full
+  /// A request's personal deadline came.
+  case deadline
+  /// A request that can no longer make its SLO was forwarded at once (`--late-policy forward`).
+  case late
+  /// The batcher is stopping.
+  case drain
+  /// Requests of the same group and plan version arrived with a different configuration.
+  case reconfigured
+}
+
+/// What to do with a request whose SLO can no longer be met.
+public enum LatePolicy: String, Sendable, CaseIterable {
+  /// Send it to the late topic with the reason, not to a worker.
+  case divert
+  /// Dispatch it at once anyway, marked late.
+  case forward
+}
+
+/// A batch ready to dispatch.
+public struct ReadyBatch<Item: Sendable>: Sendable {
+  public var spec: GroupSpec
+  public var requests: [BufferedRequest<Item>]
+  public var reason: FlushReason
+  public var flushedAt: Double
+  /// Ids of requests that are dispatched although their SLO cannot be met (policy `forward`).
+  public var lateIDs: Set<String>
+}
+
+/// What the batching core asks its shell to do.
+public enum BatchingDirective<Item: Sendable>: Sendable {
+  case dispatch(ReadyBatch<Item>)
+  /// Divert a request that can no longer make its SLO; `lateBy` is how far past its SLO the
+  /// predicted end would be (seconds).
+  case divert(BufferedRequest<Item>, spec: GroupSpec, lateBy: Double)
+}
+
+/// The batching state machine (model reference §2): one buffer per group with capacity b and
+/// per-app timeouts. A buffer is flushed when it holds b requests or when the earliest personal
+/// deadline among its requests comes; after a flush it starts empty. Requests keep their arrival
+/// order in a batch, so every app's requests stay first-in, first-out.
+///
+/// Pure: no clock and no I/O. The shell feeds arrivals and the time, executes the directives, and
+/// sleeps until `nextDeadline`.
+public struct GroupBuffers<Item: Sendable>: Sendable {
+  struct Buffer: Sendable {
+    var spec: GroupSpec
+    var requests: [BufferedRequest<Item>] = []
+    var earliestDeadline = Double.infinity
+  }
+
+  public let latePolicy: LatePolicy
+  private var buffers: [GroupKey: Buffer] = [:]
+  /// Requests in all buffers.
+  public private(set) var count = 0
+
+  public init(latePolicy: LatePolicy = .divert) {
+    self.latePolicy = latePolicy
+  }
+
+  /// The earliest time a buffer must be flushed, or nil when all are empty.
+  public var nextDeadline: Double? {
+    var earliest = Double.infinity
+    for buffer in buffers.values where buffer.earliestDeadline < earliest {
+      earliest = buffer.earliestDeadline
+    }
+    return earliest.isFinite ? earliest : nil
+  }
+
+  /// How many requests wait in the buffer of `key`.
+  public func waiting(in key: GroupKey) -> Int { buffers[key]?.requests.count ?? 0 }
+
+  /// A request arrives at time `now` for the group `spec` describes.
+  public mutating func receive(
+    _ request: BufferedRequest<Item>, in spec: GroupSpec, now: Double
+  ) -> [BatchingDirective<Item>] {
+    var directives: [BatchingDirective<Item>] = []
+    if let existing = buffers[spec.key], existing.spec != spec, !existing.requests.isEmpty {
+      directives += flush(spec.key, reason: .reconfigured, now: now)
+    }
+    let lateBy = now + spec.latencyMax - request.sloDeadline
+    if lateBy > 1e-9, latePolicy == .divert {
+      directives.append(.divert(request, spec: spec, lateBy: lateBy))
+      return directives
+    }
+    var buffer = buffers[spec.key] ?? Buffer(spec: spec)
+    buffer.spec = spec
+    buffer.requests.append(request)
+    buffer.earliestDeadline = min(buffer.earliestDeadline, request.deadline)
+    buffers[spec.key] = buffer
+    count += 1
+    if lateBy > 1e-9 {
+      directives += flush(spec.key, reason: .late, now: now)
+    } else if buffer.requests.count >= spec.capacity {
+      directives += flush(spec.key, reason: .full, now: now)
+    } else if buffer.earliestDeadline <= now {
+      directives += flush(spec.key, reason: .deadline, now: now)
+    }
+    return directives
+  }
+
+  /// Time has come to `now`: flushes every buffer whose earliest deadline has passed.
+  public mutating func advance(to now: Double) -> [BatchingDirective<Item>] {
+    let due = buffers.filter { $0.value.earliestDeadline <= now }.map(\.key)
+    return due.sorted(by: { buffers[$0]!.earliestDeadline < buffers[$1]!.earliestDeadline })
+      .flatMap { flush($0, reason: .deadline, now: now) }
+  }
+
+  /// Flushes every buffer (the batcher is stopping).
+  public mutating func drain(now: Double) -> [BatchingDirective<Item>] {
+    buffers.keys.sorted(by: { $0.description < $1.description })
+      .flatMap { flush($0, reason: .drain, now: now) }
+  }
+
+  /// Takes out every buffered request whose item matches (its source partition was revoked and
+  /// will be read again by the new owner).
+  public mutating func removeAll(where matches: (Item) -> Bool) -> [BufferedRequest<Item>] {
+    var removed: [BufferedRequest<Item>] = []
+    for key in Array(buffers.keys) {
+      guard var buffer = buffers[key] else { continue }
+      let kept = buffer.requests.filter { !matches($0.item) }
+      guard kept.count != buffer.requests.count else { continue }
+      removed += buffer.requests.filter { matches($0.item) }
+      buffer.requests = kept
+      buffer.earliestDeadline = kept.map(\.deadline).min() ?? .infinity
+      buffers[key] = kept.isEmpty ? nil : buffer
+    }
+    count -= removed.count
+    return removed
+  }
+
+  /// Sends the buffer's requests on: late ones diverted (or marked, when forwarding), the rest as
+  /// one batch. The buffer starts empty.
+  private mutating func flush(_ key: GroupKey, reason: FlushReason, now: Double)
+    -> [BatchingDirective<Item>]
+  {
+    guard let buffer = buffers.removeValue(forKey: key), !buffer.requests.isEmpty else {
+      return []
+    }
+    count -= buffer.requests.count
+    var directives: [BatchingDirective<Item>] = []
+    var onTime: [BufferedRequest<Item>] = []
+    var lateIDs = Set<String>()
+    for request in buffer.requests {
+      let lateBy = now + buffer.spec.latencyMax - request.sloDeadline
+      if lateBy > 1e-9 {
+        if latePolicy == .divert {
+          directives.append(.divert(request, spec: buffer.spec, lateBy: lateBy))
+          continue
+        }
+        lateIDs.insert(request.id)
+      }
+      onTime.append(request)
+    }
+    if !onTime.isEmpty {
+      directives.insert(
+        .dispatch(
+          ReadyBatch(
+            spec: buffer.spec, requests: onTime, reason: reason, flushedAt: now, lateIDs: lateIDs)),
+        at: 0)
+    }
+    return directives
+  }
+}
