@@ -1,15 +1,20 @@
 import Kafka
+import Pipeline
 
 /// `harmonybatch broker`: hosts the embedded Kafka-protocol broker until SIGINT/SIGTERM.
 enum BrokerCommand {
   static let spec = CommandSpec(
     name: "broker",
     summary: "Host the embedded Kafka-protocol broker (librdkafka's mock cluster) on loopback.",
-    usage: "[--brokers N] [--partitions N] [--topics a,b,...]",
+    usage: "[--brokers N] [--partitions N] [--topics a,b,... | --topic-prefix P]",
     options: [
       .option("brokers", "N", "Number of brokers in the cluster (default 1)."),
-      .option("partitions", "N", "Partitions of each topic given with --topics (default 4)."),
-      .option("topics", "LIST", "Topics to create at start, comma-separated.", repeatable: true),
+      .option("partitions", "N", "Partitions of each topic created at start (default 4)."),
+      .option(
+        "topics", "LIST",
+        "Topics to create at start, comma-separated (default: the pipeline's hb.* topics).",
+        repeatable: true),
+      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
       .option(
         "log-level", "LEVEL", "Broker log level: error|warning|notice|info|debug (default warning)."
       ),
@@ -17,24 +22,31 @@ enum BrokerCommand {
     discussion: """
       Prints the bootstrap address (host:port,...) as the first line of standard output, then
       serves any Kafka client (kcat, librdkafka, Java) until SIGINT or SIGTERM. Records live in
-      memory only. Topics not created here are auto-created with 4 partitions on first use.
-      Example: harmonybatch broker --topics hb.requests --partitions 8
+      memory only. Without --topics it creates the pipeline's topics (hb.requests, hb.grouped,
+      hb.batches.cpu, hb.batches.gpu, hb.results, hb.feedback, hb.rates, hb.dead-letter,
+      hb.late, and hb.plans with one partition); other topics are auto-created with 4
+      partitions on first use.
+      Example: harmonybatch broker --partitions 8
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let brokers = try options.int("brokers", default: 1, in: 1...16)
     let partitions = try options.int("partitions", default: 4, in: 1...1024)
-    let topics = options.list("topics")
+    let named = options.list("topics")
+    let specs =
+      named.isEmpty
+      ? PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.").specs(partitions: partitions)
+      : named.map { KafkaTopicSpec(name: $0, partitions: partitions) }
+    let topics = specs.map(\.name)
     let logLevel = try KafkaOptions.logLevel(options)
     let signals = TerminationSignal()
     let broker = try EmbeddedBroker(
       brokers: brokers, logger: .standardError(minimumLevel: logLevel))
-    try broker.createTopics(topics.map { KafkaTopicSpec(name: $0, partitions: partitions) })
+    try broker.createTopics(specs)
     Console.out(broker.bootstrapServers)
     Console.err(
       "embedded broker: \(brokers) broker(s) at \(broker.bootstrapServers)"
-        + (topics.isEmpty
-          ? "" : "; topics \(topics.joined(separator: ",")) with \(partitions) partitions")
+        + "; topics \(topics.joined(separator: ","))"
         + "; stop with Ctrl-C")
     let number = await signals.wait()
     Console.err("embedded broker: \(TerminationSignal.name(number)) received, shutting down")

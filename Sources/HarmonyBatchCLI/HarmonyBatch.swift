@@ -14,6 +14,7 @@ public enum HarmonyBatch {
   static let commands: [Command] = [
     Command(spec: DemoCommand.spec, run: DemoCommand.run),
     Command(spec: PlanCommand.spec, run: PlanCommand.run),
+    Command(spec: BatcherCommand.spec, run: BatcherCommand.run),
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),

@@ -49,6 +49,8 @@ public struct PlanGroup: Codable, Sendable, Equatable {
   public var function: FunctionConfig
   public var batchSize: Int
   public var timeoutsMs: [String: Double]
+  /// Each app's SLO, so that services can serve requests that carry no `hb-slo-ms` header.
+  public var slosMs: [String: Double]
   public var latencyAvgMs: Double
   public var latencyMaxMs: Double
   public var costPerRequest: Double
@@ -62,6 +64,7 @@ public struct PlanGroup: Codable, Sendable, Equatable {
     case function
     case batchSize = "batch_size"
     case timeoutsMs = "timeouts_ms"
+    case slosMs = "slos_ms"
     case latencyAvgMs = "latency_avg_ms"
     case latencyMaxMs = "latency_max_ms"
     case costPerRequest = "cost_per_request"

@@ -131,6 +131,7 @@ public struct Planner: Sendable {
         function: group.function,
         batchSize: group.batch,
         timeoutsMs: group.timeouts.mapValues { $0 * 1000 },
+        slosMs: Dictionary(group.members.map { ($0.id, $0.slo * 1000) }, uniquingKeysWith: min),
         latencyAvgMs: group.latency.avg * 1000,
         latencyMaxMs: group.latency.max * 1000,
         costPerRequest: group.costPerRequest,

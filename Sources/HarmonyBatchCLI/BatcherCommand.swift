@@ -1,0 +1,154 @@
+import Foundation
+import Kafka
+import Pipeline
+import Planner
+
+/// `harmonybatch batcher`: the router and batcher stages in one process.
+enum BatcherCommand {
+  static let spec = CommandSpec(
+    name: "batcher",
+    summary: "Route requests to groups and batch them for the workers (router + batcher).",
+    usage: "[--plan FILE] [--model NAME | --profile FILE] [--late-policy divert|forward] ...",
+    options: [
+      .option("plan", "FILE", "Follow this plan (what 'plan --format json' prints), not hb.plans."),
+      .option(
+        "model", "NAME",
+        "Profile for apps the plan does not cover (default: the plan's model, if built in)."),
+      .option("profile", "FILE", "A profile file for those apps instead."),
+      .option("pricing", "P", "Pricing preset or file for those apps (default alibaba-cny)."),
+      .option(
+        "late-policy", "P",
+        "divert (default): requests that can no longer meet their SLO go to hb.late; forward: "
+          + "dispatch them anyway, marked late."),
+      .option(
+        "flush-margin-ms", "MS",
+        "Flush this long before the plan's deadline, against wake-up jitter (default 5)."),
+      .option("stage", "S", "both (default), router or batcher: which stages this process runs."),
+      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      .option(
+        "max-payload-bytes", "N",
+        "Requests with a larger payload go to the dead letter (default 1048576)."),
+      .option("report-interval-ms", "N", "How often the router reports rates (default 1000)."),
+    ] + KafkaOptions.specs,
+    discussion: """
+      The router (consumer group hb-router on hb.requests) validates each request, looks its
+      app up in the plan and re-publishes it on hb.grouped keyed by group; bad records go to
+      hb.dead-letter with a reason code (missing-app, bad-slo, missing-slo, payload-too-large,
+      impossible-slo, unplanned-app). The batcher (group hb-batcher on hb.grouped) keeps one
+      buffer per group, flushes it when full or at the earliest personal deadline, and
+      publishes the batch on hb.batches.cpu or hb.batches.gpu. Offsets are committed only
+      after the broker has acknowledged everything made from them. Run more processes to
+      share the partitions. SIGINT/SIGTERM: stop reading, flush every buffer, wait for the
+      broker, commit, leave the groups.
+      """)
+
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    let stage = try options.choice("stage", default: "both", from: ["both", "router", "batcher"])
+    let latePolicy = LatePolicy(
+      rawValue: try options.choice("late-policy", default: "divert", from: ["divert", "forward"]))!
+    var plan: Plan?
+    if let path = options.string("plan") {
+      let data: Data
+      do {
+        data = try Data(contentsOf: URL(fileURLWithPath: path))
+      } catch {
+        throw UsageError("cannot read plan file '\(path)'")
+      }
+      plan = try Plan.decode(data, source: "plan file '\(path)'")
+    }
+    let planner = try soloPlanner(options, plan: plan)
+    let signals = TerminationSignal()
+    let cluster = try ClusterSetup.connect(options, topics: topics)
+    let log = PipelineLog(service: "batcher")
+
+    var routerSettings = RouterService.Settings()
+    routerSettings.topics = topics
+    routerSettings.fixedPlan = plan
+    routerSettings.planner = planner
+    routerSettings.maxPayloadBytes = try options.int(
+      "max-payload-bytes", default: RequestRouter.defaultMaxPayloadBytes, in: 1...100_000_000)
+    routerSettings.reportIntervalMs = try options.int(
+      "report-interval-ms", default: 1000, in: 10...3_600_000)
+    var batcherSettings = BatcherService.Settings()
+    batcherSettings.topics = topics
+    batcherSettings.latePolicy = latePolicy
+    batcherSettings.flushMarginMs = try options.double("flush-margin-ms", default: 5, in: 0...10_000)
+
+    let stop = StopFlag()
+    let common = cluster.common
+    let (routing, batching) = (routerSettings, batcherSettings)
+    log.info(
+      "starting \(stage == "both" ? "router and batcher" : stage) on \(cluster.bootstrap)"
+        + (plan.map { " with plan file v\($0.version ?? 0)" } ?? " following \(topics.plans)"))
+    let exitCode = await withTaskGroup(of: Int32.self) { group in
+      if stage != "batcher" {
+        group.addTask {
+          await runStage("router", stop: stop, log: log) {
+            try RouterService(common: common, settings: routing, log: log.named("router"))
+              .run(stop: stop)
+          }
+        }
+      }
+      if stage != "router" {
+        group.addTask {
+          await runStage("batcher", stop: stop, log: log) {
+            try BatcherService(common: common, settings: batching, log: log.named("batcher"))
+              .run(stop: stop)
+          }
+        }
+      }
+      group.addTask {
+        let number = await signals.wait()
+        if !stop.isSet {
+          log.info("\(TerminationSignal.name(number)) received: draining")
+          stop.set()
+        }
+        return 0
+      }
+      var code: Int32 = 0
+      var finished = 0
+      let stages = stage == "both" ? 2 : 1
+      for await result in group {
+        code = max(code, result)
+        finished += 1
+        if finished == stages {
+          // Every stage has returned; the signal waiter is the only task left.
+          group.cancelAll()
+          break
+        }
+      }
+      return code
+    }
+    withExtendedLifetime(cluster) {}
+    return exitCode
+  }
+
+  /// Runs one stage; if it fails, the others are asked to stop too.
+  private static func runStage(
+    _ name: String, stop: StopFlag, log: PipelineLog, _ body: @escaping @Sendable () throws -> Void
+  ) async -> Int32 {
+    do {
+      try await onThread("hb-\(name)", body)
+      return 0
+    } catch {
+      log.error("\(name) failed: \(error)")
+      stop.set()
+      return 1
+    }
+  }
+
+  /// The planner that provisions apps the plan does not cover.
+  static func soloPlanner(_ options: ParsedOptions, plan: Plan?) throws -> Planner? {
+    let pricing = try PricingPreset.named(
+      orPath: options.string("pricing") ?? plan?.pricing ?? PricingPreset.defaultName)
+    switch (options.string("model"), options.string("profile")) {
+    case (let name?, nil): return Planner(profile: try ModelProfile.builtIn(named: name), pricing: pricing)
+    case (nil, let path?): return Planner(profile: try ModelProfile.load(path: path), pricing: pricing)
+    case (_?, _?): throw UsageError("give --model or --profile, not both")
+    case (nil, nil):
+      guard let model = plan?.model, ModelProfile.builtInNames.contains(model) else { return nil }
+      return Planner(profile: try ModelProfile.builtIn(named: model), pricing: pricing)
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import Kafka
+import Pipeline
+
+/// The cluster a service command works on: the one `--bootstrap` names (its pipeline topics are
+/// created if missing), or an embedded broker started for this process.
+struct ClusterSetup {
+  let bootstrap: String
+  let common: KafkaConfiguration
+  /// Kept alive while the command runs.
+  let embedded: EmbeddedBroker?
+
+  static func connect(_ options: ParsedOptions, topics: PipelineTopics, partitions: Int = 4)
+    throws -> ClusterSetup
+  {
+    let logLevel = try KafkaOptions.logLevel(options)
+    if let bootstrap = options.string("bootstrap") {
+      let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
+      do {
+        let admin = try KafkaAdmin(configuration: common)
+        let existing = try admin.topics()
+        let missing = topics.specs(partitions: partitions).filter { existing[$0.name] == nil }
+        try admin.createTopics(missing, timeoutMs: 5000)
+      } catch {
+        // The embedded broker of another process has no CreateTopics; it creates topics on
+        // first use (4 partitions), which serves too.
+        Console.err(
+          "harmonybatch \(options.command): note: topics not created (\(error.message)); "
+            + "relying on the cluster's auto-creation")
+      }
+      return ClusterSetup(bootstrap: bootstrap, common: common, embedded: nil)
+    }
+    let broker = try EmbeddedBroker(brokers: 1, logger: .standardError(minimumLevel: logLevel))
+    try broker.createTopics(topics.specs(partitions: partitions))
+    Console.err("harmonybatch \(options.command): embedded broker at \(broker.bootstrapServers)")
+    return ClusterSetup(
+      bootstrap: broker.bootstrapServers,
+      common: try KafkaOptions.configuration(options, bootstrap: broker.bootstrapServers),
+      embedded: broker)
+  }
+}
+
+/// Runs blocking work on a thread of its own and awaits it, so long-running service loops never
+/// occupy Swift's cooperative pool.
+func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws
+  -> T
+{
+  try await withCheckedThrowingContinuation { continuation in
+    let thread = Thread {
+      continuation.resume(with: Result { try body() })
+    }
+    thread.name = name
+    thread.start()
+  }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Kafka
+import Planner
+
+/// The batcher stage: a consumer-group member on hb.grouped that keeps one buffer per group (and
+/// plan version), flushes each when it is full or at its earliest personal deadline, and publishes
+/// the batch on the topic of its function's kind. A source offset is committed only after every
+/// batch (or late record) holding records up to it is acknowledged.
+public struct BatcherService: Sendable {
+  public struct Settings: Sendable {
+    public var topics = PipelineTopics()
+    public var groupID = "hb-batcher"
+    public var latePolicy = LatePolicy.divert
+    /// Buffers flush this long before the plan's deadline, so that the wake-up jitter of a busy
+    /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max).
+    public var flushMarginMs = 5.0
+    public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
+
+    public init() {}
+  }
+
+  public let common: KafkaConfiguration
+  public let settings: Settings
+  public let log: PipelineLog
+
+  public init(common: KafkaConfiguration, settings: Settings, log: PipelineLog) {
+    self.common = common
+    self.settings = settings
+    self.log = log
+  }
+
+  /// Runs until `stop` is set; then flushes every buffer, waits for the broker, commits and leaves
+  /// the group. Blocks the calling thread.
+  public func run(stop: StopFlag) throws {
+    let clock = PipelineClock()
+    let io = try StageIO(
+      common: common, groupID: settings.groupID, input: settings.topics.grouped, log: log)
+    var buffers = GroupBuffers<BatchItem>(latePolicy: settings.latePolicy)
+    var counters = Counters()
+    var failure: Error?
+    do {
+      while !stop.isSet {
+        var waitMs = 50
+        if let deadline = buffers.nextDeadline {
+          waitMs = max(0, min(waitMs, Int(((deadline - clock.now()) * 1000).rounded(.up))))
+        }
+        if let event = try io.consumer.poll(timeoutMs: waitMs) {
+          switch event {
+          case .record(let record):
+            io.track(record)
+            try receive(record, into: &buffers, io: io, now: clock.now(), counters: &counters)
+          case .partitionsRevoked(let partitions):
+            let revoked = Set(partitions)
+            let removed = buffers.removeAll(where: { revoked.contains($0.source) })
+            io.forget(partitions)
+            if !removed.isEmpty {
+              log.info("revoked \(partitions.count) partitions; \(removed.count) buffered requests go to their new owner")
+            }
+          case .partitionsAssigned(let partitions):
+            log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
+          case .error(let error):
+            log.warning(error.message)
+          case .partitionEOF:
+            break
+          }
+        }
+        if let deadline = buffers.nextDeadline, deadline <= clock.now() {
+          try execute(buffers.advance(to: clock.now()), io: io, counters: &counters)
+        }
+        try io.advanceOffsets()
+      }
+      try execute(buffers.drain(now: clock.now()), io: io, counters: &counters)
+    } catch {
+      failure = error
+    }
+    do {
+      try io.finish()
+    } catch {
+      failure = failure ?? error
+    }
+    log.info(
+      "stopped: \(counters.batches) batches of \(counters.dispatched) requests, "
+        + "\(counters.late) late, \(counters.deadLetters) dead letters")
+    if let failure { throw failure }
+  }
+
+  struct Counters {
+    var batches = 0
+    var dispatched = 0
+    var late = 0
+    var deadLetters = 0
+    var sequence = 0
+  }
+
+  private func receive(
+    _ record: KafkaRecord, into buffers: inout GroupBuffers<BatchItem>, io: StageIO, now: Double,
+    counters: inout Counters
+  ) throws {
+    switch GroupedRecord.parse(record.headers) {
+    case .failure(let error):
+      counters.deadLetters += 1
+      try io.produce(
+        DeadLetter.message(
+          for: record, code: .badGroupedRecord, detail: error.message,
+          topic: settings.topics.deadLetter),
+        sources: [(record.topicPartition, record.offset)])
+    case .success(let grouped):
+      let request = BufferedRequest(
+        id: grouped.requestID, app: grouped.app, arrival: Double(grouped.arrivalMs) / 1000,
+        slo: grouped.sloMs / 1000,
+        timeout: max(0, grouped.timeoutMs - settings.flushMarginMs) / 1000,
+        item: BatchItem(
+          source: record.topicPartition, offset: record.offset, value: record.value,
+          headers: record.headers))
+      try execute(buffers.receive(request, in: grouped.spec, now: now), io: io, counters: &counters)
+    }
+  }
+
+  private func execute(
+    _ directives: [BatchingDirective<BatchItem>], io: StageIO, counters: inout Counters
+  ) throws {
+    for directive in directives {
+      switch directive {
+      case .dispatch(let batch):
+        counters.sequence += 1
+        counters.batches += 1
+        counters.dispatched += batch.requests.count
+        let message = batch.message(
+          id: "\(settings.instance)-\(counters.sequence)", batcher: settings.instance,
+          topics: settings.topics)
+        try io.produce(message, sources: batch.requests.map { ($0.item.source, $0.item.offset) })
+      case .divert(let request, _, let lateBy):
+        counters.late += 1
+        try io.produce(
+          LateRecord.message(for: request, lateBy: lateBy, topic: settings.topics.late),
+          sources: [(request.item.source, request.item.offset)])
+      }
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import Kafka
+
+/// Which source offsets may be committed: a record's offset is pending from when it is read until
+/// everything produced from it is acknowledged by the broker. The committable offset of a
+/// partition is its lowest pending offset (or one past the last record read), so a crash replays
+/// every record whose output might be missing, and nothing else.
+public struct PendingOffsets: Sendable {
+  private struct Partition: Sendable {
+    /// Offsets read, in order, with whether they are done; done ones at the front are dropped.
+    var offsets: [Int64] = []
+    var done: [Bool] = []
+    var head = 0
+    var nextAfterLast: Int64 = -1
+    var lastCommittable: Int64 = -1
+
+    var committable: Int64? {
+      if head < offsets.count { return offsets[head] }
+      return nextAfterLast >= 0 ? nextAfterLast : nil
+    }
+
+    mutating func compact() {
+      guard head > 1024, head * 2 > offsets.count else { return }
+      offsets.removeFirst(head)
+      done.removeFirst(head)
+      head = 0
+    }
+  }
+
+  private var partitions: [KafkaTopicPartition: Partition] = [:]
+  /// Records still waiting for an acknowledgement, across partitions.
+  public private(set) var pendingCount = 0
+
+  public init() {}
+
+  /// A record was read.
+  public mutating func track(_ partition: KafkaTopicPartition, offset: Int64) {
+    var state = partitions[partition] ?? Partition()
+    state.offsets.append(offset)
+    state.done.append(false)
+    state.nextAfterLast = offset + 1
+    partitions[partition] = state
+    pendingCount += 1
+  }
+
+  /// Everything produced from the record is acknowledged (or it produced nothing).
+  public mutating func complete(_ partition: KafkaTopicPartition, offset: Int64) {
+    guard var state = partitions[partition] else { return }
+    var low = state.head
+    var high = state.offsets.count
+    while low < high {
+      let mid = (low + high) / 2
+      if state.offsets[mid] < offset { low = mid + 1 } else { high = mid }
+    }
+    guard low < state.offsets.count, state.offsets[low] == offset, !state.done[low] else { return }
+    state.done[low] = true
+    pendingCount -= 1
+    while state.head < state.offsets.count, state.done[state.head] { state.head += 1 }
+    state.compact()
+    partitions[partition] = state
+  }
+
+  /// The offset to commit for a partition (the next one to read after a restart).
+  public func committable(_ partition: KafkaTopicPartition) -> Int64? {
+    partitions[partition]?.committable
+  }
+
+  /// Partitions whose committable offset moved since the last call, with that offset.
+  public mutating func takeAdvanced() -> [(KafkaTopicPartition, Int64)] {
+    var moved: [(KafkaTopicPartition, Int64)] = []
+    for (partition, var state) in partitions {
+      guard let offset = state.committable, offset != state.lastCommittable else { continue }
+      state.lastCommittable = offset
+      partitions[partition] = state
+      moved.append((partition, offset))
+    }
+    return moved
+  }
+
+  /// Stops tracking partitions that were revoked.
+  public mutating func forget(_ revoked: [KafkaTopicPartition]) {
+    for partition in revoked {
+      guard let state = partitions.removeValue(forKey: partition) else { continue }
+      pendingCount -= state.done[state.head...].filter { !$0 }.count
+    }
+  }
+}

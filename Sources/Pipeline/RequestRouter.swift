@@ -1,0 +1,138 @@
+import Kafka
+import Planner
+
+/// The router stage's decision for one record of hb.requests (pure): validated and tagged for
+/// hb.grouped, or a dead letter with a stable reason code.
+public struct RequestRouter: Sendable {
+  public enum Decision: Sendable {
+    case grouped(KafkaProducerMessage, GroupedRecord)
+    case deadLetter(KafkaProducerMessage, ReasonCode)
+  }
+
+  public var table: RoutingTable
+  public let topics: PipelineTopics
+  public let maxPayloadBytes: Int
+  public private(set) var report = RouterReport()
+
+  public static let defaultMaxPayloadBytes = 1 << 20
+
+  public init(
+    table: RoutingTable, topics: PipelineTopics, maxPayloadBytes: Int = defaultMaxPayloadBytes
+  ) {
+    self.table = table
+    self.topics = topics
+    self.maxPayloadBytes = maxPayloadBytes
+  }
+
+  /// Routes one request; `nowMs` stands in for a record without a timestamp.
+  public mutating func route(_ record: KafkaRecord, nowMs: Int64) -> Decision {
+    guard let app = record.keyString, !app.isEmpty else {
+      return reject(record, .missingApp, "the record has no key (the app id)")
+    }
+    let size = record.value?.count ?? 0
+    guard size <= maxPayloadBytes else {
+      return reject(
+        record, .payloadTooLarge, "payload of \(size) bytes exceeds the limit of \(maxPayloadBytes)")
+    }
+    var sloMs: Double?
+    if let header = record.headers.last(where: { $0.key == HeaderName.slo }) {
+      let text = header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
+      guard let value = Double(text.trimmingSpaces), value > 0, value.isFinite else {
+        return reject(
+          record, .badSLO, "\(HeaderName.slo) '\(text)' is not a positive number of milliseconds")
+      }
+      sloMs = value
+    }
+    let spread = UInt64(bitPattern: record.offset &* -7_046_029_254_386_353_131)
+    switch table.route(app: app, sloMs: sloMs, spread: spread) {
+    case .reject(let code, let detail):
+      return reject(record, code, detail)
+    case .group(let spec, let slo, let timeout, let planned):
+      let requestID =
+        record.headers.last(where: { $0.key == HeaderName.requestID })
+        .flatMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+        .flatMap { $0.isEmpty ? nil : $0 } ?? record.coordinates
+      let arrival = record.timestampMs ?? nowMs
+      let grouped = GroupedRecord(
+        requestID: requestID, app: app, arrivalMs: arrival, sloMs: slo * 1000,
+        timeoutMs: timeout * 1000, spec: spec)
+      report.count(app: app, sloMs: slo * 1000, planned: planned)
+      let message = KafkaProducerMessage(
+        topic: topics.grouped, key: Array(spec.key.group.utf8), value: record.value,
+        headers: grouped.headers(keeping: record.headers), timestampMs: arrival)
+      return .grouped(message, grouped)
+    }
+  }
+
+  /// Hands over the counts since the last call and starts new ones.
+  public mutating func takeReport() -> RouterReport {
+    defer { report = RouterReport() }
+    return report
+  }
+
+  private mutating func reject(_ record: KafkaRecord, _ code: ReasonCode, _ detail: String)
+    -> Decision
+  {
+    report.rejected[code.rawValue, default: 0] += 1
+    return .deadLetter(
+      DeadLetter.message(for: record, code: code, detail: detail, topic: topics.deadLetter), code)
+  }
+}
+
+/// What the router saw in a window: requests per app (with whether the plan covers the app) and
+/// rejections per reason. Published on hb.rates for the controller (`Schemas/rates.schema.json`).
+public struct RouterReport: Sendable, Codable, Equatable {
+  public struct AppCount: Sendable, Codable, Equatable {
+    public var requests: Int
+    public var sloMs: Double
+    public var planned: Bool
+
+    enum CodingKeys: String, CodingKey {
+      case requests
+      case sloMs = "slo_ms"
+      case planned
+    }
+  }
+
+  public var apps: [String: AppCount] = [:]
+  public var rejected: [String: Int] = [:]
+
+  public init() {}
+
+  public var isEmpty: Bool { apps.isEmpty && rejected.isEmpty }
+
+  mutating func count(app: String, sloMs: Double, planned: Bool) {
+    if apps[app] == nil {
+      apps[app] = AppCount(requests: 1, sloMs: sloMs, planned: planned)
+    } else {
+      apps[app]!.requests += 1
+      apps[app]!.sloMs = min(apps[app]!.sloMs, sloMs)
+    }
+  }
+}
+
+/// Dead-letter records: the original key, value and headers, plus why and where from.
+public enum DeadLetter {
+  public static func message(
+    for record: KafkaRecord, code: ReasonCode, detail: String, topic: String
+  ) -> KafkaProducerMessage {
+    var headers = record.headers
+    headers.append(KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)))
+    headers.append(KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)))
+    headers.append(KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8)))
+    return KafkaProducerMessage(
+      topic: topic, key: record.key, value: record.value, headers: headers,
+      timestampMs: record.timestampMs)
+  }
+}
+
+extension String {
+  fileprivate var trimmingSpaces: Substring {
+    let trimmed = drop(while: { $0 == " " })
+    var end = trimmed.endIndex
+    while end > trimmed.startIndex, trimmed[trimmed.index(before: end)] == " " {
+      end = trimmed.index(before: end)
+    }
+    return trimmed[..<end]
+  }
+}

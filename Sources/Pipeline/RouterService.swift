@@ -1,0 +1,158 @@
+import Foundation
+import Kafka
+import Planner
+
+/// The router stage: a consumer-group member on hb.requests that validates every request, tags it
+/// with its group under the current plan and re-publishes it on hb.grouped keyed by group id, so
+/// every request of a group reaches the same batcher. Bad records go to hb.dead-letter. Every
+/// `reportIntervalMs` it publishes what it saw on hb.rates for the controller.
+public struct RouterService: Sendable {
+  public struct Settings: Sendable {
+    public var topics = PipelineTopics()
+    public var groupID = "hb-router"
+    public var maxPayloadBytes = RequestRouter.defaultMaxPayloadBytes
+    public var reportIntervalMs = 1000
+    /// A fixed plan (`--plan FILE`); otherwise plans are read from the plan topic.
+    public var fixedPlan: Plan?
+    /// Provisions apps the plan does not cover (they are served alone until it does).
+    public var planner: Planner?
+    public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
+
+    public init() {}
+  }
+
+  public let common: KafkaConfiguration
+  public let settings: Settings
+  public let log: PipelineLog
+
+  public init(common: KafkaConfiguration, settings: Settings, log: PipelineLog) {
+    self.common = common
+    self.settings = settings
+    self.log = log
+  }
+
+  /// Runs until `stop` is set, then finishes what it read, commits and leaves the group. Blocks the
+  /// calling thread. Throws when the broker refuses output for good (nothing past it is committed).
+  public func run(stop: StopFlag) throws {
+    let clock = PipelineClock()
+    let io = try StageIO(
+      common: common, groupID: settings.groupID, input: settings.topics.requests, log: log)
+    let follower =
+      settings.fixedPlan == nil
+      ? try PlanFollower(common: common, topic: settings.topics.plans, log: log) : nil
+    var plan = settings.fixedPlan ?? follower?.catchUp()
+    var router = RequestRouter(
+      table: RoutingTable(plan: plan, planner: settings.planner), topics: settings.topics,
+      maxPayloadBytes: settings.maxPayloadBytes)
+    describe(plan)
+    var lastReport = clock.now()
+    var routed = 0
+    var rejected = 0
+    var failure: Error?
+    do {
+      while !stop.isSet {
+        if let follower, let newer = follower.newer(than: router.table.version) {
+          plan = newer
+          router.table = RoutingTable(plan: newer, planner: settings.planner)
+          describe(newer)
+        }
+        if let event = try io.consumer.poll(timeoutMs: 50) {
+          switch event {
+          case .record(let record):
+            io.track(record)
+            let source = [(record.topicPartition, record.offset)]
+            switch router.route(record, nowMs: clock.nowMs()) {
+            case .grouped(let message, _):
+              try io.produce(message, sources: source)
+              routed += 1
+            case .deadLetter(let message, let code):
+              try io.produce(message, sources: source)
+              rejected += 1
+              log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
+            }
+          case .partitionsRevoked(let partitions):
+            io.forget(partitions)
+          case .partitionsAssigned(let partitions):
+            log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
+          case .error(let error):
+            log.warning(error.message)
+          case .partitionEOF:
+            break
+          }
+        }
+        try io.advanceOffsets()
+        let now = clock.now()
+        if now - lastReport >= Double(settings.reportIntervalMs) / 1000 {
+          try publishReport(&router, io: io, from: lastReport, to: now)
+          lastReport = now
+        }
+      }
+      try publishReport(&router, io: io, from: lastReport, to: clock.now())
+    } catch {
+      failure = error
+    }
+    do {
+      try io.finish()
+    } catch {
+      failure = failure ?? error
+    }
+    log.info("stopped: \(routed) requests routed, \(rejected) dead letters")
+    if let failure { throw failure }
+  }
+
+  private func publishReport(
+    _ router: inout RequestRouter, io: StageIO, from: Double, to: Double
+  ) throws {
+    let report = router.takeReport()
+    guard !report.isEmpty else { return }
+    let body = RatesMessage(
+      router: settings.instance, planVersion: router.table.version,
+      windowStartMs: (from * 1000).rounded(), windowEndMs: (to * 1000).rounded(),
+      apps: report.apps, rejected: report.rejected)
+    let unplanned = report.apps.filter { !$0.value.planned }.keys.sorted()
+    if !unplanned.isEmpty {
+      log.info("serving apps the plan does not cover, each alone: \(unplanned.joined(separator: ", "))")
+    }
+    try io.produce(
+      KafkaProducerMessage(
+        topic: settings.topics.rates, key: Array(settings.instance.utf8), value: body.jsonData()),
+      sources: [])
+  }
+
+  private func describe(_ plan: Plan?) {
+    guard let plan else {
+      log.info(
+        settings.planner == nil
+          ? "no plan yet and no profile: requests go to the dead letter (unplanned-app) until a plan arrives"
+          : "no plan yet: every app is served alone until one arrives")
+      return
+    }
+    log.info(
+      "following plan v\(plan.version ?? 0) (\(plan.algorithm), \(plan.groups.count) groups, "
+        + "\(plan.groups.reduce(0) { $0 + $1.apps.count }) apps)")
+  }
+}
+
+/// A router's report on hb.rates (`Schemas/rates.schema.json`).
+public struct RatesMessage: Codable, Sendable, Equatable {
+  public var router: String
+  public var planVersion: Int
+  public var windowStartMs: Double
+  public var windowEndMs: Double
+  public var apps: [String: RouterReport.AppCount]
+  public var rejected: [String: Int]
+
+  enum CodingKeys: String, CodingKey {
+    case router
+    case planVersion = "plan_version"
+    case windowStartMs = "window_start_ms"
+    case windowEndMs = "window_end_ms"
+    case apps, rejected
+  }
+
+  public func jsonData() -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return (try? Array(encoder.encode(self))) ?? []
+  }
+}

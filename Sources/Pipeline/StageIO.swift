@@ -1,0 +1,109 @@
+import Kafka
+import Synchronization
+
+/// The Kafka side of one pipeline stage: a consumer-group member reading its input, a producer
+/// for its output, and the bookkeeping that commits an input offset only after everything
+/// produced from it is acknowledged (DESIGN.md §4). Confined to the stage's thread, except for the
+/// delivery reports, which arrive on the producer's thread and wait in `Acknowledgements`.
+final class StageIO {
+  let consumer: KafkaConsumer
+  let producer: KafkaProducer
+  let log: PipelineLog
+  private var pending = PendingOffsets()
+  private let acknowledgements = Acknowledgements()
+
+  init(
+    common: KafkaConfiguration, groupID: String, input: String, log: PipelineLog,
+    sessionTimeoutMs: Int = 10_000
+  ) throws(KafkaError) {
+    var consumerConfiguration = KafkaConsumerConfiguration(common: common, groupID: groupID)
+    consumerConfiguration.commitPolicy = .automatic(intervalMs: 500)
+    consumerConfiguration.sessionTimeoutMs = sessionTimeoutMs
+    consumerConfiguration.prefetchMessages = 100_000
+    consumer = try KafkaConsumer(configuration: consumerConfiguration)
+    var producerConfiguration = KafkaProducerConfiguration(common: common)
+    producerConfiguration.lingerMs = 1
+    producer = try KafkaProducer(configuration: producerConfiguration)
+    self.log = log
+    try consumer.subscribe(topics: [input])
+  }
+
+  /// Records read and not yet settled.
+  var pendingCount: Int { pending.pendingCount }
+
+  /// A record was read; it stays pending until `produce(…sources:)` for it is acknowledged or
+  /// `settle(_:)` is called.
+  func track(_ record: KafkaRecord) {
+    pending.track(record.topicPartition, offset: record.offset)
+  }
+
+  /// A record needs no output (nothing to wait for).
+  func settle(_ partition: KafkaTopicPartition, offset: Int64) {
+    pending.complete(partition, offset: offset)
+  }
+
+  /// Produces a message made from the `sources` records; they are settled when the broker
+  /// acknowledges it.
+  func produce(_ message: KafkaProducerMessage, sources: [(KafkaTopicPartition, Int64)]) throws(
+    KafkaError
+  ) {
+    try producer.enqueue(message, onDelivery: acknowledgements.handler(for: sources))
+  }
+
+  /// The group took partitions away: their records will be read again by the new owner.
+  func forget(_ partitions: [KafkaTopicPartition]) {
+    pending.forget(partitions)
+  }
+
+  /// Applies the acknowledgements that arrived and stores the offsets that became committable.
+  /// Throws when a message could not be delivered (librdkafka gave up after its retries): the
+  /// stage must stop without committing past it, so a restart replays it.
+  func advanceOffsets() throws(KafkaError) {
+    let (done, failure) = acknowledgements.take()
+    for (partition, offset) in done { pending.complete(partition, offset: offset) }
+    if let failure { throw failure }
+    let advanced = pending.takeAdvanced()
+    if !advanced.isEmpty {
+      do {
+        try consumer.storeOffsets(advanced)
+      } catch {
+        // A partition revoked a moment ago cannot be stored to; its new owner replays it.
+        log.log(.debug, "cannot store offsets: \(error.message)")
+      }
+    }
+  }
+
+  /// Waits for every produced message, stores and commits the offsets, and leaves the group.
+  func finish(timeoutMs: Int = 30_000) throws(KafkaError) {
+    defer {
+      consumer.close()
+      _ = producer.close(timeoutMs: 1000)
+    }
+    try producer.flush(timeoutMs: timeoutMs)
+    try advanceOffsets()
+    try consumer.commit()
+  }
+}
+
+/// Delivery reports, handed from the producer's thread to the stage's loop.
+final class Acknowledgements: Sendable {
+  private let state = Mutex<(done: [(KafkaTopicPartition, Int64)], failure: KafkaError?)>(([], nil))
+
+  func handler(for sources: [(KafkaTopicPartition, Int64)]) -> KafkaProducer.DeliveryHandler {
+    { result in
+      self.state.withLock { state in
+        switch result {
+        case .success: state.done.append(contentsOf: sources)
+        case .failure(let error): if state.failure == nil { state.failure = error }
+        }
+      }
+    }
+  }
+
+  func take() -> (done: [(KafkaTopicPartition, Int64)], failure: KafkaError?) {
+    state.withLock { state in
+      defer { state.done.removeAll(keepingCapacity: true) }
+      return (state.done, state.failure)
+    }
+  }
+}
