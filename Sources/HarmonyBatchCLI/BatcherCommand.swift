@@ -73,7 +73,8 @@ enum BatcherCommand {
     var batcherSettings = BatcherService.Settings()
     batcherSettings.topics = topics
     batcherSettings.latePolicy = latePolicy
-    batcherSettings.flushMarginMs = try options.double("flush-margin-ms", default: 5, in: 0...10_000)
+    batcherSettings.flushMarginMs = try options.double(
+      "flush-margin-ms", default: 5, in: 0...10_000)
 
     let stop = StopFlag()
     let common = cluster.common
@@ -143,8 +144,10 @@ enum BatcherCommand {
     let pricing = try PricingPreset.named(
       orPath: options.string("pricing") ?? plan?.pricing ?? PricingPreset.defaultName)
     switch (options.string("model"), options.string("profile")) {
-    case (let name?, nil): return Planner(profile: try ModelProfile.builtIn(named: name), pricing: pricing)
-    case (nil, let path?): return Planner(profile: try ModelProfile.load(path: path), pricing: pricing)
+    case (let name?, nil):
+      return Planner(profile: try ModelProfile.builtIn(named: name), pricing: pricing)
+    case (nil, let path?):
+      return Planner(profile: try ModelProfile.load(path: path), pricing: pricing)
     case (_?, _?): throw UsageError("give --model or --profile, not both")
     case (nil, nil):
       guard let model = plan?.model, ModelProfile.builtInNames.contains(model) else { return nil }

@@ -35,7 +35,8 @@ enum BrokerCommand {
     let named = options.list("topics")
     let specs =
       named.isEmpty
-      ? PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.").specs(partitions: partitions)
+      ? PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.").specs(
+        partitions: partitions)
       : named.map { KafkaTopicSpec(name: $0, partitions: partitions) }
     let topics = specs.map(\.name)
     let logLevel = try KafkaOptions.logLevel(options)

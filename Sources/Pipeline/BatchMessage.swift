@@ -116,7 +116,8 @@ public enum LateRecord {
     headers.append(KafkaHeader(key: HeaderName.lateReason, value: Array(sloUnreachable.utf8)))
     headers.append(
       KafkaHeader(
-        key: HeaderName.lateBy, value: Array(GroupedRecord.number((lateBy * 1_000_000).rounded() / 1000).utf8)))
+        key: HeaderName.lateBy,
+        value: Array(GroupedRecord.number((lateBy * 1_000_000).rounded() / 1000).utf8)))
     headers.append(
       KafkaHeader(key: HeaderName.source, value: Array(request.item.coordinates.utf8)))
     return KafkaProducerMessage(

@@ -54,7 +54,9 @@ public struct BatcherService: Sendable {
             let removed = buffers.removeAll(where: { revoked.contains($0.source) })
             io.forget(partitions)
             if !removed.isEmpty {
-              log.info("revoked \(partitions.count) partitions; \(removed.count) buffered requests go to their new owner")
+              log.info(
+                "revoked \(partitions.count) partitions; \(removed.count) buffered requests go to their new owner"
+              )
             }
           case .partitionsAssigned(let partitions):
             log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")

@@ -14,7 +14,9 @@ public struct PipelineLog: Sendable {
 
   public init(
     service: String, minimumLevel: Level = .info,
-    sink: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    sink: @escaping @Sendable (String) -> Void = {
+      FileHandle.standardError.write(Data(($0 + "\n").utf8))
+    }
   ) {
     self.service = service
     self.minimumLevel = minimumLevel

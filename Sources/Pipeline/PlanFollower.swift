@@ -19,7 +19,8 @@ final class PlanFollower {
     consumer = try KafkaConsumer(configuration: configuration)
     let partitions = try KafkaAdmin(configuration: common).topics()[topic] ?? 1
     try consumer.assign(
-      (0..<Int32(partitions)).map { (KafkaTopicPartition(topic: topic, partition: $0), .beginning) })
+      (0..<Int32(partitions)).map { (KafkaTopicPartition(topic: topic, partition: $0), .beginning) }
+    )
   }
 
   deinit { consumer.close() }

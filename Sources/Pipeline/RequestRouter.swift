@@ -32,7 +32,8 @@ public struct RequestRouter: Sendable {
     let size = record.value?.count ?? 0
     guard size <= maxPayloadBytes else {
       return reject(
-        record, .payloadTooLarge, "payload of \(size) bytes exceeds the limit of \(maxPayloadBytes)")
+        record, .payloadTooLarge, "payload of \(size) bytes exceeds the limit of \(maxPayloadBytes)"
+      )
     }
     var sloMs: Double?
     if let header = record.headers.last(where: { $0.key == HeaderName.slo }) {

@@ -111,7 +111,8 @@ public struct RouterService: Sendable {
       apps: report.apps, rejected: report.rejected)
     let unplanned = report.apps.filter { !$0.value.planned }.keys.sorted()
     if !unplanned.isEmpty {
-      log.info("serving apps the plan does not cover, each alone: \(unplanned.joined(separator: ", "))")
+      log.info(
+        "serving apps the plan does not cover, each alone: \(unplanned.joined(separator: ", "))")
     }
     try io.produce(
       KafkaProducerMessage(

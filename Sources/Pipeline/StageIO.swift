@@ -44,9 +44,9 @@ final class StageIO {
 
   /// Produces a message made from the `sources` records; they are settled when the broker
   /// acknowledges it.
-  func produce(_ message: KafkaProducerMessage, sources: [(KafkaTopicPartition, Int64)]) throws(
-    KafkaError
-  ) {
+  func produce(_ message: KafkaProducerMessage, sources: [(KafkaTopicPartition, Int64)])
+    throws(KafkaError)
+  {
     try producer.enqueue(message, onDelivery: acknowledgements.handler(for: sources))
   }
 

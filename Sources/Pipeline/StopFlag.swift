@@ -1,8 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #endif
-
-import Synchronization
 
 /// Asks a running service to stop: it stops taking input, finishes what it holds, commits and
 /// leaves. Set from a signal handler or a test.
