@@ -20,12 +20,17 @@ let package = Package(
         .target(name: "Pipeline", dependencies: ["Kafka", "Planner"]),
         .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
+        .target(
+            name: "TestSupport", dependencies: ["Kafka", "Pipeline", "Planner"],
+            path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Planner", "Kafka"]),
+        .testTarget(
+            name: "PipelineTests",
+            dependencies: ["Pipeline", "Planner", "Kafka", "TestSupport", "harmonybatch"]),
         .testTarget(
             name: "HarmonyBatchCLITests",
-            dependencies: ["HarmonyBatchCLI", "Kafka", "harmonybatch"]
+            dependencies: ["HarmonyBatchCLI", "Kafka", "TestSupport", "harmonybatch"]
         ),
     ],
     swiftLanguageModes: [.v6]

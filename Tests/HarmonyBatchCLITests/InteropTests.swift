@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import Testing
 
 /// Our client against an independent one (kcat), through a separate `harmonybatch broker` process.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `harmonybatch plan` as reviewers' scripts use it: the documented JSON object, a readable table,

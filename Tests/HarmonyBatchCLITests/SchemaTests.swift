@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// What the code emits and ships validates against `Schemas/` (JSON Schema 2020-12, checked by

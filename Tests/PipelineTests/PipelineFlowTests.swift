@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Planner
+import TestSupport
 import Testing
 
 @testable import Pipeline

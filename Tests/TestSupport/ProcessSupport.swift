@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// The `harmonybatch` binary built next to this test bundle.
-let harmonybatchPath: String = {
+public let harmonybatchPath: String = {
   let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   for candidate in [directory, directory.deletingLastPathComponent()] {
     let path = candidate.appendingPathComponent("harmonybatch").path
@@ -12,12 +12,12 @@ let harmonybatchPath: String = {
 }()
 
 /// A child process whose standard output is collected line by line as it is written.
-final class ChildProcess: @unchecked Sendable {
-  let process = Process()
+public final class ChildProcess: @unchecked Sendable {
+  public let process = Process()
   private let lines = Mutex<[String]>([])
   private let errorText = Mutex<String>("")
 
-  init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
+  public init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     let out = Pipe()
@@ -53,11 +53,11 @@ final class ChildProcess: @unchecked Sendable {
     }
   }
 
-  var output: [String] { lines.withLock { $0 } }
-  var standardError: String { errorText.withLock { $0 } }
+  public var output: [String] { lines.withLock { $0 } }
+  public var standardError: String { errorText.withLock { $0 } }
 
   /// Waits until at least `count` lines were written (or the timeout passes) and returns them.
-  func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) -> [String] {
+  public func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) -> [String] {
     let deadline = ContinuousClock.now + timeout
     while output.count < count && ContinuousClock.now < deadline && process.isRunning {
       Thread.sleep(forTimeInterval: 0.02)
@@ -65,10 +65,10 @@ final class ChildProcess: @unchecked Sendable {
     return output
   }
 
-  func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+  public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
   /// Waits for exit and returns the exit status (or the signal number for a killed process).
-  func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
+  public func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
     let deadline = ContinuousClock.now + timeout
     while process.isRunning && ContinuousClock.now < deadline {
       Thread.sleep(forTimeInterval: 0.02)
@@ -82,7 +82,7 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Runs a command to completion and returns (status, stdout, stderr).
-func runToCompletion(
+public func runToCompletion(
   _ executable: String, _ arguments: [String], stdin: String? = nil,
   timeout: Duration = .seconds(60)
 )

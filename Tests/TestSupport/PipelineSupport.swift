@@ -5,7 +5,7 @@ import Planner
 import Synchronization
 
 /// Waits for `condition` by polling it, up to `timeout`; returns whether it held.
-func eventually(
+public func eventually(
   timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(20),
   _ condition: () throws -> Bool
 ) rethrows -> Bool {
@@ -17,12 +17,14 @@ func eventually(
   return try condition()
 }
 
-func uniqueName(_ prefix: String) -> String { "\(prefix)-\(UInt32.random(in: 0...UInt32.max))" }
+public func uniqueName(_ prefix: String) -> String {
+  "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+}
 
 /// One embedded cluster for the whole test process.
-let sharedBroker: EmbeddedBroker = { try! EmbeddedBroker(brokers: 1, logger: .silent) }()
+public let sharedBroker: EmbeddedBroker = { try! EmbeddedBroker(brokers: 1, logger: .silent) }()
 
-func quietCommon(_ bootstrap: String) -> KafkaConfiguration {
+public func quietCommon(_ bootstrap: String) -> KafkaConfiguration {
   var common = KafkaConfiguration(bootstrapServers: bootstrap)
   common.logger = .silent
   common.properties["session.timeout.ms"] = "6000"
@@ -30,28 +32,29 @@ func quietCommon(_ bootstrap: String) -> KafkaConfiguration {
 }
 
 /// Log lines of the services under test, kept for assertions.
-final class CapturedLog: Sendable {
+public final class CapturedLog: Sendable {
+  public init() {}
   private let lines = Mutex<[String]>([])
 
-  func log(_ service: String) -> PipelineLog {
+  public func log(_ service: String) -> PipelineLog {
     PipelineLog(service: service, minimumLevel: .info) { [self] line in
       lines.withLock { $0.append(line) }
       if ProcessInfo.processInfo.environment["HB_TEST_LOG"] != nil { print(line) }
     }
   }
 
-  var all: [String] { lines.withLock { $0 } }
+  public var all: [String] { lines.withLock { $0 } }
 
-  func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
+  public func contains(_ text: String) -> Bool { all.contains { $0.contains(text) } }
 }
 
 /// A service loop on a thread of its own, stopped and joined by the test.
-final class RunningService: Sendable {
-  let stop = StopFlag()
+public final class RunningService: Sendable {
+  public let stop = StopFlag()
   private let done = DispatchSemaphore(value: 0)
   private let failure = Mutex<String?>(nil)
 
-  init(_ name: String, _ body: @escaping @Sendable (StopFlag) throws -> Void) {
+  public init(_ name: String, _ body: @escaping @Sendable (StopFlag) throws -> Void) {
     let thread = Thread { [stop, done, self] in
       do {
         try body(stop)
@@ -66,7 +69,7 @@ final class RunningService: Sendable {
 
   /// Stops the service and waits for it; returns its error, if any.
   @discardableResult
-  func finish(timeout: Double = 60) -> String? {
+  public func finish(timeout: Double = 60) -> String? {
     stop.set()
     if done.wait(timeout: .now() + timeout) == .timedOut { return "did not stop in \(timeout) s" }
     return failure.withLock { $0 }
@@ -74,7 +77,7 @@ final class RunningService: Sendable {
 }
 
 /// Reads a topic (all partitions, no group) until `enough` holds or `timeout` passes.
-func readTopic(
+public func readTopic(
   _ bootstrap: String, _ topic: String, partitions: Int = 4, timeout: Duration = .seconds(30),
   until enough: ([KafkaRecord]) -> Bool
 ) throws -> [KafkaRecord] {
@@ -93,25 +96,25 @@ func readTopic(
 }
 
 extension KafkaRecord {
-  func header(_ key: String) -> String? {
+  public func header(_ key: String) -> String? {
     headers.last(where: { $0.key == key })?.value.map { String(decoding: $0, as: UTF8.self) }
   }
 }
 
 /// Where every request ended: request id → outcomes (a batch, a dead letter, a late record).
-struct Outcomes {
-  var batched: [String: Int] = [:]
-  var deadLetters: [String: String] = [:]
-  var late: [String: Int] = [:]
-  var batches: [BatchMessage] = []
+public struct Outcomes {
+  public var batched: [String: Int] = [:]
+  public var deadLetters: [String: String] = [:]
+  public var late: [String: Int] = [:]
+  public var batches: [BatchMessage] = []
 
-  var total: Int {
+  public var total: Int {
     batched.values.reduce(0, +) + deadLetters.count + late.values.reduce(0, +)
   }
 
-  var ids: Set<String> { Set(batched.keys).union(deadLetters.keys).union(late.keys) }
+  public var ids: Set<String> { Set(batched.keys).union(deadLetters.keys).union(late.keys) }
 
-  static func read(
+  public static func read(
     _ bootstrap: String, _ topics: PipelineTopics, expecting count: Int,
     timeout: Duration = .seconds(40)
   ) throws -> Outcomes {
@@ -146,7 +149,7 @@ struct Outcomes {
 
 extension Planner {
   /// The Table I apps of the paper, planned for VGG19, as a published plan version.
-  static func tableOnePlan(version: Int = 1) throws -> (Planner, Plan) {
+  public static func tableOnePlan(version: Int = 1) throws -> (Planner, Plan) {
     let planner = try Planner(model: "VGG19")
     var plan = try planner.plan([
       App(id: "a1", slo: 0.5, rate: 5), App(id: "a2", slo: 0.8, rate: 10),

@@ -1,0 +1,171 @@
+import Foundation
+import Kafka
+import Planner
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Pipeline
+
+/// `harmonybatch batcher` as processes against a `harmonybatch broker` process: killed without
+/// warning and restarted, and two of them sharing the partitions.
+@Suite(.serialized) struct PipelineProcessTests {
+  struct Cluster {
+    let broker: ChildProcess
+    let bootstrap: String
+    let planPath: String
+    let plan: Plan
+
+    init() throws {
+      broker = try ChildProcess(harmonybatchPath, ["broker"])
+      bootstrap = try #require(broker.waitForLines(1).first)
+      var (_, plan) = try Planner.tableOnePlan(version: 1)
+      plan.version = 1
+      self.plan = plan
+      planPath =
+        FileManager.default.temporaryDirectory
+        .appendingPathComponent("hb-plan-\(UUID().uuidString).json").path
+      try plan.jsonData().write(to: URL(fileURLWithPath: planPath))
+    }
+
+    func batcher() throws -> ChildProcess {
+      try ChildProcess(
+        harmonybatchPath,
+        [
+          "batcher", "--bootstrap", bootstrap, "--plan", planPath, "--property",
+          "session.timeout.ms=6000",
+        ])
+    }
+
+    /// Waits until the process's router and batcher both hold partitions.
+    func waitUntilServing(_ process: ChildProcess, timeout: Duration = .seconds(40)) -> Bool {
+      let deadline = ContinuousClock.now + timeout
+      while ContinuousClock.now < deadline, process.process.isRunning {
+        let text = process.standardError
+        if text.contains("router: assigned") && text.contains("batcher: assigned") { return true }
+        Thread.sleep(forTimeInterval: 0.05)
+      }
+      return false
+    }
+  }
+
+  /// Produces requests at a steady rate on a thread of its own.
+  final class Stream: Sendable {
+    private let sentIDs = Mutex<[String]>([])
+    private let stopped = StopFlag()
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(bootstrap: String, apps: [String], perSecond: Double, prefix: String) throws {
+      let producer = try KafkaProducer(
+        configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+      Thread.detachNewThread { [self] in
+        var index = 0
+        let start = ContinuousClock.now
+        while !stopped.isSet {
+          let due = Int(
+            Double((ContinuousClock.now - start).components.seconds) * perSecond
+              + Double((ContinuousClock.now - start).components.attoseconds) / 1e18 * perSecond)
+          while index < due {
+            let id = "\(prefix)-\(index)"
+            try? producer.enqueue(
+              KafkaProducerMessage(
+                topic: "hb.requests", key: Array(apps[index % apps.count].utf8),
+                value: Array("request \(index)".utf8),
+                headers: [KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8))]))
+            sentIDs.withLock { $0.append(id) }
+            index += 1
+          }
+          Thread.sleep(forTimeInterval: 0.005)
+        }
+        try? producer.flush()
+        producer.close()
+        finished.signal()
+      }
+    }
+
+    /// Stops producing and returns the ids of every request sent.
+    func stop() -> [String] {
+      stopped.set()
+      finished.wait()
+      return sentIDs.withLock { $0 }
+    }
+  }
+
+  @Test func aBatcherKilledMidStreamAndRestartedLosesNoRequest() throws {
+    let cluster = try Cluster()
+    let first = try cluster.batcher()
+    try #require(cluster.waitUntilServing(first), "\(first.standardError)")
+    // A slow stream keeps the GPU group's buffer (b = 14, waits of 0.4–0.6 s) partly full most
+    // of the time, so the kill lands while requests wait in it, read but not yet dispatched.
+    let stream = try Stream(
+      bootstrap: cluster.bootstrap, apps: ["a2", "a3", "a3", "a1"], perSecond: 40, prefix: "k")
+    Thread.sleep(forTimeInterval: 3)
+    first.signal(SIGKILL)
+    #expect(first.waitForExit() != nil)
+    let second = try cluster.batcher()
+    Thread.sleep(forTimeInterval: 2)
+    let sent = stream.stop()
+    #expect(cluster.waitUntilServing(second, timeout: .seconds(60)), "\(second.standardError)")
+
+    let outcomes = try Outcomes.read(
+      cluster.bootstrap, PipelineTopics(), expecting: sent.count, timeout: .seconds(60))
+    let missing = Set(sent).subtracting(outcomes.ids)
+    #expect(sent.count > 150)
+    #expect(
+      missing.isEmpty,
+      "\(missing.count) of \(sent.count) requests lost, e.g. \(missing.sorted().prefix(5))")
+    #expect(outcomes.deadLetters.isEmpty)
+    // Requests read but not committed before the kill are read again: at least once, never less.
+    #expect(outcomes.total >= sent.count)
+    second.signal(SIGTERM)
+    #expect(second.waitForExit(timeout: .seconds(40)) == 0, "\(second.standardError)")
+    cluster.broker.signal(SIGTERM)
+  }
+
+  @Test func twoBatchersShareThePartitionsAndDispatchEveryRequest() throws {
+    let cluster = try Cluster()
+    let first = try cluster.batcher()
+    let second = try cluster.batcher()
+    try #require(cluster.waitUntilServing(first) && cluster.waitUntilServing(second))
+    // Wait for the rebalance to settle: each member's latest assignment holds half the partitions.
+    func settled(_ process: ChildProcess) -> Bool {
+      let lines = process.standardError.split(separator: "\n")
+      let latest = ["router", "batcher"].map { stage in
+        lines.last(where: { $0.contains("\(stage): assigned") })?.split(separator: ",").count ?? 0
+      }
+      return latest == [2, 2]
+    }
+    #expect(eventually(timeout: .seconds(40)) { settled(first) && settled(second) })
+
+    // Planned apps and twelve unplanned ones: fourteen group keys spread over both members.
+    let apps = ["a1", "a2", "a3"] + (1...12).map { "extra-\($0)" }
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(cluster.bootstrap)))
+    var sent: [String] = []
+    for index in 0..<900 {
+      let id = "two-\(index)"
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: "hb.requests", key: Array(apps[index % apps.count].utf8), value: Array("r".utf8),
+          headers: [
+            KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8)),
+            KafkaHeader(key: HeaderName.slo, value: Array("60000".utf8)),
+          ]))
+      sent.append(id)
+    }
+    try producer.flush()
+    producer.close()
+
+    let outcomes = try Outcomes.read(cluster.bootstrap, PipelineTopics(), expecting: sent.count)
+    #expect(Set(sent).subtracting(outcomes.ids).isEmpty)
+    #expect(Set(outcomes.batched.keys) == Set(sent), "every request in a batch (none late)")
+    #expect(outcomes.total == sent.count, "each exactly once")
+    let batchers = Set(outcomes.batches.map(\.batcher))
+    #expect(batchers.count == 2, "batches came from \(batchers)")
+    for process in [first, second] {
+      process.signal(SIGTERM)
+      #expect(process.waitForExit(timeout: .seconds(40)) == 0, "\(process.standardError)")
+    }
+    cluster.broker.signal(SIGTERM)
+  }
+}
