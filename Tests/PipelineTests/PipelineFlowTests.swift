@@ -120,5 +120,24 @@ import Testing
       outcomes.batches.contains {
         $0.group == "g2" && $0.requests.count == plan.groups[1].batchSize
       })
+
+    // What the stages wrote validates against Schemas/ (batch.schema.json, rates.schema.json).
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    for (schema, topicNames) in [
+      ("batch.schema.json", [topics.batchesCPU, topics.batchesGPU]), ("rates.schema.json", [topics.rates]),
+    ] {
+      var lines: [String] = []
+      for topic in topicNames {
+        let records = try readTopic(bootstrap, topic, timeout: .milliseconds(500), until: { _ in false })
+        lines += records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
+      }
+      #expect(!lines.isEmpty, "\(schema): nothing to validate")
+      let (status, problems, _) = try runToCompletion(
+        root.appendingPathComponent("scripts/validate-json").path,
+        [root.appendingPathComponent("Schemas/\(schema)").path, "-"],
+        stdin: lines.joined(separator: "\n") + "\n")
+      #expect(status == 0, "\(schema): \(problems.prefix(5))")
+    }
   }
 }
