@@ -8,7 +8,7 @@ enum BenchCommand {
   static let spec = CommandSpec(
     name: "bench",
     summary: "Run a benchmark suite against a baseline measured in the same run.",
-    usage: "kafka|planner [options]",
+    usage: "kafka|planner|pipeline [options]",
     options: [
       .option("messages", "N", "Messages per measurement (default 1000000)."),
       .option("size", "BYTES", "Value size in bytes (default 100)."),
@@ -18,6 +18,7 @@ enum BenchCommand {
       .option("model", "NAME", "planner: the model whose timings are measured (default VGG19)."),
       .option("workloads", "N", "planner: random workloads per model for the gaps (default 200)."),
       .option("seed", "N", "planner: seed of the random workloads (default 1)."),
+      .option("rate", "R", "pipeline: request rate of the punctuality run (default 10000)."),
     ],
     discussion: """
       Suites:
@@ -26,6 +27,10 @@ enum BenchCommand {
                 settings; sides alternate which goes first. Produce: all messages to a
                 4-partition topic, until the last is acknowledged. Consume: both read one
                 prepared topic; the steady rate after the first message is reported.
+        pipeline router + batcher throughput in one process against a raw consume → produce
+                pass-through on the same broker (median ratio of rounds; --messages, --rounds
+                3), then flush punctuality: lateness of deadline flushes behind the computed
+                deadline at a steady 10,000 req/s.
         planner planning time of every algorithm for 1, 6, 12, 100 and 1,000 apps (median of
                 repeated runs; the paper's Python timings beside them), and how far `optimal`
                 (contiguous DP) and `harmony` (two-stage merge) are from the best of all
@@ -60,8 +65,16 @@ enum BenchCommand {
         Console.err("bench: wrote \(path)")
       }
       return 0
+    case "pipeline":
+      var settings = PipelineBenchmark.Settings()
+      settings.messages = try options.int("messages", default: 100_000, in: 1000...130_000)
+      settings.rounds = try options.int("rounds", default: 3, in: 1...50)
+      settings.punctualityRate = try options.double("rate", default: 10_000, in: 10...1_000_000)
+      let report = try await Task.detached { try PipelineBenchmark(settings: settings).run() }.value
+      Console.out(report.table)
+      return 0
     case let other:
-      throw UsageError("unknown benchmark suite '\(other)'; suites: kafka, planner")
+      throw UsageError("unknown benchmark suite '\(other)'; suites: kafka, planner, pipeline")
     }
   }
 }

@@ -84,23 +84,81 @@ public struct BatchItem: Sendable {
 }
 
 extension ReadyBatch where Item == BatchItem {
-  /// The batch as a message for its function's topic, keyed by group.
+  /// The batch as a message for its function's topic, keyed by group. Written by hand (the same
+  /// object `BatchMessage` decodes): this runs once per batch on the hot path.
   public func message(id: String, batcher: String, topics: PipelineTopics) -> KafkaProducerMessage {
-    let body = BatchMessage(
-      batchID: id, group: spec.key.group, planVersion: spec.key.planVersion,
-      function: spec.function, batchSize: spec.capacity, flushReason: reason,
-      flushedAtMs: flushedAt * 1000, latencyMaxMs: spec.latencyMax * 1000, batcher: batcher,
-      requests: requests.map { request in
-        BatchMessage.Request(
-          id: request.id, app: request.app, sloMs: request.slo * 1000,
-          arrivalMs: Int64((request.arrival * 1000).rounded()),
-          deadlineMs: request.deadline * 1000, late: lateIDs.contains(request.id),
-          source: request.item.coordinates,
-          payload: Data(request.item.value ?? []).base64EncodedString())
-      })
+    var json = JSONBytes(
+      capacity: 320 + requests.reduce(0) { $0 + 160 + ($1.item.value?.count ?? 0) * 4 / 3 })
+    json.raw("{")
+    json.key("batch_id")
+    json.string(id)
+    json.raw(",")
+    json.key("batch_size")
+    json.integer(Int64(spec.capacity))
+    json.raw(",")
+    json.key("batcher")
+    json.string(batcher)
+    json.raw(",")
+    json.key("flush_reason")
+    json.string(reason.rawValue)
+    json.raw(",")
+    json.key("flushed_at_ms")
+    json.number(flushedAt * 1000)
+    json.raw(",")
+    json.key("function")
+    json.raw("{")
+    json.key("gpu_mem_gb")
+    json.integer(Int64(spec.function.gpuMemoryGB))
+    json.raw(",")
+    json.key("kind")
+    json.string(spec.function.kind.rawValue)
+    json.raw(",")
+    json.key("vcpu")
+    json.number(spec.function.vcpu)
+    json.raw("},")
+    json.key("group")
+    json.string(spec.key.group)
+    json.raw(",")
+    json.key("latency_max_ms")
+    json.number(spec.latencyMax * 1000)
+    json.raw(",")
+    json.key("plan_version")
+    json.integer(Int64(spec.key.planVersion))
+    json.raw(",")
+    json.key("requests")
+    json.raw("[")
+    for (index, request) in requests.enumerated() {
+      if index > 0 { json.raw(",") }
+      json.raw("{")
+      json.key("app")
+      json.string(request.app)
+      json.raw(",")
+      json.key("arrival_ms")
+      json.integer(Int64((request.arrival * 1000).rounded()))
+      json.raw(",")
+      json.key("deadline_ms")
+      json.number(request.deadline * 1000)
+      json.raw(",")
+      json.key("id")
+      json.string(request.id)
+      json.raw(",")
+      json.key("late")
+      json.bool(!lateIDs.isEmpty && lateIDs.contains(request.id))
+      json.raw(",")
+      json.key("payload")
+      json.base64(request.item.value ?? [])
+      json.raw(",")
+      json.key("slo_ms")
+      json.number(request.slo * 1000)
+      json.raw(",")
+      json.key("source")
+      json.string(request.item.coordinates)
+      json.raw("}")
+    }
+    json.raw("]}")
     return KafkaProducerMessage(
       topic: topics.batches(for: spec.function.kind), key: Array(spec.key.group.utf8),
-      value: body.jsonData(), headers: [], timestampMs: Int64((flushedAt * 1000).rounded()))
+      value: json.bytes, headers: [], timestampMs: Int64((flushedAt * 1000).rounded()))
   }
 }
 

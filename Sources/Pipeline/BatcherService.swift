@@ -14,6 +14,7 @@ public struct BatcherService: Sendable {
     /// Buffers flush this long before the plan's deadline, so that the wake-up jitter of a busy
     /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max).
     public var flushMarginMs = 5.0
+    public var metrics: PipelineMetrics?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
 
     public init() {}
@@ -67,9 +68,10 @@ public struct BatcherService: Sendable {
           }
         }
         if let deadline = buffers.nextDeadline, deadline <= clock.now() {
-          try execute(buffers.advance(to: clock.now()), io: io, counters: &counters)
+          try execute(
+            buffers.advance(to: clock.now()), io: io, counters: &counters, timerDriven: true)
         }
-        try io.advanceOffsets()
+        try io.advanceOffsetsPeriodically()
       }
       try execute(buffers.drain(now: clock.now()), io: io, counters: &counters)
     } catch {
@@ -101,6 +103,7 @@ public struct BatcherService: Sendable {
     switch GroupedRecord.parse(record.headers) {
     case .failure(let error):
       counters.deadLetters += 1
+      settings.metrics?.deadLetters.add(1, ordering: .relaxed)
       try io.produce(
         DeadLetter.message(
           for: record, code: .badGroupedRecord, detail: error.message,
@@ -118,8 +121,11 @@ public struct BatcherService: Sendable {
     }
   }
 
+  /// `timerDriven`: the directives come from a wake-up at a deadline (not from a request that
+  /// arrived when its deadline had already passed); their lateness measures punctuality.
   private func execute(
-    _ directives: [BatchingDirective<BatchItem>], io: StageIO, counters: inout Counters
+    _ directives: [BatchingDirective<BatchItem>], io: StageIO, counters: inout Counters,
+    timerDriven: Bool = false
   ) throws {
     for directive in directives {
       switch directive {
@@ -127,12 +133,20 @@ public struct BatcherService: Sendable {
         counters.sequence += 1
         counters.batches += 1
         counters.dispatched += batch.requests.count
+        if let metrics = settings.metrics {
+          metrics.batches.add(1, ordering: .relaxed)
+          metrics.dispatched.add(batch.requests.count, ordering: .relaxed)
+          if timerDriven, batch.reason == .deadline {
+            metrics.recordFlushLateness((batch.flushedAt - batch.dueAt) * 1000)
+          }
+        }
         let message = batch.message(
           id: "\(settings.instance)-\(counters.sequence)", batcher: settings.instance,
           topics: settings.topics)
         try io.produce(message, sources: batch.requests.map { ($0.item.source, $0.item.offset) })
       case .divert(let request, _, let lateBy):
         counters.late += 1
+        settings.metrics?.late.add(1, ordering: .relaxed)
         try io.produce(
           LateRecord.message(for: request, lateBy: lateBy, topic: settings.topics.late),
           sources: [(request.item.source, request.item.offset)])

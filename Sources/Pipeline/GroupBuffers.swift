@@ -54,6 +54,8 @@ public struct ReadyBatch<Item: Sendable>: Sendable {
   public var requests: [BufferedRequest<Item>]
   public var reason: FlushReason
   public var flushedAt: Double
+  /// The earliest personal deadline in the buffer when it was flushed.
+  public var dueAt: Double
   /// Ids of requests that are dispatched although their SLO cannot be met (policy `forward`).
   public var lateIDs: Set<String>
 }
@@ -187,7 +189,8 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
       directives.insert(
         .dispatch(
           ReadyBatch(
-            spec: buffer.spec, requests: onTime, reason: reason, flushedAt: now, lateIDs: lateIDs)),
+            spec: buffer.spec, requests: onTime, reason: reason, flushedAt: now,
+            dueAt: buffer.earliestDeadline, lateIDs: lateIDs)),
         at: 0)
     }
     return directives

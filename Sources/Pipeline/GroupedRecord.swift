@@ -35,7 +35,9 @@ public struct GroupedRecord: Sendable, Equatable {
   /// The headers of the hb.grouped record: the request's own headers, minus any routing headers
   /// it carried, plus the router's.
   public func headers(keeping original: [KafkaHeader]) -> [KafkaHeader] {
-    var headers = original.filter { !Self.routingHeaders.contains($0.key) }
+    var headers = original.filter {
+      !($0.key.hasPrefix("hb-") && Self.routingHeaders.contains($0.key))
+    }
     headers.reserveCapacity(headers.count + 10)
     func add(_ key: String, _ value: String) {
       headers.append(KafkaHeader(key: key, value: Array(value.utf8)))
@@ -54,47 +56,59 @@ public struct GroupedRecord: Sendable, Equatable {
   }
 
   /// Reads the router's headers back; the error names the first header missing or malformed.
+  /// One pass over the headers, no dictionary: this runs for every request.
   public static func parse(_ headers: [KafkaHeader]) -> Result<GroupedRecord, ParseError> {
-    var values: [String: String] = [:]
-    for header in headers where routingHeaders.contains(header.key) {
-      values[header.key] = header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
-    }
-    func text(_ key: String) -> Result<String, ParseError> {
-      guard let value = values[key], !value.isEmpty else { return .failure(ParseError(key)) }
-      return .success(value)
-    }
-    func number(_ key: String) -> Result<Double, ParseError> {
-      guard let value = values[key].flatMap(Double.init), value.isFinite, value >= 0 else {
-        return .failure(ParseError(key))
+    var app: String?
+    var requestID: String?
+    var slo: Double?
+    var arrival: Int64?
+    var group: String?
+    var version: Int?
+    var timeout: Double?
+    var capacity: Int?
+    var function: FunctionConfig?
+    var latencyMax: Double?
+    for header in headers {
+      let key = header.key
+      guard key.utf8.count > 3, key.hasPrefix("hb-") else { continue }
+      let text = header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
+      switch key {
+      case HeaderName.app: app = text
+      case HeaderName.requestID: requestID = text
+      case HeaderName.slo: slo = nonNegative(text)
+      case HeaderName.arrival: arrival = Int64(text)
+      case HeaderName.group: group = text
+      case HeaderName.planVersion: version = Int(text)
+      case HeaderName.timeout: timeout = nonNegative(text)
+      case HeaderName.batchSize: capacity = Int(text).flatMap { $0 >= 1 ? $0 : nil }
+      case HeaderName.function: function = functionConfig(text)
+      case HeaderName.latencyMax: latencyMax = nonNegative(text)
+      default: break
       }
-      return .success(value)
     }
-    do {
-      let function = try text(HeaderName.function).get()
-      guard let config = functionConfig(function) else { throw ParseError(HeaderName.function) }
-      guard let version = values[HeaderName.planVersion].flatMap(Int.init) else {
-        throw ParseError(HeaderName.planVersion)
-      }
-      guard let capacity = values[HeaderName.batchSize].flatMap(Int.init), capacity >= 1 else {
-        throw ParseError(HeaderName.batchSize)
-      }
-      guard let arrival = values[HeaderName.arrival].flatMap(Int64.init) else {
-        throw ParseError(HeaderName.arrival)
-      }
-      let spec = GroupSpec(
-        key: GroupKey(planVersion: version, group: try text(HeaderName.group).get()),
-        function: config, capacity: capacity,
-        latencyMax: try number(HeaderName.latencyMax).get() / 1000)
-      return .success(
-        GroupedRecord(
-          requestID: try text(HeaderName.requestID).get(), app: try text(HeaderName.app).get(),
-          arrivalMs: arrival, sloMs: try number(HeaderName.slo).get(),
-          timeoutMs: try number(HeaderName.timeout).get(), spec: spec))
-    } catch let error as ParseError {
-      return .failure(error)
-    } catch {
-      return .failure(ParseError("?"))
+    guard let function else { return .failure(ParseError(HeaderName.function)) }
+    guard let version else { return .failure(ParseError(HeaderName.planVersion)) }
+    guard let capacity else { return .failure(ParseError(HeaderName.batchSize)) }
+    guard let arrival else { return .failure(ParseError(HeaderName.arrival)) }
+    guard let group, !group.isEmpty else { return .failure(ParseError(HeaderName.group)) }
+    guard let latencyMax else { return .failure(ParseError(HeaderName.latencyMax)) }
+    guard let requestID, !requestID.isEmpty else {
+      return .failure(ParseError(HeaderName.requestID))
     }
+    guard let app, !app.isEmpty else { return .failure(ParseError(HeaderName.app)) }
+    guard let slo else { return .failure(ParseError(HeaderName.slo)) }
+    guard let timeout else { return .failure(ParseError(HeaderName.timeout)) }
+    let spec = GroupSpec(
+      key: GroupKey(planVersion: version, group: group), function: function, capacity: capacity,
+      latencyMax: latencyMax / 1000)
+    return .success(
+      GroupedRecord(
+        requestID: requestID, app: app, arrivalMs: arrival, sloMs: slo, timeoutMs: timeout,
+        spec: spec))
+  }
+
+  private static func nonNegative(_ text: String) -> Double? {
+    Double(text).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil }
   }
 
   public struct ParseError: Error, Equatable, Sendable {

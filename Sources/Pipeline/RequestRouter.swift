@@ -93,6 +93,11 @@ public struct RouterReport: Sendable, Codable, Equatable {
       case sloMs = "slo_ms"
       case planned
     }
+
+    mutating func add(sloMs: Double) {
+      requests += 1
+      self.sloMs = min(self.sloMs, sloMs)
+    }
   }
 
   public var apps: [String: AppCount] = [:]
@@ -103,12 +108,7 @@ public struct RouterReport: Sendable, Codable, Equatable {
   public var isEmpty: Bool { apps.isEmpty && rejected.isEmpty }
 
   mutating func count(app: String, sloMs: Double, planned: Bool) {
-    if apps[app] == nil {
-      apps[app] = AppCount(requests: 1, sloMs: sloMs, planned: planned)
-    } else {
-      apps[app]!.requests += 1
-      apps[app]!.sloMs = min(apps[app]!.sloMs, sloMs)
-    }
+    apps[app, default: AppCount(requests: 0, sloMs: sloMs, planned: planned)].add(sloMs: sloMs)
   }
 }
 

@@ -17,6 +17,7 @@ public struct RouterService: Sendable {
     /// Provisions apps the plan does not cover (they are served alone until it does).
     public var planner: Planner?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
+    public var metrics: PipelineMetrics?
 
     public init() {}
   }
@@ -65,9 +66,11 @@ public struct RouterService: Sendable {
             case .grouped(let message, _):
               try io.produce(message, sources: source)
               routed += 1
+              settings.metrics?.routed.add(1, ordering: .relaxed)
             case .deadLetter(let message, let code):
               try io.produce(message, sources: source)
               rejected += 1
+              settings.metrics?.deadLetters.add(1, ordering: .relaxed)
               log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
             }
           case .partitionsRevoked(let partitions):
@@ -80,7 +83,7 @@ public struct RouterService: Sendable {
             break
           }
         }
-        try io.advanceOffsets()
+        try io.advanceOffsetsPeriodically()
         let now = clock.now()
         if now - lastReport >= Double(settings.reportIntervalMs) / 1000 {
           try publishReport(&router, io: io, from: lastReport, to: now)

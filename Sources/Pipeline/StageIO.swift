@@ -55,6 +55,20 @@ final class StageIO {
     pending.forget(partitions)
   }
 
+  private var lastAdvance = ContinuousClock.now
+  private var sinceAdvance = 0
+
+  /// `advanceOffsets`, but at most every 2 ms or 512 calls: storing offsets per record costs more
+  /// than the record.
+  func advanceOffsetsPeriodically() throws(KafkaError) {
+    sinceAdvance += 1
+    let now = ContinuousClock.now
+    guard sinceAdvance >= 512 || now - lastAdvance >= .milliseconds(2) else { return }
+    sinceAdvance = 0
+    lastAdvance = now
+    try advanceOffsets()
+  }
+
   /// Applies the acknowledgements that arrived and stores the offsets that became committable.
   /// Throws when a message could not be delivered (librdkafka gave up after its retries): the
   /// stage must stop without committing past it, so a restart replays it.

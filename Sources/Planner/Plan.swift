@@ -32,6 +32,25 @@ public struct Plan: Codable, Sendable, Equatable {
     case rate, groups, infeasible
   }
 
+  public init(
+    version: Int?, createdAt: String?, algorithm: String, model: String, modelEstimated: Bool,
+    pricing: String, currency: String, objective: Double, planningMs: Double, rate: Double,
+    groups: [PlanGroup], infeasible: [InfeasibleApp]
+  ) {
+    self.version = version
+    self.createdAt = createdAt
+    self.algorithm = algorithm
+    self.model = model
+    self.modelEstimated = modelEstimated
+    self.pricing = pricing
+    self.currency = currency
+    self.objective = objective
+    self.planningMs = planningMs
+    self.rate = rate
+    self.groups = groups
+    self.infeasible = infeasible
+  }
+
   /// The group that serves `app`, if any (the first, when an app's traffic is split).
   public func group(of app: String) -> PlanGroup? {
     groups.first(where: { $0.appRates[app] != nil })
@@ -57,6 +76,25 @@ public struct PlanGroup: Codable, Sendable, Equatable {
   public var rate: Double
   /// This group's share of all traffic (η_X).
   public var share: Double
+
+  public init(
+    id: String, apps: [String], appRates: [String: Double], function: FunctionConfig,
+    batchSize: Int, timeoutsMs: [String: Double], slosMs: [String: Double], latencyAvgMs: Double,
+    latencyMaxMs: Double, costPerRequest: Double, rate: Double, share: Double
+  ) {
+    self.id = id
+    self.apps = apps
+    self.appRates = appRates
+    self.function = function
+    self.batchSize = batchSize
+    self.timeoutsMs = timeoutsMs
+    self.slosMs = slosMs
+    self.latencyAvgMs = latencyAvgMs
+    self.latencyMaxMs = latencyMaxMs
+    self.costPerRequest = costPerRequest
+    self.rate = rate
+    self.share = share
+  }
 
   enum CodingKeys: String, CodingKey {
     case id, apps

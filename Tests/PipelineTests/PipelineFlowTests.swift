@@ -125,11 +125,13 @@ import Testing
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
     for (schema, topicNames) in [
-      ("batch.schema.json", [topics.batchesCPU, topics.batchesGPU]), ("rates.schema.json", [topics.rates]),
+      ("batch.schema.json", [topics.batchesCPU, topics.batchesGPU]),
+      ("rates.schema.json", [topics.rates]),
     ] {
       var lines: [String] = []
       for topic in topicNames {
-        let records = try readTopic(bootstrap, topic, timeout: .milliseconds(500), until: { _ in false })
+        let records = try readTopic(
+          bootstrap, topic, timeout: .milliseconds(500), until: { _ in false })
         lines += records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
       }
       #expect(!lines.isEmpty, "\(schema): nothing to validate")

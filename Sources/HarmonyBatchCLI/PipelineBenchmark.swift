@@ -1,0 +1,261 @@
+import Foundation
+import Kafka
+import Pipeline
+import Planner
+
+/// `harmonybatch bench pipeline`: the router and batcher in one process against a raw
+/// consume → produce pass-through through the same Kafka layer, on the same broker, in the same
+/// run; and how punctually the batcher flushes at deadlines under a steady 10,000 req/s.
+struct PipelineBenchmark {
+  struct Settings {
+    /// The embedded broker keeps at most 5 MiB per partition: 100,000 requests fit in four.
+    var messages = 100_000
+    var rounds = 3
+    var punctualityRate = 10_000.0
+    var punctualitySeconds = 5.0
+  }
+
+  struct Round {
+    var passThrough: Double  // requests per second
+    var pipeline: Double
+  }
+
+  struct Report {
+    let settings: Settings
+    let rounds: [Round]
+    let latenessMs: [Double]
+    let punctualityBatches: Int
+    let punctualityRequests: Int
+
+    var ratios: [Double] { rounds.map { $0.pipeline / $0.passThrough } }
+
+    var table: String {
+      func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+      }
+      func percentile(_ p: Double) -> Double {
+        let sorted = latenessMs.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+      }
+      var text = "bench pipeline: \(settings.messages) requests of 100 B, 4 partitions, "
+      text += "embedded broker in its own process, \(settings.rounds) round(s)\n"
+      text += "| path | req/s (median) | ratio to pass-through (median of rounds) | ratio range |\n"
+      text += "|---|---:|---:|---:|\n"
+      text +=
+        "| raw consume → produce pass-through | \(Int(median(rounds.map(\.passThrough)))) | 1.00 | |\n"
+      text += "| router + batcher, one process | \(Int(median(rounds.map(\.pipeline)))) | "
+      text += String(
+        format: "%.2f | %.2f–%.2f |\n", median(ratios), ratios.min() ?? 0, ratios.max() ?? 0)
+      text += String(
+        format:
+          "\nflush punctuality at %.0f req/s for %.0f s (%d deadline flushes, %d requests): "
+          + "lateness behind the computed deadline p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+        settings.punctualityRate, settings.punctualitySeconds, latenessMs.count,
+        punctualityRequests, percentile(0.5), percentile(0.99), latenessMs.max() ?? 0)
+      return text
+    }
+  }
+
+  let settings: Settings
+
+  func run() throws -> Report {
+    let broker = try BrokerProcess(topics: [], partitions: 4)
+    defer { broker.stop() }
+    var common = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+    common.logger = .standardError(minimumLevel: .error)
+    var rounds: [Round] = []
+    for round in 0..<settings.rounds {
+      let prefix = "bench\(round)-\(UInt32.random(in: 0...UInt32.max))."
+      let topics = PipelineTopics(prefix: prefix)
+      try fill(common, topic: topics.requests, count: settings.messages, apps: 16)
+      // Alternate which side reads first.
+      var passThrough = 0.0
+      var pipeline = 0.0
+      for side in round % 2 == 0 ? [0, 1] : [1, 0] {
+        if side == 0 {
+          passThrough = try measurePassThrough(common, from: topics.requests, to: prefix + "copy")
+        } else {
+          pipeline = try measurePipeline(common, topics: topics, plan: throughputPlan())
+        }
+      }
+      rounds.append(Round(passThrough: passThrough, pipeline: pipeline))
+      Console.err(
+        String(
+          format: "bench pipeline: round %d: pass-through %.0f req/s, router + batcher %.0f req/s",
+          round + 1, passThrough, pipeline))
+    }
+    let (lateness, batches, requests) = try measurePunctuality(common)
+    return Report(
+      settings: settings, rounds: rounds, latenessMs: lateness, punctualityBatches: batches,
+      punctualityRequests: requests)
+  }
+
+  /// 16 apps in 4 GPU groups of batch 32, SLOs far away: nothing is late, batches fill.
+  private func throughputPlan() -> Plan {
+    plan(apps: 16, perGroup: 4, batch: 32, timeoutMs: 1000)
+  }
+
+  private func plan(apps: Int, perGroup: Int, batch: Int, timeoutMs: Double) -> Plan {
+    let groups = stride(from: 0, to: apps, by: perGroup).map { start in
+      let ids = (start..<min(apps, start + perGroup)).map { "app-\($0)" }
+      return PlanGroup(
+        id: "g\(start / perGroup + 1)", apps: ids,
+        appRates: Dictionary(uniqueKeysWithValues: ids.map { ($0, 1.0) }),
+        function: .gpu(memoryGB: 4, vcpu: 4.0 / 3), batchSize: batch,
+        timeoutsMs: Dictionary(uniqueKeysWithValues: ids.map { ($0, timeoutMs) }),
+        slosMs: Dictionary(uniqueKeysWithValues: ids.map { ($0, 600_000) }), latencyAvgMs: 20,
+        latencyMaxMs: 50, costPerRequest: 0, rate: Double(ids.count), share: 0)
+    }
+    return Plan(
+      version: 1, createdAt: nil, algorithm: "optimal", model: "bench", modelEstimated: false,
+      pricing: "none", currency: "", objective: 0, planningMs: 0, rate: Double(apps),
+      groups: groups, infeasible: [])
+  }
+
+  private func fill(_ common: KafkaConfiguration, topic: String, count: Int, apps: Int) throws {
+    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+    defer { _ = producer.close() }
+    let value = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
+    for index in 0..<count {
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: topic, key: Array("app-\(index % apps)".utf8), value: value,
+          headers: [KafkaHeader(key: HeaderName.slo, value: Array("600000".utf8))]))
+    }
+    try producer.flush(timeoutMs: 120_000)
+  }
+
+  /// Reads every record of `source` in a consumer group and produces it unchanged to `target`;
+  /// requests per second from the first record read to the last acknowledgement.
+  private func measurePassThrough(
+    _ common: KafkaConfiguration, from source: String, to target: String
+  )
+    throws -> Double
+  {
+    var configuration = KafkaConsumerConfiguration(
+      common: common, groupID: "bench-pass-\(UInt32.random(in: 0...UInt32.max))")
+    configuration.prefetchMessages = 100_000
+    let consumer = try KafkaConsumer(configuration: configuration)
+    defer { consumer.close() }
+    var producerConfiguration = KafkaProducerConfiguration(common: common)
+    producerConfiguration.lingerMs = 1
+    let producer = try KafkaProducer(configuration: producerConfiguration)
+    defer { _ = producer.close() }
+    try consumer.subscribe(topics: [source])
+    var read = 0
+    var started: ContinuousClock.Instant?
+    let deadline = ContinuousClock.now + .seconds(300)
+    while read < settings.messages, ContinuousClock.now < deadline {
+      guard case .record(let record) = try consumer.poll(timeoutMs: 100) else { continue }
+      if started == nil { started = .now }
+      read += 1
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: target, key: record.key, value: record.value, headers: record.headers,
+          timestampMs: record.timestampMs))
+      try consumer.storeOffset(for: record)
+    }
+    try producer.flush(timeoutMs: 120_000)
+    return Double(read) / seconds(.now - (started ?? .now))
+  }
+
+  /// Runs the router and batcher on `topics` until every request has left the batcher.
+  private func measurePipeline(_ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan)
+    throws -> Double
+  {
+    let metrics = PipelineMetrics()
+    let stop = StopFlag()
+    let finished = DispatchGroup()
+    startStages(common, topics: topics, plan: plan, metrics: metrics, stop: stop, group: finished)
+    defer {
+      stop.set()
+      finished.wait()
+    }
+    var started: ContinuousClock.Instant?
+    let deadline = ContinuousClock.now + .seconds(300)
+    while metrics.settled < settings.messages, ContinuousClock.now < deadline {
+      if started == nil, metrics.routed.load(ordering: .relaxed) > 0 { started = .now }
+      Thread.sleep(forTimeInterval: 0.001)
+    }
+    return Double(metrics.settled) / seconds(.now - (started ?? .now))
+  }
+
+  private func startStages(
+    _ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan, metrics: PipelineMetrics,
+    stop: StopFlag, group: DispatchGroup
+  ) {
+    var routing = RouterService.Settings()
+    routing.topics = topics
+    routing.groupID = "bench-router-\(topics.prefix)"
+    routing.fixedPlan = plan
+    routing.metrics = metrics
+    var batching = BatcherService.Settings()
+    batching.topics = topics
+    batching.groupID = "bench-batcher-\(topics.prefix)"
+    batching.metrics = metrics
+    let log = PipelineLog.silent("bench")
+    let (routerSettings, batcherSettings) = (routing, batching)
+    for body in [
+      { try RouterService(common: common, settings: routerSettings, log: log).run(stop: stop) },
+      { try BatcherService(common: common, settings: batcherSettings, log: log).run(stop: stop) },
+    ] as [@Sendable () throws -> Void] {
+      group.enter()
+      Thread.detachNewThread {
+        do { try body() } catch { Console.err("bench pipeline: a stage failed: \(error)") }
+        group.leave()
+      }
+    }
+  }
+
+  /// 200 apps alone in groups of batch 32 with 100 ms waits, at a steady total rate: nearly
+  /// every batch is flushed by a wake-up at its deadline. Returns the lateness of those flushes.
+  private func measurePunctuality(_ common: KafkaConfiguration) throws -> ([Double], Int, Int) {
+    let topics = PipelineTopics(prefix: "punctual-\(UInt32.random(in: 0...UInt32.max)).")
+    let apps = 200
+    let metrics = PipelineMetrics()
+    let stop = StopFlag()
+    let finished = DispatchGroup()
+    startStages(
+      common, topics: topics, plan: plan(apps: apps, perGroup: 1, batch: 32, timeoutMs: 100),
+      metrics: metrics, stop: stop, group: finished)
+    defer {
+      stop.set()
+      finished.wait()
+    }
+    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+    defer { _ = producer.close() }
+    // Warm the path up (metadata of every topic) and let both groups settle.
+    try producer.enqueue(
+      KafkaProducerMessage(topic: topics.requests, key: Array("app-0".utf8), value: [1]))
+    let ready = ContinuousClock.now + .seconds(60)
+    while metrics.settled == 0, ContinuousClock.now < ready { Thread.sleep(forTimeInterval: 0.01) }
+    let before = metrics.flushLatenessMs.count
+    let value = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
+    let start = ContinuousClock.now
+    var sent = 0
+    let total = Int(settings.punctualityRate * settings.punctualitySeconds)
+    while sent < total {
+      let due = min(total, Int(seconds(.now - start) * settings.punctualityRate))
+      while sent < due {
+        try producer.enqueue(
+          KafkaProducerMessage(
+            topic: topics.requests, key: Array("app-\(sent % apps)".utf8), value: value))
+        sent += 1
+      }
+      Thread.sleep(forTimeInterval: 0.0005)
+    }
+    try producer.flush()
+    let drained = ContinuousClock.now + .seconds(30)
+    while metrics.settled < total + 1, ContinuousClock.now < drained {
+      Thread.sleep(forTimeInterval: 0.01)
+    }
+    let lateness = Array(metrics.flushLatenessMs.dropFirst(before))
+    return (lateness, metrics.batches.load(ordering: .relaxed), metrics.settled)
+  }
+
+  private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Kafka
+import Planner
+import Testing
+
+@testable import Pipeline
+
+/// The hand-written batch JSON reads back, through Codable, as exactly what was batched.
+@Suite struct BatchMessageTests {
+  @Test func aBatchReadsBackAsWritten() throws {
+    let spec = GroupSpec(
+      key: GroupKey(planVersion: 7, group: "solo:ap\"p\\1:250"),
+      function: .gpu(memoryGB: 3, vcpu: 1),
+      capacity: 8, latencyMax: 0.0425)
+    let payloads: [[UInt8]] = [
+      [], [0], [1, 2], [0xff, 0xfe, 0xfd], Array("héllo, wörld — 日本".utf8), Array(0...255),
+    ]
+    let requests = payloads.enumerated().map { index, payload in
+      BufferedRequest(
+        id: "id-\(index)\n\t\u{1}", app: "app \"\(index)\"",
+        arrival: 1_795_000_000.123 + Double(index),
+        slo: 0.25, timeout: 0.1,
+        item: BatchItem(
+          source: KafkaTopicPartition(topic: "hb.grouped", partition: 2), offset: Int64(index),
+          value: payload, headers: []))
+    }
+    let batch = ReadyBatch(
+      spec: spec, requests: requests, reason: .deadline, flushedAt: 1_795_000_000.5,
+      dueAt: 1_795_000_000.4, lateIDs: ["id-1\n\t\u{1}"])
+    let message = batch.message(id: "b-1", batcher: "host-1", topics: PipelineTopics())
+    #expect(message.topic == "hb.batches.gpu")
+    #expect(message.key == Array("solo:ap\"p\\1:250".utf8))
+    let decoded = try BatchMessage.decode(message.value ?? [])
+    #expect(decoded.batchID == "b-1")
+    #expect(decoded.group == spec.key.group)
+    #expect(decoded.planVersion == 7)
+    #expect(decoded.function == spec.function)
+    #expect(decoded.batchSize == 8)
+    #expect(decoded.flushReason == .deadline)
+    #expect(abs(decoded.flushedAtMs - 1_795_000_000_500) < 0.01)
+    #expect(abs(decoded.latencyMaxMs - 42.5) < 1e-9)
+    #expect(decoded.batcher == "host-1")
+    #expect(decoded.requests.count == payloads.count)
+    for (index, request) in decoded.requests.enumerated() {
+      #expect(request.id == requests[index].id)
+      #expect(request.app == requests[index].app)
+      #expect(request.sloMs == 250)
+      #expect(request.arrivalMs == Int64((requests[index].arrival * 1000).rounded()))
+      #expect(abs(request.deadlineMs - requests[index].deadline * 1000) < 0.01)
+      #expect(request.late == (index == 1))
+      #expect(request.source == "hb.grouped/2/\(index)")
+      #expect(request.payload == Data(payloads[index]).base64EncodedString())
+      #expect(Data(base64Encoded: request.payload).map(Array.init) == payloads[index])
+    }
+  }
+
+  @Test func groupedHeadersReadBack() throws {
+    let spec = GroupSpec(
+      key: GroupKey(planVersion: 3, group: "g2"), function: .cpu(vcpu: 1.55), capacity: 2,
+      latencyMax: 0.3643)
+    let grouped = GroupedRecord(
+      requestID: "r-1", app: "a1", arrivalMs: 1_795_000_000_000, sloMs: 500, timeoutMs: 135.7,
+      spec: spec)
+    let original = [
+      KafkaHeader(key: "trace", value: Array("x".utf8)),
+      KafkaHeader(key: HeaderName.slo, value: Array("900".utf8)),
+    ]
+    let headers = grouped.headers(keeping: original)
+    #expect(headers.first?.key == "trace")
+    #expect(headers.filter { $0.key == HeaderName.slo }.count == 1)
+    #expect(try GroupedRecord.parse(headers).get() == grouped)
+    for missing in GroupedRecord.routingHeaders {
+      guard case .failure(let error) = GroupedRecord.parse(headers.filter { $0.key != missing })
+      else {
+        Issue.record("parsed without \(missing)")
+        continue
+      }
+      #expect(error.header == missing)
+    }
+  }
+}
