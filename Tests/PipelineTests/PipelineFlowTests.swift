@@ -142,4 +142,68 @@ import Testing
       #expect(status == 0, "\(schema): \(problems.prefix(5))")
     }
   }
+
+  @Test func theRouterFollowsPlansPublishedOnThePlanTopic() throws {
+    let bootstrap = sharedBroker.bootstrapServers
+    let topics = PipelineTopics(prefix: uniqueName("plans") + ".")
+    try sharedBroker.createTopics(topics.specs(partitions: 2))
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+    defer { producer.close() }
+    func publish(_ plan: Plan) throws {
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+      try producer.flush()
+    }
+    let (planner, first) = try Planner.tableOnePlan(version: 1)
+    var older = first
+    older.version = 0  // an older version later in the topic must not win
+    try publish(first)
+    try publish(older)
+
+    let log = CapturedLog()
+    var settings = RouterService.Settings()
+    settings.topics = topics
+    settings.groupID = uniqueName("router")
+    settings.planner = planner
+    let routing = settings
+    let router = RunningService("router") { stop in
+      try RouterService(common: quietCommon(bootstrap), settings: routing, log: log.log("router"))
+        .run(stop: stop)
+    }
+    #expect(eventually { log.contains("router: assigned") })
+    #expect(log.contains("following plan v1"))
+
+    func route(_ id: String) throws -> KafkaRecord? {
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: topics.requests, key: Array("a1".utf8), value: [1],
+          headers: [KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8))]))
+      try producer.flush()
+      return try readTopic(bootstrap, topics.grouped, partitions: 2) { records in
+        records.contains { $0.header(HeaderName.requestID) == id }
+      }.first { $0.header(HeaderName.requestID) == id }
+    }
+    let before = try #require(try route("before"))
+    #expect(before.header(HeaderName.planVersion) == "1")
+    #expect(before.header(HeaderName.group) == "g1")
+    #expect(before.header(HeaderName.slo) == "500")
+
+    // Version 2 gives a1 a looser SLO and puts it with a2 and a3 on one GPU function.
+    var second = try planner.plan([
+      App(id: "a1", slo: 0.9, rate: 5), App(id: "a2", slo: 0.95, rate: 10),
+      App(id: "a3", slo: 1.0, rate: 20),
+    ])
+    second.version = 2
+    try #require(second.groups.count == 1)
+    try publish(second)
+    #expect(eventually { log.contains("following plan v2") })
+    let after = try #require(try route("after"))
+    #expect(after.header(HeaderName.planVersion) == "2")
+    #expect(after.header(HeaderName.group) == "g1")
+    #expect(after.header(HeaderName.slo) == "900")
+    #expect(after.header(HeaderName.function)?.hasPrefix("gpu:") == true)
+    #expect(router.finish() == nil)
+  }
 }
