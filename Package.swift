@@ -15,16 +15,23 @@ let package = Package(
             pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]
         ),
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
+        .target(name: "Inference", dependencies: ["COpenBLAS"]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
         .target(name: "Pipeline", dependencies: ["Kafka", "Planner"]),
-        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline"]),
+        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline", "Inference"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .target(
             name: "TestSupport", dependencies: ["Kafka", "Pipeline", "Planner"],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Reference"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Pipeline", "Planner", "Kafka", "TestSupport", "harmonybatch"]),

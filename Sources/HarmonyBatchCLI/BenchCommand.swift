@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 import Kafka
 import Planner
 
@@ -8,7 +9,7 @@ enum BenchCommand {
   static let spec = CommandSpec(
     name: "bench",
     summary: "Run a benchmark suite against a baseline measured in the same run.",
-    usage: "kafka|planner|pipeline [options]",
+    usage: "kafka|planner|pipeline|inference [options]",
     options: [
       .option("messages", "N", "Messages per measurement (default 1000000)."),
       .option("size", "BYTES", "Value size in bytes (default 100)."),
@@ -19,6 +20,11 @@ enum BenchCommand {
       .option("workloads", "N", "planner: random workloads per model for the gaps (default 200)."),
       .option("seed", "N", "planner: seed of the random workloads (default 1)."),
       .option("rate", "R", "pipeline: request rate of the punctuality run (default 10000)."),
+      .option("seconds", "S", "inference: seconds per measurement (default 3)."),
+      .option("model-dir", "DIR", "inference: the MiniLM model directory (default: the cache)."),
+      .option(
+        "reference", "PATH",
+        "inference: the numpy reference script (default Tests/InferenceTests/Reference/minilm_reference.py)."),
     ],
     discussion: """
       Suites:
@@ -31,6 +37,8 @@ enum BenchCommand {
                 pass-through on the same broker (median ratio of rounds; --messages, --rounds
                 3), then flush punctuality: lateness of deadline flushes behind the computed
                 deadline at a steady 10,000 req/s.
+        inference MiniLM sentences/s at batch 1, 4, 8, 16 with 1 and 2 OpenBLAS threads, next
+                to the numpy/OpenBLAS reference implementation run by the same command.
         planner planning time of every algorithm for 1, 6, 12, 100 and 1,000 apps (median of
                 repeated runs; the paper's Python timings beside them), and how far `optimal`
                 (contiguous DP) and `harmony` (two-stage merge) are from the best of all
@@ -73,8 +81,17 @@ enum BenchCommand {
       let report = try await Task.detached { try PipelineBenchmark(settings: settings).run() }.value
       Console.out(report.table)
       return 0
+    case "inference":
+      var settings = InferenceBenchmark.Settings(
+        modelDirectory: try ModelLocator.directory(explicit: options.string("model-dir")))
+      settings.seconds = try options.double("seconds", default: 3, in: 0.1...600)
+      if let reference = options.string("reference") { settings.reference = reference }
+      let rows = try await Task.detached { [settings] in try InferenceBenchmark(settings: settings).run() }.value
+      Console.out(InferenceBenchmark.table(rows, seconds: settings.seconds))
+      return 0
     case let other:
-      throw UsageError("unknown benchmark suite '\(other)'; suites: kafka, planner, pipeline")
+      throw UsageError(
+        "unknown benchmark suite '\(other)'; suites: kafka, planner, pipeline, inference")
     }
   }
 }

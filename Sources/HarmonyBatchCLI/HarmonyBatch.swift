@@ -1,3 +1,4 @@
+import Inference
 import Kafka
 import Planner
 
@@ -66,6 +67,9 @@ public enum HarmonyBatch {
     } catch let error as UsageError {
       Console.err("harmonybatch \(command.spec.name): \(error.message)")
       return 2
+    } catch let error as InferenceError {
+      Console.err("harmonybatch \(command.spec.name): \(error.message)")
+      return 1
     } catch let error as PlannerInputError {
       Console.err("harmonybatch \(command.spec.name): \(error.message)")
       return 2

@@ -1,0 +1,284 @@
+import COpenBLAS
+import Foundation
+
+/// The all-MiniLM-L6-v2 sentence encoder: BERT embeddings, six layers of masked multi-head
+/// self-attention and GELU feed-forward with LayerNorm, mean pooling over real tokens, L2
+/// normalisation. Batched: every sequence is padded to the longest in the batch, and every
+/// projection is one OpenBLAS matrix product over the whole batch.
+public final class MiniLMEncoder: Sendable {
+  public static let hidden = 384
+  static let heads = 12
+  static let headSize = 32
+  static let intermediate = 1536
+  static let layers = 6
+  static let epsilon: Float = 1e-12
+
+  struct Linear: Sendable {
+    let weight: [Float]  // [out, in], row-major (PyTorch layout: y = x Wᵀ + b)
+    let bias: [Float]
+    let inputs: Int
+    let outputs: Int
+  }
+
+  struct Norm: Sendable {
+    let weight: [Float]
+    let bias: [Float]
+  }
+
+  struct Layer: Sendable {
+    let query: Linear
+    let key: Linear
+    let value: Linear
+    let attentionOutput: Linear
+    let attentionNorm: Norm
+    let intermediate: Linear
+    let output: Linear
+    let outputNorm: Norm
+  }
+
+  let wordEmbeddings: [Float]
+  let positionEmbeddings: [Float]
+  let tokenTypeEmbeddings: [Float]
+  let embeddingNorm: Norm
+  let layers: [Layer]
+  public let tokenizer: WordPieceTokenizer
+  let maxPositions: Int
+
+  public init(tensors: SafeTensors, tokenizer: WordPieceTokenizer) throws(InferenceError) {
+    let h = Self.hidden
+    let vocabulary = tensors.entries["embeddings.word_embeddings.weight"]?.shape.first ?? 0
+    maxPositions = tensors.entries["embeddings.position_embeddings.weight"]?.shape.first ?? 0
+    guard vocabulary > 0, maxPositions >= tokenizer.maxLength else {
+      throw InferenceError("the model's embeddings do not fit a \(tokenizer.maxLength)-token input")
+    }
+    func linear(_ name: String, _ inputs: Int, _ outputs: Int) throws(InferenceError) -> Linear {
+      Linear(
+        weight: try tensors.floats("\(name).weight", shape: [outputs, inputs]),
+        bias: try tensors.floats("\(name).bias", shape: [outputs]), inputs: inputs,
+        outputs: outputs)
+    }
+    func norm(_ name: String) throws(InferenceError) -> Norm {
+      Norm(
+        weight: try tensors.floats("\(name).weight", shape: [h]),
+        bias: try tensors.floats("\(name).bias", shape: [h]))
+    }
+    wordEmbeddings = try tensors.floats("embeddings.word_embeddings.weight", shape: [vocabulary, h])
+    positionEmbeddings = try tensors.floats(
+      "embeddings.position_embeddings.weight", shape: [maxPositions, h])
+    tokenTypeEmbeddings = try tensors.floats("embeddings.token_type_embeddings.weight", shape: [2, h])
+    embeddingNorm = try norm("embeddings.LayerNorm")
+    var layers: [Layer] = []
+    for index in 0..<Self.layers {
+      let prefix = "encoder.layer.\(index)"
+      layers.append(
+        Layer(
+          query: try linear("\(prefix).attention.self.query", h, h),
+          key: try linear("\(prefix).attention.self.key", h, h),
+          value: try linear("\(prefix).attention.self.value", h, h),
+          attentionOutput: try linear("\(prefix).attention.output.dense", h, h),
+          attentionNorm: try norm("\(prefix).attention.output.LayerNorm"),
+          intermediate: try linear("\(prefix).intermediate.dense", h, Self.intermediate),
+          output: try linear("\(prefix).output.dense", Self.intermediate, h),
+          outputNorm: try norm("\(prefix).output.LayerNorm")))
+    }
+    self.layers = layers
+    self.tokenizer = tokenizer
+  }
+
+  /// Loads the model from a directory holding `model.safetensors` and `vocab.txt`.
+  public convenience init(directory: String, maxLength: Int = 256) throws(InferenceError) {
+    let tensors = try SafeTensors(path: directory + "/model.safetensors")
+    let tokenizer = try WordPieceTokenizer(
+      vocabularyPath: directory + "/vocab.txt", maxLength: maxLength)
+    try self.init(tensors: tensors, tokenizer: tokenizer)
+  }
+
+  /// OpenBLAS threads for the calls that follow (process-wide).
+  public static func setThreads(_ count: Int) {
+    openblas_set_num_threads(Int32(max(1, count)))
+  }
+
+  /// Unit-length sentence embeddings, one per text.
+  public func embed(_ texts: [String]) -> [[Float]] {
+    embed(tokens: texts.map(tokenizer.encode))
+  }
+
+  /// Embeddings of already tokenised inputs (each with `[CLS]` and `[SEP]`).
+  public func embed(tokens batch: [[Int32]]) -> [[Float]] {
+    guard !batch.isEmpty else { return [] }
+    let h = Self.hidden
+    let length = batch.map(\.count).max()!
+    let rows = batch.count * length
+    var x = [Float](repeating: 0, count: rows * h)
+    var mask = [Float](repeating: 0, count: rows)
+    // Embeddings: word + position + token type 0, then LayerNorm.
+    x.withUnsafeMutableBufferPointer { x in
+      for (sequence, ids) in batch.enumerated() {
+        for position in 0..<length {
+          let row = sequence * length + position
+          let id = position < ids.count ? Int(ids[position]) : Int(tokenizer.padding)
+          if position < ids.count { mask[row] = 1 }
+          let out = x.baseAddress! + row * h
+          wordEmbeddings.withUnsafeBufferPointer { words in
+            positionEmbeddings.withUnsafeBufferPointer { positions in
+              tokenTypeEmbeddings.withUnsafeBufferPointer { types in
+                for i in 0..<h {
+                  out[i] = words[id * h + i] + positions[position * h + i] + types[i]
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    layerNorm(&x, rows: rows, embeddingNorm)
+    var q = [Float](repeating: 0, count: rows * h)
+    var k = q
+    var v = q
+    var context = q
+    var projected = q
+    var expanded = [Float](repeating: 0, count: rows * Self.intermediate)
+    var scores = [Float](repeating: 0, count: length * length)
+    let scale = 1 / Float(Self.headSize).squareRoot()
+    for layer in layers {
+      apply(layer.query, to: x, rows: rows, into: &q)
+      apply(layer.key, to: x, rows: rows, into: &k)
+      apply(layer.value, to: x, rows: rows, into: &v)
+      for sequence in 0..<batch.count {
+        let base = sequence * length * h
+        for head in 0..<Self.heads {
+          let offset = base + head * Self.headSize
+          q.withUnsafeBufferPointer { q in
+            k.withUnsafeBufferPointer { k in
+              scores.withUnsafeMutableBufferPointer { s in
+                cblas_sgemm(
+                  CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length),
+                  Int32(Self.headSize), scale, q.baseAddress! + offset, Int32(h),
+                  k.baseAddress! + offset, Int32(h), 0, s.baseAddress!, Int32(length))
+              }
+            }
+          }
+          softmaxRows(&scores, length: length, mask: mask, maskOffset: sequence * length)
+          scores.withUnsafeBufferPointer { s in
+            v.withUnsafeBufferPointer { v in
+              context.withUnsafeMutableBufferPointer { c in
+                cblas_sgemm(
+                  CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(Self.headSize),
+                  Int32(length), 1, s.baseAddress!, Int32(length), v.baseAddress! + offset,
+                  Int32(h), 0, c.baseAddress! + offset, Int32(h))
+              }
+            }
+          }
+        }
+      }
+      apply(layer.attentionOutput, to: context, rows: rows, into: &projected)
+      addInPlace(&x, projected)
+      layerNorm(&x, rows: rows, layer.attentionNorm)
+      apply(layer.intermediate, to: x, rows: rows, into: &expanded)
+      gelu(&expanded)
+      apply(layer.output, to: expanded, rows: rows, into: &projected)
+      addInPlace(&x, projected)
+      layerNorm(&x, rows: rows, layer.outputNorm)
+    }
+    // Mean over real tokens, then unit length.
+    return (0..<batch.count).map { sequence in
+      var pooled = [Float](repeating: 0, count: h)
+      var count: Float = 0
+      for position in 0..<length where mask[sequence * length + position] > 0 {
+        let row = (sequence * length + position) * h
+        for i in 0..<h { pooled[i] += x[row + i] }
+        count += 1
+      }
+      var norm: Float = 0
+      for i in 0..<h {
+        pooled[i] /= max(count, 1)
+        norm += pooled[i] * pooled[i]
+      }
+      let inverse = 1 / max(norm.squareRoot(), 1e-12)
+      return pooled.map { $0 * inverse }
+    }
+  }
+
+  /// `out = input · Wᵀ + b` for `rows` rows.
+  private func apply(_ linear: Linear, to input: [Float], rows: Int, into out: inout [Float]) {
+    out.withUnsafeMutableBufferPointer { out in
+      let o = out.baseAddress!
+      linear.bias.withUnsafeBufferPointer { bias in
+        for row in 0..<rows {
+          (o + row * linear.outputs).update(from: bias.baseAddress!, count: linear.outputs)
+        }
+      }
+      input.withUnsafeBufferPointer { input in
+        linear.weight.withUnsafeBufferPointer { weight in
+          cblas_sgemm(
+            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(linear.outputs),
+            Int32(linear.inputs), 1, input.baseAddress!, Int32(linear.inputs),
+            weight.baseAddress!, Int32(linear.inputs), 1, o, Int32(linear.outputs))
+        }
+      }
+    }
+  }
+
+  private func addInPlace(_ x: inout [Float], _ y: [Float]) {
+    x.withUnsafeMutableBufferPointer { x in
+      y.withUnsafeBufferPointer { y in
+        for i in 0..<x.count { x[i] += y[i] }
+      }
+    }
+  }
+
+  private func layerNorm(_ x: inout [Float], rows: Int, _ norm: Norm) {
+    let h = Self.hidden
+    x.withUnsafeMutableBufferPointer { x in
+      norm.weight.withUnsafeBufferPointer { weight in
+        norm.bias.withUnsafeBufferPointer { bias in
+          for row in 0..<rows {
+            let r = x.baseAddress! + row * h
+            var mean: Float = 0
+            for i in 0..<h { mean += r[i] }
+            mean /= Float(h)
+            var variance: Float = 0
+            for i in 0..<h {
+              let d = r[i] - mean
+              variance += d * d
+            }
+            variance /= Float(h)
+            let inverse = 1 / (variance + Self.epsilon).squareRoot()
+            for i in 0..<h { r[i] = (r[i] - mean) * inverse * weight[i] + bias[i] }
+          }
+        }
+      }
+    }
+  }
+
+  /// Masked softmax over each row of an `length × length` score matrix: padded keys get zero.
+  private func softmaxRows(_ scores: inout [Float], length: Int, mask: [Float], maskOffset: Int) {
+    scores.withUnsafeMutableBufferPointer { s in
+      mask.withUnsafeBufferPointer { mask in
+        for row in 0..<length {
+          let r = s.baseAddress! + row * length
+          var peak = -Float.infinity
+          for j in 0..<length where mask[maskOffset + j] > 0 { peak = max(peak, r[j]) }
+          var sum: Float = 0
+          for j in 0..<length {
+            let value: Float = mask[maskOffset + j] > 0 ? expf(r[j] - peak) : 0
+            r[j] = value
+            sum += value
+          }
+          let inverse = 1 / sum
+          for j in 0..<length { r[j] *= inverse }
+        }
+      }
+    }
+  }
+
+  /// The exact GELU, `x · Φ(x)`.
+  private func gelu(_ x: inout [Float]) {
+    x.withUnsafeMutableBufferPointer { x in
+      for i in 0..<x.count {
+        let value = x[i]
+        x[i] = 0.5 * value * (1 + erff(value * 0.707_106_77))
+      }
+    }
+  }
+}
