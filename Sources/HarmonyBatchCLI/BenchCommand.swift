@@ -24,7 +24,8 @@ enum BenchCommand {
       .option("model-dir", "DIR", "inference: the MiniLM model directory (default: the cache)."),
       .option(
         "reference", "PATH",
-        "inference: the numpy reference script (default Tests/InferenceTests/Reference/minilm_reference.py)."),
+        "inference: the numpy reference script (default Tests/InferenceTests/Reference/minilm_reference.py)."
+      ),
     ],
     discussion: """
       Suites:
@@ -86,7 +87,9 @@ enum BenchCommand {
         modelDirectory: try ModelLocator.directory(explicit: options.string("model-dir")))
       settings.seconds = try options.double("seconds", default: 3, in: 0.1...600)
       if let reference = options.string("reference") { settings.reference = reference }
-      let rows = try await Task.detached { [settings] in try InferenceBenchmark(settings: settings).run() }.value
+      let rows = try await Task.detached { [settings] in
+        try InferenceBenchmark(settings: settings).run()
+      }.value
       Console.out(InferenceBenchmark.table(rows, seconds: settings.seconds))
       return 0
     case let other:

@@ -36,7 +36,8 @@ struct InferenceBenchmark {
         rows.append(Row(threads: threads, batch: batch, ours: ours, reference: reference))
         Console.err(
           String(
-            format: "bench inference: %d thread(s), batch %2d: ours %.1f, reference %.1f sentences/s",
+            format:
+              "bench inference: %d thread(s), batch %2d: ours %.1f, reference %.1f sentences/s",
             threads, batch, ours, reference))
       }
     }

@@ -24,7 +24,9 @@ public struct SafeTensors: Sendable {
   }
 
   public init(data: Data, source: String = "safetensors") throws(InferenceError) {
-    guard data.count >= 8 else { throw InferenceError("\(source): too short for a safetensors file") }
+    guard data.count >= 8 else {
+      throw InferenceError("\(source): too short for a safetensors file")
+    }
     let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) {
       $0 | UInt64($1.element) << (8 * UInt64($1.offset))
     }
@@ -66,7 +68,8 @@ public struct SafeTensors: Sendable {
     result.withUnsafeMutableBytes { target in
       data.withUnsafeBytes { source in
         let start = base + entry.range.lowerBound
-        target.copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<(start + count * 4)]))
+        target.copyMemory(
+          from: UnsafeRawBufferPointer(rebasing: source[start..<(start + count * 4)]))
       }
     }
     // safetensors is little-endian, as is every machine this runs on.
