@@ -21,7 +21,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        .target(name: "Inference", dependencies: ["COpenBLAS"]),
+        .target(name: "Inference", dependencies: ["COpenBLAS", "Planner"]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
         .target(name: "Pipeline", dependencies: ["Kafka", "Planner"]),
         .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline", "Inference"]),
@@ -31,7 +31,8 @@ let package = Package(
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference"], exclude: ["Reference"]),
+        .testTarget(
+            name: "InferenceTests", dependencies: ["Inference", "Planner"], exclude: ["Reference"]),
         .testTarget(
             name: "PipelineTests",
             dependencies: ["Pipeline", "Planner", "Kafka", "TestSupport", "harmonybatch"]),

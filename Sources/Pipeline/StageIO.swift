@@ -50,6 +50,25 @@ final class StageIO {
     try producer.enqueue(message, onDelivery: acknowledgements.handler(for: sources))
   }
 
+  /// Produces several messages made from the same `sources`; they are settled when the broker
+  /// has acknowledged every one of them.
+  func produce(_ messages: [KafkaProducerMessage], sources: [(KafkaTopicPartition, Int64)])
+    throws(KafkaError)
+  {
+    guard messages.count > 1 else {
+      if let message = messages.first {
+        try produce(message, sources: sources)
+      } else {
+        for (partition, offset) in sources { settle(partition, offset: offset) }
+      }
+      return
+    }
+    let countdown = Countdown(messages.count, then: acknowledgements.handler(for: sources))
+    for message in messages {
+      try producer.enqueue(message, onDelivery: countdown.handler)
+    }
+  }
+
   /// The group took partitions away: their records will be read again by the new owner.
   func forget(_ partitions: [KafkaTopicPartition]) {
     pending.forget(partitions)
@@ -96,6 +115,33 @@ final class StageIO {
     try producer.flush(timeoutMs: timeoutMs)
     try advanceOffsets()
     try consumer.commit()
+  }
+}
+
+/// Calls `then` once, after `count` deliveries (with the first failure, if any).
+final class Countdown: Sendable {
+  private let state: Mutex<(left: Int, failure: KafkaError?)>
+  private let then: KafkaProducer.DeliveryHandler
+
+  init(_ count: Int, then: @escaping KafkaProducer.DeliveryHandler) {
+    state = Mutex((count, nil))
+    self.then = then
+  }
+
+  var handler: KafkaProducer.DeliveryHandler {
+    { result in
+      let finished: (Bool, KafkaError?) = self.state.withLock { state in
+        if case .failure(let error) = result, state.failure == nil { state.failure = error }
+        state.left -= 1
+        return (state.left == 0, state.failure)
+      }
+      guard finished.0 else { return }
+      if let failure = finished.1 {
+        self.then(.failure(failure))
+      } else {
+        self.then(result)
+      }
+    }
   }
 }
 
