@@ -23,7 +23,7 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "Inference", dependencies: ["COpenBLAS", "Planner"]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
-        .target(name: "Pipeline", dependencies: ["Kafka", "Planner"]),
+        .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "Inference"]),
         .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline", "Inference"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .target(

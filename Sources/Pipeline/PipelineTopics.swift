@@ -71,4 +71,8 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   case unplannedApp = "unplanned-app"
   /// A record on hb.grouped without the router's headers.
   case badGroupedRecord = "bad-grouped-record"
+  /// A record on hb.batches.* that is not a batch.
+  case badBatch = "bad-batch"
+  /// A payload the worker's backend cannot run (e.g. not UTF-8 text for MiniLM).
+  case badPayload = "bad-payload"
 }

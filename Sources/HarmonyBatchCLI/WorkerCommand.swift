@@ -1,0 +1,96 @@
+import Foundation
+import Inference
+import Kafka
+import Pipeline
+import Planner
+
+/// `harmonybatch worker`: run batches from hb.batches.cpu or hb.batches.gpu.
+enum WorkerCommand {
+  static let spec = CommandSpec(
+    name: "worker",
+    summary: "Run batches on a real or emulated function and publish results and feedback.",
+    usage: "--kind cpu|gpu [--backend minilm|emulated-cpu|emulated-gpu] [--model NAME] ...",
+    options: [
+      .option("kind", "K", "cpu or gpu: which batch topic and consumer group (hb-workers-K)."),
+      .option(
+        "backend", "B",
+        "minilm (real MiniLM inference on OpenBLAS; default for cpu), emulated-cpu, or "
+          + "emulated-gpu (default for gpu: this machine has no GPU)."),
+      .option(
+        "model", "NAME",
+        "Profile the emulated backends follow and invocations are priced by (default VGG19; "
+          + "minilm when it exists)."),
+      .option("profile", "FILE", "A profile file instead of --model."),
+      .option("pricing", "P", "Pricing preset or file for the billed cost (default alibaba-cny)."),
+      .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
+      .option("group", "ID", "Consumer group (default hb-workers-<kind>)."),
+      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      .option("seed", "N", "Seed of the emulated latencies (default: from the clock)."),
+    ] + KafkaOptions.specs,
+    discussion: """
+      Every result and feedback record names the backend and says whether it was emulated.
+      Results go to hb.results keyed by request id, one feedback record per batch to
+      hb.feedback; a batch's offset is committed after the broker acknowledges them. Run more
+      workers with the same --kind to share the batches. SIGINT/SIGTERM: finish the batch in
+      hand, commit, leave.
+      """)
+
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let kindName = try options.choice("kind", default: "", from: ["cpu", "gpu"])
+    guard let kind = FunctionConfig.Kind(rawValue: kindName) else {
+      throw UsageError("'worker' needs --kind cpu or --kind gpu")
+    }
+    let backendName = try options.choice(
+      "backend", default: kind == .cpu ? "minilm" : "emulated-gpu",
+      from: ["minilm", "emulated-cpu", "emulated-gpu"])
+    let profile: ModelProfile
+    switch (options.string("model"), options.string("profile")) {
+    case (let name?, nil): profile = try ModelProfile.builtIn(named: name)
+    case (nil, let path?): profile = try ModelProfile.load(path: path)
+    case (nil, nil): profile = try ModelProfile.builtIn(named: "VGG19")
+    case (_?, _?): throw UsageError("give --model or --profile, not both")
+    }
+    let pricing = try PricingPreset.named(
+      orPath: options.string("pricing") ?? PricingPreset.defaultName)
+    let seed = UInt64(
+      try options.int("seed", default: Int(Date().timeIntervalSince1970 * 1000), in: 0...Int.max))
+    let backend: any InferenceBackend
+    switch backendName {
+    case "minilm":
+      backend = MiniLMBackend(
+        encoder: try MiniLMEncoder(
+          directory: try ModelLocator.directory(explicit: options.string("model-dir"))))
+    case "emulated-cpu":
+      backend = try EmulatedBackend(kind: .cpu, profile: profile, seed: seed)
+    default:
+      backend = try EmulatedBackend(kind: .gpu, profile: profile, seed: seed)
+    }
+    var settings = WorkerService.Settings()
+    settings.kind = kind
+    settings.topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    settings.groupID = options.string("group")
+    settings.costModel = CostModel(profile: profile, pricing: pricing)
+    let signals = TerminationSignal()
+    let cluster = try ClusterSetup.connect(options, topics: settings.topics)
+    let log = PipelineLog(service: "worker")
+    log.info(
+      "\(kind.rawValue) worker on \(backend.name)\(backend.emulated ? " (emulated from the \(profile.name) profile)" : "") at \(cluster.bootstrap)"
+    )
+    let stop = StopFlag()
+    let (common, configured) = (cluster.common, settings)
+    let service = WorkerService(common: common, settings: configured, backend: backend, log: log)
+    Task {
+      let number = await signals.wait()
+      log.info("\(TerminationSignal.name(number)) received: finishing the batch in hand")
+      stop.set()
+    }
+    do {
+      try await onThread("hb-worker") { try service.run(stop: stop) }
+    } catch {
+      log.error("\(error)")
+      return 1
+    }
+    withExtendedLifetime(cluster) {}
+    return 0
+  }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Kafka
+import Planner
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import Pipeline
+
+/// `harmonybatch worker` processes on a `harmonybatch broker` process: two emulated GPU workers
+/// share a stream of batches, one is killed mid-batch, and every request still gets a result.
+@Suite(.serialized) struct WorkerProcessTests {
+  @Test func twoWorkersShareTheBatchesAndAKilledOnesBatchIsDoneByTheOther() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    func worker() throws -> ChildProcess {
+      try ChildProcess(
+        harmonybatchPath,
+        [
+          "worker", "--kind", "gpu", "--backend", "emulated-gpu", "--model", "VGG19",
+          "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000", "--seed", "5",
+        ])
+    }
+    let first = try worker()
+    let second = try worker()
+    func serving(_ process: ChildProcess) -> Bool { process.standardError.contains("assigned") }
+    #expect(eventually(timeout: .seconds(40)) { serving(first) && serving(second) })
+    // Settle the rebalance: each holds two of the four partitions.
+    #expect(
+      eventually(timeout: .seconds(40)) {
+        [first, second].allSatisfy { process in
+          process.standardError.split(separator: "\n").last(where: { $0.contains("assigned") })?
+            .split(separator: ",").count == 2
+        }
+      })
+
+    // 48 batches of 13 on a 2 GB GPU function (about 0.3 s each), over 8 group keys.
+    let topics = PipelineTopics()
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+    var ids: [String] = []
+    let now = Date().timeIntervalSince1970
+    for index in 0..<48 {
+      let spec = GroupSpec(
+        key: GroupKey(planVersion: 1, group: "g\(index % 8)"),
+        function: .gpu(memoryGB: 2, vcpu: 2.0 / 3),
+        capacity: 13, latencyMax: 0.3455)
+      let requests = (0..<13).map { position in
+        BufferedRequest(
+          id: "w-\(index)-\(position)", app: "app\(index % 8)", arrival: now, slo: 60, timeout: 1,
+          item: BatchItem(
+            source: KafkaTopicPartition(topic: "hb.grouped", partition: 0), offset: Int64(index),
+            value: Array("text \(index) \(position)".utf8), headers: []))
+      }
+      ids += requests.map(\.id)
+      let batch = ReadyBatch(
+        spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
+      try producer.enqueue(batch.message(id: "b-\(index)", batcher: "test", topics: topics))
+    }
+    // A batch that is not JSON goes to the dead letter; the worker goes on.
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.batchesGPU, key: Array("g0".utf8), value: Array("{oops".utf8)))
+    try producer.flush()
+    producer.close()
+
+    // Kill one worker while it holds a batch, without warning.
+    Thread.sleep(forTimeInterval: 1.5)
+    first.signal(SIGKILL)
+    _ = first.waitForExit()
+
+    var results: [String: Int] = [:]
+    var feedback: [String] = []
+    let expected = Set(ids)
+    let deadline = ContinuousClock.now + .seconds(90)
+    repeat {
+      results = [:]
+      for record in try readTopic(
+        bootstrap, topics.results, timeout: .milliseconds(500), until: { _ in false })
+      {
+        let result = try JSONDecoder().decode(ResultMessage.self, from: Data(record.value ?? []))
+        #expect(result.backend == "emulated-gpu" && result.emulated && result.output == nil)
+        results[result.requestID, default: 0] += 1
+      }
+    } while Set(results.keys) != expected && ContinuousClock.now < deadline
+    #expect(
+      Set(results.keys) == expected,
+      "\(expected.subtracting(results.keys).count) requests have no result")
+    feedback = try readTopic(
+      bootstrap, topics.feedback, timeout: .milliseconds(500), until: { _ in false }
+    )
+    .map { String(decoding: $0.value ?? [], as: UTF8.self) }
+    #expect(feedback.count >= 48)
+    let deadLetters = try readTopic(
+      bootstrap, topics.deadLetter, timeout: .milliseconds(500), until: { _ in false })
+    #expect(deadLetters.contains { $0.header(HeaderName.error) == "bad-batch" })
+
+    // Results and feedback validate against their schemas.
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent().deletingLastPathComponent()
+    let resultLines = try readTopic(
+      bootstrap, topics.results, timeout: .milliseconds(500), until: { _ in false }
+    )
+    .prefix(100).map { String(decoding: $0.value ?? [], as: UTF8.self) }
+    for (schema, lines) in [
+      ("feedback.schema.json", feedback), ("result.schema.json", Array(resultLines)),
+    ] {
+      let (status, problems, _) = try runToCompletion(
+        root.appendingPathComponent("scripts/validate-json").path,
+        [root.appendingPathComponent("Schemas/\(schema)").path, "-"],
+        stdin: lines.joined(separator: "\n") + "\n")
+      #expect(status == 0, "\(schema): \(problems.prefix(3))")
+    }
+    second.signal(SIGTERM)
+    #expect(second.waitForExit(timeout: .seconds(40)) == 0, "\(second.standardError)")
+  }
+}
