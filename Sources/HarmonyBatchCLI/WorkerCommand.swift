@@ -26,6 +26,10 @@ enum WorkerCommand {
       .option("group", "ID", "Consumer group (default hb-workers-<kind>)."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
       .option("seed", "N", "Seed of the emulated latencies (default: from the clock)."),
+      .option(
+        "concurrency", "N",
+        "Batches run at once, like concurrent function invocations (default 16 for emulated "
+          + "backends, 1 for minilm)."),
     ] + KafkaOptions.specs,
     discussion: """
       Every result and feedback record names the backend and says whether it was emulated.
@@ -70,6 +74,8 @@ enum WorkerCommand {
     settings.topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
     settings.groupID = options.string("group")
     settings.costModel = CostModel(profile: profile, pricing: pricing)
+    settings.concurrency = try options.int(
+      "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
     let signals = TerminationSignal()
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "worker")

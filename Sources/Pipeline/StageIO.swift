@@ -3,9 +3,10 @@ import Synchronization
 
 /// The Kafka side of one pipeline stage: a consumer-group member reading its input, a producer
 /// for its output, and the bookkeeping that commits an input offset only after everything
-/// produced from it is acknowledged (DESIGN.md §4). Confined to the stage's thread, except for the
-/// delivery reports, which arrive on the producer's thread and wait in `Acknowledgements`.
-final class StageIO {
+/// produced from it is acknowledged (DESIGN.md §4). Confined to the stage's thread, except for
+/// `produce`, which other threads may call (the producer and the acknowledgements are
+/// thread-safe), and the delivery reports, which arrive on the producer's thread.
+final class StageIO: @unchecked Sendable {
   let consumer: KafkaConsumer
   let producer: KafkaProducer
   let log: PipelineLog

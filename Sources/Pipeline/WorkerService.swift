@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import Planner
+import Synchronization
 
 /// A worker: a member of `hb-workers-<kind>` on `hb.batches.<kind>` that runs each batch on its
 /// backend and publishes one result per request to hb.results and one feedback record per batch to
@@ -17,6 +18,9 @@ public struct WorkerService: Sendable {
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
     /// Prices each invocation for the feedback record, when set.
     public var costModel: CostModel?
+    /// Batches run at once, like concurrent invocations of a serverless function. Emulated
+    /// functions only hold time, so many can run side by side; real inference shares the cores.
+    public var concurrency = 1
 
     public init() {}
   }
@@ -41,16 +45,36 @@ public struct WorkerService: Sendable {
       common: common, groupID: settings.groupID ?? "hb-workers-\(settings.kind.rawValue)",
       input: settings.topics.batches(for: settings.kind), log: log)
     var batches = 0
-    var requests = 0
+    let requests = Atomic<Int>(0)
+    let slots = DispatchSemaphore(value: max(1, settings.concurrency))
+    let running = DispatchGroup()
+    let firstError = Mutex<Error?>(nil)
+    let queue = DispatchQueue(label: "hb-worker-invocations", attributes: .concurrent)
     var failure: Error?
     do {
       while !stop.isSet {
+        if let error = firstError.withLock({ $0 }) { throw error }
         if let event = try io.consumer.poll(timeoutMs: 100) {
           switch event {
           case .record(let record):
             io.track(record)
-            requests += try process(record, io: io, clock: clock)
             batches += 1
+            // Wait for a free invocation slot, still storing offsets meanwhile.
+            while slots.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+              try io.advanceOffsetsPeriodically()
+            }
+            running.enter()
+            queue.async {
+              defer {
+                slots.signal()
+                running.leave()
+              }
+              do {
+                requests.add(try process(record, io: io, clock: clock), ordering: .relaxed)
+              } catch {
+                firstError.withLock { $0 = $0 ?? error }
+              }
+            }
           case .partitionsRevoked(let partitions):
             io.forget(partitions)
           case .partitionsAssigned(let partitions):
@@ -66,12 +90,17 @@ public struct WorkerService: Sendable {
     } catch {
       failure = error
     }
+    // Finish the batches in hand before leaving.
+    running.wait()
+    failure = failure ?? firstError.withLock { $0 }
     do {
       try io.finish()
     } catch {
       failure = failure ?? error
     }
-    log.info("stopped: \(batches) batches, \(requests) requests on \(backend.name)")
+    log.info(
+      "stopped: \(batches) batches, \(requests.load(ordering: .relaxed)) requests on \(backend.name)"
+    )
     if let failure { throw failure }
   }
 

@@ -87,13 +87,12 @@ import Testing
     #expect(
       Set(results.keys) == expected,
       "\(expected.subtracting(results.keys).count) requests have no result")
-    feedback = try readTopic(
-      bootstrap, topics.feedback, timeout: .milliseconds(500), until: { _ in false }
-    )
-    .map { String(decoding: $0.value ?? [], as: UTF8.self) }
+    feedback = try readTopic(bootstrap, topics.feedback, timeout: .seconds(10)) { $0.count >= 48 }
+      .map { String(decoding: $0.value ?? [], as: UTF8.self) }
     #expect(feedback.count >= 48)
-    let deadLetters = try readTopic(
-      bootstrap, topics.deadLetter, timeout: .milliseconds(500), until: { _ in false })
+    let deadLetters = try readTopic(bootstrap, topics.deadLetter, timeout: .seconds(10)) {
+      !$0.isEmpty
+    }
     #expect(deadLetters.contains { $0.header(HeaderName.error) == "bad-batch" })
 
     // Results and feedback validate against their schemas.
