@@ -64,10 +64,26 @@ public struct ModelProfile: Codable, Sendable, Equatable {
     public struct MemoryModel: Codable, Sendable, Equatable {
       public var perRequest: Double
       public var base: Double
+
+      public init(perRequest: Double, base: Double) {
+        self.perRequest = perRequest
+        self.base = base
+      }
       enum CodingKeys: String, CodingKey {
         case perRequest = "per_request"
         case base
       }
+    }
+
+    public init(
+      vcpu: Range, maxBatch: Int, memoryMB: MemoryModel, latencyAvg: [ExponentialLatency],
+      latencyMax: [ExponentialLatency]
+    ) {
+      self.vcpu = vcpu
+      self.maxBatch = maxBatch
+      self.memoryMB = memoryMB
+      self.latencyAvg = latencyAvg
+      self.latencyMax = latencyMax
     }
 
     enum CodingKeys: String, CodingKey {
@@ -105,6 +121,13 @@ public struct ModelProfile: Codable, Sendable, Equatable {
       case hostMemoryMB = "host_memory_mb"
       case hostCPUShare = "host_cpu_share"
     }
+  }
+
+  /// The profile as pretty JSON with sorted keys (the format `harmonybatch profile` writes).
+  public func jsonData() -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    return (try? encoder.encode(self)) ?? Data()
   }
 
   /// Checks what decoding cannot: ranges, one triple per batch size, positive coefficients.
@@ -145,7 +168,7 @@ public struct ModelProfile: Codable, Sendable, Equatable {
 
 extension ModelProfile {
   /// The paper's published profiles, shipped with the planner.
-  public static let builtInNames = ["VGG19", "Bert", "GPT-2", "VideoMAE"]
+  public static let builtInNames = ["VGG19", "Bert", "GPT-2", "VideoMAE", "minilm"]
 
   /// A built-in profile by name (case-insensitive).
   public static func builtIn(named name: String) throws(PlannerInputError) -> ModelProfile {

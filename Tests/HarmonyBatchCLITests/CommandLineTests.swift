@@ -8,7 +8,7 @@ import Testing
     let cases: [[String]] = [
       ["nonsense"], ["broker", "--brokers", "0"], ["broker", "--bogus"],
       ["consume", "--topic", "t"],
-      ["bench", "nothing"], ["bench"], ["demo", "--requests", "-5"],
+      ["bench", "nothing"], ["bench"], ["demo", "--duration", "-5"],
       ["plan", "--apps", "x.json"], ["plan", "--model", "ResNet", "--apps", "x.json"],
       ["plan", "--model", "VGG19", "--apps", "/nonexistent/apps.json"],
       ["plan", "--model", "VGG19", "--apps", "x.json", "--algorithm", "greedy"],

@@ -108,3 +108,19 @@ import Testing
     #expect(abs(knee - expected) <= 0.05 * expected, "knee at SLO \(slo): \(knee) vs \(expected)")
   }
 }
+
+@Suite struct LatencyFitTests {
+  @Test func recoversAKnownModelFromNoisyPoints() {
+    let truth = ModelProfile.ExponentialLatency(alpha: 1.83, beta: 0.53, gamma: 0.18)
+    var random = SeededRandom(seed: 4)
+    let fitPoints = stride(from: 0.25, through: 4.0, by: 0.25).map { c in
+      LatencyFit.Point(vcpu: c, seconds: truth(vcpu: c) * (1 + 0.01 * (random.unit() - 0.5)))
+    }
+    let (fitted, errors) = LatencyFit.exponential(fitPoints)
+    #expect(errors.allSatisfy { abs($0) < 0.02 })
+    // Held-out points between the measured ones.
+    for c in [0.4, 1.1, 2.3, 3.7] {
+      #expect(abs(fitted(vcpu: c) / truth(vcpu: c) - 1) < 0.02, "c = \(c)")
+    }
+  }
+}

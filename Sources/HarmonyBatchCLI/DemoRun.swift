@@ -1,0 +1,277 @@
+import Foundation
+import Inference
+import Kafka
+import Pipeline
+import Planner
+import Synchronization
+
+/// One run of the demo: broker, pipeline, workers, workload, accounting.
+final class DemoRun: Sendable {
+  struct Settings: Sendable {
+    var duration = 20.0
+    var appCount = 8
+    var rateScale = 1.0
+    var seed: UInt64 = 1
+    var modelDirectory = ""
+    var logLevel = KafkaLogLevel.warning
+    var properties: [String: String] = [:]
+  }
+
+  struct Summary {
+    let text: String
+    let missing: Int
+  }
+
+  let settings: Settings
+  let interrupt = StopFlag()
+
+  init(settings: Settings) { self.settings = settings }
+
+  /// Rates cycle through a mix of slow and busy apps (req/s, before `rateScale`).
+  static let rateMix = [1.0, 8, 2, 12, 0.5, 6, 3, 10]
+  static let sentences = [
+    "Where is the nearest train station?",
+    "The quick brown fox jumps over the lazy dog near the quiet river bank.",
+    "Please summarise the quarterly report for the board meeting tomorrow morning.",
+    "How do I reset my password?",
+    "Recommend a good book about distributed systems.",
+    "Das Wetter in München ist heute sonnig und warm.",
+    "¿Cuál es la capital de Australia?",
+    "東京の天気はどうですか。",
+  ]
+
+  func run() throws -> Summary {
+    let broker = try EmbeddedBroker(
+      brokers: 1, logger: .standardError(minimumLevel: settings.logLevel))
+    let topics = PipelineTopics()
+    try broker.createTopics(topics.specs(partitions: 4))
+    var configuration = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
+    configuration.logger = .standardError(minimumLevel: settings.logLevel)
+    configuration.properties = settings.properties
+    let common = configuration
+    Console.err("demo: embedded broker at \(broker.bootstrapServers)")
+
+    // The workload and its plan.
+    let apps = (0..<settings.appCount).map { index in
+      App(
+        id: "app-\(index + 1)",
+        slo: settings.appCount == 1
+          ? 0.5 : 0.3 + 0.7 * Double(index) / Double(settings.appCount - 1),
+        rate: Self.rateMix[index % Self.rateMix.count] * settings.rateScale)
+    }
+    let planner = try Planner(model: "minilm")
+    var plan = try planner.plan(apps, algorithm: .optimal)
+    plan.version = 1
+    plan.createdAt = ISO8601DateFormatter().string(from: Date())
+    let baseline = try planner.plan(apps, algorithm: .batch)
+    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+    defer { _ = producer.close() }
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+    try producer.flush()
+
+    // The services, each on a thread of its own, all in this process.
+    let log = ServiceLog()
+    let stop = StopFlag()
+    let services = DispatchGroup()
+    let failures = Mutex<[String]>([])
+    func start(_ name: String, _ body: @escaping @Sendable () throws -> Void) {
+      services.enter()
+      let thread = Thread {
+        do { try body() } catch { failures.withLock { $0.append("\(name): \(error)") } }
+        services.leave()
+      }
+      thread.name = "hb-\(name)"
+      thread.start()
+    }
+    var routing = RouterService.Settings()
+    routing.planner = planner
+    var batching = BatcherService.Settings()
+    batching.topics = topics
+    var cpu = WorkerService.Settings()
+    cpu.kind = .cpu
+    cpu.costModel = planner.provisioner.costModel
+    var gpu = cpu
+    gpu.kind = .gpu
+    gpu.concurrency = 16
+    let profile = planner.profile
+    let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
+    let (routerSettings, batcherSettings, cpuSettings, gpuSettings) = (routing, batching, cpu, gpu)
+    start("router") {
+      try RouterService(common: common, settings: routerSettings, log: log.pipeline("router")).run(
+        stop: stop)
+    }
+    start("batcher") {
+      try BatcherService(common: common, settings: batcherSettings, log: log.pipeline("batcher"))
+        .run(stop: stop)
+    }
+    start("cpu-worker") {
+      try WorkerService(
+        common: common, settings: cpuSettings, backend: MiniLMBackend(encoder: encoder),
+        log: log.pipeline("cpu-worker")
+      ).run(stop: stop)
+    }
+    start("gpu-worker") {
+      try WorkerService(
+        common: common, settings: gpuSettings,
+        backend: try EmulatedBackend(kind: .gpu, profile: profile, seed: 7),
+        log: log.pipeline("gpu-worker")
+      ).run(stop: stop)
+    }
+    defer {
+      stop.set()
+      services.wait()
+    }
+    let ready = ContinuousClock.now + .seconds(60)
+    while !["router", "batcher", "cpu-worker", "gpu-worker"].allSatisfy({
+      log.saw("\($0): assigned")
+    }),
+      ContinuousClock.now < ready
+    {
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    Console.err(
+      "demo: plan v1 (\(plan.groups.count) groups) on hb.plans; router, batcher and workers are up")
+
+    // Read every outcome as it comes.
+    let outcomes = try OutcomeReader(common: common, topics: topics)
+    // Warm the path up (metadata of every topic) before the measured workload.
+    let warmID = "demo-warm-up"
+    try send(producer, topics: topics, app: apps[apps.count - 1], id: warmID, text: "warm up")
+    let warmDeadline = ContinuousClock.now + .seconds(30)
+    while outcomes.poll().isEmpty || !outcomes.has(warmID), ContinuousClock.now < warmDeadline {}
+
+    // The workload: Poisson arrivals per app.
+    Console.err(
+      String(
+        format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
+        apps.reduce(0) { $0 + $1.rate }, settings.duration))
+    var random = SeededRandom(seed: settings.seed)
+    var next = apps.map { app in Self.exponential(rate: app.rate, &random) }
+    var sent: [String: App] = [:]
+    let started = ContinuousClock.now
+    var count = 0
+    while !interrupt.isSet {
+      let elapsed = Self.seconds(ContinuousClock.now - started)
+      guard elapsed < settings.duration else { break }
+      for index in apps.indices where next[index] <= elapsed {
+        let id = "demo-\(count)"
+        try send(
+          producer, topics: topics, app: apps[index], id: id,
+          text: Self.sentences[count % Self.sentences.count])
+        sent[id] = apps[index]
+        count += 1
+        next[index] += Self.exponential(rate: apps[index].rate, &random)
+      }
+      _ = outcomes.poll()
+      Thread.sleep(forTimeInterval: 0.001)
+    }
+    try producer.flush()
+    let drainDeadline = ContinuousClock.now + .seconds(30)
+    while !Set(sent.keys).isSubset(of: outcomes.ids), ContinuousClock.now < drainDeadline {
+      _ = outcomes.poll()
+    }
+    let summary = DemoSummary(
+      apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
+      seconds: Self.seconds(ContinuousClock.now - started), failures: failures.withLock { $0 })
+    return Summary(text: summary.text, missing: summary.missing)
+  }
+
+  private func send(
+    _ producer: KafkaProducer, topics: PipelineTopics, app: App, id: String, text: String
+  ) throws {
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.requests, key: Array(app.id.utf8), value: Array(text.utf8),
+        headers: [
+          KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8)),
+          KafkaHeader(
+            key: HeaderName.slo, value: Array(String(Int((app.slo * 1000).rounded())).utf8)),
+        ]))
+  }
+
+  static func exponential(rate: Double, _ random: inout SeededRandom) -> Double {
+    guard rate > 0 else { return .infinity }
+    return -log(max(random.unit(), 1e-12)) / rate
+  }
+
+  static func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+  }
+}
+
+/// The services' log lines: kept to know when they are up, shown when they warn.
+final class ServiceLog: Sendable {
+  private let lines = Mutex<[String]>([])
+
+  func pipeline(_ service: String) -> PipelineLog {
+    PipelineLog(service: service, minimumLevel: .info) { [self] line in
+      lines.withLock { $0.append(line) }
+      if line.contains("warning:") || line.contains("error:") { Console.err(line) }
+    }
+  }
+
+  func saw(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
+}
+
+/// Reads results, late records and dead letters (no group: it sees everything).
+final class OutcomeReader: @unchecked Sendable {
+  struct Outcome {
+    var app: String
+    var latencyMs: Double?
+    var sloMet: Bool
+    var kind: String  // result, late, dead-letter
+    var backend: String?
+  }
+
+  private let consumer: KafkaConsumer
+  private(set) var outcomes: [String: Outcome] = [:]
+  var ids: Set<String> { Set(outcomes.keys) }
+
+  init(common: KafkaConfiguration, topics: PipelineTopics) throws {
+    var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
+    configuration.fetchWaitMaxMs = 10
+    consumer = try KafkaConsumer(configuration: configuration)
+    var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
+    for topic in [topics.results, topics.late, topics.deadLetter] {
+      for partition in 0..<Int32(4) {
+        partitions.append((KafkaTopicPartition(topic: topic, partition: partition), .beginning))
+      }
+    }
+    try consumer.assign(partitions)
+  }
+
+  deinit { consumer.close() }
+
+  func has(_ id: String) -> Bool { outcomes[id] != nil }
+
+  /// Reads what has arrived; returns the ids seen in this call.
+  @discardableResult
+  func poll() -> [String] {
+    var seen: [String] = []
+    while let event = try? consumer.poll(timeoutMs: 1), case .record(let record) = event {
+      if record.topic.hasSuffix("results") {
+        guard
+          let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(record.value ?? []))
+        else { continue }
+        outcomes[result.requestID] = Outcome(
+          app: result.app, latencyMs: result.latencyMs, sloMet: result.sloMet, kind: "result",
+          backend: result.backend)
+        seen.append(result.requestID)
+      } else {
+        let id =
+          record.headers.last(where: { $0.key == HeaderName.requestID })?.value
+          .map { String(decoding: $0, as: UTF8.self) } ?? record.coordinates
+        let app = record.keyString ?? "?"
+        if outcomes[id] == nil {
+          outcomes[id] = Outcome(
+            app: app, latencyMs: nil, sloMet: false,
+            kind: record.topic.hasSuffix("late") ? "late" : "dead-letter", backend: nil)
+        }
+        seen.append(id)
+      }
+    }
+    return seen
+  }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Planner
+
+/// Measures the MiniLM encoder on this machine and fits the planner's CPU latency model, for
+/// `harmonybatch profile`.
+///
+/// Points: every batch size 1...4 at every whole thread count up to the machine's cores, and —
+/// because a serverless function with c < 1 vCPU runs one thread on a c share of a core — the
+/// one-thread times divided by c for c = 0.25, 0.5, 0.75. The GPU part cannot be measured here;
+/// it is the paper's BERT GPU profile with the per-request slope scaled by the two models' FLOPs,
+/// and the profile says `"estimated": true`.
+public struct LatencyProfiler {
+  public struct Measurement: Sendable {
+    public let batch: Int
+    public let vcpu: Double
+    public let avg: Double
+    public let p99: Double
+    /// False for the points derived from a one-thread measurement by CPU share.
+    public let measured: Bool
+  }
+
+  /// Requests as the demo sends them: short sentences of mixed length.
+  public static let sentences = [
+    "Where is the nearest train station?",
+    "The quick brown fox jumps over the lazy dog near the quiet river bank.",
+    "Please summarise the quarterly report for the board meeting tomorrow morning.",
+    "How do I reset my password?",
+  ]
+
+  /// MiniLM-L6's per-token FLOPs over BERT-base's (non-embedding parameters, 10.6 M / 85 M).
+  public static let flopsRatio = 10.6 / 85.0
+
+  let encoder: MiniLMEncoder
+  public let runs: Int
+  public let maxThreads: Int
+
+  public init(encoder: MiniLMEncoder, runs: Int = 40, maxThreads: Int? = nil) {
+    self.encoder = encoder
+    self.runs = max(5, runs)
+    self.maxThreads = max(1, maxThreads ?? ProcessInfo.processInfo.activeProcessorCount)
+  }
+
+  public func measure(progress: (Measurement) -> Void = { _ in }) -> [Measurement] {
+    var results: [Measurement] = []
+    for threads in 1...maxThreads {
+      MiniLMEncoder.setThreads(threads)
+      for batch in 1...4 {
+        let tokens = (0..<batch).map {
+          encoder.tokenizer.encode(Self.sentences[$0 % Self.sentences.count])
+        }
+        _ = encoder.embed(tokens: tokens)
+        var samples: [Double] = []
+        for _ in 0..<runs {
+          let start = ContinuousClock.now
+          _ = encoder.embed(tokens: tokens)
+          let (seconds, attoseconds) = (ContinuousClock.now - start).components
+          samples.append(Double(seconds) + Double(attoseconds) / 1e18)
+        }
+        samples.sort()
+        let measurement = Measurement(
+          batch: batch, vcpu: Double(threads), avg: samples.reduce(0, +) / Double(samples.count),
+          p99: samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))], measured: true)
+        results.append(measurement)
+        progress(measurement)
+        if threads == 1 {
+          for share in [0.25, 0.5, 0.75] {
+            results.append(
+              Measurement(
+                batch: batch, vcpu: share, avg: measurement.avg / share,
+                p99: measurement.p99 / share, measured: false))
+          }
+        }
+      }
+    }
+    return results
+  }
+
+  /// The profile these measurements give, with each point's fit error (avg, max).
+  public static func profile(
+    from measurements: [Measurement], name: String = "minilm", bert: ModelProfile
+  ) -> (ModelProfile, errors: [(Measurement, avg: Double, max: Double)]) {
+    var avg: [ModelProfile.ExponentialLatency] = []
+    var max: [ModelProfile.ExponentialLatency] = []
+    var errors: [(Measurement, avg: Double, max: Double)] = []
+    for batch in 1...4 {
+      let points = measurements.filter { $0.batch == batch }.sorted { $0.vcpu < $1.vcpu }
+      let (avgFit, avgErrors) = LatencyFit.exponential(
+        points.map { LatencyFit.Point(vcpu: $0.vcpu, seconds: $0.avg) })
+      let (maxFit, maxErrors) = LatencyFit.exponential(
+        points.map { LatencyFit.Point(vcpu: $0.vcpu, seconds: $0.p99) })
+      avg.append(avgFit)
+      max.append(maxFit)
+      for (index, point) in points.enumerated() {
+        errors.append((point, avgErrors[index], maxErrors[index]))
+      }
+    }
+    let cores = measurements.map(\.vcpu).max() ?? 1
+    var gpu = bert.gpu
+    gpu?.xi1 *= flopsRatio
+    gpu?.hardware =
+      "estimated: the paper's BERT profile on an NVIDIA A10, per-request slope scaled by FLOPs"
+    let profile = ModelProfile(
+      name: name,
+      source:
+        "measured by 'harmonybatch profile --backend minilm' (\(ProcessInfo.processInfo.activeProcessorCount) cores); "
+        + "points below 1 vCPU are the 1-thread times divided by the CPU share; GPU part estimated",
+      estimated: true,
+      cpu: ModelProfile.CPUProfile(
+        vcpu: ModelProfile.Range(min: 0.25, max: cores, step: 0.05), maxBatch: 4,
+        memoryMB: ModelProfile.CPUProfile.MemoryModel(perRequest: 8, base: 256),
+        latencyAvg: avg, latencyMax: max),
+      gpu: gpu)
+    return (profile, errors)
+  }
+}
