@@ -77,7 +77,7 @@ struct PlannerBenchmark {
     }
 
     var gaps: [Gap] = []
-    for name in ModelProfile.builtInNames {
+    for name in ModelProfile.paperModelNames {
       let planner = Planner(profile: try ModelProfile.builtIn(named: name), pricing: pricing)
       let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: name))
       var random = SeededRandom(seed: settings.seed)

@@ -27,9 +27,9 @@ public final class MiniLMEncoder: Sendable {
   }
 
   struct Layer: Sendable {
-    let query: Linear
-    let key: Linear
-    let value: Linear
+    /// Query, key and value projections fused into one [3·384, 384] weight: the input is read
+    /// (and packed by OpenBLAS) once instead of three times.
+    let queryKeyValue: Linear
     let attentionOutput: Linear
     let attentionNorm: Norm
     let intermediate: Linear
@@ -49,9 +49,7 @@ public final class MiniLMEncoder: Sendable {
 
   struct Workspace: Sendable {
     var x: [Float] = []
-    var q: [Float] = []
-    var k: [Float] = []
-    var v: [Float] = []
+    var qkv: [Float] = []
     var context: [Float] = []
     var projected: [Float] = []
     var expanded: [Float] = []
@@ -63,7 +61,8 @@ public final class MiniLMEncoder: Sendable {
         if array.count != count { array = [Float](repeating: 0, count: count) }
       }
       let h = MiniLMEncoder.hidden
-      for keyPath in [\Workspace.x, \.q, \.k, \.v, \.context, \.projected]
+      size(&qkv, rows * 3 * h)
+      for keyPath in [\Workspace.x, \.context, \.projected]
         as [WritableKeyPath<Workspace, [Float]>]
       {
         size(&self[keyPath: keyPath], rows * h)
@@ -88,6 +87,11 @@ public final class MiniLMEncoder: Sendable {
         bias: try tensors.floats("\(name).bias", shape: [outputs]), inputs: inputs,
         outputs: outputs)
     }
+    func fused(_ parts: [Linear]) -> Linear {
+      Linear(
+        weight: parts.flatMap(\.weight), bias: parts.flatMap(\.bias), inputs: parts[0].inputs,
+        outputs: parts.reduce(0) { $0 + $1.outputs })
+    }
     func norm(_ name: String) throws(InferenceError) -> Norm {
       Norm(
         weight: try tensors.floats("\(name).weight", shape: [h]),
@@ -105,9 +109,11 @@ public final class MiniLMEncoder: Sendable {
       let prefix = "encoder.layer.\(index)"
       layers.append(
         Layer(
-          query: try linear("\(prefix).attention.self.query", h, h),
-          key: try linear("\(prefix).attention.self.key", h, h),
-          value: try linear("\(prefix).attention.self.value", h, h),
+          queryKeyValue: try fused([
+            linear("\(prefix).attention.self.query", h, h),
+            linear("\(prefix).attention.self.key", h, h),
+            linear("\(prefix).attention.self.value", h, h),
+          ]),
           attentionOutput: try linear("\(prefix).attention.output.dense", h, h),
           attentionNorm: try norm("\(prefix).attention.output.LayerNorm"),
           intermediate: try linear("\(prefix).intermediate.dense", h, Self.intermediate),
@@ -147,9 +153,7 @@ public final class MiniLMEncoder: Sendable {
     space.fit(rows: rows, length: length)
     var x = space.x
     var mask = space.mask
-    var q = space.q
-    var k = space.k
-    var v = space.v
+    var qkv = space.qkv
     var context = space.context
     var projected = space.projected
     var expanded = space.expanded
@@ -158,9 +162,7 @@ public final class MiniLMEncoder: Sendable {
     defer {
       space.x = x
       space.mask = mask
-      space.q = q
-      space.k = k
-      space.v = v
+      space.qkv = qkv
       space.context = context
       space.projected = projected
       space.expanded = expanded
@@ -190,38 +192,36 @@ public final class MiniLMEncoder: Sendable {
     layerNorm(&x, rows: rows, embeddingNorm)
     let scale = 1 / Float(Self.headSize).squareRoot()
     for layer in layers {
-      apply(layer.query, to: x, rows: rows, into: &q)
-      apply(layer.key, to: x, rows: rows, into: &k)
-      apply(layer.value, to: x, rows: rows, into: &v)
+      apply(layer.queryKeyValue, to: x, rows: rows, into: &qkv)
+      let stride = 3 * h
       for sequence in 0..<batch.count {
-        let base = sequence * length * h
         for head in 0..<Self.heads {
-          let offset = base + head * Self.headSize
+          let query = sequence * length * stride + head * Self.headSize
+          let out = sequence * length * h + head * Self.headSize
           if length <= Self.smallSequence {
             // Short inputs: a few thousand multiply-adds per head, less than a BLAS call costs.
             attendDirectly(
-              q: q, k: k, v: v, context: &context, scores: &scores, offset: offset,
+              qkv: qkv, query: query, context: &context, out: out, scores: &scores,
               length: length, scale: scale, mask: mask, maskOffset: sequence * length)
             continue
           }
-          q.withUnsafeBufferPointer { q in
-            k.withUnsafeBufferPointer { k in
-              scores.withUnsafeMutableBufferPointer { s in
-                cblas_sgemm(
-                  CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length),
-                  Int32(Self.headSize), scale, q.baseAddress! + offset, Int32(h),
-                  k.baseAddress! + offset, Int32(h), 0, s.baseAddress!, Int32(length))
-              }
+          qkv.withUnsafeBufferPointer { qkv in
+            scores.withUnsafeMutableBufferPointer { s in
+              cblas_sgemm(
+                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length),
+                Int32(Self.headSize), scale, qkv.baseAddress! + query, Int32(stride),
+                qkv.baseAddress! + query + h, Int32(stride), 0, s.baseAddress!, Int32(length))
             }
           }
           softmaxRows(&scores, length: length, mask: mask, maskOffset: sequence * length)
           scores.withUnsafeBufferPointer { s in
-            v.withUnsafeBufferPointer { v in
+            qkv.withUnsafeBufferPointer { qkv in
               context.withUnsafeMutableBufferPointer { c in
                 cblas_sgemm(
                   CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(Self.headSize),
-                  Int32(length), 1, s.baseAddress!, Int32(length), v.baseAddress! + offset,
-                  Int32(h), 0, c.baseAddress! + offset, Int32(h))
+                  Int32(length), 1, s.baseAddress!, Int32(length),
+                  qkv.baseAddress! + query + 2 * h, Int32(stride), 0, c.baseAddress! + out,
+                  Int32(h))
               }
             }
           }
@@ -255,59 +255,43 @@ public final class MiniLMEncoder: Sendable {
     }
   }
 
-  /// e^x for x ≤ 0 without a libm call, so the GELU loop vectorises: 2^(x·log2 e) split into an
-  /// integer power (built in the exponent bits) and a degree-6 polynomial for the fraction
-  /// (relative error about 2e-7). Inputs below −87 give 0.
-  @inline(__always)
-  static func fastExp(_ x: Float) -> Float {
-    let clamped = max(x, -87)
-    let scaled = clamped * 1.442_695_04
-    let whole = scaled.rounded(.down)
-    let f = (scaled - whole) * 0.693_147_18
-    let p =
-      1 + f
-      * (1 + f
-        * (0.5 + f * (0.166_666_67 + f * (0.041_666_668 + f * (0.008_333_334 + f * 0.001_388_889)))))
-    let bits = UInt32(bitPattern: Int32(whole) + 127) << 23
-    return p * Float(bitPattern: bits)
-  }
-
   /// Sequences up to this length compute attention in plain loops rather than BLAS calls.
   static let smallSequence = 48
 
   /// One head's attention for one sequence: scores = scale · Q Kᵀ, masked softmax, context = P V.
+  /// `query` indexes the head's first query in the fused [rows, 3·384] buffer (keys follow 384
+  /// later, values 768); `out` its first context value in the [rows, 384] context.
   private func attendDirectly(
-    q: [Float], k: [Float], v: [Float], context: inout [Float], scores: inout [Float],
-    offset: Int, length: Int, scale: Float, mask: [Float], maskOffset: Int
+    qkv: [Float], query: Int, context: inout [Float], out: Int, scores: inout [Float],
+    length: Int, scale: Float, mask: [Float], maskOffset: Int
   ) {
     let h = Self.hidden
+    let stride = 3 * h
     let d = Self.headSize
-    q.withUnsafeBufferPointer { q in
-      k.withUnsafeBufferPointer { k in
-        scores.withUnsafeMutableBufferPointer { s in
-          for i in 0..<length {
-            let qi = q.baseAddress! + offset + i * h
-            for j in 0..<length {
-              let kj = k.baseAddress! + offset + j * h
-              var dot: Float = 0
-              for e in 0..<d { dot += qi[e] * kj[e] }
-              s[i * length + j] = dot * scale
-            }
+    qkv.withUnsafeBufferPointer { qkv in
+      scores.withUnsafeMutableBufferPointer { s in
+        for i in 0..<length {
+          let qi = qkv.baseAddress! + query + i * stride
+          for j in 0..<length {
+            let kj = qkv.baseAddress! + query + h + j * stride
+            var dot: Float = 0
+            for e in 0..<d { dot += qi[e] * kj[e] }
+            s[i * length + j] = dot * scale
           }
         }
       }
     }
     softmaxRows(&scores, length: length, mask: mask, maskOffset: maskOffset)
     scores.withUnsafeBufferPointer { s in
-      v.withUnsafeBufferPointer { v in
+      qkv.withUnsafeBufferPointer { qkv in
         context.withUnsafeMutableBufferPointer { c in
           for i in 0..<length {
-            let ci = c.baseAddress! + offset + i * h
+            let ci = c.baseAddress! + out + i * h
             for e in 0..<d { ci[e] = 0 }
             for j in 0..<length {
               let p = s[i * length + j]
               if p == 0 { continue }
-              let vj = v.baseAddress! + offset + j * h
+              let vj = qkv.baseAddress! + query + 2 * h + j * stride
               for e in 0..<d { ci[e] += p * vj[e] }
             }
           }

@@ -23,7 +23,7 @@ import Testing
 
   @Test func builtInProfilesAndPresetsValidate() throws {
     let profiles = try Self.resources("profiles")
-    #expect(profiles.count == 4)
+    #expect(profiles.count == 5)
     let (status, problems) = try Self.validate("profile.schema.json", profiles)
     #expect(status == 0, "\(problems)")
     let presets = try Self.resources("pricing")

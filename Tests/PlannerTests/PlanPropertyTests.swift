@@ -71,7 +71,7 @@ import Testing
     }
   }
 
-  @Test(arguments: ModelProfile.builtInNames)
+  @Test(arguments: ModelProfile.paperModelNames)
   func everyPlanMeetsItsConstraintsAndTheOptimumIsNoDearer(model: String) throws {
     let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
