@@ -155,13 +155,18 @@ public struct WorkerService: Sendable {
           topic: settings.topics.results, key: Array(request.id.utf8), value: result.sortedJSON()))
     }
     let seconds = finished - started
+    // The batch the function really ran: payloads the backend refused were not part of it.
+    let ran = outputs.filter {
+      if case .failed = $0 { return false }
+      return true
+    }.count
     let feedback = FeedbackMessage(
       batchID: batch.batchID, group: batch.group, planVersion: batch.planVersion,
       function: batch.function, backend: backend.name, emulated: backend.emulated,
-      batchSize: runnable.count, inferenceSeconds: seconds, predictedMaxMs: batch.latencyMaxMs,
+      batchSize: ran, inferenceSeconds: seconds, predictedMaxMs: batch.latencyMaxMs,
       endToEndMs: endToEnd, worker: settings.instance, startedMs: started * 1000,
       finishedMs: finished * 1000,
-      billedCost: billedCost(batch.function, seconds: seconds, batch: runnable.count))
+      billedCost: billedCost(batch.function, seconds: seconds, batch: ran))
     messages.append(
       KafkaProducerMessage(
         topic: settings.topics.feedback, key: Array(batch.group.utf8), value: feedback.sortedJSON())
