@@ -1,0 +1,56 @@
+import Foundation
+
+/// Per-app arrival rates from counts over time (the router's reports on hb.rates): a sliding
+/// window for a steady estimate, and a short window that takes over when a burst is beyond what
+/// Poisson noise around the steady rate explains. Pure; times are seconds.
+public struct RateEstimator: Sendable {
+  /// The steady window.
+  public var window: Double
+  /// The burst window.
+  public var burstWindow: Double
+  /// How many standard deviations above the steady rate a burst window must be.
+  public var burstSigmas: Double
+
+  private var counts: [String: [(time: Double, count: Int)]] = [:]
+  private var firstSeen: [String: Double] = [:]
+
+  public init(window: Double = 60, burstWindow: Double = 5, burstSigmas: Double = 4) {
+    self.window = window
+    self.burstWindow = burstWindow
+    self.burstSigmas = burstSigmas
+  }
+
+  /// `count` requests of `app` arrived in the interval ending at `time`, which began at `start`.
+  public mutating func record(app: String, count: Int, from start: Double, to time: Double) {
+    if firstSeen[app] == nil { firstSeen[app] = start }
+    counts[app, default: []].append((time, count))
+  }
+
+  /// Forgets what is older than the steady window.
+  public mutating func prune(now: Double) {
+    for app in Array(counts.keys) {
+      counts[app]!.removeAll { $0.time <= now - window }
+    }
+  }
+
+  public var apps: [String] { counts.keys.sorted() }
+
+  /// The rate of `app` at `now` (requests per second).
+  public func rate(of app: String, now: Double) -> Double {
+    guard let entries = counts[app], let first = firstSeen[app] else { return 0 }
+    let span = max(min(window, now - first), 1e-9)
+    let steady =
+      Double(entries.filter { $0.time > now - window }.reduce(0) { $0 + $1.count }) / span
+    let burstSpan = min(burstWindow, span)
+    let recent = Double(entries.filter { $0.time > now - burstSpan }.reduce(0) { $0 + $1.count })
+    let expected = steady * burstSpan
+    if recent > expected + burstSigmas * expected.squareRoot() + 3 {
+      return recent / burstSpan
+    }
+    return steady
+  }
+
+  public func rates(now: Double) -> [String: Double] {
+    Dictionary(uniqueKeysWithValues: apps.map { ($0, rate(of: $0, now: now)) })
+  }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Planner
+import Testing
+
+@testable import Pipeline
+
+/// The controller's estimators, pure and on a virtual clock.
+@Suite struct ControllerModelTests {
+  static func normal(_ random: inout SeededRandom) -> Double {
+    let u = max(random.unit(), 1e-300)
+    return (-2 * log(u)).squareRoot() * cos(2 * .pi * random.unit())
+  }
+
+  /// Feedback drawn from `truth` with 3 % noise.
+  static func feed(
+    _ refit: inout LatencyRefit, truth: ModelProfile, batches: Int, random: inout SeededRandom
+  ) {
+    let model = LatencyModel(profile: truth)
+    let vcpus = [0.5, 1.0, 1.5, 2.5, 3.0]
+    for index in 0..<batches {
+      for batch in 1...4 {
+        let vcpu = vcpus[(index + batch) % vcpus.count]
+        let seconds = model.cpu(vcpu: vcpu, batch: batch).avg * (1 + 0.03 * normal(&random))
+        refit.observe(.init(function: .cpu(vcpu: vcpu), batch: batch, seconds: seconds))
+      }
+      let memory = [2, 4, 6][index % 3]
+      let batch = 1 + index % 16
+      let function = FunctionConfig.gpu(memoryGB: memory, vcpu: Double(memory) / 3)
+      let seconds =
+        model.gpu(memoryGB: memory, vcpu: function.vcpu, batch: batch).avg
+        * (1 + 0.03 * normal(&random))
+      refit.observe(.init(function: function, batch: batch, seconds: seconds))
+    }
+  }
+
+  static func scaled(_ profile: ModelProfile, by factor: Double) -> ModelProfile {
+    var scaled = profile
+    scaled.cpu.latencyAvg = profile.cpu.latencyAvg.map {
+      .init(alpha: $0.alpha * factor, beta: $0.beta, gamma: $0.gamma * factor)
+    }
+    scaled.cpu.latencyMax = profile.cpu.latencyMax.map {
+      .init(alpha: $0.alpha * factor, beta: $0.beta, gamma: $0.gamma * factor)
+    }
+    scaled.gpu?.xi1 *= factor
+    scaled.gpu?.xi2 *= factor
+    return scaled
+  }
+
+  /// Largest relative error of `fitted`'s average on points not used for feedback.
+  static func heldOutError(_ fitted: ModelProfile, truth: ModelProfile) -> Double {
+    let a = LatencyModel(profile: fitted)
+    let b = LatencyModel(profile: truth)
+    var worst = 0.0
+    for batch in 1...4 {
+      for vcpu in [0.75, 2.0, 3.5] {
+        worst = max(
+          worst, abs(a.cpu(vcpu: vcpu, batch: batch).avg / b.cpu(vcpu: vcpu, batch: batch).avg - 1))
+      }
+    }
+    for memory in [3, 8] {
+      for batch in [5, 12] {
+        let vcpu = Double(memory) / 3
+        worst = max(
+          worst,
+          abs(
+            a.gpu(memoryGB: memory, vcpu: vcpu, batch: batch).avg
+              / b.gpu(memoryGB: memory, vcpu: vcpu, batch: batch).avg - 1))
+      }
+    }
+    return worst
+  }
+
+  @Test func refitFindsTheTrueModelAndFollowsAStepChange() throws {
+    let prior = try ModelProfile.builtIn(named: "VGG19")
+    let truth = Self.scaled(prior, by: 1.15)
+    var refit = LatencyRefit(prior: prior)
+    var random = SeededRandom(seed: 8)
+    #expect(Self.heldOutError(refit.profile(), truth: truth) > 0.1)
+    Self.feed(&refit, truth: truth, batches: 60, random: &random)
+    #expect(Self.heldOutError(refit.profile(), truth: truth) < 0.05)
+    // The functions slow down by 30 %: within 40 batches per batch size the fit follows.
+    let slower = Self.scaled(truth, by: 1.3)
+    Self.feed(&refit, truth: slower, batches: 40, random: &random)
+    let error = Self.heldOutError(refit.profile(), truth: slower)
+    #expect(error < 0.05, "held-out error \(error) after the step")
+    #expect((refit.predictionError(of: refit.profile()) ?? 1) < 0.05)
+  }
+
+  @Test func aRefittedMaximumStillCoversTheMeasurements() throws {
+    let prior = try ModelProfile.builtIn(named: "Bert")
+    var refit = LatencyRefit(prior: prior)
+    var random = SeededRandom(seed: 3)
+    Self.feed(&refit, truth: Self.scaled(prior, by: 1.3), batches: 60, random: &random)
+    let fitted = LatencyModel(profile: refit.profile())
+    let truth = LatencyModel(profile: Self.scaled(prior, by: 1.3))
+    for batch in 1...4 {
+      // The refitted maximum sits above the true average (the SLO check uses it).
+      #expect(fitted.cpu(vcpu: 1.5, batch: batch).max >= truth.cpu(vcpu: 1.5, batch: batch).avg)
+    }
+  }
+
+  @Test func ratesAreSteadyUnderASteadyLoadAndCatchABurst() {
+    var estimator = RateEstimator()
+    var random = SeededRandom(seed: 12)
+    func poisson(_ mean: Double) -> Int {
+      var count = 0
+      var time = -log(max(random.unit(), 1e-12)) / mean
+      while time < 1 {
+        count += 1
+        time += -log(max(random.unit(), 1e-12)) / mean
+      }
+      return count
+    }
+    var seen: [Double] = []
+    for second in 0..<600 {
+      let t = Double(second)
+      estimator.record(app: "a", count: poisson(2), from: t, to: t + 1)
+      estimator.prune(now: t + 1)
+      if second >= 60 { seen.append(estimator.rate(of: "a", now: t + 1)) }
+    }
+    // Steady at 2 req/s: never mistaken for a burst.
+    #expect(seen.allSatisfy { (1.5...2.6).contains($0) }, "\(seen.min()!)...\(seen.max()!)")
+    // Four times the rate shows within ten seconds.
+    var caught: Int?
+    for second in 600..<620 {
+      let t = Double(second)
+      estimator.record(app: "a", count: poisson(8), from: t, to: t + 1)
+      if caught == nil, estimator.rate(of: "a", now: t + 1) >= 6 { caught = second - 600 + 1 }
+    }
+    #expect((caught ?? 99) <= 10, "burst seen after \(caught.map(String.init) ?? "never") s")
+  }
+}
