@@ -60,16 +60,9 @@ final class DemoRun: Sendable {
         rate: Self.rateMix[index % Self.rateMix.count] * settings.rateScale)
     }
     let planner = try Planner(model: "minilm")
-    var plan = try planner.plan(apps, algorithm: .optimal)
-    plan.version = 1
-    plan.createdAt = ISO8601DateFormatter().string(from: Date())
     let baseline = try planner.plan(apps, algorithm: .batch)
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
     defer { _ = producer.close() }
-    try producer.enqueue(
-      KafkaProducerMessage(
-        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
-    try producer.flush()
 
     // The services, each on a thread of its own, all in this process.
     let log = ServiceLog()
@@ -85,6 +78,10 @@ final class DemoRun: Sendable {
       thread.name = "hb-\(name)"
       thread.start()
     }
+    var control = ControllerService.Settings(prior: planner.profile, pricing: planner.pricing)
+    control.apps = apps
+    control.policy.period = 10
+    control.rateWindow = 20
     var routing = RouterService.Settings()
     routing.planner = planner
     var batching = BatcherService.Settings()
@@ -98,6 +95,13 @@ final class DemoRun: Sendable {
     let profile = planner.profile
     let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
     let (routerSettings, batcherSettings, cpuSettings, gpuSettings) = (routing, batching, cpu, gpu)
+    let controllerSettings = control
+    start("controller") {
+      try ControllerService(
+        common: common, settings: controllerSettings, log: log.pipeline("controller")
+      )
+      .run(stop: stop)
+    }
     start("router") {
       try RouterService(common: common, settings: routerSettings, log: log.pipeline("router")).run(
         stop: stop)
@@ -124,15 +128,13 @@ final class DemoRun: Sendable {
       services.wait()
     }
     let ready = ContinuousClock.now + .seconds(60)
-    while !["router", "batcher", "cpu-worker", "gpu-worker"].allSatisfy({
-      log.saw("\($0): assigned")
-    }),
-      ContinuousClock.now < ready
-    {
-      Thread.sleep(forTimeInterval: 0.05)
+    func up() -> Bool {
+      ["router", "batcher", "cpu-worker", "gpu-worker"].allSatisfy { log.saw("\($0): assigned") }
+        && log.saw("router: following plan v")
     }
+    while !up(), ContinuousClock.now < ready { Thread.sleep(forTimeInterval: 0.05) }
     Console.err(
-      "demo: plan v1 (\(plan.groups.count) groups) on hb.plans; router, batcher and workers are up")
+      "demo: the controller published plan v1 on hb.plans; router, batcher and workers are up")
 
     // Read every outcome as it comes.
     let outcomes = try OutcomeReader(common: common, topics: topics)
@@ -172,6 +174,9 @@ final class DemoRun: Sendable {
     while !Set(sent.keys).isSubset(of: outcomes.ids), ContinuousClock.now < drainDeadline {
       _ = outcomes.poll()
     }
+    // The plan in force at the end: the controller re-plans as it learns rates and latencies.
+    let plans = try PlanFollower(common: common, topic: topics.plans, log: log.pipeline("demo"))
+    guard let plan = plans.catchUp() else { throw UsageError("no plan was published") }
     let summary = DemoSummary(
       apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
       seconds: Self.seconds(ContinuousClock.now - started), failures: failures.withLock { $0 })

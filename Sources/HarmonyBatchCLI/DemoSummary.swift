@@ -53,6 +53,11 @@ struct DemoSummary {
         sent.isEmpty ? 0 : Double(totalWithin) / Double(sent.count) * 100,
         backends.sorted().joined(separator: ", ")),
       "",
+      "the plan in force at the end (version \(plan.version ?? 0)"
+        + (plan.reason.map { "; published because \($0)" } ?? "")
+        + (plan.predictionError.map {
+          String(format: "; model error on recent feedback %.1f %%", $0 * 100)
+        } ?? "") + "):",
       PlanReport.table(plan),
       "",
       String(

@@ -18,6 +18,7 @@ public enum HarmonyBatch {
     Command(spec: BatcherCommand.spec, run: BatcherCommand.run),
     Command(spec: WorkerCommand.spec, run: WorkerCommand.run),
     Command(spec: ProfileCommand.spec, run: ProfileCommand.run),
+    Command(spec: ControllerCommand.spec, run: ControllerCommand.run),
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),

@@ -5,12 +5,12 @@ import Planner
 /// Follows the compacted plan topic: reads it to the end at start to find the latest plan, then
 /// picks up new versions as the controller publishes them. Reads without a consumer group, so
 /// every router sees every plan.
-final class PlanFollower {
+public final class PlanFollower {
   private let consumer: KafkaConsumer
   private let log: PipelineLog
-  private(set) var latest: Plan?
+  public private(set) var latest: Plan?
 
-  init(common: KafkaConfiguration, topic: String, log: PipelineLog) throws(KafkaError) {
+  public init(common: KafkaConfiguration, topic: String, log: PipelineLog) throws(KafkaError) {
     self.log = log
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
     configuration.reportPartitionEOF = true
@@ -26,7 +26,7 @@ final class PlanFollower {
   deinit { consumer.close() }
 
   /// Reads until every partition is at its end (or the time is up) and returns the newest plan.
-  func catchUp(timeoutMs: Int = 10_000) -> Plan? {
+  public func catchUp(timeoutMs: Int = 10_000) -> Plan? {
     var atEnd = Set<KafkaTopicPartition>()
     let partitions = Set(consumer.assignment())
     let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
@@ -45,7 +45,7 @@ final class PlanFollower {
   }
 
   /// A plan newer than `version`, if one arrived; never blocks.
-  func newer(than version: Int) -> Plan? {
+  public func newer(than version: Int) -> Plan? {
     while let event = try? consumer.poll(timeoutMs: 0) {
       if case .record(let record) = event { consider(record) }
     }

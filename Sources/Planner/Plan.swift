@@ -21,6 +21,12 @@ public struct Plan: Codable, Sendable, Equatable {
   public var groups: [PlanGroup]
   /// Apps that no function can serve within their SLO, with the reason. Never silently dropped.
   public var infeasible: [InfeasibleApp]
+  /// Set by the controller: how many batches of feedback refitted the profile the plan was made
+  /// with, and that profile's mean relative error on the most recent feedback.
+  public var feedbackBatches: Int?
+  public var predictionError: Double?
+  /// Set by the controller: why this version was published.
+  public var reason: String?
 
   enum CodingKeys: String, CodingKey {
     case version
@@ -30,6 +36,9 @@ public struct Plan: Codable, Sendable, Equatable {
     case pricing, currency, objective
     case planningMs = "planning_ms"
     case rate, groups, infeasible
+    case feedbackBatches = "feedback_batches"
+    case predictionError = "prediction_error"
+    case reason
   }
 
   public init(

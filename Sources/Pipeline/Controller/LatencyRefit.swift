@@ -27,6 +27,8 @@ public struct LatencyRefit: Sendable {
   public var memory: Int
   /// Observations needed before a part of the profile is refitted.
   public var minimum: Int
+  /// Feedback records seen.
+  public private(set) var observations = 0
   private var cpu: [Int: [Observation]] = [:]
   private var gpu: [Observation] = []
   private let model: LatencyModel
@@ -40,6 +42,7 @@ public struct LatencyRefit: Sendable {
 
   public mutating func observe(_ observation: Observation) {
     guard observation.seconds > 0, observation.batch >= 1 else { return }
+    observations += 1
     switch observation.function.kind {
     case .cpu:
       guard observation.batch <= prior.cpu.maxBatch else { return }

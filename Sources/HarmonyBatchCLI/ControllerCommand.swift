@@ -1,0 +1,61 @@
+import Foundation
+import Kafka
+import Pipeline
+import Planner
+
+/// `harmonybatch controller`: estimate rates, refit the model, re-plan, publish plans.
+enum ControllerCommand {
+  static let spec = CommandSpec(
+    name: "controller",
+    summary: "Estimate rates, refit the latency model from feedback, and publish new plans.",
+    usage: "(--model NAME | --profile FILE) [--apps FILE] [--period SECONDS] ...",
+    options: [
+      .option("model", "NAME", "The profile to start from (built in)."),
+      .option("profile", "FILE", "A profile file instead."),
+      .option("apps", "FILE", "Apps known before traffic arrives (ids, SLOs, expected rates)."),
+      .option("pricing", "P", "Pricing preset or file (default alibaba-cny)."),
+      .option("algorithm", "A", "optimal (default), harmony, batch or mbs."),
+      .option("period", "SECONDS", "Re-plan at least this often (default 60)."),
+      .option("rate-window", "SECONDS", "Window of the steady rate estimate (default 60)."),
+      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+    ] + KafkaOptions.specs,
+    discussion: """
+      Reads router reports (hb.rates) and worker feedback (hb.feedback). Re-plans every
+      period, and sooner when an app appears, an app's rate moves by more than 25 %, or the
+      model's error on recent feedback passes 10 %. Publishes a new version on the compacted
+      hb.plans only when there is no plan, the plan misses an app, an SLO is at risk under the
+      new rates and model, or the new plan is more than 2 % cheaper; each version says why.
+      """)
+
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let planning = try PlanCommand.makePlanner(options)
+    var settings = ControllerService.Settings(prior: planning.profile, pricing: planning.pricing)
+    settings.topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    settings.algorithm = Planner.Algorithm(
+      rawValue: try options.choice(
+        "algorithm", default: "optimal", from: Planner.Algorithm.allCases.map(\.rawValue)))!
+    if let path = options.string("apps") { settings.apps = try AppsFile.load(path: path) }
+    settings.policy.period = try options.double("period", default: 60, in: 1...86_400)
+    settings.rateWindow = try options.double("rate-window", default: 60, in: 5...86_400)
+    let signals = TerminationSignal()
+    let cluster = try ClusterSetup.connect(options, topics: settings.topics)
+    let stop = StopFlag()
+    let log = PipelineLog(service: "controller")
+    Task {
+      let number = await signals.wait()
+      log.info("\(TerminationSignal.name(number)) received: stopping")
+      stop.set()
+    }
+    let (common, configured) = (cluster.common, settings)
+    do {
+      try await onThread("hb-controller") {
+        try ControllerService(common: common, settings: configured, log: log).run(stop: stop)
+      }
+    } catch {
+      log.error("\(error)")
+      return 1
+    }
+    withExtendedLifetime(cluster) {}
+    return 0
+  }
+}

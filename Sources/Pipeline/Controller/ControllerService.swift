@@ -1,0 +1,136 @@
+import Foundation
+import Kafka
+import Planner
+
+/// The controller: reads the routers' reports (hb.rates) and the workers' feedback (hb.feedback),
+/// estimates each app's rate, refits the latency model, re-plans when the `ReplanPolicy` says so,
+/// and publishes a new plan version on hb.plans when it is worth it.
+public struct ControllerService: Sendable {
+  public struct Settings: Sendable {
+    public var topics = PipelineTopics()
+    public var groupID = "hb-controller"
+    public var prior: ModelProfile
+    public var pricing: PricingPreset
+    public var algorithm = Planner.Algorithm.optimal
+    /// Apps known before any traffic (ids, SLOs, expected rates).
+    public var apps: [App] = []
+    public var policy = ReplanPolicy()
+    public var rateWindow = 60.0
+    /// How often the controller looks at its estimates.
+    public var tickSeconds = 1.0
+
+    public init(prior: ModelProfile, pricing: PricingPreset) {
+      self.prior = prior
+      self.pricing = pricing
+    }
+  }
+
+  public let common: KafkaConfiguration
+  public let settings: Settings
+  public let log: PipelineLog
+
+  public init(common: KafkaConfiguration, settings: Settings, log: PipelineLog) {
+    self.common = common
+    self.settings = settings
+    self.log = log
+  }
+
+  public func run(stop: StopFlag) throws {
+    let clock = PipelineClock()
+    var configuration = KafkaConsumerConfiguration(common: common, groupID: settings.groupID)
+    configuration.autoOffsetReset = .latest
+    let consumer = try KafkaConsumer(configuration: configuration)
+    defer { consumer.close() }
+    try consumer.subscribe(topics: [settings.topics.rates, settings.topics.feedback])
+    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+    defer { _ = producer.close() }
+    let follower = try PlanFollower(common: common, topic: settings.topics.plans, log: log)
+    var current = follower.catchUp()
+    var version = current?.version ?? 0
+    var rates = RateEstimator(window: settings.rateWindow)
+    var refit = LatencyRefit(prior: settings.prior)
+    var policy = settings.policy
+    var known = Dictionary(
+      settings.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    var lastTick = clock.now()
+    let decoder = JSONDecoder()
+    log.info(
+      "controller: \(settings.prior.name) profile, \(settings.pricing.name) pricing, "
+        + "\(settings.algorithm.rawValue) planner; current plan v\(version)")
+    while !stop.isSet {
+      if let event = try consumer.poll(timeoutMs: 100), case .record(let record) = event {
+        let value = Data(record.value ?? [])
+        if record.topic == settings.topics.rates,
+          let report = try? decoder.decode(RatesMessage.self, from: value)
+        {
+          for (app, count) in report.apps {
+            rates.record(
+              app: app, count: count.requests, from: report.windowStartMs / 1000,
+              to: report.windowEndMs / 1000)
+            if known[app] == nil {
+              known[app] = App(id: app, slo: count.sloMs / 1000, rate: 0)
+              log.info("new app \(app) (SLO \(Int(count.sloMs)) ms)")
+            }
+          }
+        } else if record.topic == settings.topics.feedback,
+          let feedback = try? decoder.decode(FeedbackMessage.self, from: value),
+          feedback.batchSize > 0
+        {
+          refit.observe(
+            .init(
+              function: feedback.function, batch: feedback.batchSize,
+              seconds: feedback.inferenceSeconds))
+        }
+      }
+      let now = clock.now()
+      guard now - lastTick >= settings.tickSeconds else { continue }
+      lastTick = now
+      rates.prune(now: now)
+      let observed = rates.rates(now: now)
+      let apps = known.values.map { app in
+        App(id: app.id, slo: app.slo, rate: observed[app.id] ?? app.rate)
+      }.sorted { $0.id < $1.id }
+      guard !apps.isEmpty else { continue }
+      let profile = refit.profile()
+      let error = refit.predictionError(of: profile)
+      guard let trigger = policy.trigger(now: now, rates: observed, predictionError: error) else {
+        continue
+      }
+      policy.evaluated(now: now, rates: observed)
+      let planner = Planner(profile: profile, pricing: settings.pricing)
+      var candidate: Plan
+      do {
+        candidate = try planner.plan(apps, algorithm: settings.algorithm)
+      } catch {
+        log.warning("cannot plan: \(error)")
+        continue
+      }
+      let currentCost = current.map {
+        PlanCost.of($0, apps: apps, provisioner: planner.provisioner)
+      }
+      guard
+        let reason = policy.adopt(candidate: candidate, current: current, currentCost: currentCost)
+      else {
+        log.log(.debug, "re-planned (\(trigger.rawValue)); keeping plan v\(version)")
+        continue
+      }
+      version += 1
+      candidate.version = version
+      candidate.createdAt = ISO8601DateFormatter().string(from: Date())
+      candidate.feedbackBatches = refit.observations
+      candidate.predictionError = error
+      candidate.reason = "\(trigger.rawValue): \(reason)"
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: settings.topics.plans, key: Array("plan".utf8),
+          value: Array(candidate.jsonData(pretty: false))))
+      try producer.flush(timeoutMs: 10_000)
+      current = candidate
+      log.info(
+        "published plan v\(version) (\(candidate.groups.count) groups, "
+          + String(format: "%.4e %@/request", candidate.objective, candidate.currency)
+          + "): \(candidate.reason ?? "")")
+    }
+    log.info("stopped at plan v\(version)")
+  }
+}
