@@ -130,3 +130,97 @@ import Testing
     #expect((caught ?? 99) <= 10, "burst seen after \(caught.map(String.init) ?? "never") s")
   }
 }
+
+/// When the controller re-plans and when it publishes.
+@Suite struct ReplanPolicyTests {
+  let planner: Planner
+  let apps = [
+    App(id: "a1", slo: 0.5, rate: 5), App(id: "a2", slo: 0.8, rate: 10),
+    App(id: "a3", slo: 1.0, rate: 20),
+  ]
+
+  init() throws { planner = try Planner(model: "VGG19") }
+
+  func rates(_ factor: [String: Double] = [:]) -> [String: Double] {
+    Dictionary(uniqueKeysWithValues: apps.map { ($0.id, $0.rate * (factor[$0.id] ?? 1)) })
+  }
+
+  @Test func aSteadyRateNeverFlapsThePlan() throws {
+    var policy = ReplanPolicy(period: 60)
+    #expect(policy.trigger(now: 0, rates: rates(), predictionError: nil) == .first)
+    policy.evaluated(now: 0, rates: rates())
+    var current = try planner.plan(apps)
+    var adoptedFor = apps
+    var random = SeededRandom(seed: 2)
+    var adopted = 0
+    func signature(_ plan: Plan) -> String {
+      plan.groups.map { "\($0.apps)\($0.function)\($0.batchSize)" }.joined(separator: "|")
+    }
+    var seen = [signature(current)]
+    for minute in 1...30 {
+      // ±15 % wobble of a steady rate. A plan may move once or twice toward a batch the rate
+      // fills (per-second billing makes an unfilled larger batch cost no more), never back.
+      let wobble = Dictionary(
+        uniqueKeysWithValues: apps.map { ($0.id, 0.85 + 0.3 * random.unit()) })
+      let now = Double(minute) * 60
+      guard policy.trigger(now: now, rates: rates(wobble), predictionError: 0.02) != nil else {
+        continue
+      }
+      policy.evaluated(now: now, rates: rates(wobble))
+      let observed = apps.map { App(id: $0.id, slo: $0.slo, rate: rates(wobble)[$0.id]!) }
+      let candidate = try planner.plan(observed)
+      let p = planner.provisioner
+      let why = policy.adopt(
+        candidate: candidate, current: current, trigger: .period,
+        currentCost: PlanCost.of(current, apps: observed, provisioner: p),
+        candidateCost: PlanCost.of(candidate, apps: observed, provisioner: p),
+        currentCostBefore: PlanCost.of(current, apps: adoptedFor, provisioner: p),
+        candidateCostBefore: PlanCost.of(candidate, apps: adoptedFor, provisioner: p))
+      if why != nil {
+        adopted += 1
+        // Flapping is going back to a plan already left.
+        #expect(
+          !seen.dropLast().contains(signature(candidate)), "minute \(minute): back to an old plan")
+        seen.append(signature(candidate))
+        current = candidate
+        adoptedFor = observed
+      }
+    }
+    #expect(adopted <= 2, "\(adopted) plans adopted under a steady rate")
+  }
+
+  @Test func aMuchBusierAppIsReplannedAtOnce() throws {
+    var policy = ReplanPolicy(period: 60)
+    policy.evaluated(now: 0, rates: rates())
+    let current = try planner.plan(apps)
+    // a1 from 5 to 40 req/s: past its knee rate (22 req/s at 0.5 s), a GPU function pays.
+    let busier = rates(["a1": 8])
+    #expect(policy.trigger(now: 5, rates: busier, predictionError: nil) == .rateChange)
+    let observed = apps.map { App(id: $0.id, slo: $0.slo, rate: busier[$0.id]!) }
+    let candidate = try planner.plan(observed)
+    let cost = PlanCost.of(current, apps: observed, provisioner: planner.provisioner)
+    let reason = policy.adopt(
+      candidate: candidate, current: current, trigger: .rateChange, currentCost: cost,
+      candidateCost: PlanCost.of(candidate, apps: observed, provisioner: planner.provisioner))
+    #expect(reason != nil, "a1 at 40 req/s alone on CPU should move")
+    #expect(candidate.group(of: "a1")?.function.kind == .gpu)
+  }
+
+  @Test func aNewAppOrAnSLOAtRiskForcesANewPlan() throws {
+    let policy = ReplanPolicy()
+    let current = try planner.plan(apps)
+    let more = apps + [App(id: "a4", slo: 0.9, rate: 3)]
+    let cost = PlanCost.of(current, apps: more, provisioner: planner.provisioner)
+    #expect(cost.uncovered == ["a4"])
+    let reason = policy.adopt(
+      candidate: try planner.plan(more), current: current, trigger: .newApp, currentCost: cost)
+    #expect(reason?.contains("a4") == true)
+    // The same plan on a GPU 2.5 times slower: the GPU group's maximum passes a2's SLO.
+    var slower = planner.profile
+    slower.gpu?.xi1 *= 2.5
+    slower.gpu?.xi2 *= 2.5
+    let slow = Planner(profile: slower, pricing: planner.pricing)
+    let risk = PlanCost.of(current, apps: apps, provisioner: slow.provisioner)
+    #expect(!risk.atRisk.isEmpty)
+  }
+}

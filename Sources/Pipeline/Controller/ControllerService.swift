@@ -50,6 +50,7 @@ public struct ControllerService: Sendable {
     var rates = RateEstimator(window: settings.rateWindow)
     var refit = LatencyRefit(prior: settings.prior)
     var policy = settings.policy
+    var ratesAtAdoption: [String: Double] = [:]
     var known = Dictionary(
       settings.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var lastTick = clock.now()
@@ -105,11 +106,19 @@ public struct ControllerService: Sendable {
         log.warning("cannot plan: \(error)")
         continue
       }
-      let currentCost = current.map {
-        PlanCost.of($0, apps: apps, provisioner: planner.provisioner)
-      }
+      let provisioner = planner.provisioner
+      // Both plans re-costed under the new rates, and under the rates the current plan was
+      // adopted for (the policy's guard against flapping).
+      let before = apps.map { App(id: $0.id, slo: $0.slo, rate: ratesAtAdoption[$0.id] ?? $0.rate) }
       guard
-        let reason = policy.adopt(candidate: candidate, current: current, currentCost: currentCost)
+        let reason = policy.adopt(
+          candidate: candidate, current: current, trigger: trigger,
+          currentCost: current.map { PlanCost.of($0, apps: apps, provisioner: provisioner) },
+          candidateCost: PlanCost.of(candidate, apps: apps, provisioner: provisioner),
+          currentCostBefore: current.map {
+            PlanCost.of($0, apps: before, provisioner: provisioner)
+          },
+          candidateCostBefore: PlanCost.of(candidate, apps: before, provisioner: provisioner))
       else {
         log.log(.debug, "re-planned (\(trigger.rawValue)); keeping plan v\(version)")
         continue
@@ -126,6 +135,7 @@ public struct ControllerService: Sendable {
           value: Array(candidate.jsonData(pretty: false))))
       try producer.flush(timeoutMs: 10_000)
       current = candidate
+      ratesAtAdoption = Dictionary(uniqueKeysWithValues: apps.map { ($0.id, $0.rate) })
       log.info(
         "published plan v\(version) (\(candidate.groups.count) groups, "
           + String(format: "%.4e %@/request", candidate.objective, candidate.currency)

@@ -52,25 +52,41 @@ public struct ReplanPolicy: Sendable {
   }
 
   /// Whether `candidate` should replace `current`, with the reason.
-  public func adopt(candidate: Plan, current: Plan?, currentCost: PlanCost?) -> String? {
-    guard let current, let currentCost else { return "first plan" }
+  ///
+  /// `currentCost` and `candidateCost` re-cost both plans under the new rates and model. When
+  /// nothing significant changed (`trigger` is `.period`), the candidate must also be no dearer
+  /// than the current plan under the rates the current plan was adopted for
+  /// (`currentCostBefore`, `candidateCostBefore`): a plan tuned to the noise of a steady rate
+  /// wins in one world and loses in the other, so it is not adopted — the plan does not flap.
+  public func adopt(
+    candidate: Plan, current: Plan?, trigger: Trigger, currentCost: PlanCost?,
+    candidateCost: PlanCost? = nil, currentCostBefore: PlanCost? = nil,
+    candidateCostBefore: PlanCost? = nil
+  ) -> String? {
+    guard current != nil, let currentCost else { return "first plan" }
     if !currentCost.uncovered.isEmpty {
       return "apps not in the current plan: \(currentCost.uncovered.joined(separator: ", "))"
     }
     if !currentCost.atRisk.isEmpty {
       return "SLO at risk in groups \(currentCost.atRisk.joined(separator: ", "))"
     }
-    if candidate.objective < currentCost.objective * (1 - improvement) {
-      return String(
-        format: "%.1f %% cheaper", (1 - candidate.objective / currentCost.objective) * 100)
+    let newCost = candidateCost?.objective ?? candidate.objective
+    guard newCost < currentCost.objective * (1 - improvement) else { return nil }
+    if trigger == .period, let before = currentCostBefore,
+      let candidateBefore = candidateCostBefore,
+      candidateBefore.objective > before.objective
+    {
+      return nil
     }
-    _ = current
-    return nil
+    return String(format: "%.1f %% cheaper", (1 - newCost / currentCost.objective) * 100)
   }
 }
 
 /// A plan re-costed under new rates and a new model: its groups as they are, the apps it does
-/// not cover, and the groups whose constraints (8)–(10) no longer hold.
+/// not cover, and the groups whose SLOs are at risk (constraint (10): an SLO below the batch's
+/// maximum latency). A batch that no longer fills in time (constraint (9)) is not a risk — the
+/// buffer flushes at the deadline with fewer requests — but it costs more: requests are costed at
+/// the batch the group can now fill, `min(b, ⌊R·T⌋ + 1)`.
 public struct PlanCost: Sendable, Equatable {
   public var objective: Double
   public var uncovered: [String]
@@ -93,24 +109,22 @@ public struct PlanCost: Sendable, Equatable {
         function.kind == .cpu
         ? latency.cpu(vcpu: function.vcpu, batch: min(b, latency.profile.cpu.maxBatch))
         : latency.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: b)
-      // (10) every member's SLO still fits the batch's maximum latency; (9) the batch still
-      // fills within the equivalent timeout at the new rates.
       var load = GroupLoad()
       for member in members.sorted(by: { $0.slo < $1.slo }) {
-        load.add(
-          App(id: member.id, slo: member.slo, rate: group.appRates[member.id] ?? member.rate))
+        load.add(App(id: member.id, slo: member.slo, rate: member.rate))
       }
+      if members.contains(where: { $0.slo < predicted.max }) { atRisk.append(group.id) }
       let window = load.slos.timeout - predicted.max
-      if members.contains(where: { $0.slo < predicted.max })
-        || (b > 1 && EquivalentTimeout.reachableBatch(rate: load.rate, timeout: window) < b)
-      {
-        atRisk.append(group.id)
-      }
-      let perRequest =
+      let filled = max(
+        1, min(b, EquivalentTimeout.reachableBatch(rate: load.rate, timeout: window)))
+      let perCall =
         (function.kind == .cpu
-          ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: b, avgLatency: predicted.avg)
-          : cost.gpuCostPerRequest(
-            memoryGB: function.gpuMemoryGB, batch: b, avgLatency: predicted.avg)) ?? .infinity
+        ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: b, avgLatency: predicted.avg)
+        : cost.gpuCostPerRequest(
+          memoryGB: function.gpuMemoryGB, batch: b, avgLatency: predicted.avg)).map {
+          $0 * Double(b)
+        } ?? .infinity
+      let perRequest = perCall / Double(filled)
       weighted += load.rate * perRequest
       total += load.rate
     }
