@@ -21,7 +21,11 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        .target(name: "Inference", dependencies: ["COpenBLAS", "Planner"]),
+        .target(
+            name: "Inference", dependencies: ["COpenBLAS", "Planner"],
+            // The encoder's loops are the hot path of every CPU worker; optimise them in debug
+            // builds too, so tests and the debug binary serve requests at a realistic speed.
+            swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
         .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "Inference"]),
         .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline", "Inference"]),

@@ -58,6 +58,9 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
   public var worker: String
   public var startedMs: Double
   public var finishedMs: Double
+  /// When the batcher flushed the batch: `finished − flushed − inference` is the pipeline's own
+  /// overhead after the flush, which the controller takes off every SLO when planning.
+  public var flushedMs: Double
   /// The invocation's cost under the worker's pricing preset, when it has a profile.
   public var billedCost: Double?
 
@@ -73,6 +76,7 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
     case worker
     case startedMs = "started_ms"
     case finishedMs = "finished_ms"
+    case flushedMs = "flushed_ms"
     case billedCost = "billed_cost"
   }
 }

@@ -165,7 +165,7 @@ public struct WorkerService: Sendable {
       function: batch.function, backend: backend.name, emulated: backend.emulated,
       batchSize: ran, inferenceSeconds: seconds, predictedMaxMs: batch.latencyMaxMs,
       endToEndMs: endToEnd, worker: settings.instance, startedMs: started * 1000,
-      finishedMs: finished * 1000,
+      finishedMs: finished * 1000, flushedMs: batch.flushedAtMs,
       billedCost: billedCost(batch.function, seconds: seconds, batch: ran))
     messages.append(
       KafkaProducerMessage(

@@ -7,7 +7,8 @@ import Testing
 @Suite struct DemoTests {
   @Test func aShortDemoServesEveryRequestWithinItsSLO() throws {
     let (status, stdout, stderr) = try runToCompletion(
-      harmonybatchPath, ["demo", "--duration", "5"], timeout: .seconds(240))
+      harmonybatchPath, ["demo", "--duration", "5", "--rate-scale", "0.5"],
+      timeout: .seconds(240))
     #expect(status == 0, "\(stderr)")
     let summary = try #require(stdout.first { $0.hasPrefix("demo summary:") }, "\(stdout)")
     #expect(summary.contains(", 0 missing"))

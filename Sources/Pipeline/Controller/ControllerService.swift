@@ -18,6 +18,10 @@ public struct ControllerService: Sendable {
     public var rateWindow = 60.0
     /// How often the controller looks at its estimates.
     public var tickSeconds = 1.0
+    /// The pipeline's own overhead after a flush (to the worker, and the result back), taken off
+    /// every SLO before planning; replaced by the 99th percentile of what feedback measures once
+    /// there are 20 batches of it.
+    public var overheadMs = 25.0
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       self.prior = prior
@@ -51,6 +55,7 @@ public struct ControllerService: Sendable {
     var refit = LatencyRefit(prior: settings.prior)
     var policy = settings.policy
     var ratesAtAdoption: [String: Double] = [:]
+    var overheads: [Double] = []
     var known = Dictionary(
       settings.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var lastTick = clock.now()
@@ -81,6 +86,9 @@ public struct ControllerService: Sendable {
             .init(
               function: feedback.function, batch: feedback.batchSize,
               seconds: feedback.inferenceSeconds))
+          overheads.append(
+            max(0, feedback.finishedMs - feedback.flushedMs - feedback.inferenceSeconds * 1000))
+          if overheads.count > 500 { overheads.removeFirst(overheads.count - 500) }
         }
       }
       let now = clock.now()
@@ -88,8 +96,12 @@ public struct ControllerService: Sendable {
       lastTick = now
       rates.prune(now: now)
       let observed = rates.rates(now: now)
+      let overhead = Self.overhead(overheads, default: settings.overheadMs)
+      // Plan against what is left of each SLO once the pipeline has taken its share.
       let apps = known.values.map { app in
-        App(id: app.id, slo: app.slo, rate: observed[app.id] ?? app.rate)
+        App(
+          id: app.id, slo: max(0.001, app.slo - overhead / 1000),
+          rate: observed[app.id] ?? app.rate)
       }.sorted { $0.id < $1.id }
       guard !apps.isEmpty else { continue }
       let profile = refit.profile()
@@ -128,7 +140,8 @@ public struct ControllerService: Sendable {
       candidate.createdAt = ISO8601DateFormatter().string(from: Date())
       candidate.feedbackBatches = refit.observations
       candidate.predictionError = error
-      candidate.reason = "\(trigger.rawValue): \(reason)"
+      candidate.reason =
+        "\(trigger.rawValue): \(reason); SLOs less \(Int(overhead.rounded())) ms of pipeline overhead"
       try producer.enqueue(
         KafkaProducerMessage(
           topic: settings.topics.plans, key: Array("plan".utf8),
@@ -142,5 +155,12 @@ public struct ControllerService: Sendable {
           + "): \(candidate.reason ?? "")")
     }
     log.info("stopped at plan v\(version)")
+  }
+
+  /// The 99th percentile of the measured overheads (ms), or the default before 20 batches.
+  static func overhead(_ samples: [Double], default fallback: Double) -> Double {
+    guard samples.count >= 20 else { return fallback }
+    let sorted = samples.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
   }
 }

@@ -113,7 +113,13 @@ public struct PlanCost: Sendable, Equatable {
       for member in members.sorted(by: { $0.slo < $1.slo }) {
         load.add(App(id: member.id, slo: member.slo, rate: member.rate))
       }
-      if members.contains(where: { $0.slo < predicted.max }) { atRisk.append(group.id) }
+      // At risk: a member's wait plus the batch's maximum latency no longer fits its SLO (the SLO
+      // the controller plans with: the app's, less the pipeline's measured overhead).
+      if members.contains(where: { member in
+        (group.timeoutsMs[member.id] ?? 0) / 1000 + predicted.max > member.slo + 1e-9
+      }) {
+        atRisk.append(group.id)
+      }
       let window = load.slos.timeout - predicted.max
       let filled = max(
         1, min(b, EquivalentTimeout.reachableBatch(rate: load.rate, timeout: window)))
