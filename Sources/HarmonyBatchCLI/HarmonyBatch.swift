@@ -19,6 +19,8 @@ public enum HarmonyBatch {
     Command(spec: WorkerCommand.spec, run: WorkerCommand.run),
     Command(spec: ProfileCommand.spec, run: ProfileCommand.run),
     Command(spec: ControllerCommand.spec, run: ControllerCommand.run),
+    Command(spec: ProduceCommand.spec, run: ProduceCommand.run),
+    Command(spec: WatchCommand.spec, run: WatchCommand.run),
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),

@@ -25,7 +25,10 @@ import Testing
   }
 
   @Test func everyCommandHasHelp() throws {
-    for command in ["demo", "plan", "broker", "consume", "bench"] {
+    for command in [
+      "demo", "plan", "batcher", "worker", "controller", "produce", "watch", "profile", "broker",
+      "consume", "bench",
+    ] {
       let (status, stdout, _) = try runToCompletion(harmonybatchPath, [command, "--help"])
       #expect(status == 0)
       #expect(stdout.contains { $0.contains("Usage: harmonybatch \(command)") })

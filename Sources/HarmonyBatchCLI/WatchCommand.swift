@@ -1,0 +1,212 @@
+import Foundation
+import Kafka
+import Pipeline
+import Planner
+
+/// `harmonybatch watch`: a live terminal view of a running cluster.
+enum WatchCommand {
+  static let spec = CommandSpec(
+    name: "watch",
+    summary: "Show the current plan, per-app rate, latency and SLO attainment, and costs, live.",
+    usage: "--bootstrap HOST:PORT [--once] [--interval SECONDS]",
+    options: [
+      .option("interval", "SECONDS", "Redraw this often (default 1)."),
+      .flag("once", "Read what is there now, print one snapshot and exit (for scripts)."),
+      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+    ] + KafkaOptions.specs,
+    discussion: """
+      Reads hb.plans, hb.results, hb.feedback, hb.late and hb.dead-letter from the beginning,
+      without joining any consumer group (it disturbs nothing), and shows: the plan in force
+      (groups, functions, batch sizes, timeouts); per app, requests per second over the last
+      10 s, p50 and p99 latency, and SLO attainment; per group, batches, measured inference
+      against the plan's predicted maximum, and billed cost per request.
+      """)
+
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    guard let bootstrap = options.string("bootstrap") else {
+      throw UsageError("'watch' needs --bootstrap HOST:PORT (the cluster to watch)")
+    }
+    let interval = try options.double("interval", default: 1, in: 0.1...3600)
+    let once = options.flag("once")
+    let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
+    let signals = TerminationSignal()
+    return try await onThread("hb-watch") {
+      let view = try ClusterView(common: common, topics: topics)
+      if once {
+        view.catchUp()
+        Console.out(view.render())
+        return 0
+      }
+      var last = ContinuousClock.now - .seconds(interval)
+      while !signals.isRequested {
+        view.read(forMs: 50)
+        if ContinuousClock.now - last >= .seconds(interval) {
+          last = .now
+          Console.out("\u{1B}[H\u{1B}[2J" + view.render())
+        }
+      }
+      return 0
+    }
+  }
+}
+
+/// What `watch` has read so far.
+final class ClusterView: @unchecked Sendable {
+  struct AppStats {
+    var latencies: [Double] = []
+    var published: [Double] = []
+    var results = 0
+    var met = 0
+    var late = 0
+    var dead = 0
+  }
+
+  struct GroupStats {
+    var batches = 0
+    var inference: [Double] = []
+    var predictedMaxMs = 0.0
+    var cost = 0.0
+    var requests = 0
+    var backend = ""
+  }
+
+  private let consumer: KafkaConsumer
+  private let topics: PipelineTopics
+  private var plan: Plan?
+  private var apps: [String: AppStats] = [:]
+  private var groups: [String: GroupStats] = [:]
+  private var partitions: Set<KafkaTopicPartition> = []
+
+  init(common: KafkaConfiguration, topics: PipelineTopics) throws {
+    self.topics = topics
+    var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
+    configuration.reportPartitionEOF = true
+    configuration.fetchWaitMaxMs = 50
+    consumer = try KafkaConsumer(configuration: configuration)
+    let known = try KafkaAdmin(configuration: common).topics()
+    var assignment: [(KafkaTopicPartition, KafkaOffset)] = []
+    for topic in [topics.plans, topics.results, topics.feedback, topics.late, topics.deadLetter] {
+      for partition in 0..<Int32(known[topic] ?? 0) {
+        let tp = KafkaTopicPartition(topic: topic, partition: partition)
+        partitions.insert(tp)
+        assignment.append((tp, .beginning))
+      }
+    }
+    try consumer.assign(assignment)
+  }
+
+  deinit { consumer.close() }
+
+  /// Reads until every partition reached its end (at most 10 s).
+  func catchUp() {
+    var atEnd = Set<KafkaTopicPartition>()
+    let deadline = ContinuousClock.now + .seconds(10)
+    while atEnd != partitions, ContinuousClock.now < deadline {
+      guard let event = try? consumer.poll(timeoutMs: 100) else { continue }
+      if case .partitionEOF(let partition, _) = event { atEnd.insert(partition) }
+      if case .record(let record) = event { take(record) }
+    }
+  }
+
+  func read(forMs milliseconds: Int) {
+    let deadline = ContinuousClock.now + .milliseconds(milliseconds)
+    while ContinuousClock.now < deadline {
+      guard let event = try? consumer.poll(timeoutMs: 10) else { continue }
+      if case .record(let record) = event { take(record) }
+    }
+  }
+
+  private func take(_ record: KafkaRecord) {
+    let value = Data(record.value ?? [])
+    let decoder = JSONDecoder()
+    switch record.topic {
+    case topics.plans:
+      if let candidate = try? Plan.decode(value), (candidate.version ?? 0) >= (plan?.version ?? -1)
+      {
+        plan = candidate
+      }
+    case topics.results:
+      guard let result = try? decoder.decode(ResultMessage.self, from: value) else { return }
+      var stats = apps[result.app] ?? AppStats()
+      stats.results += 1
+      if result.sloMet { stats.met += 1 }
+      stats.latencies.append(result.latencyMs)
+      stats.published.append(result.publishedMs)
+      if stats.latencies.count > 5000 { stats.latencies.removeFirst(1000) }
+      if stats.published.count > 5000 { stats.published.removeFirst(1000) }
+      apps[result.app] = stats
+    case topics.feedback:
+      guard let feedback = try? decoder.decode(FeedbackMessage.self, from: value) else { return }
+      var stats = groups[feedback.group] ?? GroupStats()
+      stats.batches += 1
+      stats.inference.append(feedback.inferenceSeconds * 1000)
+      if stats.inference.count > 2000 { stats.inference.removeFirst(500) }
+      stats.predictedMaxMs = feedback.predictedMaxMs
+      stats.cost += feedback.billedCost ?? 0
+      stats.requests += feedback.batchSize
+      stats.backend = feedback.backend + (feedback.emulated ? " (emulated)" : "")
+      groups[feedback.group] = stats
+    case topics.late:
+      apps[record.keyString ?? "?", default: AppStats()].late += 1
+    default:
+      let app =
+        record.headers.last(where: { $0.key == HeaderName.app })?.value
+        .map { String(decoding: $0, as: UTF8.self) } ?? record.keyString ?? "?"
+      apps[app, default: AppStats()].dead += 1
+    }
+  }
+
+  func render() -> String {
+    var lines: [String] = []
+    if let plan {
+      lines.append(
+        "plan v\(plan.version ?? 0) · \(plan.algorithm) · \(plan.model) · \(plan.groups.count) groups · "
+          + String(format: "%.4e %@/request predicted", plan.objective, plan.currency)
+          + (plan.reason.map { " · \($0)" } ?? ""))
+      for group in plan.groups {
+        lines.append(
+          "  \(group.id): \(group.apps.joined(separator: ",")) on \(group.function), batch \(group.batchSize)"
+        )
+      }
+    } else {
+      lines.append("no plan on \(topics.plans) yet")
+    }
+    lines.append("")
+    var table = TextTable([
+      ("app", .left), ("req/s (10 s)", .right), ("results", .right), ("p50 ms", .right),
+      ("p99 ms", .right), ("within SLO", .right), ("late", .right), ("dead", .right),
+    ])
+    let newest = apps.values.compactMap { $0.published.last }.max() ?? 0
+    for (app, stats) in apps.sorted(by: { $0.key < $1.key }) {
+      let sorted = stats.latencies.sorted()
+      let recent = stats.published.filter { $0 > newest - 10_000 }.count
+      table.append([
+        app, String(format: "%.1f", Double(recent) / 10), String(stats.results),
+        sorted.isEmpty ? "-" : String(format: "%.1f", DemoSummary.percentile(sorted, 0.5)),
+        sorted.isEmpty ? "-" : String(format: "%.1f", DemoSummary.percentile(sorted, 0.99)),
+        stats.results == 0
+          ? "-" : String(format: "%.2f %%", Double(stats.met) / Double(stats.results) * 100),
+        String(stats.late), String(stats.dead),
+      ])
+    }
+    lines.append(table.rendered)
+    lines.append("")
+    var groupTable = TextTable([
+      ("group", .left), ("backend", .left), ("batches", .right), ("inference p50 ms", .right),
+      ("p99 ms", .right), ("predicted max ms", .right), ("billed/request", .right),
+    ])
+    for (group, stats) in groups.sorted(by: { $0.key < $1.key }) {
+      let sorted = stats.inference.sorted()
+      groupTable.append([
+        group, stats.backend, String(stats.batches),
+        String(format: "%.1f", DemoSummary.percentile(sorted, 0.5)),
+        String(format: "%.1f", DemoSummary.percentile(sorted, 0.99)),
+        String(format: "%.1f", stats.predictedMaxMs),
+        stats.requests == 0 ? "-" : String(format: "%.4e", stats.cost / Double(stats.requests)),
+      ])
+    }
+    lines.append(groupTable.rendered)
+    return lines.joined(separator: "\n")
+  }
+}
