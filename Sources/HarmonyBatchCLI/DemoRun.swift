@@ -152,6 +152,8 @@ final class DemoRun: Sendable {
     var random = SeededRandom(seed: settings.seed)
     var next = apps.map { app in Self.exponential(rate: app.rate, &random) }
     var sent: [String: App] = [:]
+    let view = try ClusterView(common: common, topics: topics)
+    var lastView = ContinuousClock.now
     let started = ContinuousClock.now
     var count = 0
     while !interrupt.isSet {
@@ -167,7 +169,16 @@ final class DemoRun: Sendable {
         next[index] += Self.exponential(rate: apps[index].rate, &random)
       }
       _ = outcomes.poll()
-      Thread.sleep(forTimeInterval: 0.001)
+      view.read(forMs: 1)
+      if ContinuousClock.now - lastView >= .seconds(5) {
+        lastView = .now
+        // The live view, as 'harmonybatch watch' shows it.
+        let clear = isatty(STDOUT_FILENO) == 1 ? "\u{1B}[H\u{1B}[2J" : "\n"
+        Console.out(
+          clear
+            + String(format: "demo: %.0f of %.0f s, %d requests sent\n", elapsed, settings.duration, count)
+            + view.render())
+      }
     }
     try producer.flush()
     let drainDeadline = ContinuousClock.now + .seconds(30)
