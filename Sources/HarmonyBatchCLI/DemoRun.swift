@@ -176,7 +176,8 @@ final class DemoRun: Sendable {
         let clear = isatty(STDOUT_FILENO) == 1 ? "\u{1B}[H\u{1B}[2J" : "\n"
         Console.out(
           clear
-            + String(format: "demo: %.0f of %.0f s, %d requests sent\n", elapsed, settings.duration, count)
+            + String(
+              format: "demo: %.0f of %.0f s, %d requests sent\n", elapsed, settings.duration, count)
             + view.render())
       }
     }
