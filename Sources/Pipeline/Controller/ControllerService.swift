@@ -56,6 +56,7 @@ public struct ControllerService: Sendable {
     var policy = settings.policy
     var ratesAtAdoption: [String: Double] = [:]
     var overheads: [Double] = []
+    var groupOverheads: [String: [Double]] = [:]
     var known = Dictionary(
       settings.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var lastTick = clock.now()
@@ -86,9 +87,13 @@ public struct ControllerService: Sendable {
             .init(
               function: feedback.function, batch: feedback.batchSize,
               seconds: feedback.inferenceSeconds))
-          overheads.append(
-            max(0, feedback.finishedMs - feedback.flushedMs - feedback.inferenceSeconds * 1000))
+          let measured = max(
+            0, feedback.finishedMs - feedback.flushedMs - feedback.inferenceSeconds * 1000)
+          overheads.append(measured)
           if overheads.count > 500 { overheads.removeFirst(overheads.count - 500) }
+          let key = "\(feedback.planVersion)/\(feedback.group)"
+          groupOverheads[key, default: []].append(measured)
+          if groupOverheads[key]!.count > 200 { groupOverheads[key]!.removeFirst() }
         }
       }
       let now = clock.now()
@@ -96,11 +101,20 @@ public struct ControllerService: Sendable {
       lastTick = now
       rates.prune(now: now)
       let observed = rates.rates(now: now)
+      // Plan against what is left of each SLO once the pipeline has taken its share: per app, the
+      // overhead measured on the group that serves it now, else the pipeline's as a whole.
       let overhead = Self.overhead(overheads, default: settings.overheadMs)
-      // Plan against what is left of each SLO once the pipeline has taken its share.
+      func overheadMs(of app: String) -> Double {
+        guard let group = current?.group(of: app)?.id,
+          let samples = groupOverheads["\(current?.version ?? 0)/\(group)"]
+        else {
+          return overhead
+        }
+        return Self.overhead(samples, default: overhead)
+      }
       let apps = known.values.map { app in
         App(
-          id: app.id, slo: max(0.001, app.slo - overhead / 1000),
+          id: app.id, slo: max(0.001, app.slo - overheadMs(of: app.id) / 1000),
           rate: observed[app.id] ?? app.rate)
       }.sorted { $0.id < $1.id }
       guard !apps.isEmpty else { continue }
@@ -141,7 +155,7 @@ public struct ControllerService: Sendable {
       candidate.feedbackBatches = refit.observations
       candidate.predictionError = error
       candidate.reason =
-        "\(trigger.rawValue): \(reason); SLOs less \(Int(overhead.rounded())) ms of pipeline overhead"
+        "\(trigger.rawValue): \(reason); SLOs less the pipeline's overhead (\(Int(overhead.rounded())) ms overall)"
       try producer.enqueue(
         KafkaProducerMessage(
           topic: settings.topics.plans, key: Array("plan".utf8),
