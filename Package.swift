@@ -28,13 +28,17 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
         .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "Inference"]),
-        .target(name: "HarmonyBatchCLI", dependencies: ["Kafka", "Planner", "Pipeline", "Inference"]),
+        .target(name: "Simulator", dependencies: ["Planner", "Pipeline"]),
+        .target(
+            name: "HarmonyBatchCLI",
+            dependencies: ["Kafka", "Planner", "Pipeline", "Inference", "Simulator"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .target(
             name: "TestSupport", dependencies: ["Kafka", "Pipeline", "Planner"],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner"]),
         .testTarget(
             name: "InferenceTests", dependencies: ["Inference", "Planner"], exclude: ["Reference"]),
         .testTarget(

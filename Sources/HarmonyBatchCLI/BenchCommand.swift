@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import Planner
+import Simulator
 
 /// `harmonybatch bench SUITE`: measurements whose results are ratios against a baseline run in the
 /// same process, so they hold on any machine.
@@ -9,7 +10,7 @@ enum BenchCommand {
   static let spec = CommandSpec(
     name: "bench",
     summary: "Run a benchmark suite against a baseline measured in the same run.",
-    usage: "kafka|planner|pipeline|inference [options]",
+    usage: "kafka|planner|pipeline|inference|simulate [options]",
     options: [
       .option("messages", "N", "Messages per measurement (default 1000000)."),
       .option("size", "BYTES", "Value size in bytes (default 100)."),
@@ -20,6 +21,8 @@ enum BenchCommand {
       .option("workloads", "N", "planner: random workloads per model for the gaps (default 200)."),
       .option("seed", "N", "planner: seed of the random workloads (default 1)."),
       .option("rate", "R", "pipeline: request rate of the punctuality run (default 10000)."),
+      .option("apps", "N", "simulate: apps (default 1000)."),
+      .option("minutes", "N", "simulate: minutes (default 1440)."),
       .option("seconds", "S", "inference: seconds per measurement (default 3)."),
       .option("model-dir", "DIR", "inference: the MiniLM model directory (default: the cache)."),
       .option(
@@ -38,6 +41,8 @@ enum BenchCommand {
                 pass-through on the same broker (median ratio of rounds; --messages, --rounds
                 3), then flush punctuality: lateness of deadline flushes behind the computed
                 deadline at a steady 10,000 req/s.
+        simulate the simulator on 1,000 Azure-like apps × 24 h of a diurnal per-minute trace
+                (harmony, re-planning every minute); --apps, --minutes.
         inference MiniLM sentences/s at batch 1, 4, 8, 16 with 1 and 2 OpenBLAS threads, next
                 to the numpy/OpenBLAS reference implementation run by the same command.
         planner planning time of every algorithm for 1, 6, 12, 100 and 1,000 apps (median of
@@ -82,6 +87,27 @@ enum BenchCommand {
       let report = try await Task.detached { try PipelineBenchmark(settings: settings).run() }.value
       Console.out(report.table)
       return 0
+    case "simulate":
+      let apps = try options.int("apps", default: 1000, in: 1...100_000)
+      let minutes = try options.int("minutes", default: 1440, in: 1...100_000)
+      let planner = try Planner(model: "VGG19")
+      let workload = Workload.generated(
+        apps: Workload.azureLikeApps(count: apps, sloRange: 0.3...1.0, seed: 1), minutes: minutes,
+        shape: .diurnal, seed: 1)
+      let clock = ContinuousClock()
+      let started = clock.now
+      let result = try Simulation(planner: planner, workload: workload, seed: 1).run(.harmony)
+      let (seconds, fraction) = (clock.now - started).components
+      let elapsed = Double(seconds) + Double(fraction) / 1e18
+      Console.out(
+        String(
+          format:
+            "bench simulate: harmony, VGG19, %d Azure-like apps (98 %% under 1 req/s), %d minutes of "
+            + "a diurnal per-minute trace: %d requests, %d batches, %d re-plans in %.1f s "
+            + "(%.2f M requests/s); budget: 1,000 apps × 24 h in under 60 s",
+          apps, minutes, result.requests, result.batches, result.replans, elapsed,
+          Double(result.requests) / elapsed / 1e6))
+      return 0
     case "inference":
       var settings = InferenceBenchmark.Settings(
         modelDirectory: try ModelLocator.directory(explicit: options.string("model-dir")))
@@ -94,7 +120,7 @@ enum BenchCommand {
       return 0
     case let other:
       throw UsageError(
-        "unknown benchmark suite '\(other)'; suites: kafka, planner, pipeline, inference")
+        "unknown benchmark suite '\(other)'; suites: kafka, planner, pipeline, inference, simulate")
     }
   }
 }

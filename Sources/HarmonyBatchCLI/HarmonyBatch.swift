@@ -21,6 +21,7 @@ public enum HarmonyBatch {
     Command(spec: ControllerCommand.spec, run: ControllerCommand.run),
     Command(spec: ProduceCommand.spec, run: ProduceCommand.run),
     Command(spec: WatchCommand.spec, run: WatchCommand.run),
+    Command(spec: SimulateCommand.spec, run: SimulateCommand.run),
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),

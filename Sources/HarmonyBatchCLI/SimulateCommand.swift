@@ -1,0 +1,141 @@
+import Foundation
+import Planner
+import Simulator
+
+/// `harmonybatch simulate`: replay a workload through the planners in virtual time.
+enum SimulateCommand {
+  static let spec = CommandSpec(
+    name: "simulate",
+    summary: "Replay a workload through the planners in virtual time and compare them.",
+    usage: "--model M (--apps FILE | --generate N) [--trace CSV] [--algorithms A,B] ...",
+    options: [
+      .option("model", "NAME", "A built-in profile (or --profile FILE)."),
+      .option("profile", "FILE", "A profile file."),
+      .option("pricing", "P", "Pricing preset or file (default alibaba-cny)."),
+      .option("apps", "FILE", "The apps (ids, SLOs, base rates)."),
+      .option(
+        "generate", "N",
+        "N random apps instead: SLOs as the paper for the model, heavy-tailed rates."),
+      .option("trace", "CSV", "Per-minute rates: minute,app,rate lines."),
+      .option("shape", "S", "Without a trace: constant (default), diurnal or bursty."),
+      .option("algorithms", "LIST", "Comma-separated (default harmony,batch,mbs,optimal)."),
+      .option("minutes", "N", "Minutes to simulate (default 60)."),
+      .option("seed", "N", "Seed of arrivals and latencies (default 1)."),
+      .option(
+        "out", "DIR",
+        "Write results.csv, results.json, cost.svg, violations.svg, cost-over-time.svg."),
+    ],
+    discussion: """
+      Poisson arrivals per app at each minute's rate; the plan is remade every minute; batches
+      go through the same GroupBuffers state machine the batcher runs, flushed when full or at
+      the earliest personal deadline; each batch's latency is drawn from the profile (normal,
+      its maximum at the 99th percentile) and billed by the pricing preset on what it took.
+      Reports per algorithm: cost, cost per request, SLO violations, GPU share, batch sizes
+      and re-plans. The same seed gives the same results.
+      """)
+
+  static func run(_ options: ParsedOptions) async throws -> Int32 {
+    let planner = try PlanCommand.makePlanner(options)
+    let minutes = try options.int("minutes", default: 60, in: 1...100_000)
+    let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
+    var apps: [App]
+    switch (options.string("apps"), options.string("generate")) {
+    case (let path?, nil): apps = try AppsFile.load(path: path)
+    case (nil, _?):
+      let count = try options.int("generate", default: 8, in: 1...100_000)
+      var random = SeededRandom(seed: seed)
+      apps = WorkloadGenerator(
+        sloRange: WorkloadGenerator.paperSLORange(model: planner.profile.name), rateRange: 0.05...20
+      ).apps(count: count, using: &random)
+    case (nil, nil): throw UsageError("'simulate' needs --apps FILE or --generate N")
+    case (_?, _?): throw UsageError("give --apps or --generate, not both")
+    }
+    let workload: Workload
+    if let path = options.string("trace") {
+      guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw UsageError("cannot read the trace '\(path)'")
+      }
+      workload = try Workload.trace(apps: apps, minutes: minutes, csv: text)
+    } else {
+      let shape = Workload.Shape(
+        rawValue: try options.choice(
+          "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
+      workload = Workload.generated(apps: apps, minutes: minutes, shape: shape, seed: seed)
+    }
+    var algorithms: [Planner.Algorithm] = []
+    for name in options.list("algorithms").isEmpty
+      ? ["harmony", "batch", "mbs", "optimal"] : options.list("algorithms")
+    {
+      guard let algorithm = Planner.Algorithm(rawValue: name) else {
+        throw UsageError("unknown algorithm '\(name)'; algorithms: harmony, batch, mbs, optimal")
+      }
+      algorithms.append(algorithm)
+    }
+    let simulation = Simulation(planner: planner, workload: workload, seed: seed)
+    let clock = ContinuousClock()
+    var results: [Simulation.Result] = []
+    var table = TextTable([
+      ("algorithm", .left), ("requests", .right), ("cost/request", .right), ("vs batch", .right),
+      ("SLO violations", .right), ("GPU share", .right), ("batches", .right),
+      ("mean batch", .right),
+      ("re-plans", .right), ("seconds", .right),
+    ])
+    for algorithm in algorithms {
+      let started = clock.now
+      let result = try simulation.run(algorithm)
+      let (whole, fraction) = (clock.now - started).components
+      results.append(result)
+      table.append([
+        result.algorithm, String(result.requests), String(format: "%.4e", result.costPerRequest),
+        "",
+        String(format: "%.3f %%", result.violationPercent),
+        String(format: "%.1f %%", result.gpuShare * 100), String(result.batches),
+        String(format: "%.2f", Double(result.requests) / Double(max(result.batches, 1))),
+        String(result.replans), String(format: "%.2f", Double(whole) + Double(fraction) / 1e18),
+      ])
+    }
+    if let batch = results.first(where: { $0.algorithm == "batch" }), batch.costPerRequest > 0 {
+      for (index, result) in results.enumerated() {
+        table.rows[index][3] = String(format: "%.2f", result.costPerRequest / batch.costPerRequest)
+      }
+    }
+    Console.out(
+      "simulate: \(planner.profile.name), \(apps.count) apps, \(minutes) minutes, "
+        + "pricing \(planner.pricing.name), seed \(seed)\n")
+    Console.out(table.rendered)
+    if let directory = options.string("out") {
+      try write(results, to: directory, title: "\(planner.profile.name), \(apps.count) apps")
+      Console.err("simulate: wrote results.csv, results.json and three SVG charts to \(directory)")
+    }
+    return 0
+  }
+
+  static func write(_ results: [Simulation.Result], to directory: String, title: String) throws {
+    try FileManager.default.createDirectory(
+      atPath: directory, withIntermediateDirectories: true)
+    var csv =
+      "algorithm,requests,violations,violation_percent,total_cost,cost_per_request,gpu_share,batches,replans\n"
+    for result in results {
+      csv +=
+        "\(result.algorithm),\(result.requests),\(result.violations),\(result.violationPercent),"
+      csv +=
+        "\(result.totalCost),\(result.costPerRequest),\(result.gpuShare),\(result.batches),\(result.replans)\n"
+    }
+    try csv.write(toFile: directory + "/results.csv", atomically: true, encoding: .utf8)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(results).write(to: URL(fileURLWithPath: directory + "/results.json"))
+    try SVGChart.bars(
+      title: "Cost per request — \(title)", unit: "cost per request",
+      values: results.map { ($0.algorithm, $0.costPerRequest) }
+    ).write(toFile: directory + "/cost.svg", atomically: true, encoding: .utf8)
+    try SVGChart.bars(
+      title: "SLO violations — \(title)", unit: "% of requests",
+      values: results.map { ($0.algorithm, $0.violationPercent) }
+    ).write(toFile: directory + "/violations.svg", atomically: true, encoding: .utf8)
+    try SVGChart.lines(
+      title: "Cost over time — \(title)", unit: "cost per minute",
+      series: results.map { ($0.algorithm, $0.costByMinute) }
+    ).write(toFile: directory + "/cost-over-time.svg", atomically: true, encoding: .utf8)
+  }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Pipeline
+import Planner
+
+/// A discrete-event replay of a workload through a planner and the pipeline's own batching state
+/// machine (`GroupBuffers`), in virtual time: Poisson arrivals per app at each minute's rate,
+/// re-planning every minute (as the paper), batches flushed when full or at the earliest
+/// personal deadline, each batch's latency drawn from the profile (normal, its maximum at the 99th
+/// percentile), and every invocation billed by the pricing preset on the latency it took.
+public struct Simulation: Sendable {
+  public struct Result: Sendable, Codable, Equatable {
+    public var algorithm: String
+    public var requests: Int
+    public var violations: Int
+    public var totalCost: Double
+    public var costPerRequest: Double
+    public var violationPercent: Double
+    public var gpuShare: Double
+    public var batches: Int
+    /// Batch size → batches.
+    public var batchSizes: [Int: Int]
+    public var replans: Int
+    public var infeasibleRequests: Int
+    /// Cost per minute, for plots.
+    public var costByMinute: [Double]
+
+    enum CodingKeys: String, CodingKey {
+      case algorithm, requests, violations
+      case totalCost = "total_cost"
+      case costPerRequest = "cost_per_request"
+      case violationPercent = "violation_percent"
+      case gpuShare = "gpu_share"
+      case batches
+      case batchSizes = "batch_sizes"
+      case replans
+      case infeasibleRequests = "infeasible_requests"
+      case costByMinute = "cost_by_minute"
+    }
+  }
+
+  let planner: Planner
+  let workload: Workload
+  let seed: UInt64
+
+  public init(planner: Planner, workload: Workload, seed: UInt64) {
+    self.planner = planner
+    self.workload = workload
+    self.seed = seed
+  }
+
+  public func run(_ algorithm: Planner.Algorithm) throws(PlannerInputError) -> Result {
+    var random = SeededRandom(seed: seed)
+    var latencyRandom = SeededRandom(seed: seed &+ 1)
+    var buffers = GroupBuffers<Int>(latePolicy: .forward)
+    let latency = planner.provisioner.latencyModel
+    let cost = planner.provisioner.costModel
+    var result = Result(
+      algorithm: algorithm.rawValue, requests: 0, violations: 0, totalCost: 0, costPerRequest: 0,
+      violationPercent: 0, gpuShare: 0, batches: 0, batchSizes: [:], replans: 0,
+      infeasibleRequests: 0, costByMinute: Array(repeating: 0, count: workload.minutes))
+    var gpuRequests = 0
+    var previousSignature = ""
+    var minute = 0
+
+    func dispatch(_ batch: ReadyBatch<Int>) {
+      let spec = batch.spec
+      let b = batch.requests.count
+      let predicted =
+        spec.function.kind == .cpu
+        ? latency.cpu(vcpu: spec.function.vcpu, batch: min(b, latency.profile.cpu.maxBatch))
+        : latency.gpu(memoryGB: spec.function.gpuMemoryGB, vcpu: spec.function.vcpu, batch: b)
+      let spread = max(0, predicted.max - predicted.avg) / 2.326
+      let u = max(latencyRandom.unit(), 1e-300)
+      let normal = (-2 * log(u)).squareRoot() * cos(2 * .pi * latencyRandom.unit())
+      let drawn = max(0.2 * predicted.avg, predicted.avg + spread * normal)
+      let perRequest =
+        spec.function.kind == .cpu
+        ? cost.cpuCostPerRequest(vcpu: spec.function.vcpu, batch: b, avgLatency: drawn)
+        : cost.gpuCostPerRequest(memoryGB: spec.function.gpuMemoryGB, batch: b, avgLatency: drawn)
+      let invocation = (perRequest ?? 0) * Double(b)
+      result.totalCost += invocation
+      let flushMinute = min(workload.minutes - 1, Int(batch.flushedAt / 60))
+      result.costByMinute[flushMinute] += invocation
+      result.batches += 1
+      result.batchSizes[b, default: 0] += 1
+      if spec.function.kind == .gpu { gpuRequests += b }
+      for request in batch.requests
+      where batch.flushedAt + drawn - request.arrival > request.slo + 1e-9 {
+        _ = request
+        result.violations += 1
+      }
+    }
+
+    func handle(_ directives: [BatchingDirective<Int>]) {
+      for directive in directives {
+        if case .dispatch(let batch) = directive { dispatch(batch) }
+      }
+    }
+
+    for current in 0..<workload.minutes {
+      minute = current
+      let start = Double(minute) * 60
+      let apps = workload.apps.enumerated().map { index, app in
+        App(id: app.id, slo: app.slo, rate: workload.rates[minute][index])
+      }
+      var plan = try planner.plan(apps, algorithm: algorithm)
+      plan.version = minute
+      let signature = plan.groups.map { "\($0.apps)\($0.function)\($0.batchSize)" }.joined()
+      if minute > 0, signature != previousSignature { result.replans += 1 }
+      previousSignature = signature
+      // Routing for this minute: app → (spec, timeout, slo), split apps by their shares.
+      var routes: [String: [(spec: GroupSpec, timeout: Double, share: Double)]] = [:]
+      for group in plan.groups {
+        let spec = GroupSpec(
+          key: GroupKey(planVersion: minute, group: group.id), function: group.function,
+          capacity: group.batchSize, latencyMax: group.latencyMaxMs / 1000)
+        for app in group.apps {
+          routes[app, default: []].append(
+            (spec, (group.timeoutsMs[app] ?? 0) / 1000, group.appRates[app] ?? 0))
+        }
+      }
+      // Poisson arrivals of every app in this minute, in time order.
+      var arrivals: [(time: Double, app: Int)] = []
+      for (index, app) in apps.enumerated() where app.rate > 0 {
+        var time = start - log(max(random.unit(), 1e-300)) / app.rate
+        while time < start + 60 {
+          arrivals.append((time, index))
+          time -= log(max(random.unit(), 1e-300)) / app.rate
+        }
+      }
+      arrivals.sort { $0.time < $1.time }
+      for arrival in arrivals {
+        while let due = buffers.nextDeadline, due <= arrival.time {
+          handle(buffers.advance(to: due))
+        }
+        let app = apps[arrival.app]
+        result.requests += 1
+        guard let options = routes[app.id] else {
+          result.infeasibleRequests += 1
+          result.violations += 1
+          continue
+        }
+        var route = options[0]
+        if options.count > 1 {
+          let total = options.reduce(0) { $0 + $1.share }
+          var point = random.unit() * total
+          for option in options {
+            point -= option.share
+            if point <= 0 {
+              route = option
+              break
+            }
+          }
+        }
+        let request = BufferedRequest(
+          id: "", app: app.id, arrival: arrival.time, slo: app.slo, timeout: route.timeout,
+          item: 0)
+        handle(buffers.receive(request, in: route.spec, now: arrival.time))
+      }
+    }
+    while let due = buffers.nextDeadline { handle(buffers.advance(to: due)) }
+    handle(buffers.drain(now: Double(workload.minutes) * 60))
+    result.costPerRequest = result.requests > 0 ? result.totalCost / Double(result.requests) : 0
+    result.violationPercent =
+      result.requests > 0 ? Double(result.violations) / Double(result.requests) * 100 : 0
+    result.gpuShare = result.requests > 0 ? Double(gpuRequests) / Double(result.requests) : 0
+    _ = minute
+    return result
+  }
+}
