@@ -41,6 +41,20 @@ public struct Workload: Sendable {
     }
   }
 
+  /// The paper's evaluation apps: rates from a Pareto distribution (minimum 0.5 req/s, shape
+  /// 1.1, capped at 40 req/s) — heavy-tailed like the busy end of the Azure Functions trace,
+  /// which the paper's eight apps per model were drawn from — and SLOs uniform in `sloRange`.
+  public static func paperApps(count: Int, sloRange: ClosedRange<Double>, seed: UInt64) -> [App] {
+    var random = SeededRandom(seed: seed)
+    return (0..<count).map { index in
+      let rate = min(40, 0.5 / pow(max(random.unit(), 1e-12), 1 / 1.1))
+      let slo = sloRange.lowerBound + random.unit() * (sloRange.upperBound - sloRange.lowerBound)
+      return App(
+        id: "app-\(index + 1)", slo: (slo * 1000).rounded() / 1000,
+        rate: (rate * 1000).rounded() / 1000)
+    }
+  }
+
   public static func generated(apps: [App], minutes: Int, shape: Shape, seed: UInt64) -> Workload {
     var random = SeededRandom(seed: seed ^ 0x5151)
     let rates = (0..<minutes).map { minute -> [Double] in

@@ -1,0 +1,59 @@
+import Foundation
+import Planner
+import Simulator
+
+/// `simulate --paper`: the paper's setting — four models × eight apps, SLOs 0.3–1.0 s (VGG19,
+/// Bert) or 1.0–2.4 s (GPT-2, VideoMAE), heavy-tailed (Pareto) rates with a diurnal trace —
+/// through every algorithm, as one comparison table.
+struct PaperEvaluation {
+  let minutes: Int
+  let seed: UInt64
+
+  struct Row {
+    let model: String
+    let results: [Simulation.Result]
+
+    func result(_ algorithm: String) -> Simulation.Result? {
+      results.first { $0.algorithm == algorithm }
+    }
+  }
+
+  func run() throws -> [Row] {
+    try ModelProfile.paperModelNames.map { model in
+      let planner = try Planner(model: model)
+      let apps = Workload.paperApps(
+        count: 8, sloRange: WorkloadGenerator.paperSLORange(model: model), seed: seed)
+      let workload = Workload.generated(apps: apps, minutes: minutes, shape: .diurnal, seed: seed)
+      let simulation = Simulation(planner: planner, workload: workload, seed: seed)
+      let results = try ["harmony", "batch", "mbs", "optimal"].map {
+        try simulation.run(Planner.Algorithm(rawValue: $0)!)
+      }
+      return Row(model: model, results: results)
+    }
+  }
+
+  static func table(_ rows: [Row]) -> String {
+    var table = TextTable([
+      ("model", .left), ("harmony", .right), ("batch", .right), ("mbs", .right),
+      ("optimal", .right), ("harmony vs BATCH", .right), ("harmony vs MBS+", .right),
+      ("violations h / b / m / o", .right), ("requests", .right),
+    ])
+    for row in rows {
+      guard let harmony = row.result("harmony"), let batch = row.result("batch"),
+        let mbs = row.result("mbs"), let optimal = row.result("optimal")
+      else { continue }
+      table.append([
+        row.model, String(format: "%.3e", harmony.costPerRequest),
+        String(format: "%.3e", batch.costPerRequest), String(format: "%.3e", mbs.costPerRequest),
+        String(format: "%.3e", optimal.costPerRequest),
+        String(format: "%+.1f %%", (harmony.costPerRequest / batch.costPerRequest - 1) * 100),
+        String(format: "%+.1f %%", (harmony.costPerRequest / mbs.costPerRequest - 1) * 100),
+        String(
+          format: "%.2f / %.2f / %.2f / %.2f %%", harmony.violationPercent, batch.violationPercent,
+          mbs.violationPercent, optimal.violationPercent),
+        String(harmony.requests),
+      ])
+    }
+    return table.rendered
+  }
+}
