@@ -45,27 +45,17 @@ public struct BatcherService: Sendable {
         if let deadline = buffers.nextDeadline {
           waitMs = max(0, min(waitMs, Int(((deadline - clock.now()) * 1000).rounded(.up))))
         }
-        if let event = try io.consumer.poll(timeoutMs: waitMs) {
-          switch event {
-          case .record(let record):
-            io.track(record)
-            try receive(record, into: &buffers, io: io, now: clock.now(), counters: &counters)
-          case .partitionsRevoked(let partitions):
-            let revoked = Set(partitions)
-            let removed = buffers.removeAll(where: { revoked.contains($0.source) })
-            io.forget(partitions)
-            if !removed.isEmpty {
-              log.info(
-                "revoked \(partitions.count) partitions; \(removed.count) buffered requests go to their new owner"
-              )
-            }
-          case .partitionsAssigned(let partitions):
-            log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
-          case .error(let error):
-            log.warning(error.message)
-          case .partitionEOF:
-            break
+        let record = try io.nextRecord(timeoutMs: waitMs) { partitions in
+          let revoked = Set(partitions)
+          let removed = buffers.removeAll(where: { revoked.contains($0.source) })
+          if !removed.isEmpty {
+            log.info(
+              "revoked \(partitions.count) partitions; \(removed.count) buffered requests go to "
+                + "their new owner")
           }
+        }
+        if let record {
+          try receive(record, into: &buffers, io: io, now: clock.now(), counters: &counters)
         }
         if let deadline = buffers.nextDeadline, deadline <= clock.now() {
           try execute(

@@ -57,30 +57,18 @@ public struct RouterService: Sendable {
           router.table = RoutingTable(plan: newer, planner: settings.planner)
           describe(newer)
         }
-        if let event = try io.consumer.poll(timeoutMs: 50) {
-          switch event {
-          case .record(let record):
-            io.track(record)
-            let source = [(record.topicPartition, record.offset)]
-            switch router.route(record, nowMs: clock.nowMs()) {
-            case .grouped(let message, _):
-              try io.produce(message, sources: source)
-              routed += 1
-              settings.metrics?.routed.add(1, ordering: .relaxed)
-            case .deadLetter(let message, let code):
-              try io.produce(message, sources: source)
-              rejected += 1
-              settings.metrics?.deadLetters.add(1, ordering: .relaxed)
-              log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
-            }
-          case .partitionsRevoked(let partitions):
-            io.forget(partitions)
-          case .partitionsAssigned(let partitions):
-            log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
-          case .error(let error):
-            log.warning(error.message)
-          case .partitionEOF:
-            break
+        if let record = try io.nextRecord(timeoutMs: 50) {
+          let source = [(record.topicPartition, record.offset)]
+          switch router.route(record, nowMs: clock.nowMs()) {
+          case .grouped(let message, _):
+            try io.produce(message, sources: source)
+            routed += 1
+            settings.metrics?.routed.add(1, ordering: .relaxed)
+          case .deadLetter(let message, let code):
+            try io.produce(message, sources: source)
+            rejected += 1
+            settings.metrics?.deadLetters.add(1, ordering: .relaxed)
+            log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
           }
         }
         try io.advanceOffsetsPeriodically()

@@ -29,6 +29,30 @@ final class StageIO: @unchecked Sendable {
     try consumer.subscribe(topics: [input])
   }
 
+  /// The next record, waiting up to `timeoutMs`; the other events are handled here: assignments
+  /// and errors are logged, and revoked partitions are forgotten (after `onRevoke` has taken out
+  /// what the stage still holds from them — their new owner reads them again).
+  func nextRecord(
+    timeoutMs: Int, onRevoke: ([KafkaTopicPartition]) -> Void = { _ in }
+  ) throws(KafkaError) -> KafkaRecord? {
+    guard let event = try consumer.poll(timeoutMs: timeoutMs) else { return nil }
+    switch event {
+    case .record(let record):
+      track(record)
+      return record
+    case .partitionsRevoked(let partitions):
+      onRevoke(partitions)
+      forget(partitions)
+    case .partitionsAssigned(let partitions):
+      log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
+    case .error(let error):
+      log.warning(error.message)
+    case .partitionEOF:
+      break
+    }
+    return nil
+  }
+
   /// Records read and not yet settled.
   var pendingCount: Int { pending.pendingCount }
 

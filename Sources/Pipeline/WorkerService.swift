@@ -54,35 +54,23 @@ public struct WorkerService: Sendable {
     do {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
-        if let event = try io.consumer.poll(timeoutMs: 100) {
-          switch event {
-          case .record(let record):
-            io.track(record)
-            batches += 1
-            // Wait for a free invocation slot, still storing offsets meanwhile.
-            while slots.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
-              try io.advanceOffsetsPeriodically()
+        if let record = try io.nextRecord(timeoutMs: 100) {
+          batches += 1
+          // Wait for a free invocation slot, still storing offsets meanwhile.
+          while slots.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            try io.advanceOffsetsPeriodically()
+          }
+          running.enter()
+          queue.async {
+            defer {
+              slots.signal()
+              running.leave()
             }
-            running.enter()
-            queue.async {
-              defer {
-                slots.signal()
-                running.leave()
-              }
-              do {
-                requests.add(try process(record, io: io, clock: clock), ordering: .relaxed)
-              } catch {
-                firstError.withLock { $0 = $0 ?? error }
-              }
+            do {
+              requests.add(try process(record, io: io, clock: clock), ordering: .relaxed)
+            } catch {
+              firstError.withLock { $0 = $0 ?? error }
             }
-          case .partitionsRevoked(let partitions):
-            io.forget(partitions)
-          case .partitionsAssigned(let partitions):
-            log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
-          case .error(let error):
-            log.warning(error.message)
-          case .partitionEOF:
-            break
           }
         }
         try io.advanceOffsetsPeriodically()
