@@ -8,6 +8,7 @@ import Simulator
 struct PaperEvaluation {
   let minutes: Int
   let seed: UInt64
+  var rateScale = 1.0
 
   struct Row {
     let model: String
@@ -22,7 +23,8 @@ struct PaperEvaluation {
     try ModelProfile.paperModelNames.map { model in
       let planner = try Planner(model: model)
       let apps = Workload.paperApps(
-        count: 8, sloRange: WorkloadGenerator.paperSLORange(model: model), seed: seed)
+        count: 8, sloRange: WorkloadGenerator.paperSLORange(model: model), seed: seed
+      ).map { App(id: $0.id, slo: $0.slo, rate: $0.rate * rateScale) }
       let workload = Workload.generated(apps: apps, minutes: minutes, shape: .diurnal, seed: seed)
       let simulation = Simulation(planner: planner, workload: workload, seed: seed)
       let results = try ["harmony", "batch", "mbs", "optimal"].map {

@@ -21,6 +21,7 @@ enum SimulateCommand {
       .option("algorithms", "LIST", "Comma-separated (default harmony,batch,mbs,optimal)."),
       .option("minutes", "N", "Minutes to simulate (default 60)."),
       .option("seed", "N", "Seed of arrivals and latencies (default 1)."),
+      .option("rate-scale", "X", "Multiplies every app's rate (default 1)."),
       .option(
         "out", "DIR",
         "Write results.csv, results.json, cost.svg, violations.svg, cost-over-time.svg."),
@@ -39,9 +40,10 @@ enum SimulateCommand {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     if options.flag("paper") {
-      let evaluation = PaperEvaluation(
+      var evaluation = PaperEvaluation(
         minutes: try options.int("minutes", default: 60, in: 1...100_000),
         seed: UInt64(try options.int("seed", default: 1, in: 0...Int.max)))
+      evaluation.rateScale = try options.double("rate-scale", default: 1, in: 0.001...1000)
       let rows = try evaluation.run()
       let table = PaperEvaluation.table(rows)
       Console.out(
@@ -75,6 +77,8 @@ enum SimulateCommand {
     case (nil, nil): throw UsageError("'simulate' needs --apps FILE or --generate N")
     case (_?, _?): throw UsageError("give --apps or --generate, not both")
     }
+    let scale = try options.double("rate-scale", default: 1, in: 0.001...1000)
+    apps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * scale) }
     let workload: Workload
     if let path = options.string("trace") {
       guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
