@@ -27,84 +27,90 @@ public struct GroupedRecord: Sendable, Equatable {
   }
 
   static let routingHeaders: Set<String> = [
-    HeaderName.slo, HeaderName.requestID, HeaderName.app, HeaderName.group,
-    HeaderName.planVersion, HeaderName.arrival, HeaderName.timeout, HeaderName.batchSize,
-    HeaderName.function, HeaderName.latencyMax,
+    HeaderName.slo, HeaderName.requestID, HeaderName.app, HeaderName.route,
   ]
 
   /// The headers of the hb.grouped record: the request's own headers, minus any routing headers
-  /// it carried, plus the router's.
+  /// it carried, plus the router's: `hb-app`, `hb-request-id`, `hb-slo-ms`, and `hb-route`, which
+  /// packs what only the batcher reads into one value (one header to build and parse instead of
+  /// seven): `version|batch size|timeout ms|max latency ms|arrival ms|function|group`.
   public func headers(keeping original: [KafkaHeader]) -> [KafkaHeader] {
     var headers = original.filter {
       !($0.key.hasPrefix("hb-") && Self.routingHeaders.contains($0.key))
     }
-    headers.reserveCapacity(headers.count + 10)
+    headers.reserveCapacity(headers.count + 4)
     func add(_ key: String, _ value: String) {
       headers.append(KafkaHeader(key: key, value: Array(value.utf8)))
     }
     add(HeaderName.app, app)
     add(HeaderName.requestID, requestID)
     add(HeaderName.slo, Self.number(sloMs))
-    add(HeaderName.arrival, String(arrivalMs))
-    add(HeaderName.group, spec.key.group)
-    add(HeaderName.planVersion, String(spec.key.planVersion))
-    add(HeaderName.timeout, Self.number(timeoutMs))
-    add(HeaderName.batchSize, String(spec.capacity))
-    add(HeaderName.function, Self.functionText(spec.function))
-    add(HeaderName.latencyMax, Self.number(spec.latencyMax * 1000))
+    var route = String(spec.key.planVersion)
+    route += "|" + String(spec.capacity)
+    route += "|" + Self.number(timeoutMs)
+    route += "|" + Self.number(spec.latencyMax * 1000)
+    route += "|" + String(arrivalMs)
+    route += "|" + Self.functionText(spec.function)
+    route += "|" + spec.key.group
+    add(HeaderName.route, route)
     return headers
   }
 
-  /// Reads the router's headers back; the error names the first header missing or malformed.
+  /// Reads the router's headers back; the error names the header missing or malformed.
   /// One pass over the headers, no dictionary: this runs for every request.
   public static func parse(_ headers: [KafkaHeader]) -> Result<GroupedRecord, ParseError> {
     var app: String?
     var requestID: String?
     var slo: Double?
-    var arrival: Int64?
-    var group: String?
-    var version: Int?
-    var timeout: Double?
-    var capacity: Int?
-    var function: FunctionConfig?
-    var latencyMax: Double?
+    var route: [UInt8]?
     for header in headers {
       let key = header.key
       guard key.utf8.count > 3, key.hasPrefix("hb-") else { continue }
-      let text = header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
       switch key {
-      case HeaderName.app: app = text
-      case HeaderName.requestID: requestID = text
-      case HeaderName.slo: slo = nonNegative(text)
-      case HeaderName.arrival: arrival = Int64(text)
-      case HeaderName.group: group = text
-      case HeaderName.planVersion: version = Int(text)
-      case HeaderName.timeout: timeout = nonNegative(text)
-      case HeaderName.batchSize: capacity = Int(text).flatMap { $0 >= 1 ? $0 : nil }
-      case HeaderName.function: function = functionConfig(text)
-      case HeaderName.latencyMax: latencyMax = nonNegative(text)
+      case HeaderName.app: app = header.value.map { String(decoding: $0, as: UTF8.self) }
+      case HeaderName.requestID:
+        requestID = header.value.map { String(decoding: $0, as: UTF8.self) }
+      case HeaderName.slo:
+        slo = header.value.flatMap { nonNegative(String(decoding: $0, as: UTF8.self)) }
+      case HeaderName.route: route = header.value
       default: break
       }
     }
-    guard let function else { return .failure(ParseError(HeaderName.function)) }
-    guard let version else { return .failure(ParseError(HeaderName.planVersion)) }
-    guard let capacity else { return .failure(ParseError(HeaderName.batchSize)) }
-    guard let arrival else { return .failure(ParseError(HeaderName.arrival)) }
-    guard let group, !group.isEmpty else { return .failure(ParseError(HeaderName.group)) }
-    guard let latencyMax else { return .failure(ParseError(HeaderName.latencyMax)) }
+    guard let route, let spec = parseRoute(route) else {
+      return .failure(ParseError(HeaderName.route))
+    }
     guard let requestID, !requestID.isEmpty else {
       return .failure(ParseError(HeaderName.requestID))
     }
     guard let app, !app.isEmpty else { return .failure(ParseError(HeaderName.app)) }
     guard let slo else { return .failure(ParseError(HeaderName.slo)) }
-    guard let timeout else { return .failure(ParseError(HeaderName.timeout)) }
-    let spec = GroupSpec(
-      key: GroupKey(planVersion: version, group: group), function: function, capacity: capacity,
-      latencyMax: latencyMax / 1000)
     return .success(
       GroupedRecord(
-        requestID: requestID, app: app, arrivalMs: arrival, sloMs: slo, timeoutMs: timeout,
-        spec: spec))
+        requestID: requestID, app: app, arrivalMs: spec.arrival, sloMs: slo,
+        timeoutMs: spec.timeout, spec: spec.spec))
+  }
+
+  /// `version|batch size|timeout ms|max latency ms|arrival ms|function|group` (the group last:
+  /// it may itself hold `|`).
+  static func parseRoute(_ bytes: [UInt8]) -> (spec: GroupSpec, timeout: Double, arrival: Int64)? {
+    var fields: [Substring] = []
+    let text = String(decoding: bytes, as: UTF8.self)
+    var rest = Substring(text)
+    for _ in 0..<6 {
+      guard let bar = rest.firstIndex(of: "|") else { return nil }
+      fields.append(rest[..<bar])
+      rest = rest[rest.index(after: bar)...]
+    }
+    guard let version = Int(fields[0]), let capacity = Int(fields[1]), capacity >= 1,
+      let timeout = Double(fields[2]), timeout >= 0, timeout.isFinite,
+      let latencyMax = Double(fields[3]), latencyMax >= 0, latencyMax.isFinite,
+      let arrival = Int64(fields[4]), let function = functionConfig(String(fields[5])),
+      !rest.isEmpty
+    else { return nil }
+    let spec = GroupSpec(
+      key: GroupKey(planVersion: version, group: String(rest)), function: function,
+      capacity: capacity, latencyMax: latencyMax / 1000)
+    return (spec, timeout, arrival)
   }
 
   private static func nonNegative(_ text: String) -> Double? {

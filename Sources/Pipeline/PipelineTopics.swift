@@ -40,13 +40,11 @@ public enum HeaderName {
   public static let requestID = "hb-request-id"
   // Added by the router on hb.grouped:
   public static let app = "hb-app"
+  /// What the batcher needs, packed: `version|batch size|timeout ms|max latency ms|arrival
+  /// ms|function|group`.
+  public static let route = "hb-route"
+  /// On a worker's dead letters: the group of the batch the request was in.
   public static let group = "hb-group"
-  public static let planVersion = "hb-plan-version"
-  public static let arrival = "hb-arrival-ms"
-  public static let timeout = "hb-timeout-ms"
-  public static let batchSize = "hb-batch-size"
-  public static let function = "hb-function"
-  public static let latencyMax = "hb-latency-max-ms"
   // Dead letters and late records:
   public static let error = "hb-error"
   public static let errorDetail = "hb-error-detail"

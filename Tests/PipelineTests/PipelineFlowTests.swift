@@ -186,8 +186,8 @@ import Testing
       }.first { $0.header(HeaderName.requestID) == id }
     }
     let before = try #require(try route("before"))
-    #expect(before.header(HeaderName.planVersion) == "1")
-    #expect(before.header(HeaderName.group) == "g1")
+    let beforeRoute = try GroupedRecord.parse(before.headers).get()
+    #expect(beforeRoute.spec.key == GroupKey(planVersion: 1, group: "g1"))
     #expect(before.header(HeaderName.slo) == "500")
 
     // Version 2 gives a1 a looser SLO and puts it with a2 and a3 on one GPU function.
@@ -200,10 +200,10 @@ import Testing
     try publish(second)
     #expect(eventually { log.contains("following plan v2") })
     let after = try #require(try route("after"))
-    #expect(after.header(HeaderName.planVersion) == "2")
-    #expect(after.header(HeaderName.group) == "g1")
+    let afterRoute = try GroupedRecord.parse(after.headers).get()
+    #expect(afterRoute.spec.key == GroupKey(planVersion: 2, group: "g1"))
     #expect(after.header(HeaderName.slo) == "900")
-    #expect(after.header(HeaderName.function)?.hasPrefix("gpu:") == true)
+    #expect(afterRoute.spec.function.kind == .gpu)
     #expect(router.finish() == nil)
   }
 }
