@@ -130,8 +130,12 @@ import Testing
     ] {
       var lines: [String] = []
       for topic in topicNames {
-        let records = try readTopic(
-          bootstrap, topic, timeout: .milliseconds(500), until: { _ in false })
+        // Several batches per batch topic and at least one router report; a first fetch may wait
+        // half a second for partition leaders, so wait for records rather than a fixed time.
+        let wanted = topic == topics.rates ? 1 : 5
+        let records = try readTopic(bootstrap, topic, timeout: .seconds(15)) {
+          $0.count >= wanted
+        }
         lines += records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
       }
       #expect(!lines.isEmpty, "\(schema): nothing to validate")

@@ -98,10 +98,11 @@ import Testing
     // Results and feedback validate against their schemas.
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
       .deletingLastPathComponent().deletingLastPathComponent()
-    let resultLines = try readTopic(
-      bootstrap, topics.results, timeout: .milliseconds(500), until: { _ in false }
-    )
+    let resultLines = try readTopic(bootstrap, topics.results, timeout: .seconds(15)) {
+      $0.count >= 100
+    }
     .prefix(100).map { String(decoding: $0.value ?? [], as: UTF8.self) }
+    #expect(resultLines.count == 100)
     for (schema, lines) in [
       ("feedback.schema.json", feedback), ("result.schema.json", Array(resultLines)),
     ] {
