@@ -60,7 +60,6 @@ public struct Simulation: Sendable {
       infeasibleRequests: 0, costByMinute: Array(repeating: 0, count: workload.minutes))
     var gpuRequests = 0
     var previousSignature = ""
-    var minute = 0
 
     func dispatch(_ batch: ReadyBatch<Int>) {
       let spec = batch.spec
@@ -84,11 +83,10 @@ public struct Simulation: Sendable {
       result.batches += 1
       result.batchSizes[b, default: 0] += 1
       if spec.function.kind == .gpu { gpuRequests += b }
-      for request in batch.requests
-      where batch.flushedAt + drawn - request.arrival > request.slo + 1e-9 {
-        _ = request
-        result.violations += 1
-      }
+      result.violations +=
+        batch.requests.filter {
+          batch.flushedAt + drawn - $0.arrival > $0.slo + 1e-9
+        }.count
     }
 
     func handle(_ directives: [BatchingDirective<Int>]) {
@@ -97,8 +95,7 @@ public struct Simulation: Sendable {
       }
     }
 
-    for current in 0..<workload.minutes {
-      minute = current
+    for minute in 0..<workload.minutes {
       let start = Double(minute) * 60
       let apps = workload.apps.enumerated().map { index, app in
         App(id: app.id, slo: app.slo, rate: workload.rates[minute][index])
@@ -164,7 +161,6 @@ public struct Simulation: Sendable {
     result.violationPercent =
       result.requests > 0 ? Double(result.violations) / Double(result.requests) * 100 : 0
     result.gpuShare = result.requests > 0 ? Double(gpuRequests) / Double(result.requests) : 0
-    _ = minute
     return result
   }
 }
