@@ -97,8 +97,7 @@ enum BenchCommand {
       let clock = ContinuousClock()
       let started = clock.now
       let result = try Simulation(planner: planner, workload: workload, seed: 1).run(.harmony)
-      let (seconds, fraction) = (clock.now - started).components
-      let elapsed = Double(seconds) + Double(fraction) / 1e18
+      let elapsed = (clock.now - started).seconds
       Console.out(
         String(
           format:

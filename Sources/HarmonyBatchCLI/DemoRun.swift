@@ -150,14 +150,14 @@ final class DemoRun: Sendable {
         format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
         apps.reduce(0) { $0 + $1.rate }, settings.duration))
     var random = SeededRandom(seed: settings.seed)
-    var next = apps.map { app in Self.exponential(rate: app.rate, &random) }
+    var next = apps.map { app in random.exponential(rate: app.rate) }
     var sent: [String: App] = [:]
     let view = try ClusterView(common: common, topics: topics)
     var lastView = ContinuousClock.now
     let started = ContinuousClock.now
     var count = 0
     while !interrupt.isSet {
-      let elapsed = Self.seconds(ContinuousClock.now - started)
+      let elapsed = (ContinuousClock.now - started).seconds
       guard elapsed < settings.duration else { break }
       for index in apps.indices where next[index] <= elapsed {
         let id = "demo-\(count)"
@@ -166,7 +166,7 @@ final class DemoRun: Sendable {
           text: Self.sentences[count % Self.sentences.count])
         sent[id] = apps[index]
         count += 1
-        next[index] += Self.exponential(rate: apps[index].rate, &random)
+        next[index] += random.exponential(rate: apps[index].rate)
       }
       _ = outcomes.poll()
       view.read(forMs: 1)
@@ -188,10 +188,12 @@ final class DemoRun: Sendable {
     }
     // The plan in force at the end: the controller re-plans as it learns rates and latencies.
     let plans = try PlanFollower(common: common, topic: topics.plans, log: log.pipeline("demo"))
-    guard let plan = plans.catchUp() else { throw UsageError("no plan was published") }
+    guard let plan = plans.catchUp() else {
+      throw DemoError("no plan appeared on hb.plans: the controller did not publish one")
+    }
     let summary = DemoSummary(
       apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
-      seconds: Self.seconds(ContinuousClock.now - started), failures: failures.withLock { $0 })
+      seconds: (ContinuousClock.now - started).seconds, failures: failures.withLock { $0 })
     return Summary(text: summary.text, missing: summary.missing)
   }
 
@@ -208,14 +210,6 @@ final class DemoRun: Sendable {
         ]))
   }
 
-  static func exponential(rate: Double, _ random: inout SeededRandom) -> Double {
-    guard rate > 0 else { return .infinity }
-    return -log(max(random.unit(), 1e-12)) / rate
-  }
-
-  static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-  }
 }
 
 /// The services' log lines: kept to know when they are up, shown when they warn.
@@ -291,4 +285,10 @@ final class OutcomeReader: @unchecked Sendable {
     }
     return seen
   }
+}
+
+/// A demo run that could not finish, with what went wrong (exit code 1).
+struct DemoError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
 }

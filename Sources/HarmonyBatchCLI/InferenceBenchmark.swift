@@ -53,8 +53,7 @@ struct InferenceBenchmark {
     repeat {
       _ = encoder.embed(tokens: tokens)
       runs += 1
-      let (seconds, attoseconds) = (ContinuousClock.now - start).components
-      elapsed = Double(seconds) + Double(attoseconds) / 1e18
+      elapsed = (ContinuousClock.now - start).seconds
     } while elapsed < settings.seconds
     return Double(runs * batch) / elapsed
   }

@@ -310,12 +310,6 @@ struct KafkaBenchmark {
   }
 }
 
-extension Duration {
-  var seconds: Double {
-    Double(components.seconds) + Double(components.attoseconds) / 1e18
-  }
-}
-
 /// `harmonybatch broker` as a child process, for benchmarks.
 final class BrokerProcess {
   let bootstrapServers: String

@@ -158,7 +158,7 @@ struct PipelineBenchmark {
       try consumer.storeOffset(for: record)
     }
     try producer.flush(timeoutMs: 120_000)
-    return Double(read) / seconds(.now - (started ?? .now))
+    return Double(read) / (.now - (started ?? .now)).seconds
   }
 
   /// Runs the router and batcher on `topics` until every request has left the batcher.
@@ -179,7 +179,7 @@ struct PipelineBenchmark {
       if started == nil, metrics.routed.load(ordering: .relaxed) > 0 { started = .now }
       Thread.sleep(forTimeInterval: 0.001)
     }
-    return Double(metrics.settled) / seconds(.now - (started ?? .now))
+    return Double(metrics.settled) / (.now - (started ?? .now)).seconds
   }
 
   private func startStages(
@@ -237,7 +237,7 @@ struct PipelineBenchmark {
     var sent = 0
     let total = Int(settings.punctualityRate * settings.punctualitySeconds)
     while sent < total {
-      let due = min(total, Int(seconds(.now - start) * settings.punctualityRate))
+      let due = min(total, Int((.now - start).seconds * settings.punctualityRate))
       while sent < due {
         try producer.enqueue(
           KafkaProducerMessage(
@@ -255,7 +255,4 @@ struct PipelineBenchmark {
     return (lateness, metrics.batches.load(ordering: .relaxed), metrics.settled)
   }
 
-  private func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-  }
 }

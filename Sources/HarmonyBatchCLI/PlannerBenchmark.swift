@@ -48,7 +48,7 @@ struct PlannerBenchmark {
     let clock = ContinuousClock()
     let catalogStart = clock.now
     let planner = Planner(profile: profile, pricing: pricing)
-    let catalogMs = milliseconds(clock.now - catalogStart)
+    let catalogMs = (clock.now - catalogStart).seconds * 1000
 
     var random = SeededRandom(seed: settings.seed)
     // Mostly slow apps with a few busy ones, like the Azure Functions trace.
@@ -104,11 +104,6 @@ struct PlannerBenchmark {
           harmonyAboveOptimalShare: Double(harmonyAbove) / count))
     }
     return Report(model: profile.name, catalogMs: catalogMs, timings: timings, gaps: gaps)
-  }
-
-  private func milliseconds(_ duration: Duration) -> Double {
-    let (seconds, attoseconds) = duration.components
-    return Double(seconds) * 1000 + Double(attoseconds) / 1e15
   }
 }
 

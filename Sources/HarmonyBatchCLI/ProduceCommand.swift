@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Pipeline
 import Planner
+import Simulator
 
 /// `harmonybatch produce`: send requests from stdin, a file, or a Poisson generator.
 enum ProduceCommand {
@@ -37,6 +38,11 @@ enum ProduceCommand {
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
+    // Producing paces itself with short sleeps: a thread of its own, not the cooperative pool.
+    try await onThread("hb-produce") { try produce(options) }
+  }
+
+  static func produce(_ options: ParsedOptions) throws -> Int32 {
     let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
     let apps = try options.string("apps").map { try AppsFile.load(path: $0) } ?? []
     let fixedSLO = try options.string("slo-ms").map { _ in
@@ -49,7 +55,14 @@ enum ProduceCommand {
     if duration != nil && options.string("file") != nil {
       throw UsageError("give --file or --duration, not both")
     }
-    let trace = try options.string("trace").map { try RateTrace.load(path: $0) }
+    // The same trace format as 'simulate --trace': minute,app,rate lines.
+    let trace = try options.string("trace").map { path -> Workload in
+      guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        throw UsageError("cannot read the trace '\(path)'")
+      }
+      let minutes = Int(((duration ?? 60) / 60).rounded(.up))
+      return try Workload.trace(apps: apps, minutes: max(1, minutes), csv: text)
+    }
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     let cluster = try ClusterSetup.connect(options, topics: topics)
     let producer = try KafkaProducer(
@@ -62,7 +75,8 @@ enum ProduceCommand {
     func send(app: String, payload: [UInt8]) throws {
       var headers = [KafkaHeader(key: HeaderName.requestID, value: Array("\(run)-\(count)".utf8))]
       if let slo = fixedSLO ?? slos[app] {
-        headers.append(KafkaHeader(key: HeaderName.slo, value: Array(GroupedNumber.text(slo).utf8)))
+        headers.append(
+          KafkaHeader(key: HeaderName.slo, value: Array(GroupedRecord.number(slo).utf8)))
       }
       try producer.enqueue(
         KafkaProducerMessage(
@@ -76,21 +90,22 @@ enum ProduceCommand {
       let sentences = DemoRun.sentences
       var next = apps.map { _ in 0.0 }
       func rate(_ index: Int, at time: Double) -> Double {
-        trace?.rate(app: apps[index].id, minute: Int(time / 60)) ?? apps[index].rate
+        guard let trace else { return apps[index].rate }
+        return trace.rates[min(trace.minutes - 1, Int(time / 60))][index]
       }
       for index in apps.indices {
-        next[index] = DemoRun.exponential(rate: rate(index, at: 0), &random)
+        next[index] = random.exponential(rate: rate(index, at: 0))
       }
       target = apps.indices.reduce(0) { $0 + rate($1, at: 0) }
       while !signals.isRequested {
-        let elapsed = DemoRun.seconds(ContinuousClock.now - started)
+        let elapsed = (ContinuousClock.now - started).seconds
         if elapsed >= duration { break }
         for index in apps.indices where next[index] <= elapsed {
           try send(app: apps[index].id, payload: Array(sentences[count % sentences.count].utf8))
           let current = rate(index, at: next[index])
-          next[index] += current > 0 ? DemoRun.exponential(rate: current, &random) : 60
+          next[index] += current > 0 ? random.exponential(rate: current) : 60
         }
-        usleep(1000)
+        Thread.sleep(forTimeInterval: 0.001)
       }
     } else {
       let handle: FileHandle
@@ -120,7 +135,7 @@ enum ProduceCommand {
     }
     try producer.flush(timeoutMs: 60_000)
     _ = producer.close()
-    let seconds = max(DemoRun.seconds(ContinuousClock.now - started), 1e-9)
+    let seconds = max((ContinuousClock.now - started).seconds, 1e-9)
     Console.out(
       String(
         format: "produce: %d requests acknowledged in %.2f s (%.1f req/s", count, seconds,
@@ -128,36 +143,5 @@ enum ProduceCommand {
         + (target.map { String(format: "; target %.1f req/s)", $0) } ?? ")"))
     withExtendedLifetime(cluster) {}
     return 0
-  }
-}
-
-/// Per-minute rates from a CSV file: `minute,app,rate` lines (a header line is allowed).
-struct RateTrace {
-  var rates: [String: [Int: Double]] = [:]
-
-  static func load(path: String) throws -> RateTrace {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-      throw UsageError("cannot read the trace '\(path)'")
-    }
-    var trace = RateTrace()
-    for (number, line) in text.split(separator: "\n").enumerated() {
-      let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-      if number == 0, fields.first.map({ Int($0) == nil }) == true { continue }
-      guard fields.count == 3, let minute = Int(fields[0]), minute >= 0,
-        let rate = Double(fields[2]), rate >= 0
-      else {
-        throw UsageError("trace '\(path)' line \(number + 1): expected minute,app,rate")
-      }
-      trace.rates[fields[1], default: [:]][minute] = rate
-    }
-    return trace
-  }
-
-  func rate(app: String, minute: Int) -> Double? { rates[app]?[minute] }
-}
-
-enum GroupedNumber {
-  static func text(_ value: Double) -> String {
-    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
   }
 }

@@ -112,7 +112,7 @@ enum SimulateCommand {
     for algorithm in algorithms {
       let started = clock.now
       let result = try simulation.run(algorithm)
-      let (whole, fraction) = (clock.now - started).components
+      let elapsed = (clock.now - started).seconds
       results.append(result)
       table.append([
         result.algorithm, String(result.requests), String(format: "%.4e", result.costPerRequest),
@@ -120,7 +120,7 @@ enum SimulateCommand {
         String(format: "%.3f %%", result.violationPercent),
         String(format: "%.1f %%", result.gpuShare * 100), String(result.batches),
         String(format: "%.2f", Double(result.requests) / Double(max(result.batches, 1))),
-        String(result.replans), String(format: "%.2f", Double(whole) + Double(fraction) / 1e18),
+        String(result.replans), String(format: "%.2f", elapsed),
       ])
     }
     if let batch = results.first(where: { $0.algorithm == "batch" }), batch.costPerRequest > 0 {

@@ -53,7 +53,7 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
       let b = min(max(1, batch), model.profile.cpu.maxBatch)
       let predicted = model.cpu(vcpu: function.vcpu, batch: b)
       let spread = max(0, predicted.max - predicted.avg) / 2.326
-      let draw = random.withLock { Self.normal(&$0) }
+      let draw = random.withLock { $0.normal() }
       return max(0.2 * predicted.avg, predicted.avg + spread * draw)
     case .gpu:
       let b = min(max(1, batch), model.profile.gpu!.maxBatch)
@@ -95,7 +95,7 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
     }
     let host = whole * gpu.hostCPUShare / min(max(function.vcpu, 1e-6), 1)
     // Run-to-run variation of the whole invocation (mean 1).
-    return (elapsed + host) * max(0.2, 1 + spread * Self.normal(&random))
+    return (elapsed + host) * max(0.2, 1 + spread * random.normal())
   }
 
   private func calibrate(_ function: FunctionConfig, batch: Int) -> GPUCalibration {
@@ -125,12 +125,5 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
     let calibration = GPUCalibration(scale: best.scale, spread: low)
     calibrations.withLock { $0[function, default: [:]][batch] = calibration }
     return calibration
-  }
-
-  /// A standard normal draw (Box–Muller).
-  static func normal(_ random: inout SeededRandom) -> Double {
-    let u = max(random.unit(), 1e-300)
-    let v = random.unit()
-    return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
   }
 }

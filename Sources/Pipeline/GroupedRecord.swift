@@ -145,7 +145,7 @@ public struct GroupedRecord: Sendable, Equatable {
   }
 
   /// A number without a needless `.0`, in Swift's shortest round-trip form.
-  static func number(_ value: Double) -> String {
+  public static func number(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
   }
 }

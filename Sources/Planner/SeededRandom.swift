@@ -1,3 +1,5 @@
+import Foundation
+
 /// A small, fast, seedable random number generator (SplitMix64), so that generated workloads and
 /// simulations repeat exactly for the same seed on every platform.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
@@ -15,4 +17,16 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
   /// Uniform in [0, 1).
   public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+
+  /// A standard normal draw (Box–Muller).
+  public mutating func normal() -> Double {
+    let u = Swift.max(unit(), 1e-300)
+    return (-2 * log(u)).squareRoot() * cos(2 * .pi * unit())
+  }
+
+  /// The gap to the next arrival of a Poisson process with `rate` per second (infinite at 0).
+  public mutating func exponential(rate: Double) -> Double {
+    guard rate > 0 else { return .infinity }
+    return -log(Swift.max(unit(), 1e-300)) / rate
+  }
 }

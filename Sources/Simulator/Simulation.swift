@@ -69,9 +69,7 @@ public struct Simulation: Sendable {
         ? latency.cpu(vcpu: spec.function.vcpu, batch: min(b, latency.profile.cpu.maxBatch))
         : latency.gpu(memoryGB: spec.function.gpuMemoryGB, vcpu: spec.function.vcpu, batch: b)
       let spread = max(0, predicted.max - predicted.avg) / 2.326
-      let u = max(latencyRandom.unit(), 1e-300)
-      let normal = (-2 * log(u)).squareRoot() * cos(2 * .pi * latencyRandom.unit())
-      let drawn = max(0.2 * predicted.avg, predicted.avg + spread * normal)
+      let drawn = max(0.2 * predicted.avg, predicted.avg + spread * latencyRandom.normal())
       let perRequest =
         spec.function.kind == .cpu
         ? cost.cpuCostPerRequest(vcpu: spec.function.vcpu, batch: b, avgLatency: drawn)
@@ -119,10 +117,10 @@ public struct Simulation: Sendable {
       // Poisson arrivals of every app in this minute, in time order.
       var arrivals: [(time: Double, app: Int)] = []
       for (index, app) in apps.enumerated() where app.rate > 0 {
-        var time = start - log(max(random.unit(), 1e-300)) / app.rate
+        var time = start + random.exponential(rate: app.rate)
         while time < start + 60 {
           arrivals.append((time, index))
-          time -= log(max(random.unit(), 1e-300)) / app.rate
+          time += random.exponential(rate: app.rate)
         }
       }
       arrivals.sort { $0.time < $1.time }

@@ -6,11 +6,6 @@ import Testing
 
 /// The controller's estimators, pure and on a virtual clock.
 @Suite struct ControllerModelTests {
-  static func normal(_ random: inout SeededRandom) -> Double {
-    let u = max(random.unit(), 1e-300)
-    return (-2 * log(u)).squareRoot() * cos(2 * .pi * random.unit())
-  }
-
   /// Feedback drawn from `truth` with 3 % noise.
   static func feed(
     _ refit: inout LatencyRefit, truth: ModelProfile, batches: Int, random: inout SeededRandom
@@ -20,7 +15,7 @@ import Testing
     for index in 0..<batches {
       for batch in 1...4 {
         let vcpu = vcpus[(index + batch) % vcpus.count]
-        let seconds = model.cpu(vcpu: vcpu, batch: batch).avg * (1 + 0.03 * normal(&random))
+        let seconds = model.cpu(vcpu: vcpu, batch: batch).avg * (1 + 0.03 * random.normal())
         refit.observe(.init(function: .cpu(vcpu: vcpu), batch: batch, seconds: seconds))
       }
       let memory = [2, 4, 6][index % 3]
@@ -28,7 +23,7 @@ import Testing
       let function = FunctionConfig.gpu(memoryGB: memory, vcpu: Double(memory) / 3)
       let seconds =
         model.gpu(memoryGB: memory, vcpu: function.vcpu, batch: batch).avg
-        * (1 + 0.03 * normal(&random))
+        * (1 + 0.03 * random.normal())
       refit.observe(.init(function: function, batch: batch, seconds: seconds))
     }
   }
@@ -128,10 +123,10 @@ import Testing
     var random = SeededRandom(seed: 12)
     func poisson(_ mean: Double) -> Int {
       var count = 0
-      var time = -log(max(random.unit(), 1e-12)) / mean
+      var time = random.exponential(rate: mean)
       while time < 1 {
         count += 1
-        time += -log(max(random.unit(), 1e-12)) / mean
+        time += random.exponential(rate: mean)
       }
       return count
     }
