@@ -15,10 +15,27 @@ public final class MiniLMEncoder: Sendable {
   static let epsilon: Float = 1e-12
 
   struct Linear: Sendable {
-    let weight: [Float]  // [out, in], row-major (PyTorch layout: y = x Wᵀ + b)
+    /// [in, out], row-major: PyTorch's [out, in] transposed once at load, so every product is
+    /// `x · W` with no transposed operand (OpenBLAS packs a plain operand faster: with the
+    /// transposed layout its packing copy took a third of a batch-1 forward pass).
+    let weight: [Float]
     let bias: [Float]
     let inputs: Int
     let outputs: Int
+
+    /// From PyTorch's layout, `y = x Wᵀ + b` with `weight` [outputs, inputs].
+    init(pytorch weight: [Float], bias: [Float], inputs: Int, outputs: Int) {
+      var transposed = [Float](repeating: 0, count: weight.count)
+      for row in 0..<outputs {
+        for column in 0..<inputs {
+          transposed[column * outputs + row] = weight[row * inputs + column]
+        }
+      }
+      self.weight = transposed
+      self.bias = bias
+      self.inputs = inputs
+      self.outputs = outputs
+    }
   }
 
   struct Norm: Sendable {
@@ -81,16 +98,17 @@ public final class MiniLMEncoder: Sendable {
     guard vocabulary > 0, maxPositions >= tokenizer.maxLength else {
       throw InferenceError("the model's embeddings do not fit a \(tokenizer.maxLength)-token input")
     }
-    func linear(_ name: String, _ inputs: Int, _ outputs: Int) throws(InferenceError) -> Linear {
-      Linear(
-        weight: try tensors.floats("\(name).weight", shape: [outputs, inputs]),
-        bias: try tensors.floats("\(name).bias", shape: [outputs]), inputs: inputs,
-        outputs: outputs)
-    }
-    func fused(_ parts: [Linear]) -> Linear {
-      Linear(
-        weight: parts.flatMap(\.weight), bias: parts.flatMap(\.bias), inputs: parts[0].inputs,
-        outputs: parts.reduce(0) { $0 + $1.outputs })
+    /// The weight and bias of one or more PyTorch linear layers of the same input, stacked by
+    /// output (several give one fused product).
+    func linear(_ names: [String], _ inputs: Int, _ outputs: Int) throws(InferenceError) -> Linear {
+      var weight: [Float] = []
+      var bias: [Float] = []
+      for name in names {
+        weight += try tensors.floats("\(name).weight", shape: [outputs, inputs])
+        bias += try tensors.floats("\(name).bias", shape: [outputs])
+      }
+      return Linear(
+        pytorch: weight, bias: bias, inputs: inputs, outputs: outputs * names.count)
     }
     func norm(_ name: String) throws(InferenceError) -> Norm {
       Norm(
@@ -109,15 +127,12 @@ public final class MiniLMEncoder: Sendable {
       let prefix = "encoder.layer.\(index)"
       layers.append(
         Layer(
-          queryKeyValue: try fused([
-            linear("\(prefix).attention.self.query", h, h),
-            linear("\(prefix).attention.self.key", h, h),
-            linear("\(prefix).attention.self.value", h, h),
-          ]),
-          attentionOutput: try linear("\(prefix).attention.output.dense", h, h),
+          queryKeyValue: try linear(
+            ["query", "key", "value"].map { "\(prefix).attention.self.\($0)" }, h, h),
+          attentionOutput: try linear(["\(prefix).attention.output.dense"], h, h),
           attentionNorm: try norm("\(prefix).attention.output.LayerNorm"),
-          intermediate: try linear("\(prefix).intermediate.dense", h, Self.intermediate),
-          output: try linear("\(prefix).output.dense", Self.intermediate, h),
+          intermediate: try linear(["\(prefix).intermediate.dense"], h, Self.intermediate),
+          output: try linear(["\(prefix).output.dense"], Self.intermediate, h),
           outputNorm: try norm("\(prefix).output.LayerNorm")))
     }
     self.layers = layers
@@ -274,9 +289,7 @@ public final class MiniLMEncoder: Sendable {
           let qi = qkv.baseAddress! + query + i * stride
           for j in 0..<length {
             let kj = qkv.baseAddress! + query + h + j * stride
-            var dot: Float = 0
-            for e in 0..<d { dot += qi[e] * kj[e] }
-            s[i * length + j] = dot * scale
+            s[i * length + j] = Self.dot(qi, kj, count: d) * scale
           }
         }
       }
@@ -300,7 +313,7 @@ public final class MiniLMEncoder: Sendable {
     }
   }
 
-  /// `out = input · Wᵀ + b` for `rows` rows.
+  /// `out = input · W + b` for `rows` rows.
   private func apply(_ linear: Linear, to input: [Float], rows: Int, into out: inout [Float]) {
     out.withUnsafeMutableBufferPointer { out in
       let o = out.baseAddress!
@@ -312,9 +325,9 @@ public final class MiniLMEncoder: Sendable {
       input.withUnsafeBufferPointer { input in
         linear.weight.withUnsafeBufferPointer { weight in
           cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(linear.outputs),
+            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(linear.outputs),
             Int32(linear.inputs), 1, input.baseAddress!, Int32(linear.inputs),
-            weight.baseAddress!, Int32(linear.inputs), 1, o, Int32(linear.outputs))
+            weight.baseAddress!, Int32(linear.outputs), 1, o, Int32(linear.outputs))
         }
       }
     }
@@ -335,17 +348,11 @@ public final class MiniLMEncoder: Sendable {
         norm.bias.withUnsafeBufferPointer { bias in
           for row in 0..<rows {
             let r = x.baseAddress! + row * h
-            var mean: Float = 0
-            for i in 0..<h { mean += r[i] }
-            mean /= Float(h)
-            var variance: Float = 0
-            for i in 0..<h {
-              let d = r[i] - mean
-              variance += d * d
-            }
-            variance /= Float(h)
+            let mean = Self.sum(r, count: h) / Float(h)
+            for i in 0..<h { r[i] -= mean }
+            let variance = Self.dot(r, r, count: h) / Float(h)
             let inverse = 1 / (variance + Self.epsilon).squareRoot()
-            for i in 0..<h { r[i] = (r[i] - mean) * inverse * weight[i] + bias[i] }
+            for i in 0..<h { r[i] = r[i] * inverse * weight[i] + bias[i] }
           }
         }
       }
@@ -362,7 +369,8 @@ public final class MiniLMEncoder: Sendable {
           for j in 0..<length where mask[maskOffset + j] > 0 { peak = max(peak, r[j]) }
           var sum: Float = 0
           for j in 0..<length {
-            let value: Float = mask[maskOffset + j] > 0 ? expf(r[j] - peak) : 0
+            let value: Float =
+              mask[maskOffset + j] > 0 ? Self.exponentOfNonPositive(r[j] - peak) : 0
             r[j] = value
             sum += value
           }
@@ -375,7 +383,9 @@ public final class MiniLMEncoder: Sendable {
 
   /// GELU, `x · Φ(x) = x/2 · (1 + erf(x/√2))`, with erf from Abramowitz & Stegun 7.1.26
   /// (absolute error ≤ 1.5e-7, below float32's resolution of the result): a polynomial and one
-  /// exponential instead of libm's erff, which cost a fifth of a batch-1 forward pass.
+  /// exponential instead of libm's erff, which cost a fifth of a batch-1 forward pass; the
+  /// exponential is `exponentOfNonPositive`, which the compiler vectorises (libm's expf is a call
+  /// per element: three times slower over the whole loop).
   private func gelu(_ x: inout [Float]) {
     x.withUnsafeMutableBufferPointer { x in
       for i in 0..<x.count {
@@ -386,10 +396,65 @@ public final class MiniLMEncoder: Sendable {
           t
           * (0.254_829_592
             + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))))
-        let erfAbs = 1 - poly * expf(-z * z)
+        let erfAbs = 1 - poly * Self.exponentOfNonPositive(-z * z)
         let erf = value < 0 ? -erfAbs : erfAbs
         x[i] = 0.5 * value * (1 + erf)
       }
     }
+  }
+
+  /// `eˣ` for `x ≤ 0` (below -87 it returns about 2⁻¹²⁶): `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`,
+  /// `eʳ` by its Taylor polynomial to r⁶ (relative error below 2e-7), `2ⁿ` built in the exponent
+  /// bits. Only arithmetic and bit operations, so loops around it vectorise.
+  @inline(__always)
+  static func exponentOfNonPositive(_ x: Float) -> Float {
+    let clamped = max(x, -87)
+    // Adding 1.5·2²³ rounds x·log₂e to an integer held in the low bits of the mantissa.
+    let shifted = clamped * 1.442_695_04 + 12_582_912
+    let n = shifted - 12_582_912
+    let r = clamped - n * 0.693_145_75 - n * 1.428_606_8e-6
+    let series =
+      1 + r
+      * (1 + r
+        * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_361 + r * 0.001_388_89)))))
+    let power = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
+    return series * power
+  }
+
+  /// `Σ aᵢ·bᵢ` over `count` elements, a multiple of 8 (every length here is): two four-wide
+  /// partial sums, so the loop runs on vector registers (a plain `+=` loop stays scalar, since
+  /// reordering a float sum changes it, and waits on each addition in turn).
+  @inline(__always)
+  static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    assert(count % 8 == 0)
+    var low = SIMD4<Float>()
+    var high = SIMD4<Float>()
+    let a = UnsafeRawPointer(a)
+    let b = UnsafeRawPointer(b)
+    let width = MemoryLayout<SIMD4<Float>>.size
+    for offset in stride(from: 0, to: count * 4, by: 2 * width) {
+      low +=
+        a.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+        * b.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+      high +=
+        a.loadUnaligned(fromByteOffset: offset + width, as: SIMD4<Float>.self)
+        * b.loadUnaligned(fromByteOffset: offset + width, as: SIMD4<Float>.self)
+    }
+    return (low + high).sum()
+  }
+
+  /// `Σ aᵢ` over `count` elements, a multiple of 8, as `dot`.
+  @inline(__always)
+  static func sum(_ a: UnsafePointer<Float>, count: Int) -> Float {
+    assert(count % 8 == 0)
+    var low = SIMD4<Float>()
+    var high = SIMD4<Float>()
+    let a = UnsafeRawPointer(a)
+    let width = MemoryLayout<SIMD4<Float>>.size
+    for offset in stride(from: 0, to: count * 4, by: 2 * width) {
+      low += a.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
+      high += a.loadUnaligned(fromByteOffset: offset + width, as: SIMD4<Float>.self)
+    }
+    return (low + high).sum()
   }
 }
