@@ -14,12 +14,18 @@ struct KafkaBenchmark {
   }
 
   struct Sample {
-    var oursProduce: Double
-    var kcatProduce: Double
-    var oursConsume: Double
-    var oursConsumeSteady: Double
-    var kcatConsume: Double
-    var kcatGroupConsume: Double
+    var oursProduce = 0.0
+    var kcatProduce = 0.0
+    /// Values only (as kcat's `-f '%s\n'`): our simple-consumer reader without headers.
+    var oursConsume = 0.0
+    var oursConsumeSteady = 0.0
+    var kcatConsume = 0.0
+    var kcatGroupConsume = 0.0
+    /// Headers and values (kcat's `-f '%h %s\n'`).
+    var oursConsumeHeaders = 0.0
+    var kcatConsumeHeaders = 0.0
+    /// Our group consumer (`poll(maxEvents:)`), after the first message.
+    var oursGroupConsumeSteady = 0.0
   }
 
   struct Report {
@@ -51,8 +57,19 @@ struct KafkaBenchmark {
     var table: String {
       let rows: [(String, KeyPath<Sample, Double>, KeyPath<Sample, Double>)] = [
         ("produce", \.oursProduce, \.kcatProduce),
-        ("consume vs kcat -C (whole run)", \.oursConsume, \.kcatConsume),
-        ("consume vs kcat -G (after the first message)", \.oursConsumeSteady, \.kcatGroupConsume),
+        ("consume values vs kcat -C (whole run)", \.oursConsume, \.kcatConsume),
+        (
+          "consume values vs kcat -G (after the first message)", \.oursConsumeSteady,
+          \.kcatGroupConsume
+        ),
+        (
+          "consume headers + values vs kcat -C -f '%h %s' (whole run)", \.oursConsumeHeaders,
+          \.kcatConsumeHeaders
+        ),
+        (
+          "group consumer vs kcat -G (after the first message)", \.oursGroupConsumeSteady,
+          \.kcatGroupConsume
+        ),
       ]
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
@@ -84,6 +101,12 @@ struct KafkaBenchmark {
           "kcat_group_steady_msgs_per_s": median(\.kcatGroupConsume),
           "ratio": medianRatio(\.oursConsume, \.kcatConsume),
           "ratio_group_steady": medianRatio(\.oursConsumeSteady, \.kcatGroupConsume),
+          "ours_with_headers_msgs_per_s": median(\.oursConsumeHeaders),
+          "kcat_with_headers_msgs_per_s": median(\.kcatConsumeHeaders),
+          "ratio_with_headers": medianRatio(\.oursConsumeHeaders, \.kcatConsumeHeaders),
+          "ours_group_steady_msgs_per_s": median(\.oursGroupConsumeSteady),
+          "ratio_our_group_vs_kcat_group": medianRatio(
+            \.oursGroupConsumeSteady, \.kcatGroupConsume),
         ],
         "samples": samples.map {
           [
@@ -91,6 +114,9 @@ struct KafkaBenchmark {
             "ours_consume": $0.oursConsume, "kcat_consume": $0.kcatConsume,
             "ours_consume_steady": $0.oursConsumeSteady,
             "kcat_group_consume_steady": $0.kcatGroupConsume,
+            "ours_consume_headers": $0.oursConsumeHeaders,
+            "kcat_consume_headers": $0.kcatConsumeHeaders,
+            "ours_group_consume_steady": $0.oursGroupConsumeSteady,
           ]
         },
       ]
@@ -144,28 +170,53 @@ struct KafkaBenchmark {
     for round in 0..<settings.rounds {
       let ours = "bench.r\(round).ours"
       let theirs = "bench.r\(round).kcat"
-      var sample = Sample(
-        oursProduce: 0, kcatProduce: 0, oursConsume: 0, oursConsumeSteady: 0, kcatConsume: 0,
-        kcatGroupConsume: 0)
-      if round % 2 == 0 {
-        sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
-        sample.kcatProduce = try produceKcat(
-          broker.bootstrapServers, topic: theirs, file: payloadFile)
-        (sample.oursConsume, sample.oursConsumeSteady) = try consumeOurs(
-          broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
-        sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
-        sample.kcatGroupConsume = try consumeKcatGroup(broker.bootstrapServers, topic: consumeTopic)
-      } else {
-        sample.kcatProduce = try produceKcat(
-          broker.bootstrapServers, topic: theirs, file: payloadFile)
-        sample.oursProduce = try produceOurs(broker.bootstrapServers, topic: ours, value: value)
-        sample.kcatConsume = try consumeKcat(broker.bootstrapServers, topic: consumeTopic)
-        sample.kcatGroupConsume = try consumeKcatGroup(broker.bootstrapServers, topic: consumeTopic)
-        (sample.oursConsume, sample.oursConsumeSteady) = try consumeOurs(
-          broker.bootstrapServers, topic: consumeTopic, partitions: consumePartitions)
+      var sample = Sample()
+      let bootstrap = broker.bootstrapServers
+      // Each path pairs the two sides back to back, first ours then kcat's or the other way
+      // round by round, so each per-round ratio compares runs close in time.
+      let pairs: [(ours: () throws -> Void, theirs: () throws -> Void)] = [
+        (
+          { sample.oursProduce = try produceOurs(bootstrap, topic: ours, value: value) },
+          {
+            sample.kcatProduce = try produceKcat(bootstrap, topic: theirs, file: payloadFile)
+          }
+        ),
+        (
+          {
+            (sample.oursConsume, sample.oursConsumeSteady) = try consumeOurs(
+              bootstrap, topic: consumeTopic, partitions: consumePartitions, readsHeaders: false)
+          },
+          { sample.kcatConsume = try consumeKcat(bootstrap, topic: consumeTopic, format: "%s\n") }
+        ),
+        (
+          {
+            sample.oursConsumeHeaders = try consumeOurs(
+              bootstrap, topic: consumeTopic, partitions: consumePartitions, readsHeaders: true
+            ).whole
+          },
+          {
+            sample.kcatConsumeHeaders = try consumeKcat(
+              bootstrap, topic: consumeTopic, format: "%h %s\n")
+          }
+        ),
+        (
+          {
+            sample.oursGroupConsumeSteady = try consumeOursInGroup(bootstrap, topic: consumeTopic)
+          },
+          { sample.kcatGroupConsume = try consumeKcatGroup(bootstrap, topic: consumeTopic) }
+        ),
+      ]
+      for pair in pairs {
+        if round % 2 == 0 {
+          try pair.ours()
+          try pair.theirs()
+        } else {
+          try pair.theirs()
+          try pair.ours()
+        }
       }
       Console.err(
-        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) (-C, whole run), \(Int(sample.oursConsumeSteady)) vs \(Int(sample.kcatGroupConsume)) (-G, after the first) msg/s"
+        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) (-C, whole run), \(Int(sample.oursConsumeSteady)) vs \(Int(sample.kcatGroupConsume)) (-G, after the first), with headers \(Int(sample.oursConsumeHeaders)) vs \(Int(sample.kcatConsumeHeaders)), group \(Int(sample.oursGroupConsumeSteady)) vs \(Int(sample.kcatGroupConsume)) msg/s"
       )
       samples.append(sample)
     }
@@ -228,30 +279,54 @@ struct KafkaBenchmark {
     }
   }
 
-  /// Two rates: over the whole run (from creating the consumer to the last message, as kcat's
-  /// process time), and after the first message (the messages after the first, over the time from
-  /// the first to the last).
-  private func consumeOurs(_ bootstrap: String, topic: String, partitions: Int) throws -> (
-    Double, Double
-  ) {
+  /// Our reader without a group (librdkafka's simple consumer, as `kcat -C`), taking records in
+  /// bulk (`poll(maxEvents:)`). Two rates: over the whole run (from creating the consumer to the
+  /// last message, as kcat's process time), and after the first message (the messages after the
+  /// first, over the time from the first to the last).
+  private func consumeOurs(
+    _ bootstrap: String, topic: String, partitions: Int, readsHeaders: Bool
+  ) throws -> (whole: Double, steady: Double) {
     let start = ContinuousClock.now
     var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
     configuration.common.logger = .standardError(minimumLevel: .error)
+    configuration.readsHeaders = readsHeaders
     let consumer = try KafkaConsumer(configuration: configuration)
     defer { consumer.close() }
-    let deadline = ContinuousClock.now + .seconds(600)
     try consumer.assign(
       (0..<partitions).map { (KafkaTopicPartition(topic: topic, partition: Int32($0)), .beginning) }
     )
+    return try drain(consumer, start: start)
+  }
+
+  /// Our group consumer in a fresh group (what the pipeline's stages use), after the first
+  /// message, as `consumeKcatGroup`.
+  private func consumeOursInGroup(_ bootstrap: String, topic: String) throws -> Double {
+    var configuration = KafkaConsumerConfiguration(
+      bootstrapServers: bootstrap, groupID: "bench-\(UInt32.random(in: 0...UInt32.max))")
+    configuration.common.logger = .standardError(minimumLevel: .error)
+    configuration.commitPolicy = .manual
+    let consumer = try KafkaConsumer(configuration: configuration)
+    defer { consumer.close() }
+    try consumer.subscribe(topics: [topic])
+    return try drain(consumer, start: .now).steady
+  }
+
+  /// Reads `settings.messages` records of `settings.size` bytes.
+  private func drain(_ consumer: KafkaConsumer, start: ContinuousClock.Instant) throws -> (
+    whole: Double, steady: Double
+  ) {
+    let deadline = ContinuousClock.now + .seconds(600)
     var received = 0
     var bytes = 0
     var first = ContinuousClock.now
     while received < settings.messages {
-      if case .record(let record) = try consumer.poll(timeoutMs: 1000) {
+      let events = try consumer.poll(maxEvents: 10_000, timeoutMs: 1000)
+      for case .record(let record) in events {
         if received == 0 { first = .now }
         received += 1
         bytes += record.value?.count ?? 0
-      } else if ContinuousClock.now > deadline {
+      }
+      if events.isEmpty && ContinuousClock.now > deadline {
         throw KafkaError(
           .timeout, "bench: consumed only \(received) of \(settings.messages) messages")
       }
@@ -264,11 +339,11 @@ struct KafkaBenchmark {
   }
 
   /// kcat's simple consumer over the whole run: its process time, start to exit.
-  private func consumeKcat(_ bootstrap: String, topic: String) throws -> Double {
-    // -c: exit after that many messages; -q: no status lines; the values go to /dev/null.
+  private func consumeKcat(_ bootstrap: String, topic: String, format: String) throws -> Double {
+    // -c: exit after that many messages; -q: no status lines; the output goes to /dev/null.
     let elapsed = try runKcat(
       [
-        "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", "%s\n", "-c",
+        "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-q", "-f", format, "-c",
         String(settings.messages),
       ] + Self.sharedConsumerProperties.flatMap { ["-X", "\($0.0)=\($0.1)"] })
     return Double(settings.messages) / elapsed

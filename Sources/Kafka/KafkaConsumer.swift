@@ -14,7 +14,7 @@ import Synchronization
 public final class KafkaConsumer: Sendable {
   private let client: RDKafkaClient
   private let pending: PendingEvents
-  private let pollGate = Mutex(PollState())  // held while librdkafka polls
+  private let pollGate: Mutex<PollState>  // held while librdkafka polls
   private let pollQueue = DispatchQueue(label: "kafka-consumer-poll")
   /// Without a group: the partitions read by `assign`.
   private let reader: RDKafkaPartitionReader?
@@ -34,6 +34,7 @@ public final class KafkaConsumer: Sendable {
       kind: .consumer, properties: configuration.resolvedProperties, callbacks: callbacks)
     self.pending = pending
     self.groupID = configuration.groupID
+    pollGate = Mutex(PollState(names: RecordNames(readsHeaders: configuration.readsHeaders)))
     if configuration.groupID == nil {
       reader = RDKafkaPartitionReader(client: client)
     } else {
@@ -94,19 +95,55 @@ public final class KafkaConsumer: Sendable {
       if state.closed { throw KafkaError(.closed, "the consumer is closed") }
       if let reader {
         return try reader.next(timeoutMs: timeoutMs) { (message) throws(KafkaError) in
-          try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
+          try KafkaConsumer.event(from: message, client: client, names: &state.names)
         }
       }
       guard let message = rd_kafka_consumer_poll(handle, Int32(clamping: timeoutMs)) else {
         return nil
       }
       defer { rd_kafka_message_destroy(message) }
-      return try KafkaConsumer.event(from: message, client: client, topicNames: &state.topicNames)
+      return try KafkaConsumer.event(from: message, client: client, names: &state.names)
     }
     // A rebalance served inside that poll queued its events; they come before the record.
     guard !pending.isEmpty else { return event }
     if let event { pending.push(event) }
     return pending.pop()
+  }
+
+  /// Waits up to `timeoutMs` for events and returns those waiting, at most `maxEvents` (fewer
+  /// without a group: every record librdkafka has ready, up to its callback limit of 1,024).
+  /// Empty means nothing arrived in time. Cheaper per record than `poll(timeoutMs:)` when
+  /// records come in bulk.
+  public func poll(maxEvents: Int, timeoutMs: Int) throws(KafkaError) -> [KafkaConsumerEvent] {
+    var events: [KafkaConsumerEvent] = []
+    while !pending.isEmpty, events.count < maxEvents, let event = pending.pop() {
+      events.append(event)
+    }
+    if !events.isEmpty { return events }
+    let handle = client.handle
+    events = try pollGate.withLock { (state) throws(KafkaError) -> [KafkaConsumerEvent] in
+      if state.closed { throw KafkaError(.closed, "the consumer is closed") }
+      if let reader {
+        return try reader.nextBatch(timeoutMs: timeoutMs) { (message) throws(KafkaError) in
+          try KafkaConsumer.event(from: message, client: client, names: &state.names)
+        }
+      }
+      var events: [KafkaConsumerEvent] = []
+      var wait = Int32(clamping: timeoutMs)
+      while events.count < maxEvents, let message = rd_kafka_consumer_poll(handle, wait) {
+        defer { rd_kafka_message_destroy(message) }
+        events.append(
+          try KafkaConsumer.event(from: message, client: client, names: &state.names))
+        wait = 0
+        // A rebalance served inside that poll comes before the records after it.
+        if !pending.isEmpty { break }
+      }
+      return events
+    }
+    guard !pending.isEmpty else { return events }
+    var ordered: [KafkaConsumerEvent] = []
+    while let event = pending.pop() { ordered.append(event) }
+    return ordered + events
   }
 
   /// Events as an async sequence; it ends when the consumer is closed or the task cancelled.
@@ -258,18 +295,10 @@ public final class KafkaConsumer: Sendable {
 
   private static func event(
     from message: UnsafeMutablePointer<rd_kafka_message_t>, client: RDKafkaClient,
-    topicNames: inout [OpaquePointer: String]
+    names: inout RecordNames
   ) throws(KafkaError) -> KafkaConsumerEvent {
     let m = message.pointee
-    var topic = ""
-    if let rkt = m.rkt {
-      if let known = topicNames[rkt] {
-        topic = known
-      } else {
-        topic = String(cString: rd_kafka_topic_name(rkt))
-        topicNames[rkt] = topic
-      }
-    }
+    let topic = m.rkt.map { names.topic($0) } ?? ""
     guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
       if m.err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
         return .partitionEOF(
@@ -290,7 +319,7 @@ public final class KafkaConsumer: Sendable {
         topic: topic, partition: m.partition, offset: m.offset,
         key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
         value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
-        headers: headers(of: message),
+        headers: names.readsHeaders ? headers(of: message) : [],
         timestampMs: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
   }
 
@@ -355,11 +384,37 @@ public final class KafkaConsumer: Sendable {
   }
 }
 
-/// What the poll lock guards: whether the consumer is closed, and topic names by librdkafka
-/// topic handle (a handle lives as long as the client, so a record's topic costs no allocation).
+/// What the poll lock guards: whether the consumer is closed, and what turning messages into
+/// records needs.
 private struct PollState: @unchecked Sendable {
   var closed = false
-  var topicNames: [OpaquePointer: String] = [:]
+  var names: RecordNames
+}
+
+/// Topic names by librdkafka topic handle (a handle lives as long as the client, so a record's
+/// topic costs no allocation; consecutive records of one topic not even a lookup), and whether
+/// headers are read.
+private struct RecordNames {
+  let readsHeaders: Bool
+  private var byHandle: [OpaquePointer: String] = [:]
+  private var last: (handle: OpaquePointer, name: String)? = nil
+
+  init(readsHeaders: Bool) {
+    self.readsHeaders = readsHeaders
+  }
+
+  mutating func topic(_ handle: OpaquePointer) -> String {
+    if let last, last.handle == handle { return last.name }
+    let name: String
+    if let known = byHandle[handle] {
+      name = known
+    } else {
+      name = String(cString: rd_kafka_topic_name(handle))
+      byHandle[handle] = name
+    }
+    last = (handle, name)
+    return name
+  }
 }
 
 /// Events produced inside a poll (rebalances) waiting to be handed to the caller, in order.

@@ -152,3 +152,88 @@ final class DeliveryTally: @unchecked Sendable {
     #expect(try readRecords(consumer, count: 5).map(\.valueString) == (5..<10).map { "r\($0)" })
   }
 }
+
+@Suite struct BulkPollTests {
+  /// Writes `count` records with a header each to a fresh one-partition topic.
+  func topicWithRecords(_ count: Int) throws -> String {
+    let topic = uniqueName("bulk")
+    try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
+    let producer = try KafkaProducer(
+      configuration: producerConfiguration(sharedBroker.bootstrapServers))
+    for i in 0..<count {
+      try producer.enqueue(
+        KafkaProducerMessage(
+          topic: topic, key: nil, value: Array("r\(i)".utf8),
+          headers: [KafkaHeader(key: "n", string: "\(i)")]))
+    }
+    try producer.flush()
+    return topic
+  }
+
+  /// Polls in bulk until `count` records arrived (or 30 s passed); no call returns more than
+  /// `maxEvents`.
+  func readInBulk(_ consumer: KafkaConsumer, count: Int, maxEvents: Int) throws -> [KafkaRecord] {
+    var records: [KafkaRecord] = []
+    let deadline = ContinuousClock.now + .seconds(30)
+    while records.count < count && ContinuousClock.now < deadline {
+      let events = try consumer.poll(maxEvents: maxEvents, timeoutMs: 100)
+      #expect(events.count <= maxEvents)
+      for case .record(let record) in events { records.append(record) }
+    }
+    return records
+  }
+
+  @Test func withoutAGroupEveryRecordArrivesOnceInOrder() throws {
+    let topic = try topicWithRecords(3000)
+    let consumer = try KafkaConsumer(
+      configuration: consumerConfiguration(sharedBroker.bootstrapServers, group: nil))
+    defer { consumer.close() }
+    try consumer.assign([(KafkaTopicPartition(topic: topic, partition: 0), .beginning)])
+    // One single poll first, so the bulk polls start from a partly handed-out read-ahead.
+    let first = try readRecords(consumer, count: 1)
+    let rest = try readInBulk(consumer, count: 2999, maxEvents: 5000)
+    let records = first + rest
+    #expect(records.map(\.offset) == (0..<3000).map(Int64.init))
+    #expect(records.map(\.valueString) == (0..<3000).map { "r\($0)" })
+    #expect(
+      records.map { $0.headers } == (0..<3000).map { [KafkaHeader(key: "n", string: "\($0)")] })
+  }
+
+  @Test func inAGroupPollsStopAtTheLimitAndRebalancesComeFirst() throws {
+    let topic = try topicWithRecords(300)
+    let consumer = try KafkaConsumer(
+      configuration: consumerConfiguration(
+        sharedBroker.bootstrapServers, group: uniqueName("bulk-group")))
+    defer { consumer.close() }
+    try consumer.subscribe(topics: [topic])
+    var assigned = false
+    var records: [KafkaRecord] = []
+    let deadline = ContinuousClock.now + .seconds(30)
+    while records.count < 300 && ContinuousClock.now < deadline {
+      let events = try consumer.poll(maxEvents: 64, timeoutMs: 100)
+      #expect(events.count <= 64)
+      for event in events {
+        switch event {
+        case .partitionsAssigned: assigned = true
+        case .record(let record):
+          #expect(assigned, "a record came before its partition's assignment")
+          records.append(record)
+        default: break
+        }
+      }
+    }
+    #expect(records.map(\.valueString) == (0..<300).map { "r\($0)" })
+  }
+
+  @Test func aConsumerThatReadsNoHeadersGetsNone() throws {
+    let topic = try topicWithRecords(10)
+    var configuration = consumerConfiguration(sharedBroker.bootstrapServers, group: nil)
+    configuration.readsHeaders = false
+    let consumer = try KafkaConsumer(configuration: configuration)
+    defer { consumer.close() }
+    try consumer.assign([(KafkaTopicPartition(topic: topic, partition: 0), .beginning)])
+    let records = try readInBulk(consumer, count: 10, maxEvents: 100)
+    #expect(records.map(\.valueString) == (0..<10).map { "r\($0)" })
+    #expect(records.allSatisfy { $0.headers.isEmpty })
+  }
+}

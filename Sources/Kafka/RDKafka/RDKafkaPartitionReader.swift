@@ -74,6 +74,26 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
     }
   }
 
+  /// Every record (or error event) read ahead, or, when none is, every one waiting in librdkafka
+  /// (up to `consume.callback.max.messages`), waiting up to `timeoutMs` for the first.
+  func nextBatch(
+    timeoutMs: Int,
+    convert: (UnsafeMutablePointer<rd_kafka_message_t>) throws(KafkaError) -> KafkaConsumerEvent
+  ) throws(KafkaError) -> [KafkaConsumerEvent] {
+    try state.withLock { (state) throws(KafkaError) -> [KafkaConsumerEvent] in
+      if state.readAheadIndex < state.readAhead.count {
+        defer {
+          state.readAhead.removeAll(keepingCapacity: true)
+          state.readAheadIndex = 0
+        }
+        return Array(state.readAhead[state.readAheadIndex...])
+      }
+      try refill(&state, timeoutMs: timeoutMs, convert: convert)
+      defer { state.readAhead = [] }
+      return state.readAhead
+    }
+  }
+
   private func refill(
     _ state: inout State, timeoutMs: Int,
     convert: (UnsafeMutablePointer<rd_kafka_message_t>) throws(KafkaError) -> KafkaConsumerEvent
@@ -84,6 +104,7 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
     state.readAheadIndex = 0
     var events: [KafkaConsumerEvent] = []
     swap(&events, &state.readAhead)
+    events.reserveCapacity(1024)
     var failure: KafkaError? = nil
     let receive = { (message: UnsafeMutablePointer<rd_kafka_message_t>) in
       do throws(KafkaError) { events.append(try convert(message)) } catch { failure = error }
