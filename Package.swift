@@ -20,6 +20,11 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
+        ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(
             name: "Inference", dependencies: ["COpenBLAS", "Planner"],
@@ -31,7 +36,7 @@ let package = Package(
         .target(name: "Simulator", dependencies: ["Planner", "Pipeline"]),
         .target(
             name: "HarmonyBatchCLI",
-            dependencies: ["Kafka", "Planner", "Pipeline", "Inference", "Simulator"]),
+            dependencies: ["CJemalloc", "Kafka", "Planner", "Pipeline", "Inference", "Simulator"]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .target(
             name: "TestSupport", dependencies: ["Kafka", "Pipeline", "Planner"],

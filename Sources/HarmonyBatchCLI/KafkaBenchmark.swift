@@ -73,7 +73,8 @@ struct KafkaBenchmark {
       ]
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
-      text += "median of \(settings.rounds) round(s), embedded broker\n"
+      text += "median of \(settings.rounds) round(s), embedded broker; "
+      text += "ours allocates with \(Allocator.description), kcat with glibc's malloc\n"
       text +=
         "| path | harmonybatch msg/s | kcat msg/s | ratio (median of rounds) | ratio range |\n"
       text += "|---|---:|---:|---:|---:|\n"
@@ -90,7 +91,7 @@ struct KafkaBenchmark {
     var json: Data {
       let object: [String: Any] = [
         "suite": "kafka", "messages": settings.messages, "size": settings.size,
-        "rounds": settings.rounds,
+        "rounds": settings.rounds, "allocator": Allocator.description,
         "produce": [
           "ours_msgs_per_s": median(\.oursProduce), "kcat_msgs_per_s": median(\.kcatProduce),
           "ratio": medianRatio(\.oursProduce, \.kcatProduce),
