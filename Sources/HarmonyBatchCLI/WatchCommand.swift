@@ -60,6 +60,15 @@ final class ClusterView: @unchecked Sendable {
     var met = 0
     var late = 0
     var dead = 0
+
+    mutating func add(_ result: ResultMessage) {
+      results += 1
+      if result.sloMet { met += 1 }
+      latencies.append(result.latencyMs)
+      published.append(result.publishedMs)
+      if latencies.count > 5000 { latencies.removeFirst(1000) }
+      if published.count > 5000 { published.removeFirst(1000) }
+    }
   }
 
   struct GroupStats {
@@ -69,6 +78,16 @@ final class ClusterView: @unchecked Sendable {
     var cost = 0.0
     var requests = 0
     var backend = ""
+
+    mutating func add(_ feedback: FeedbackMessage) {
+      batches += 1
+      inference.append(feedback.inferenceSeconds * 1000)
+      if inference.count > 2000 { inference.removeFirst(500) }
+      predictedMaxMs = feedback.predictedMaxMs
+      cost += feedback.billedCost ?? 0
+      requests += feedback.batchSize
+      backend = feedback.backend + (feedback.emulated ? " (emulated)" : "")
+    }
   }
 
   private let consumer: KafkaConsumer
@@ -128,25 +147,11 @@ final class ClusterView: @unchecked Sendable {
       }
     case topics.results:
       guard let result = try? decoder.decode(ResultMessage.self, from: value) else { return }
-      var stats = apps[result.app] ?? AppStats()
-      stats.results += 1
-      if result.sloMet { stats.met += 1 }
-      stats.latencies.append(result.latencyMs)
-      stats.published.append(result.publishedMs)
-      if stats.latencies.count > 5000 { stats.latencies.removeFirst(1000) }
-      if stats.published.count > 5000 { stats.published.removeFirst(1000) }
-      apps[result.app] = stats
+      // In place (a copy out of the dictionary would copy the latency window per result).
+      apps[result.app, default: AppStats()].add(result)
     case topics.feedback:
       guard let feedback = try? decoder.decode(FeedbackMessage.self, from: value) else { return }
-      var stats = groups[feedback.group] ?? GroupStats()
-      stats.batches += 1
-      stats.inference.append(feedback.inferenceSeconds * 1000)
-      if stats.inference.count > 2000 { stats.inference.removeFirst(500) }
-      stats.predictedMaxMs = feedback.predictedMaxMs
-      stats.cost += feedback.billedCost ?? 0
-      stats.requests += feedback.batchSize
-      stats.backend = feedback.backend + (feedback.emulated ? " (emulated)" : "")
-      groups[feedback.group] = stats
+      groups[feedback.group, default: GroupStats()].add(feedback)
     case topics.late:
       apps[record.keyString ?? "?", default: AppStats()].late += 1
     default:

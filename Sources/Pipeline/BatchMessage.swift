@@ -152,7 +152,8 @@ extension ReadyBatch where Item == BatchItem {
       json.number(request.slo * 1000)
       json.raw(",")
       json.key("source")
-      json.string(request.item.coordinates)
+      json.coordinates(
+        request.item.source.topic, request.item.source.partition, request.item.offset)
       json.raw("}")
     }
     json.raw("]}")

@@ -35,9 +35,11 @@ public struct BatcherService: Sendable {
   public func run(stop: StopFlag) throws {
     let clock = PipelineClock()
     let io = try StageIO(
-      common: common, groupID: settings.groupID, input: settings.topics.grouped, log: log)
+      common: common, groupID: settings.groupID, input: settings.topics.grouped, log: log,
+      pollBatch: 256)
     var buffers = GroupBuffers<BatchItem>(latePolicy: settings.latePolicy)
     var counters = Counters()
+    var routes = RouteParser()
     var failure: Error?
     do {
       while !stop.isSet {
@@ -55,7 +57,9 @@ public struct BatcherService: Sendable {
           }
         }
         if let record {
-          try receive(record, into: &buffers, io: io, now: clock.now(), counters: &counters)
+          try receive(
+            record, into: &buffers, routes: &routes, io: io, now: clock.now(),
+            counters: &counters)
         }
         if let deadline = buffers.nextDeadline, deadline <= clock.now() {
           try execute(
@@ -87,10 +91,10 @@ public struct BatcherService: Sendable {
   }
 
   private func receive(
-    _ record: KafkaRecord, into buffers: inout GroupBuffers<BatchItem>, io: StageIO, now: Double,
-    counters: inout Counters
+    _ record: KafkaRecord, into buffers: inout GroupBuffers<BatchItem>,
+    routes: inout RouteParser, io: StageIO, now: Double, counters: inout Counters
   ) throws {
-    switch GroupedRecord.parse(record.headers) {
+    switch GroupedRecord.parse(record.headers, routes: &routes) {
     case .failure(let error):
       counters.deadLetters += 1
       settings.metrics?.deadLetters.add(1, ordering: .relaxed)

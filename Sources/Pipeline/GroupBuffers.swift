@@ -80,6 +80,14 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
     var spec: GroupSpec
     var requests: [BufferedRequest<Item>] = []
     var earliestDeadline = Double.infinity
+
+    /// Adds a request; returns how many wait now and the earliest deadline among them.
+    mutating func add(_ request: BufferedRequest<Item>, spec: GroupSpec) -> (Int, Double) {
+      self.spec = spec
+      requests.append(request)
+      earliestDeadline = min(earliestDeadline, request.deadline)
+      return (requests.count, earliestDeadline)
+    }
   }
 
   public let latePolicy: LatePolicy
@@ -116,17 +124,16 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
       directives.append(.divert(request, spec: spec, lateBy: lateBy))
       return directives
     }
-    var buffer = buffers[spec.key] ?? Buffer(spec: spec)
-    buffer.spec = spec
-    buffer.requests.append(request)
-    buffer.earliestDeadline = min(buffer.earliestDeadline, request.deadline)
-    buffers[spec.key] = buffer
+    // Appended in place: a copy taken out of the dictionary and written back would copy the
+    // whole buffer on every arrival.
+    let (waiting, earliestDeadline) = buffers[spec.key, default: Buffer(spec: spec)].add(
+      request, spec: spec)
     count += 1
     if lateBy > 1e-9 {
       directives += flush(spec.key, reason: .late, now: now)
-    } else if buffer.requests.count >= spec.capacity {
+    } else if waiting >= spec.capacity {
       directives += flush(spec.key, reason: .full, now: now)
-    } else if buffer.earliestDeadline <= now {
+    } else if earliestDeadline <= now {
       directives += flush(spec.key, reason: .deadline, now: now)
     }
     return directives

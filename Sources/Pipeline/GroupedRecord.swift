@@ -45,20 +45,31 @@ public struct GroupedRecord: Sendable, Equatable {
     add(HeaderName.app, app)
     add(HeaderName.requestID, requestID)
     add(HeaderName.slo, Self.number(sloMs))
-    var route = String(spec.key.planVersion)
-    route += "|" + String(spec.capacity)
-    route += "|" + Self.number(timeoutMs)
-    route += "|" + Self.number(spec.latencyMax * 1000)
-    route += "|" + String(arrivalMs)
-    route += "|" + Self.functionText(spec.function)
-    route += "|" + spec.key.group
-    add(HeaderName.route, route)
+    var route: [UInt8] = []
+    route.reserveCapacity(64 + spec.key.group.utf8.count)
+    for (index, field) in [
+      String(spec.key.planVersion), String(spec.capacity), Self.number(timeoutMs),
+      Self.number(spec.latencyMax * 1000), String(arrivalMs), Self.functionText(spec.function),
+      spec.key.group,
+    ].enumerated() {
+      if index > 0 { route.append(UInt8(ascii: "|")) }
+      route.append(contentsOf: field.utf8)
+    }
+    headers.append(KafkaHeader(key: HeaderName.route, value: route))
     return headers
   }
 
   /// Reads the router's headers back; the error names the header missing or malformed.
   /// One pass over the headers, no dictionary: this runs for every request.
   public static func parse(_ headers: [KafkaHeader]) -> Result<GroupedRecord, ParseError> {
+    var routes = RouteParser(capacity: 0)
+    return parse(headers, routes: &routes)
+  }
+
+  /// `parse`, with `hb-route` values parsed through (and remembered by) `routes`.
+  public static func parse(_ headers: [KafkaHeader], routes: inout RouteParser) -> Result<
+    GroupedRecord, ParseError
+  > {
     var app: String?
     var requestID: String?
     var slo: Double?
@@ -76,7 +87,7 @@ public struct GroupedRecord: Sendable, Equatable {
       default: break
       }
     }
-    guard let route, let spec = parseRoute(route) else {
+    guard let route, let spec = routes.parse(route) else {
       return .failure(ParseError(HeaderName.route))
     }
     guard let requestID, !requestID.isEmpty else {
@@ -147,5 +158,62 @@ public struct GroupedRecord: Sendable, Equatable {
   /// A number without a needless `.0`, in Swift's shortest round-trip form.
   public static func number(_ value: Double) -> String {
     value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+  }
+}
+
+/// Parses `hb-route` values, remembering the parsed group by everything in the value but the
+/// arrival time: every request of a group and plan version carries the same fields apart from that
+/// one, so the batcher parses each group's numbers, function and name once instead of per request
+/// (parsing was a third of the batcher's time per request).
+public struct RouteParser: Sendable {
+  private var known: [[UInt8]: (spec: GroupSpec, timeout: Double)] = [:]
+  private let capacity: Int
+
+  /// `capacity`: at most this many remembered values (all are forgotten when it is reached;
+  /// 0 remembers nothing).
+  public init(capacity: Int = 4096) {
+    self.capacity = capacity
+  }
+
+  public mutating func parse(_ bytes: [UInt8]) -> (
+    spec: GroupSpec, timeout: Double, arrival: Int64
+  )? {
+    guard capacity > 0, let (start, end) = Self.arrivalField(bytes),
+      let arrival = Self.decimal(bytes[start..<end])
+    else { return GroupedRecord.parseRoute(bytes) }
+    var key = Array(bytes[..<start])
+    key.append(contentsOf: bytes[end...])
+    if let hit = known[key] { return (hit.spec, hit.timeout, arrival) }
+    guard let parsed = GroupedRecord.parseRoute(bytes) else { return nil }
+    if known.count >= capacity { known.removeAll(keepingCapacity: true) }
+    known[key] = (parsed.spec, parsed.timeout)
+    return parsed
+  }
+
+  /// The byte range of the fifth field (between the fourth and fifth `|`).
+  private static func arrivalField(_ bytes: [UInt8]) -> (Int, Int)? {
+    var bars = 0
+    var start = 0
+    for index in bytes.indices where bytes[index] == UInt8(ascii: "|") {
+      bars += 1
+      if bars == 4 {
+        start = index + 1
+      } else if bars == 5 {
+        return (start, index)
+      }
+    }
+    return nil
+  }
+
+  /// Plain decimal digits (1–18 of them, so no overflow) as a number; nil for anything else (the
+  /// full parser then decides).
+  private static func decimal(_ digits: ArraySlice<UInt8>) -> Int64? {
+    guard (1...18).contains(digits.count) else { return nil }
+    var value: Int64 = 0
+    for digit in digits {
+      guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { return nil }
+      value = value * 10 + Int64(digit - UInt8(ascii: "0"))
+    }
+    return value
   }
 }

@@ -20,6 +20,32 @@ struct JSONBytes {
 
   mutating func string(_ value: String) {
     bytes.append(UInt8(ascii: "\""))
+    escaped(value)
+    bytes.append(UInt8(ascii: "\""))
+  }
+
+  /// `"topic/partition/offset"`: a record's coordinates, written without building the string.
+  mutating func coordinates(_ topic: String, _ partition: Int32, _ offset: Int64) {
+    bytes.append(UInt8(ascii: "\""))
+    escaped(topic)
+    bytes.append(UInt8(ascii: "/"))
+    bytes.append(contentsOf: String(partition).utf8)
+    bytes.append(UInt8(ascii: "/"))
+    bytes.append(contentsOf: String(offset).utf8)
+    bytes.append(UInt8(ascii: "\""))
+  }
+
+  /// The string's characters, escaped as JSON needs; most need nothing and are copied at once.
+  private mutating func escaped(_ value: String) {
+    var value = value
+    let plain = value.withUTF8 { utf8 in
+      guard
+        !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+      else { return false }
+      bytes.append(contentsOf: utf8)
+      return true
+    }
+    if plain { return }
     for byte in value.utf8 {
       switch byte {
       case UInt8(ascii: "\""): raw("\\\"")
@@ -34,7 +60,6 @@ struct JSONBytes {
       default: bytes.append(byte)
       }
     }
-    bytes.append(UInt8(ascii: "\""))
   }
 
   mutating func number(_ value: Double) {

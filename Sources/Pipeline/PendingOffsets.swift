@@ -18,6 +18,27 @@ public struct PendingOffsets: Sendable {
       return nextAfterLast >= 0 ? nextAfterLast : nil
     }
 
+    mutating func track(_ offset: Int64) {
+      offsets.append(offset)
+      done.append(false)
+      nextAfterLast = offset + 1
+    }
+
+    /// Marks `offset` done; false when it is not pending here.
+    mutating func complete(_ offset: Int64) -> Bool {
+      var low = head
+      var high = offsets.count
+      while low < high {
+        let mid = (low + high) / 2
+        if offsets[mid] < offset { low = mid + 1 } else { high = mid }
+      }
+      guard low < offsets.count, offsets[low] == offset, !done[low] else { return false }
+      done[low] = true
+      while head < offsets.count, done[head] { head += 1 }
+      compact()
+      return true
+    }
+
     mutating func compact() {
       guard head > 1024, head * 2 > offsets.count else { return }
       offsets.removeFirst(head)
@@ -33,30 +54,19 @@ public struct PendingOffsets: Sendable {
   public init() {}
 
   /// A record was read.
+  /// (Partitions are changed in place: a copy taken out of the dictionary and written back would
+  /// copy a partition's offsets on every record.)
   public mutating func track(_ partition: KafkaTopicPartition, offset: Int64) {
-    var state = partitions[partition] ?? Partition()
-    state.offsets.append(offset)
-    state.done.append(false)
-    state.nextAfterLast = offset + 1
-    partitions[partition] = state
+    partitions[partition, default: Partition()].track(offset)
     pendingCount += 1
   }
 
   /// Everything produced from the record is acknowledged (or it produced nothing).
   public mutating func complete(_ partition: KafkaTopicPartition, offset: Int64) {
-    guard var state = partitions[partition] else { return }
-    var low = state.head
-    var high = state.offsets.count
-    while low < high {
-      let mid = (low + high) / 2
-      if state.offsets[mid] < offset { low = mid + 1 } else { high = mid }
-    }
-    guard low < state.offsets.count, state.offsets[low] == offset, !state.done[low] else { return }
-    state.done[low] = true
+    guard partitions[partition] != nil,
+      partitions[partition, default: Partition()].complete(offset)
+    else { return }
     pendingCount -= 1
-    while state.head < state.offsets.count, state.done[state.head] { state.head += 1 }
-    state.compact()
-    partitions[partition] = state
   }
 
   /// The offset to commit for a partition (the next one to read after a restart).

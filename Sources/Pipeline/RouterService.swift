@@ -37,7 +37,8 @@ public struct RouterService: Sendable {
   public func run(stop: StopFlag) throws {
     let clock = PipelineClock()
     let io = try StageIO(
-      common: common, groupID: settings.groupID, input: settings.topics.requests, log: log)
+      common: common, groupID: settings.groupID, input: settings.topics.requests, log: log,
+      pollBatch: 256)
     let follower =
       settings.fixedPlan == nil
       ? try PlanFollower(common: common, topic: settings.topics.plans, log: log) : nil

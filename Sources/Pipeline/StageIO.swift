@@ -12,11 +12,18 @@ final class StageIO: @unchecked Sendable {
   let log: PipelineLog
   private var pending = PendingOffsets()
   private let acknowledgements = Acknowledgements()
+  /// Events taken from the consumer in one bulk poll and not yet handled, oldest first.
+  private var polled: [KafkaConsumerEvent] = []
+  private var polledIndex = 0
+  private let pollBatch: Int
 
+  /// `pollBatch`: events taken from the consumer per poll (1: one at a time). Stages that handle
+  /// many small records take them in bulk; the order of records and rebalance events is kept.
   init(
     common: KafkaConfiguration, groupID: String, input: String, log: PipelineLog,
-    sessionTimeoutMs: Int = 10_000
+    sessionTimeoutMs: Int = 10_000, pollBatch: Int = 1
   ) throws(KafkaError) {
+    self.pollBatch = max(1, pollBatch)
     var consumerConfiguration = KafkaConsumerConfiguration(common: common, groupID: groupID)
     consumerConfiguration.commitPolicy = .automatic(intervalMs: 500)
     consumerConfiguration.sessionTimeoutMs = sessionTimeoutMs
@@ -35,7 +42,7 @@ final class StageIO: @unchecked Sendable {
   func nextRecord(
     timeoutMs: Int, onRevoke: ([KafkaTopicPartition]) -> Void = { _ in }
   ) throws(KafkaError) -> KafkaRecord? {
-    guard let event = try consumer.poll(timeoutMs: timeoutMs) else { return nil }
+    guard let event = try nextEvent(timeoutMs: timeoutMs) else { return nil }
     switch event {
     case .record(let record):
       track(record)
@@ -51,6 +58,17 @@ final class StageIO: @unchecked Sendable {
       break
     }
     return nil
+  }
+
+  private func nextEvent(timeoutMs: Int) throws(KafkaError) -> KafkaConsumerEvent? {
+    if pollBatch == 1 { return try consumer.poll(timeoutMs: timeoutMs) }
+    if polledIndex == polled.count {
+      polled = try consumer.poll(maxEvents: pollBatch, timeoutMs: timeoutMs)
+      polledIndex = 0
+      guard !polled.isEmpty else { return nil }
+    }
+    polledIndex += 1
+    return polled[polledIndex - 1]
   }
 
   /// Records read and not yet settled.
