@@ -110,40 +110,39 @@ public final class KafkaConsumer: Sendable {
     return pending.pop()
   }
 
-  /// Waits up to `timeoutMs` for events and returns those waiting, at most `maxEvents` (fewer
-  /// without a group: every record librdkafka has ready, up to its callback limit of 1,024).
+  /// Waits up to `timeoutMs` for events and returns those waiting, in order: at most
+  /// `maxEvents` records and errors (fewer without a group: every record librdkafka has ready, up
+  /// to its callback limit of 1,024), each preceded by the rebalance events that came before it.
   /// Empty means nothing arrived in time. Cheaper per record than `poll(timeoutMs:)` when
   /// records come in bulk.
   public func poll(maxEvents: Int, timeoutMs: Int) throws(KafkaError) -> [KafkaConsumerEvent] {
     var events: [KafkaConsumerEvent] = []
-    while !pending.isEmpty, events.count < maxEvents, let event = pending.pop() {
-      events.append(event)
-    }
+    while let event = pending.pop() { events.append(event) }
     if !events.isEmpty { return events }
     let handle = client.handle
-    events = try pollGate.withLock { (state) throws(KafkaError) -> [KafkaConsumerEvent] in
+    return try pollGate.withLock { (state) throws(KafkaError) -> [KafkaConsumerEvent] in
       if state.closed { throw KafkaError(.closed, "the consumer is closed") }
       if let reader {
         return try reader.nextBatch(timeoutMs: timeoutMs) { (message) throws(KafkaError) in
           try KafkaConsumer.event(from: message, client: client, names: &state.names)
         }
       }
-      var events: [KafkaConsumerEvent] = []
+      var taken = 0
       var wait = Int32(clamping: timeoutMs)
-      while events.count < maxEvents, let message = rd_kafka_consumer_poll(handle, wait) {
+      while taken < maxEvents {
+        let message = rd_kafka_consumer_poll(handle, wait)
+        wait = 0
+        // A rebalance served inside that poll comes after the records before it and before
+        // the one it returned.
+        while let event = pending.pop() { events.append(event) }
+        guard let message else { break }
         defer { rd_kafka_message_destroy(message) }
         events.append(
           try KafkaConsumer.event(from: message, client: client, names: &state.names))
-        wait = 0
-        // A rebalance served inside that poll comes before the records after it.
-        if !pending.isEmpty { break }
+        taken += 1
       }
       return events
     }
-    guard !pending.isEmpty else { return events }
-    var ordered: [KafkaConsumerEvent] = []
-    while let event = pending.pop() { ordered.append(event) }
-    return ordered + events
   }
 
   /// Events as an async sequence; it ends when the consumer is closed or the task cancelled.
