@@ -111,8 +111,7 @@ public final class KafkaConsumer: Sendable {
   }
 
   /// Waits up to `timeoutMs` for events and returns those waiting, in order: at most
-  /// `maxEvents` records and errors (fewer without a group: every record librdkafka has ready, up
-  /// to its callback limit of 1,024), each preceded by the rebalance events that came before it.
+  /// `maxEvents` records and errors, each preceded by the rebalance events that came before it.
   /// Empty means nothing arrived in time. Cheaper per record than `poll(timeoutMs:)` when
   /// records come in bulk.
   public func poll(maxEvents: Int, timeoutMs: Int) throws(KafkaError) -> [KafkaConsumerEvent] {
@@ -123,7 +122,8 @@ public final class KafkaConsumer: Sendable {
     return try pollGate.withLock { (state) throws(KafkaError) -> [KafkaConsumerEvent] in
       if state.closed { throw KafkaError(.closed, "the consumer is closed") }
       if let reader {
-        return try reader.nextBatch(timeoutMs: timeoutMs) { (message) throws(KafkaError) in
+        return try reader.nextBatch(maxEvents: maxEvents, timeoutMs: timeoutMs) {
+          (message) throws(KafkaError) in
           try KafkaConsumer.event(from: message, client: client, names: &state.names)
         }
       }

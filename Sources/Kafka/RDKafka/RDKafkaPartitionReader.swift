@@ -74,23 +74,27 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
     }
   }
 
-  /// Every record (or error event) read ahead, or, when none is, every one waiting in librdkafka
-  /// (up to `consume.callback.max.messages`), waiting up to `timeoutMs` for the first.
+  /// Up to `maxEvents` records (or error events): those read ahead, or, when none are, those
+  /// waiting in librdkafka (taken up to `consume.callback.max.messages` at a time), waiting up to
+  /// `timeoutMs` for the first. What is taken beyond `maxEvents` stays read ahead.
   func nextBatch(
+    maxEvents: Int,
     timeoutMs: Int,
     convert: (UnsafeMutablePointer<rd_kafka_message_t>) throws(KafkaError) -> KafkaConsumerEvent
   ) throws(KafkaError) -> [KafkaConsumerEvent] {
     try state.withLock { (state) throws(KafkaError) -> [KafkaConsumerEvent] in
-      if state.readAheadIndex < state.readAhead.count {
-        defer {
-          state.readAhead.removeAll(keepingCapacity: true)
-          state.readAheadIndex = 0
-        }
-        return Array(state.readAhead[state.readAheadIndex...])
+      if state.readAheadIndex == state.readAhead.count {
+        try refill(&state, timeoutMs: timeoutMs, convert: convert)
       }
-      try refill(&state, timeoutMs: timeoutMs, convert: convert)
-      defer { state.readAhead = [] }
-      return state.readAhead
+      let available = state.readAhead.count - state.readAheadIndex
+      if state.readAheadIndex == 0 && available <= maxEvents {
+        // The common case: hand over the whole array rather than copy it.
+        defer { state.readAhead = [] }
+        return state.readAhead
+      }
+      let end = state.readAheadIndex + min(max(1, maxEvents), available)
+      defer { state.readAheadIndex = end }
+      return Array(state.readAhead[state.readAheadIndex..<end])
     }
   }
 
