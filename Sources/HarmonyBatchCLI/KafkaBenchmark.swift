@@ -26,6 +26,8 @@ struct KafkaBenchmark {
     var kcatConsumeHeaders = 0.0
     /// Our group consumer (`poll(maxEvents:)`), after the first message.
     var oursGroupConsumeSteady = 0.0
+    /// CPU seconds of our reading thread in the values run.
+    var oursConsumeThreadCPU = 0.0
   }
 
   struct Report {
@@ -85,6 +87,11 @@ struct KafkaBenchmark {
           format: "%.2f | %.2f–%.2f |\n", medianRatio(ours, theirs), ratios.min() ?? 0,
           ratios.max() ?? 0)
       }
+      text += String(
+        format:
+          "ours, values run: the reading thread used %.3f s of CPU per million records (median; "
+          + "librdkafka's fetch thread not counted)\n",
+        median(\.oursConsumeThreadCPU) * 1e6 / Double(settings.messages))
       return text
     }
 
@@ -108,6 +115,7 @@ struct KafkaBenchmark {
           "ours_group_steady_msgs_per_s": median(\.oursGroupConsumeSteady),
           "ratio_our_group_vs_kcat_group": medianRatio(
             \.oursGroupConsumeSteady, \.kcatGroupConsume),
+          "ours_reading_thread_cpu_s": median(\.oursConsumeThreadCPU),
         ],
         "samples": samples.map {
           [
@@ -118,6 +126,7 @@ struct KafkaBenchmark {
             "ours_consume_headers": $0.oursConsumeHeaders,
             "kcat_consume_headers": $0.kcatConsumeHeaders,
             "ours_group_consume_steady": $0.oursGroupConsumeSteady,
+            "ours_consume_thread_cpu_s": $0.oursConsumeThreadCPU,
           ]
         },
       ]
@@ -184,8 +193,10 @@ struct KafkaBenchmark {
         ),
         (
           {
-            (sample.oursConsume, sample.oursConsumeSteady) = try consumeOurs(
-              bootstrap, topic: consumeTopic, partitions: consumePartitions, readsHeaders: false)
+            (sample.oursConsume, sample.oursConsumeSteady, sample.oursConsumeThreadCPU) =
+              try consumeOurs(
+                bootstrap, topic: consumeTopic, partitions: consumePartitions,
+                readsHeaders: false)
           },
           { sample.kcatConsume = try consumeKcat(bootstrap, topic: consumeTopic, format: "%s\n") }
         ),
@@ -286,7 +297,7 @@ struct KafkaBenchmark {
   /// first, over the time from the first to the last).
   private func consumeOurs(
     _ bootstrap: String, topic: String, partitions: Int, readsHeaders: Bool
-  ) throws -> (whole: Double, steady: Double) {
+  ) throws -> (whole: Double, steady: Double, threadCPU: Double) {
     let start = ContinuousClock.now
     var configuration = KafkaConsumerConfiguration(bootstrapServers: bootstrap, groupID: nil)
     configuration.common.logger = .standardError(minimumLevel: .error)
@@ -314,8 +325,9 @@ struct KafkaBenchmark {
 
   /// Reads `settings.messages` records of `settings.size` bytes.
   private func drain(_ consumer: KafkaConsumer, start: ContinuousClock.Instant) throws -> (
-    whole: Double, steady: Double
+    whole: Double, steady: Double, threadCPU: Double
   ) {
+    let cpuBefore = Self.threadCPUSeconds()
     let deadline = ContinuousClock.now + .seconds(600)
     var received = 0
     var bytes = 0
@@ -336,7 +348,20 @@ struct KafkaBenchmark {
     guard bytes == received * settings.size else {
       throw KafkaError(.consume, "bench: consumed values of the wrong size")
     }
-    return (Double(received) / (end - start).seconds, Double(received - 1) / (end - first).seconds)
+    return (
+      Double(received) / (end - start).seconds, Double(received - 1) / (end - first).seconds,
+      Self.threadCPUSeconds() - cpuBefore
+    )
+  }
+
+  /// CPU time (user + system) of the calling thread: the reading thread, where librdkafka's
+  /// per-record work and ours happen (its fetch thread is not counted).
+  static func threadCPUSeconds() -> Double {
+    var usage = rusage()
+    let thread: Int32 = 1  // RUSAGE_THREAD: Linux's, a GNU extension Swift does not import
+    guard getrusage(thread, &usage) == 0 else { return .nan }
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+      + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
   }
 
   /// kcat's simple consumer over the whole run: its process time, start to exit.
