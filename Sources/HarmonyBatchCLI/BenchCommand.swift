@@ -34,9 +34,12 @@ enum BenchCommand {
       Suites:
         kafka   producer and consumer throughput of our Kafka layer next to kcat's: the same
                 librdkafka, one embedded broker in a process of its own, the same producer
-                settings; sides alternate which goes first. Produce: all messages to a
-                4-partition topic, until the last is acknowledged. Consume: both read one
-                prepared topic; the steady rate after the first message is reported.
+                settings; each path runs both sides back to back, alternating which goes
+                first. Produce: all messages to a 4-partition topic, until the last is
+                acknowledged. Consume: both read one prepared topic in bulk: values only
+                (vs kcat -C, whole run, and kcat -G, after the first message), headers and
+                values (vs kcat -C -f '%h %s'), and our group consumer (vs kcat -G); also
+                the CPU time of our reading thread.
         pipeline router + batcher throughput in one process against a raw consume → produce
                 pass-through on the same broker (median ratio of rounds; --messages, --rounds
                 3), then flush punctuality: lateness of deadline flushes behind the computed
