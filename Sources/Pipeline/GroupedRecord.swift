@@ -166,7 +166,7 @@ public struct GroupedRecord: Sendable, Equatable {
 /// one, so the batcher parses each group's numbers, function and name once instead of per request
 /// (parsing was a third of the batcher's time per request).
 public struct RouteParser: Sendable {
-  private var known: [[UInt8]: (spec: GroupSpec, timeout: Double)] = [:]
+  private var known: [Key: (spec: GroupSpec, timeout: Double)] = [:]
   private let capacity: Int
 
   /// `capacity`: at most this many remembered values (all are forgotten when it is reached;
@@ -181,13 +181,24 @@ public struct RouteParser: Sendable {
     guard capacity > 0, let (start, end) = Self.arrivalField(bytes),
       let arrival = Self.decimal(bytes[start..<end])
     else { return GroupedRecord.parseRoute(bytes) }
-    var key = Array(bytes[..<start])
-    key.append(contentsOf: bytes[end...])
+    var bytesOfKey = Array(bytes[..<start])
+    bytesOfKey.append(contentsOf: bytes[end...])
+    let key = Key(bytes: bytesOfKey)
     if let hit = known[key] { return (hit.spec, hit.timeout, arrival) }
     guard let parsed = GroupedRecord.parseRoute(bytes) else { return nil }
     if known.count >= capacity { known.removeAll(keepingCapacity: true) }
     known[key] = (parsed.spec, parsed.timeout)
     return parsed
+  }
+
+  /// A route value without its arrival time, hashed as one block of bytes (an array of bytes
+  /// hashes byte by byte).
+  private struct Key: Hashable {
+    let bytes: [UInt8]
+
+    func hash(into hasher: inout Hasher) {
+      bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
   }
 
   /// The byte range of the fifth field (between the fourth and fifth `|`).
