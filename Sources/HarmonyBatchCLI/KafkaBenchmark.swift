@@ -56,8 +56,9 @@ struct KafkaBenchmark {
         ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
-    var table: String {
-      let rows: [(String, KeyPath<Sample, Double>, KeyPath<Sample, Double>)] = [
+    /// The compared paths: a name, our rate, kcat's rate.
+    static var paths: [(String, KeyPath<Sample, Double>, KeyPath<Sample, Double>)] {
+      [
         ("produce", \.oursProduce, \.kcatProduce),
         ("consume values vs kcat -C (whole run)", \.oursConsume, \.kcatConsume),
         (
@@ -73,14 +74,23 @@ struct KafkaBenchmark {
           \.kcatGroupConsume
         ),
       ]
+    }
+
+    /// Which allocator kcat runs with: glibc's, unless one is preloaded into the children.
+    static var kcatAllocator: String {
+      let preload = ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? ""
+      return preload.isEmpty ? "glibc's malloc" : "LD_PRELOAD=\(preload)"
+    }
+
+    var table: String {
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
       text += "median of \(settings.rounds) round(s), embedded broker; "
-      text += "ours allocates with \(Allocator.description), kcat with glibc's malloc\n"
+      text += "ours allocates with \(Allocator.description), kcat with \(Self.kcatAllocator)\n"
       text +=
         "| path | harmonybatch msg/s | kcat msg/s | ratio (median of rounds) | ratio range |\n"
       text += "|---|---:|---:|---:|---:|\n"
-      for (name, ours, theirs) in rows {
+      for (name, ours, theirs) in Self.paths {
         let ratios = samples.map { $0[keyPath: ours] / $0[keyPath: theirs] }
         text += "| \(name) | \(Int(median(ours))) | \(Int(median(theirs))) | "
         text += String(
@@ -99,6 +109,7 @@ struct KafkaBenchmark {
       let object: [String: Any] = [
         "suite": "kafka", "messages": settings.messages, "size": settings.size,
         "rounds": settings.rounds, "allocator": Allocator.description,
+        "kcat_allocator": Self.kcatAllocator,
         "produce": [
           "ours_msgs_per_s": median(\.oursProduce), "kcat_msgs_per_s": median(\.kcatProduce),
           "ratio": medianRatio(\.oursProduce, \.kcatProduce),
@@ -228,8 +239,11 @@ struct KafkaBenchmark {
         }
       }
       Console.err(
-        "bench kafka round \(round + 1)/\(settings.rounds): produce \(Int(sample.oursProduce)) vs \(Int(sample.kcatProduce)) msg/s, consume \(Int(sample.oursConsume)) vs \(Int(sample.kcatConsume)) (-C, whole run), \(Int(sample.oursConsumeSteady)) vs \(Int(sample.kcatGroupConsume)) (-G, after the first), with headers \(Int(sample.oursConsumeHeaders)) vs \(Int(sample.kcatConsumeHeaders)), group \(Int(sample.oursGroupConsumeSteady)) vs \(Int(sample.kcatGroupConsume)) msg/s"
-      )
+        "bench kafka round \(round + 1)/\(settings.rounds), msg/s ours vs kcat: "
+          + Report.paths.map {
+            "\($0.0) \(Int(sample[keyPath: $0.1])) vs \(Int(sample[keyPath: $0.2]))"
+          }
+          .joined(separator: "; "))
       samples.append(sample)
     }
     return Report(settings: settings, samples: samples)

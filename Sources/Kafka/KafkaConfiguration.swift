@@ -135,7 +135,8 @@ public struct KafkaConsumerConfiguration: Sendable {
       props.append(("group.id", groupID))
     } else {
       // Without a group, records are taken from librdkafka up to this many at a time.
-      props.append(("consume.callback.max.messages", "1024"))
+      props.append(
+        ("consume.callback.max.messages", String(RDKafkaPartitionReader.messagesPerCall)))
     }
     props += [
       ("auto.offset.reset", autoOffsetReset.rawValue),

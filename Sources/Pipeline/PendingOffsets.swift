@@ -63,9 +63,7 @@ public struct PendingOffsets: Sendable {
 
   /// Everything produced from the record is acknowledged (or it produced nothing).
   public mutating func complete(_ partition: KafkaTopicPartition, offset: Int64) {
-    guard partitions[partition] != nil,
-      partitions[partition, default: Partition()].complete(offset)
-    else { return }
+    guard partitions[partition]?.complete(offset) == true else { return }
     pendingCount -= 1
   }
 

@@ -243,8 +243,10 @@ final class DeliveryTally: @unchecked Sendable {
 
 @Suite struct BulkPollRebalanceTests {
   /// While records stream in, a second member joins: in the first member's bulk polls, no record
-  /// comes from a partition it does not hold at that point of the event order (a rebalance's
-  /// events sit exactly where librdkafka served them, not in front of records read before).
+  /// comes from a partition it does not hold at that point of the event order. (librdkafka drops
+  /// queued records of revoked partitions, so this holds the property rather than pinning where
+  /// in a bulk the rebalance's events go: an earlier version that put them in front of the whole
+  /// bulk passed it too.)
   @Test func recordsNeverComeFromAPartitionNotHeldAtThatPoint() throws {
     let topic = uniqueName("bulk-rebalance")
     let group = uniqueName("g")

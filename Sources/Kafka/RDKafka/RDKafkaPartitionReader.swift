@@ -14,6 +14,9 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
     var readAheadIndex = 0
   }
 
+  /// Messages taken from librdkafka per call (`consume.callback.max.messages`).
+  static let messagesPerCall = 1024
+
   private let client: RDKafkaClient
   private let queue: OpaquePointer
   private let topics: RDKafkaTopicHandles
@@ -108,7 +111,7 @@ final class RDKafkaPartitionReader: @unchecked Sendable {  // C pointers are set
     state.readAheadIndex = 0
     var events: [KafkaConsumerEvent] = []
     swap(&events, &state.readAhead)
-    events.reserveCapacity(1024)
+    events.reserveCapacity(Self.messagesPerCall)
     var failure: KafkaError? = nil
     let receive = { (message: UnsafeMutablePointer<rd_kafka_message_t>) in
       do throws(KafkaError) { events.append(try convert(message)) } catch { failure = error }
