@@ -16,27 +16,53 @@ enum ControllerCommand {
       .option("pricing", "P", "Pricing preset or file (default alibaba-cny)."),
       .option("algorithm", "A", "optimal (default), harmony, batch or mbs."),
       .option("period", "SECONDS", "Re-plan at least this often (default 60)."),
+      .option(
+        "min-interval", "SECONDS",
+        "At most one version published for cost alone per this interval (default 30)."),
       .option("rate-window", "SECONDS", "Window of the steady rate estimate (default 60)."),
+      .option(
+        "max-transport-share", "X",
+        "The most of an SLO ever reserved for transport (default 0.2)."),
+      .option(
+        "target-utilisation", "X",
+        "Busy share of worker slots the scaling recommendation aims at (default 0.7)."),
+      .option(
+        "scale-down-window", "SECONDS",
+        "Recommend fewer replicas only after the need stayed lower this long (default 60)."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + KafkaOptions.specs,
     discussion: """
-      Reads router reports (hb.rates) and worker feedback (hb.feedback). Re-plans every
-      period, and sooner when an app appears, an app's rate moves by more than 25 %, or the
-      model's error on recent feedback passes 10 %. Publishes a new version on the compacted
-      hb.plans only when there is no plan, the plan misses an app, an SLO is at risk under the
-      new rates and model, or the new plan is more than 2 % cheaper; each version says why.
+      Reads router reports (hb.rates), worker feedback (hb.feedback) and worker reports
+      (hb.workers). Takes only the pipeline's transport (flush → worker, finish → publish; p95,
+      with headroom, at most --max-transport-share of an SLO) off SLOs before planning; waiting
+      for a worker slot is never planned on. Re-plans every period, and sooner when an app
+      appears, an app's rate moves by more than 25 % and beyond Poisson noise, the plan in force
+      is at risk, or the model's error on recent feedback passes 10 %. Publishes a new version on
+      the compacted hb.plans only when there is no plan, the plan misses an app, an SLO is at
+      risk under the measured latencies (at once), or the new plan is more than 2 % cheaper (at
+      most once per --min-interval); each version says why. Every 5 s, and when a pool's status
+      changes, publishes per worker pool the slots the plan needs against the slots reported, and
+      the replicas to run, on hb.scaling.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let planning = try PlanCommand.makePlanner(options)
     var settings = ControllerService.Settings(prior: planning.profile, pricing: planning.pricing)
     settings.topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
-    settings.algorithm = Planner.Algorithm(
+    settings.core.algorithm = Planner.Algorithm(
       rawValue: try options.choice(
         "algorithm", default: "optimal", from: Planner.Algorithm.allCases.map(\.rawValue)))!
-    if let path = options.string("apps") { settings.apps = try AppsFile.load(path: path) }
-    settings.policy.period = try options.double("period", default: 60, in: 1...86_400)
-    settings.rateWindow = try options.double("rate-window", default: 60, in: 5...86_400)
+    if let path = options.string("apps") { settings.core.apps = try AppsFile.load(path: path) }
+    settings.core.policy.period = try options.double("period", default: 60, in: 1...86_400)
+    settings.core.policy.minInterval = try options.double(
+      "min-interval", default: 30, in: 0...86_400)
+    settings.core.rateWindow = try options.double("rate-window", default: 60, in: 5...86_400)
+    settings.core.transport.maxShare = try options.double(
+      "max-transport-share", default: 0.2, in: 0...0.9)
+    settings.core.scaler.targetUtilisation = try options.double(
+      "target-utilisation", default: 0.7, in: 0.05...1)
+    settings.core.scaler.scaleDownWindow = try options.double(
+      "scale-down-window", default: 60, in: 0...86_400)
     let signals = TerminationSignal()
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let stop = StopFlag()

@@ -15,26 +15,34 @@ enum DemoCommand {
       .option("apps", "N", "Applications, with SLOs spread over 0.3..1.0 s (default 8)."),
       .option(
         "rate-scale", "X",
-        "Multiplies every app's rate (default 1: about 40 req/s in all, mixed per app)."),
+        "Multiplies every app's rate (default: 1, about 42 req/s in all, mixed per app — less "
+          + "when this machine's cores cannot serve that)."),
       .option("seed", "N", "Seed of the Poisson arrivals (default 1)."),
       .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
     ] + KafkaOptions.specs,
     discussion: """
-      Starts the embedded broker and, in this process, the router and batcher, one CPU worker
-      running real MiniLM inference and one emulated GPU worker; plans the apps with the
-      'optimal' planner on the minilm profile (measured on this machine) and publishes the plan
-      on hb.plans; then sends Poisson requests of every app (sentences to embed) for the given
-      time, waits for every request to end as a result, a dead letter or a late record, and
-      prints a summary: per app, requests, p50/p99 latency and SLO attainment; the plan and its
-      cost per request beside per-app CPU provisioning (BATCH) at the same prices. Ctrl-C ends
-      the workload early and still prints the summary.
+      Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
+      the built-in minilm profile to it; sizes the CPU worker's slots to the cores and, unless
+      --rate-scale is given, the workload to what those slots serve. Starts the embedded broker
+      and, in this process, the controller, the router and batcher, one CPU worker running real
+      MiniLM inference in those slots and one emulated GPU worker; the controller plans the apps
+      with the 'optimal' planner and publishes the plan on hb.plans, then re-plans as it
+      measures rates, latencies and transport, and recommends worker replicas on hb.scaling.
+      Sends Poisson requests of every app (sentences to embed) for the given time, showing the
+      live view every 5 s; waits for every request to end as a result, a dead letter or a late
+      record, and prints a summary: per app, requests, p50/p99 latency and SLO attainment; every
+      plan version and why it was published; the worker pools; the plan in force and its cost
+      per request beside per-app CPU functions (BATCH) planned on the same model, rates and
+      SLOs. Ctrl-C ends the workload early and still prints the summary.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     var settings = DemoRun.Settings()
     settings.duration = try options.double("duration", default: 20, in: 1...86_400)
     settings.appCount = try options.int("apps", default: 8, in: 1...1000)
-    settings.rateScale = try options.double("rate-scale", default: 1, in: 0.01...1000)
+    if options.string("rate-scale") != nil {
+      settings.rateScale = try options.double("rate-scale", default: 1, in: 0.01...1000)
+    }
     settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     settings.modelDirectory = try ModelLocator.directory(explicit: options.string("model-dir"))
     settings.logLevel = try KafkaOptions.logLevel(options)

@@ -10,7 +10,8 @@ final class DemoRun: Sendable {
   struct Settings: Sendable {
     var duration = 20.0
     var appCount = 8
-    var rateScale = 1.0
+    /// Nil: the default workload, scaled down when this machine cannot serve it.
+    var rateScale: Double?
     var seed: UInt64 = 1
     var modelDirectory = ""
     var logLevel = KafkaLogLevel.warning
@@ -51,15 +52,25 @@ final class DemoRun: Sendable {
     let common = configuration
     Console.err("demo: embedded broker at \(broker.bootstrapServers)")
 
-    // The workload and its plan.
-    let apps = (0..<settings.appCount).map { index in
-      App(
-        id: "app-\(index + 1)",
-        slo: settings.appCount == 1
-          ? 0.5 : 0.3 + 0.7 * Double(index) / Double(settings.appCount - 1),
-        rate: Self.rateMix[index % Self.rateMix.count] * settings.rateScale)
-    }
-    let planner = try Planner(model: "minilm")
+    // This machine's speed, against the built-in profile.
+    let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
+    let builtIn = try Planner(model: "minilm")
+    let calibration = ProfileCalibration.measure(encoder, against: builtIn.profile)
+    let planner = Planner(
+      profile: calibration.apply(to: builtIn.profile), pricing: builtIn.pricing)
+    Console.err(
+      "demo: MiniLM here on one core: "
+        + calibration.measured.enumerated().map {
+          String(format: "%.1f ms at batch %d", $1 * 1000, $0 + 1)
+        }.joined(separator: ", ")
+        + String(format: "; the built-in profile scaled by %.2f to match", calibration.factor))
+
+    // The workload, sized to what this machine's cores can serve.
+    let sizing = DemoSizing(planner: planner, appCount: settings.appCount, rates: Self.rateMix)
+    let rateScale = settings.rateScale ?? sizing.largestScale(upTo: 1)
+    let apps = sizing.apps(scale: rateScale)
+    let slots = sizing.cpuSlots(for: apps)
+    Console.err(sizing.describe(apps: apps, scale: rateScale, chosen: settings.rateScale == nil))
     let baseline = try planner.plan(apps, algorithm: .batch)
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
     defer { _ = producer.close() }
@@ -79,9 +90,10 @@ final class DemoRun: Sendable {
       thread.start()
     }
     var control = ControllerService.Settings(prior: planner.profile, pricing: planner.pricing)
-    control.apps = apps
-    control.policy.period = 10
-    control.rateWindow = 20
+    control.core.apps = apps
+    control.core.policy.period = 10
+    control.core.policy.minInterval = 20
+    control.core.rateWindow = 20
     var routing = RouterService.Settings()
     routing.planner = planner
     var batching = BatcherService.Settings()
@@ -89,11 +101,13 @@ final class DemoRun: Sendable {
     var cpu = WorkerService.Settings()
     cpu.kind = .cpu
     cpu.costModel = planner.provisioner.costModel
+    cpu.concurrency = slots.count
+    cpu.instance = "demo-cpu-worker"
     var gpu = cpu
     gpu.kind = .gpu
     gpu.concurrency = 16
+    gpu.instance = "demo-gpu-worker"
     let profile = planner.profile
-    let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
     let (routerSettings, batcherSettings, cpuSettings, gpuSettings) = (routing, batching, cpu, gpu)
     let controllerSettings = control
     start("controller") {
@@ -145,6 +159,7 @@ final class DemoRun: Sendable {
     while outcomes.poll().isEmpty || !outcomes.has(warmID), ContinuousClock.now < warmDeadline {}
 
     // The workload: Poisson arrivals per app.
+    let workloadStart = Date().timeIntervalSince1970
     Console.err(
       String(
         format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
@@ -187,13 +202,15 @@ final class DemoRun: Sendable {
       _ = outcomes.poll()
     }
     // The plan in force at the end: the controller re-plans as it learns rates and latencies.
-    let plans = try PlanFollower(common: common, topic: topics.plans, log: log.pipeline("demo"))
-    guard let plan = plans.catchUp() else {
+    view.catchUp()
+    guard let plan = view.plan else {
       throw DemoError("no plan appeared on hb.plans: the controller did not publish one")
     }
     let summary = DemoSummary(
       apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
-      seconds: (ContinuousClock.now - started).seconds, failures: failures.withLock { $0 })
+      seconds: (ContinuousClock.now - started).seconds, failures: failures.withLock { $0 },
+      versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
+      billed: view.billed)
     return Summary(text: summary.text, missing: summary.missing)
   }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Planner
 
 /// What the demo prints at the end.
@@ -10,6 +11,28 @@ struct DemoSummary {
   let baseline: Plan
   let seconds: Double
   let failures: [String]
+  /// Every plan version seen on hb.plans, oldest first.
+  let versions: [Plan]
+  /// When the workload started (seconds since the epoch).
+  let workloadStart: Double
+  /// The worker pools as the live view shows them.
+  let pools: String
+  /// What the workers billed, over the requests they ran.
+  let billed: (cost: Double, requests: Int)
+
+  /// Versions published after the first `warmUp` seconds of the workload.
+  func versionsAfter(_ warmUp: Double) -> Int {
+    versions.filter { (Self.time(of: $0) ?? 0) - workloadStart > warmUp }.count
+  }
+
+  static func time(of plan: Plan) -> Double? {
+    guard let text = plan.createdAt else { return nil }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    if let date = formatter.date(from: text) { return date.timeIntervalSince1970 }
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.date(from: text)?.timeIntervalSince1970
+  }
 
   var missing: Int { sent.keys.filter { !outcomes.has($0) }.count }
 
@@ -53,8 +76,19 @@ struct DemoSummary {
         sent.isEmpty ? 0 : Double(totalWithin) / Double(sent.count) * 100,
         backends.sorted().joined(separator: ", ")),
       "",
+      "plan versions: \(versions.count), \(versionsAfter(10)) after the first 10 s of the workload",
+    ]
+    for version in versions {
+      let at = Self.time(of: version).map { String(format: "%+.1f s", $0 - workloadStart) } ?? "?"
+      lines.append("  v\(version.version ?? 0) at \(at): \(version.reason ?? "-")")
+    }
+    let baselineCost = plan.baselineObjective ?? baseline.objective
+    lines += [
+      "",
+      "worker pools at the end:",
+      pools,
+      "",
       "the plan in force at the end (version \(plan.version ?? 0)"
-        + (plan.reason.map { "; published because \($0)" } ?? "")
         + (plan.predictionError.map {
           String(format: "; model error on recent feedback %.1f %%", $0 * 100)
         } ?? "") + "):",
@@ -63,10 +97,16 @@ struct DemoSummary {
       String(
         format:
           "cost per request: %.4e %@ with this plan vs %.4e with per-app CPU functions (BATCH) "
-          + "at the same prices: %.1f %% cheaper",
-        plan.objective, plan.currency, baseline.objective,
-        (1 - plan.objective / max(baseline.objective, 1e-30)) * 100),
+          + "on the same model, rates and SLOs: %.1f %% cheaper",
+        plan.objective, plan.currency, baselineCost,
+        (1 - plan.objective / max(baselineCost, 1e-30)) * 100),
     ]
+    if billed.requests > 0 {
+      lines.append(
+        String(
+          format: "billed by the workers: %.4e %@ per request over %d requests",
+          billed.cost / Double(billed.requests), plan.currency, billed.requests))
+    }
     if plan.modelEstimated {
       lines.append("(the minilm profile's CPU part is measured here; its GPU part is estimated)")
     }
@@ -75,6 +115,6 @@ struct DemoSummary {
   }
 
   static func percentile(_ sorted: [Double], _ q: Double) -> Double {
-    sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * q).rounded(.up)) - 1))]
+    Percentiles.nearestRank(sorted, q)
   }
 }

@@ -15,11 +15,13 @@ enum WatchCommand {
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + KafkaOptions.specs,
     discussion: """
-      Reads hb.plans, hb.results, hb.feedback, hb.late and hb.dead-letter from the beginning,
-      without joining any consumer group (it disturbs nothing), and shows: the plan in force
-      (groups, functions, batch sizes, timeouts); per app, requests per second over the last
-      10 s, p50 and p99 latency, and SLO attainment; per group, batches, measured inference
-      against the plan's predicted maximum, and billed cost per request.
+      Reads hb.plans, hb.results, hb.feedback, hb.late, hb.dead-letter, hb.workers and
+      hb.scaling from the beginning, without joining any consumer group (it disturbs nothing),
+      and shows: the plan in force (groups, functions, batch sizes, timeouts); per app, requests
+      per second over the last 10 s, p50 and p99 latency, and SLO attainment; per group,
+      batches, measured transport, slot wait and inference against the plan's predicted
+      maximum, and billed cost per request; per worker pool, the slots the plan needs against
+      the slots reported, how busy they are, and the controller's recommendation.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -74,6 +76,8 @@ final class ClusterView: @unchecked Sendable {
   struct GroupStats {
     var batches = 0
     var inference: [Double] = []
+    var transport: [Double] = []
+    var queueing: [Double] = []
     var predictedMaxMs = 0.0
     var cost = 0.0
     var requests = 0
@@ -83,6 +87,11 @@ final class ClusterView: @unchecked Sendable {
       batches += 1
       inference.append(feedback.inferenceSeconds * 1000)
       if inference.count > 2000 { inference.removeFirst(500) }
+      let delays = feedback.delays
+      transport.append(delays.transport * 1000)
+      if transport.count > 2000 { transport.removeFirst(500) }
+      queueing.append(delays.queueing * 1000)
+      if queueing.count > 2000 { queueing.removeFirst(500) }
       predictedMaxMs = feedback.predictedMaxMs
       cost += feedback.billedCost ?? 0
       requests += feedback.batchSize
@@ -92,7 +101,14 @@ final class ClusterView: @unchecked Sendable {
 
   private let consumer: KafkaConsumer
   private let topics: PipelineTopics
-  private var plan: Plan?
+  private(set) var plan: Plan?
+  /// Every plan version seen, oldest first.
+  private(set) var versions: [Plan] = []
+  /// The latest report of every worker (by pool and instance), and the controller's latest
+  /// recommendation per pool.
+  private(set) var workers: [String: WorkerReport] = [:]
+  private(set) var scaling: [String: ScalingRecommendation] = [:]
+  private(set) var billed = (cost: 0.0, requests: 0)
   private var apps: [String: AppStats] = [:]
   private var groups: [String: GroupStats] = [:]
   private var partitions: Set<KafkaTopicPartition> = []
@@ -105,7 +121,10 @@ final class ClusterView: @unchecked Sendable {
     consumer = try KafkaConsumer(configuration: configuration)
     let known = try KafkaAdmin(configuration: common).topics()
     var assignment: [(KafkaTopicPartition, KafkaOffset)] = []
-    for topic in [topics.plans, topics.results, topics.feedback, topics.late, topics.deadLetter] {
+    for topic in [
+      topics.plans, topics.results, topics.feedback, topics.late, topics.deadLetter,
+      topics.workers, topics.scaling,
+    ] {
       for partition in 0..<Int32(known[topic] ?? 0) {
         let tp = KafkaTopicPartition(topic: topic, partition: partition)
         partitions.insert(tp)
@@ -117,14 +136,15 @@ final class ClusterView: @unchecked Sendable {
 
   deinit { consumer.close() }
 
+  /// Partitions read to their end (and nothing newer seen since).
+  private var atEnd = Set<KafkaTopicPartition>()
+
   /// Reads until every partition reached its end (at most 10 s).
   func catchUp() {
-    var atEnd = Set<KafkaTopicPartition>()
     let deadline = ContinuousClock.now + .seconds(10)
     while atEnd != partitions, ContinuousClock.now < deadline {
       guard let event = try? consumer.poll(timeoutMs: 100) else { continue }
-      if case .partitionEOF(let partition, _) = event { atEnd.insert(partition) }
-      if case .record(let record) = event { take(record) }
+      handle(event)
     }
   }
 
@@ -132,7 +152,17 @@ final class ClusterView: @unchecked Sendable {
     let deadline = ContinuousClock.now + .milliseconds(milliseconds)
     while ContinuousClock.now < deadline {
       guard let event = try? consumer.poll(timeoutMs: 10) else { continue }
-      if case .record(let record) = event { take(record) }
+      handle(event)
+    }
+  }
+
+  private func handle(_ event: KafkaConsumerEvent) {
+    switch event {
+    case .partitionEOF(let partition, _): atEnd.insert(partition)
+    case .record(let record):
+      atEnd.remove(record.topicPartition)
+      take(record)
+    default: break
     }
   }
 
@@ -141,10 +171,11 @@ final class ClusterView: @unchecked Sendable {
     let decoder = JSONDecoder()
     switch record.topic {
     case topics.plans:
-      if let candidate = try? Plan.decode(value), (candidate.version ?? 0) >= (plan?.version ?? -1)
-      {
-        plan = candidate
+      guard let candidate = try? Plan.decode(value) else { return }
+      if !versions.contains(where: { $0.version == candidate.version }) {
+        versions.append(candidate)
       }
+      if (candidate.version ?? 0) >= (plan?.version ?? -1) { plan = candidate }
     case topics.results:
       guard let result = try? decoder.decode(ResultMessage.self, from: value) else { return }
       // In place (a copy out of the dictionary would copy the latency window per result).
@@ -152,6 +183,15 @@ final class ClusterView: @unchecked Sendable {
     case topics.feedback:
       guard let feedback = try? decoder.decode(FeedbackMessage.self, from: value) else { return }
       groups[feedback.group, default: GroupStats()].add(feedback)
+      billed.cost += feedback.billedCost ?? 0
+      billed.requests += feedback.batchSize
+    case topics.workers:
+      guard let report = try? decoder.decode(WorkerReport.self, from: value) else { return }
+      workers["\(report.group)/\(report.worker)"] = report
+    case topics.scaling:
+      guard let recommendation = try? decoder.decode(ScalingRecommendation.self, from: value)
+      else { return }
+      scaling[recommendation.group] = recommendation
     case topics.late:
       apps[record.keyString ?? "?", default: AppStats()].late += 1
     default:
@@ -198,13 +238,16 @@ final class ClusterView: @unchecked Sendable {
     lines.append(table.rendered)
     lines.append("")
     var groupTable = TextTable([
-      ("group", .left), ("backend", .left), ("batches", .right), ("inference p50 ms", .right),
-      ("p99 ms", .right), ("predicted max ms", .right), ("billed/request", .right),
+      ("group", .left), ("backend", .left), ("batches", .right), ("transport p95 ms", .right),
+      ("slot wait p95 ms", .right), ("inference p50 ms", .right), ("p99 ms", .right),
+      ("predicted max ms", .right), ("billed/request", .right),
     ])
     for (group, stats) in groups.sorted(by: { $0.key < $1.key }) {
       let sorted = stats.inference.sorted()
       groupTable.append([
         group, stats.backend, String(stats.batches),
+        String(format: "%.1f", DemoSummary.percentile(stats.transport.sorted(), 0.95)),
+        String(format: "%.1f", DemoSummary.percentile(stats.queueing.sorted(), 0.95)),
         String(format: "%.1f", DemoSummary.percentile(sorted, 0.5)),
         String(format: "%.1f", DemoSummary.percentile(sorted, 0.99)),
         String(format: "%.1f", stats.predictedMaxMs),
@@ -212,6 +255,43 @@ final class ClusterView: @unchecked Sendable {
       ])
     }
     lines.append(groupTable.rendered)
+    lines.append("")
+    lines.append(renderPools())
     return lines.joined(separator: "\n")
+  }
+
+  /// Per worker pool: what the workers report and what the controller recommends.
+  func renderPools() -> String {
+    var table = TextTable([
+      ("pool", .left), ("replicas", .right), ("slots", .right), ("busy slots", .right),
+      ("needed", .right), ("slot wait p95 ms", .right), ("backlog", .right),
+      ("recommendation", .left),
+    ])
+    let reported = Dictionary(grouping: workers.values, by: \.group)
+    for pool in Set(reported.keys).union(scaling.keys).sorted() {
+      let reports = reported[pool] ?? []
+      let recommendation = scaling[pool]
+      let waits = reports.compactMap(\.queueWaitMs?.p95)
+      table.append([
+        pool, String(recommendation?.replicas ?? reports.count),
+        String(recommendation?.slotsAvailable ?? reports.reduce(0) { $0 + $1.slots }),
+        String(format: "%.2f", reports.reduce(0) { $0 + $1.busySlots }),
+        recommendation.map { String($0.slotsNeeded) } ?? "-",
+        waits.isEmpty ? "-" : String(format: "%.1f", waits.max()!),
+        String(reports.reduce(0) { $0 + $1.backlog }),
+        recommendation.map(Self.describe) ?? "-",
+      ])
+    }
+    return table.rendered
+  }
+
+  static func describe(_ recommendation: ScalingRecommendation) -> String {
+    switch recommendation.status {
+    case .ok: "ok"
+    case .idle: "idle"
+    case .noWorkers: "no workers: start \(recommendation.desiredReplicas)"
+    case .scaleUp: "add \(recommendation.replicasToAdd) replica(s)"
+    case .scaleDown: "\(-recommendation.replicasToAdd) replica(s) may go"
+    }
   }
 }

@@ -200,6 +200,38 @@ public final class KafkaConsumer: Sendable {
     }
   }
 
+  /// Records in the assigned partitions that this consumer has not returned yet (the high
+  /// watermark less the position), from what librdkafka last learnt in its fetches: never asks
+  /// the broker, so it is cheap and may lag a fetch behind. Nil when no assigned partition has a
+  /// known position and end yet (nothing fetched so far). Group members only.
+  public func lag() -> Int? {
+    guard reader == nil else { return nil }
+    let partitions = assignment()
+    guard !partitions.isEmpty else { return 0 }
+    let handle = client.handle
+    return try? RDKafkaTopicPartitionList.with(partitions.map { ($0, 0) }) {
+      (list) throws(KafkaError) -> Int? in
+      guard rd_kafka_position(handle, list) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+      var total = 0
+      var known = false
+      for i in 0..<Int(list.pointee.cnt) {
+        let element = list.pointee.elems[i]
+        var low: Int64 = -1
+        var high: Int64 = -1
+        guard
+          rd_kafka_get_watermark_offsets(handle, element.topic, element.partition, &low, &high)
+            == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0
+        else { continue }
+        // Without a position yet the consumer starts from its committed offset, which is not
+        // known here; such a partition counts once it has been read from.
+        guard element.offset >= 0 else { continue }
+        total += Int(max(0, high - element.offset))
+        known = true
+      }
+      return known ? total : nil
+    } ?? nil
+  }
+
   /// Stops fetching these partitions (the group keeps them); `resume` starts again where the
   /// caller left off.
   public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {

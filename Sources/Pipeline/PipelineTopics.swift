@@ -18,6 +18,10 @@ public struct PipelineTopics: Sendable, Equatable {
   public var feedback: String { prefix + "feedback" }
   /// Router reports: per-app request counts and apps the plan does not cover (for the controller).
   public var rates: String { prefix + "rates" }
+  /// Worker reports: each worker's slots, how busy they were, queue waits (for the controller).
+  public var workers: String { prefix + "workers" }
+  /// The controller's scaling recommendation per worker pool (for autoscalers and operators).
+  public var scaling: String { prefix + "scaling" }
 
   public func batches(for kind: FunctionConfig.Kind) -> String {
     kind == .cpu ? batchesCPU : batchesGPU
@@ -26,7 +30,10 @@ public struct PipelineTopics: Sendable, Equatable {
   /// Every topic, with `partitions` partitions; `plans` has one and is compacted (one key, the
   /// latest plan wins).
   public func specs(partitions: Int = 4) -> [KafkaTopicSpec] {
-    [requests, grouped, batchesCPU, batchesGPU, deadLetter, late, results, feedback, rates].map {
+    [
+      requests, grouped, batchesCPU, batchesGPU, deadLetter, late, results, feedback, rates,
+      workers, scaling,
+    ].map {
       KafkaTopicSpec(name: $0, partitions: partitions)
     } + [KafkaTopicSpec(name: plans, partitions: 1, configs: ["cleanup.policy": "compact"])]
   }

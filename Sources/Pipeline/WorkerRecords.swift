@@ -13,9 +13,12 @@ public struct ResultMessage: Codable, Sendable, Equatable {
   /// The embedding, when the backend computes one.
   public var output: [Float]?
   public var sloMs: Double
-  /// Milliseconds since the epoch: arrival → batch flush → worker start → worker end → publish.
+  /// Milliseconds since the epoch: arrival → batch flush → worker received the batch → a slot
+  /// started it → worker end → publish.
   public var arrivalMs: Double
   public var flushedMs: Double
+  /// When the worker read the batch record (older records may lack it).
+  public var receivedMs: Double?
   public var startedMs: Double
   public var finishedMs: Double
   public var publishedMs: Double
@@ -32,6 +35,7 @@ public struct ResultMessage: Codable, Sendable, Equatable {
     case sloMs = "slo_ms"
     case arrivalMs = "arrival_ms"
     case flushedMs = "flushed_ms"
+    case receivedMs = "received_ms"
     case startedMs = "started_ms"
     case finishedMs = "finished_ms"
     case publishedMs = "published_ms"
@@ -56,13 +60,30 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
   /// Each request's arrival-to-publish time.
   public var endToEndMs: [Double]
   public var worker: String
+  /// The worker's consumer group (its pool), when it says (older records may not).
+  public var workerGroup: String?
+  /// When the batcher flushed the batch, the worker read it, a slot started it, the backend
+  /// finished and the results were handed to the producer (ms since the epoch). The batch's time
+  /// splits into transport (flushed → received, finished → published), queueing (received →
+  /// started: waiting for a free slot) and inference (started → finished). The controller takes
+  /// only transport off SLOs; queueing is a capacity signal.
+  public var flushedMs: Double
+  public var receivedMs: Double?
   public var startedMs: Double
   public var finishedMs: Double
-  /// When the batcher flushed the batch: `finished − flushed − inference` is the pipeline's own
-  /// overhead after the flush, which the controller takes off every SLO when planning.
-  public var flushedMs: Double
+  public var publishedMs: Double?
   /// The invocation's cost under the worker's pricing preset, when it has a profile.
   public var billedCost: Double?
+
+  /// The batch's delays, in seconds (never negative: clocks of two machines may disagree a
+  /// little).
+  public var delays: BatchDelays {
+    let received = receivedMs ?? startedMs
+    let published = publishedMs ?? finishedMs
+    return BatchDelays(
+      transport: (max(0, received - flushedMs) + max(0, published - finishedMs)) / 1000,
+      queueing: max(0, startedMs - received) / 1000, inference: max(0, inferenceSeconds))
+  }
 
   enum CodingKeys: String, CodingKey {
     case batchID = "batch_id"
@@ -74,10 +95,29 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
     case predictedMaxMs = "predicted_max_ms"
     case endToEndMs = "end_to_end_ms"
     case worker
+    case workerGroup = "worker_group"
+    case flushedMs = "flushed_ms"
+    case receivedMs = "received_ms"
     case startedMs = "started_ms"
     case finishedMs = "finished_ms"
-    case flushedMs = "flushed_ms"
+    case publishedMs = "published_ms"
     case billedCost = "billed_cost"
+  }
+}
+
+/// Where a batch's time went after its flush (seconds).
+public struct BatchDelays: Sendable, Equatable {
+  /// Flush → the worker read the batch, plus finished → results handed to the producer.
+  public var transport: Double
+  /// Read → a slot started it (waiting for a free slot).
+  public var queueing: Double
+  /// What the function took.
+  public var inference: Double
+
+  public init(transport: Double, queueing: Double, inference: Double) {
+    self.transport = transport
+    self.queueing = queueing
+    self.inference = inference
   }
 }
 

@@ -4,12 +4,17 @@ import Kafka
 import Planner
 import Synchronization
 
-/// A worker: a member of `hb-workers-<kind>` on `hb.batches.<kind>` that runs each batch on its
-/// backend and publishes one result per request to hb.results and one feedback record per batch to
-/// hb.feedback. A batch's offset is committed only after all of them are acknowledged. A batch that
-/// cannot be read, or a payload the backend cannot run, goes to the dead letter with a reason, and
-/// the worker goes on. Membership stays alive during long batches (librdkafka heartbeats from its
-/// own thread, well within `max.poll.interval.ms`); on stop the batch in hand is finished first.
+/// A worker: a member of `hb-workers-<kind>` on `hb.batches.<kind>` — a pool of `concurrency`
+/// slots, each running one batch at a time as one instance of a serverless function would. The
+/// reading thread takes batch records as they arrive and queues them; each slot takes the oldest
+/// when it is free. Every batch publishes one result per request to hb.results and one feedback
+/// record to hb.feedback with the times it was flushed, read (received), started and finished,
+/// so transport, queueing for a slot and inference are told apart; every `reportInterval` the
+/// worker reports its slots, how busy they were and how long batches waited on hb.workers. A
+/// batch's offset is committed only after all its records are acknowledged. A batch that cannot
+/// be read, or a payload the backend cannot run, goes to the dead letter with a reason, and the
+/// worker goes on. On stop the batches running are finished; batches read but not started are
+/// left to the group (their offsets are not committed).
 public struct WorkerService: Sendable {
   public struct Settings: Sendable {
     public var kind: FunctionConfig.Kind = .cpu
@@ -18,11 +23,17 @@ public struct WorkerService: Sendable {
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
     /// Prices each invocation for the feedback record, when set.
     public var costModel: CostModel?
-    /// Batches run at once, like concurrent invocations of a serverless function. Emulated
-    /// functions only hold time, so many can run side by side; real inference shares the cores.
+    /// Slots: batches run at once, like concurrent instances of a serverless function. Emulated
+    /// functions only hold time, so many can run side by side; real inference shares the cores
+    /// (slots × the function's vCPU should not pass them).
     public var concurrency = 1
+    /// How often the worker reports on hb.workers (seconds; 0: never).
+    public var reportInterval = 1.0
 
     public init() {}
+
+    /// The consumer group: the pool this worker belongs to.
+    public var group: String { groupID ?? "hb-workers-\(kind.rawValue)" }
   }
 
   public let common: KafkaConfiguration
@@ -42,44 +53,69 @@ public struct WorkerService: Sendable {
   public func run(stop: StopFlag) throws {
     let clock = PipelineClock()
     let io = try StageIO(
-      common: common, groupID: settings.groupID ?? "hb-workers-\(settings.kind.rawValue)",
+      common: common, groupID: settings.group,
       input: settings.topics.batches(for: settings.kind), log: log)
-    var batches = 0
+    let slots = max(1, settings.concurrency)
+    let queue = SlotQueue()
+    let usage = Mutex(SlotUsage(slots: slots, start: clock.now()))
     let requests = Atomic<Int>(0)
-    let slots = DispatchSemaphore(value: max(1, settings.concurrency))
-    let running = DispatchGroup()
     let firstError = Mutex<Error?>(nil)
-    let queue = DispatchQueue(label: "hb-worker-invocations", attributes: .concurrent)
+    let running = DispatchGroup()
+    for slot in 0..<slots {
+      running.enter()
+      let thread = Thread {
+        defer { running.leave() }
+        var token = slot
+        while let entry = queue.take() {
+          token += slots
+          let started = clock.now()
+          usage.withLock { $0.started(token, at: started, waited: started - entry.received) }
+          var held = 0
+          do {
+            held = try process(
+              entry.record, io: io, clock: clock, received: entry.received, started: started)
+            requests.add(held, ordering: .relaxed)
+          } catch {
+            firstError.withLock { $0 = $0 ?? error }
+          }
+          usage.withLock { $0.finished(token, at: clock.now(), requests: held) }
+        }
+      }
+      thread.name = "hb-worker-slot-\(slot)"
+      thread.start()
+    }
+    var batches = 0
+    var lastReport = clock.now()
     var failure: Error?
     do {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
-        if let record = try io.nextRecord(timeoutMs: 100) {
-          batches += 1
-          // Wait for a free invocation slot, still storing offsets meanwhile.
-          while slots.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
-            try io.advanceOffsetsPeriodically()
-          }
-          running.enter()
-          queue.async {
-            defer {
-              slots.signal()
-              running.leave()
-            }
-            do {
-              requests.add(try process(record, io: io, clock: clock), ordering: .relaxed)
-            } catch {
-              firstError.withLock { $0 = $0 ?? error }
-            }
+        let record = try io.nextRecord(timeoutMs: 100) { partitions in
+          let dropped = queue.remove(Set(partitions))
+          if dropped > 0 {
+            log.info(
+              "revoked \(partitions.count) partitions; \(dropped) queued batches go to their new owner"
+            )
           }
         }
+        if let record {
+          batches += 1
+          queue.put(SlotQueue.Entry(record: record, received: clock.now()))
+        }
         try io.advanceOffsetsPeriodically()
+        let now = clock.now()
+        if settings.reportInterval > 0, now - lastReport >= settings.reportInterval {
+          lastReport = now
+          try report(usage.withLock { $0.close(at: now) }, backlog: queue.count, io: io)
+        }
       }
     } catch {
       failure = error
     }
-    // Finish the batches in hand before leaving.
+    // Finish the batches running; the ones not started stay uncommitted for the group.
+    let left = queue.close()
     running.wait()
+    if left > 0 { log.info("\(left) batches read but not started are left to the group") }
     failure = failure ?? firstError.withLock { $0 }
     do {
       try io.finish()
@@ -87,13 +123,32 @@ public struct WorkerService: Sendable {
       failure = failure ?? error
     }
     log.info(
-      "stopped: \(batches) batches, \(requests.load(ordering: .relaxed)) requests on \(backend.name)"
-    )
+      "stopped: \(batches) batches read, \(requests.load(ordering: .relaxed)) requests run on "
+        + "\(backend.name) in \(slots) slots")
     if let failure { throw failure }
   }
 
+  /// Publishes the window's report on hb.workers.
+  private func report(_ window: SlotUsage.Window, backlog: Int, io: StageIO) throws {
+    let report = WorkerReport(
+      worker: settings.instance, group: settings.group, kind: settings.kind,
+      backend: backend.name, emulated: backend.emulated, slots: max(1, settings.concurrency),
+      cores: backend.emulated ? nil : ProcessInfo.processInfo.activeProcessorCount,
+      windowStartMs: (window.start * 1000).rounded(), windowEndMs: (window.end * 1000).rounded(),
+      busySlots: window.busySlots, batches: window.batches, requests: window.requests,
+      queueWaitMs: Percentiles.of(window.queueWaits.map { $0 * 1000 }), backlog: backlog,
+      lag: io.consumer.lag())
+    try io.produce(
+      KafkaProducerMessage(
+        topic: settings.topics.workers, key: Array(settings.instance.utf8),
+        value: report.sortedJSON()),
+      sources: [])
+  }
+
   /// Runs one batch record; returns how many requests it held.
-  private func process(_ record: KafkaRecord, io: StageIO, clock: PipelineClock) throws -> Int {
+  private func process(
+    _ record: KafkaRecord, io: StageIO, clock: PipelineClock, received: Double, started: Double
+  ) throws -> Int {
     let source = [(record.topicPartition, record.offset)]
     let batch: BatchMessage
     do {
@@ -118,7 +173,6 @@ public struct WorkerService: Sendable {
       payloads.append(Array(payload))
       runnable.append(request)
     }
-    let started = clock.now()
     let outputs = payloads.isEmpty ? [] : backend.run(payloads, on: batch.function)
     let finished = clock.now()
     let published = clock.now()
@@ -136,7 +190,8 @@ public struct WorkerService: Sendable {
         requestID: request.id, app: request.app, batchID: batch.batchID, group: batch.group,
         backend: backend.name, emulated: backend.emulated, output: vector, sloMs: request.sloMs,
         arrivalMs: Double(request.arrivalMs), flushedMs: batch.flushedAtMs,
-        startedMs: started * 1000, finishedMs: finished * 1000, publishedMs: published * 1000,
+        receivedMs: received * 1000, startedMs: started * 1000, finishedMs: finished * 1000,
+        publishedMs: published * 1000,
         latencyMs: latency, sloMet: latency <= request.sloMs, late: request.late)
       messages.append(
         KafkaProducerMessage(
@@ -152,8 +207,9 @@ public struct WorkerService: Sendable {
       batchID: batch.batchID, group: batch.group, planVersion: batch.planVersion,
       function: batch.function, backend: backend.name, emulated: backend.emulated,
       batchSize: ran, inferenceSeconds: seconds, predictedMaxMs: batch.latencyMaxMs,
-      endToEndMs: endToEnd, worker: settings.instance, startedMs: started * 1000,
-      finishedMs: finished * 1000, flushedMs: batch.flushedAtMs,
+      endToEndMs: endToEnd, worker: settings.instance, workerGroup: settings.group,
+      flushedMs: batch.flushedAtMs, receivedMs: received * 1000, startedMs: started * 1000,
+      finishedMs: finished * 1000, publishedMs: published * 1000,
       billedCost: billedCost(batch.function, seconds: seconds, batch: ran))
     messages.append(
       KafkaProducerMessage(

@@ -189,3 +189,17 @@ extension ModelProfile {
     try PlannerResources.decodeFile(ModelProfile.self, path: path, what: "profile").validated()
   }
 }
+
+extension ModelProfile {
+  /// The same profile with every CPU latency (average and maximum, every batch size) multiplied
+  /// by `factor`: a machine uniformly faster or slower than the one profiled.
+  public func scaledCPU(by factor: Double) -> ModelProfile {
+    var scaled = self
+    func scale(_ curve: ExponentialLatency) -> ExponentialLatency {
+      ExponentialLatency(alpha: curve.alpha * factor, beta: curve.beta, gamma: curve.gamma * factor)
+    }
+    scaled.cpu.latencyAvg = cpu.latencyAvg.map(scale)
+    scaled.cpu.latencyMax = cpu.latencyMax.map(scale)
+    return scaled
+  }
+}

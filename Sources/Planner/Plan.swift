@@ -27,6 +27,12 @@ public struct Plan: Codable, Sendable, Equatable {
   public var predictionError: Double?
   /// Set by the controller: why this version was published.
   public var reason: String?
+  /// Set by the controller: what it took off each SLO for the pipeline's transport before
+  /// planning (ms; at most a documented share of each SLO).
+  public var transportReserveMs: Double?
+  /// Set by the controller: the cost per request of per-app CPU functions (BATCH) planned on the
+  /// same model, rates and SLOs, so every version says what it saves.
+  public var baselineObjective: Double?
 
   enum CodingKeys: String, CodingKey {
     case version
@@ -39,6 +45,8 @@ public struct Plan: Codable, Sendable, Equatable {
     case feedbackBatches = "feedback_batches"
     case predictionError = "prediction_error"
     case reason
+    case transportReserveMs = "transport_reserve_ms"
+    case baselineObjective = "baseline_objective"
   }
 
   public init(

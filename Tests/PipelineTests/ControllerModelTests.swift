@@ -166,8 +166,8 @@ import Testing
 
   @Test func aSteadyRateNeverFlapsThePlan() throws {
     var policy = ReplanPolicy(period: 60)
-    #expect(policy.trigger(now: 0, rates: rates(), predictionError: nil) == .first)
-    policy.evaluated(now: 0, rates: rates())
+    #expect(policy.trigger(now: 0, predictionError: nil) == .first)
+    policy.evaluated(now: 0)
     var current = try planner.plan(apps)
     var adoptedFor = apps
     var random = SeededRandom(seed: 2)
@@ -182,10 +182,14 @@ import Testing
       let wobble = Dictionary(
         uniqueKeysWithValues: apps.map { ($0.id, 0.85 + 0.3 * random.unit()) })
       let now = Double(minute) * 60
-      guard policy.trigger(now: now, rates: rates(wobble), predictionError: 0.02) != nil else {
-        continue
+      // Counted over a minute, a ±15 % wobble of these rates is not beyond Poisson noise...
+      let moved = apps.contains { app in
+        policy.moved(from: app.rate, to: (rates(wobble)[app.id]!, span: 60))
       }
-      policy.evaluated(now: now, rates: rates(wobble))
+      #expect(!moved, "minute \(minute): a wobble taken for a change")
+      // ...but the period re-plans on them anyway.
+      guard policy.trigger(now: now, predictionError: 0.02) != nil else { continue }
+      policy.evaluated(now: now)
       let observed = apps.map { App(id: $0.id, slo: $0.slo, rate: rates(wobble)[$0.id]!) }
       let candidate = try planner.plan(observed)
       let p = planner.provisioner
@@ -194,8 +198,9 @@ import Testing
         currentCost: PlanCost.of(current, apps: observed, provisioner: p),
         candidateCost: PlanCost.of(candidate, apps: observed, provisioner: p),
         currentCostBefore: PlanCost.of(current, apps: adoptedFor, provisioner: p),
-        candidateCostBefore: PlanCost.of(candidate, apps: adoptedFor, provisioner: p))
+        candidateCostBefore: PlanCost.of(candidate, apps: adoptedFor, provisioner: p), now: now)
       if why != nil {
+        policy.published(now: now)
         adopted += 1
         // Flapping is going back to a plan already left.
         #expect(
@@ -210,11 +215,19 @@ import Testing
 
   @Test func aMuchBusierAppIsReplannedAtOnce() throws {
     var policy = ReplanPolicy(period: 60)
-    policy.evaluated(now: 0, rates: rates())
+    policy.evaluated(now: 0)
     let current = try planner.plan(apps)
-    // a1 from 5 to 40 req/s: past its knee rate (22 req/s at 0.5 s), a GPU function pays.
+    // a1 from 5 to 40 req/s: past its knee rate (22 req/s at 0.5 s), a GPU function pays. Five
+    // seconds of it are far beyond noise; so is a doubling over a minute, not a 20 % wobble.
     let busier = rates(["a1": 8])
-    #expect(policy.trigger(now: 5, rates: busier, predictionError: nil) == .rateChange)
+    #expect(policy.moved(from: 5, to: (40, span: 5)))
+    #expect(policy.moved(from: 5, to: (10, span: 60)))
+    #expect(!policy.moved(from: 5, to: (6, span: 60)))
+    #expect(!policy.moved(from: 0.5, to: (1.5, span: 5)), "3 more requests in 5 s is noise")
+    #expect(
+      policy.trigger(
+        now: 5, rateMoved: policy.moved(from: 5, to: (40, span: 5)), predictionError: nil)
+        == .rateChange)
     let observed = apps.map { App(id: $0.id, slo: $0.slo, rate: busier[$0.id]!) }
     let candidate = try planner.plan(observed)
     let cost = PlanCost.of(current, apps: observed, provisioner: planner.provisioner)

@@ -4,7 +4,9 @@ import Planner
 /// Online refit of the latency model from workers' feedback (pure), anchored on the profile as a
 /// prior:
 /// - CPU, per batch size: the profile's curve scaled by a factor, the median ratio of measured to
-///   predicted average over recent batches; the maximum by the 99th-percentile ratio.
+///   predicted average over the last `memory` batches (quick to follow a change); the maximum by
+///   the 99th-percentile ratio over the last `tailMemory` batches (so that one straggler on a
+///   busy machine is not taken for the function's maximum, while a real slowdown shows at once).
 /// - GPU: ξ1, ξ2 by least squares, weighted to recent feedback, on the whole-GPU-equivalent
 ///   time (measured × m / M_max, the time-sliced share removed); the maximum follows through the
 ///   model (the slicing term and its margin).
@@ -23,8 +25,10 @@ public struct LatencyRefit: Sendable {
   }
 
   public let prior: ModelProfile
-  /// Recent observations kept per CPU batch size and for the GPU.
+  /// Recent observations the averages are fitted to, per CPU batch size and for the GPU.
   public var memory: Int
+  /// Recent observations the CPU maximum is fitted to, per batch size.
+  public var tailMemory: Int
   /// Observations needed before a part of the profile is refitted.
   public var minimum: Int
   /// Feedback records seen.
@@ -33,9 +37,10 @@ public struct LatencyRefit: Sendable {
   private var gpu: [Observation] = []
   private let model: LatencyModel
 
-  public init(prior: ModelProfile, memory: Int = 60, minimum: Int = 8) {
+  public init(prior: ModelProfile, memory: Int = 60, tailMemory: Int = 200, minimum: Int = 8) {
     self.prior = prior
     self.memory = memory
+    self.tailMemory = max(memory, tailMemory)
     self.minimum = minimum
     model = LatencyModel(profile: prior)
   }
@@ -47,7 +52,7 @@ public struct LatencyRefit: Sendable {
     case .cpu:
       guard observation.batch <= prior.cpu.maxBatch else { return }
       cpu[observation.batch, default: []].append(observation)
-      if cpu[observation.batch]!.count > memory { cpu[observation.batch]!.removeFirst() }
+      if cpu[observation.batch]!.count > tailMemory { cpu[observation.batch]!.removeFirst() }
     case .gpu:
       guard prior.gpu != nil else { return }
       gpu.append(observation)
@@ -58,12 +63,16 @@ public struct LatencyRefit: Sendable {
   /// The profile with every part that has enough feedback refitted.
   public func profile() -> ModelProfile {
     var fitted = prior
-    for (batch, observations) in cpu where observations.count >= minimum {
-      let ratios = observations.map {
-        $0.seconds / model.cpu(vcpu: $0.function.vcpu, batch: batch).avg
-      }.sorted()
-      let median = ratios[ratios.count / 2]
-      let high = ratios[min(ratios.count - 1, Int(Double(ratios.count) * 0.99))]
+    for (batch, tail) in cpu where tail.count >= minimum {
+      func ratios(_ observations: ArraySlice<Observation>) -> [Double] {
+        observations.map { $0.seconds / model.cpu(vcpu: $0.function.vcpu, batch: batch).avg }
+          .sorted()
+      }
+      let observations = tail.suffix(memory)
+      let recent = ratios(observations)
+      let median = recent[recent.count / 2]
+      let all = ratios(tail[...])
+      let high = all[min(all.count - 1, Int(Double(all.count) * 0.99))]
       let avg = prior.cpu.latencyAvg[batch - 1]
       let maxCurve = prior.cpu.latencyMax[batch - 1]
       // The measured maximum relative to the prior's maximum curve.

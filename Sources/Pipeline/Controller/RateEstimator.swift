@@ -36,8 +36,13 @@ public struct RateEstimator: Sendable {
   public var apps: [String] { counts.keys.sorted() }
 
   /// The rate of `app` at `now` (requests per second).
-  public func rate(of app: String, now: Double) -> Double {
-    guard let entries = counts[app], let first = firstSeen[app] else { return 0 }
+  public func rate(of app: String, now: Double) -> Double { estimate(of: app, now: now).rate }
+
+  /// The rate of `app` at `now` and the span of time it was counted over (seconds): the steady
+  /// window (or the time since the app was first seen, when shorter), or the burst window when a
+  /// burst took over.
+  public func estimate(of app: String, now: Double) -> (rate: Double, span: Double) {
+    guard let entries = counts[app], let first = firstSeen[app] else { return (0, 0) }
     let span = max(min(window, now - first), 1e-9)
     let steady =
       Double(entries.filter { $0.time > now - window }.reduce(0) { $0 + $1.count }) / span
@@ -45,12 +50,17 @@ public struct RateEstimator: Sendable {
     let recent = Double(entries.filter { $0.time > now - burstSpan }.reduce(0) { $0 + $1.count })
     let expected = steady * burstSpan
     if recent > expected + burstSigmas * expected.squareRoot() + 3 {
-      return recent / burstSpan
+      return (recent / burstSpan, burstSpan)
     }
-    return steady
+    return (steady, span)
   }
 
   public func rates(now: Double) -> [String: Double] {
     Dictionary(uniqueKeysWithValues: apps.map { ($0, rate(of: $0, now: now)) })
+  }
+
+  /// Every app's estimate with its span.
+  public func estimates(now: Double) -> [String: (rate: Double, span: Double)] {
+    Dictionary(uniqueKeysWithValues: apps.map { ($0, estimate(of: $0, now: now)) })
   }
 }

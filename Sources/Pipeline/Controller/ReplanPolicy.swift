@@ -1,77 +1,120 @@
 import Foundation
 import Planner
 
-/// When the controller re-plans, and when it publishes the result (pure):
-/// - it re-plans every `period`, or sooner when an app appears, an app's rate moved by more than
-///   `rateChange` since the last evaluation, or the model's prediction error passed `modelError`;
-/// - it publishes the new plan only when there is no plan yet, the current plan no longer covers
-///   every app, the current plan puts an SLO at risk under the new rates and model, or the new
-///   plan is cheaper than the current one (re-costed under the same rates and model) by more than
-///   `improvement`. Small wobbles of a steady rate therefore never flap the plan.
+/// When the controller re-plans, and when it publishes the result (pure). The hysteresis rules:
+/// - It re-plans (evaluates a candidate) every `period`; at once when an app appears, when an
+///   app's rate moved by more than `rateChange` *and* by more than `rateSigmas` standard
+///   deviations of Poisson noise over the span it was counted in, when the plan in force is at
+///   risk, or when the plan in force was made on priors and the first measurements replaced them;
+///   and when the model's error on recent feedback passes `modelError`, at most every
+///   `recheckInterval` (a model error that stays high on a noisy machine re-costs the plan, it
+///   does not re-plan every tick).
+/// - It publishes the candidate only when there is no plan; when the plan in force misses an app
+///   the candidate serves; when an SLO is at risk under the measured latencies (the refitted
+///   model's maximum past what the plan left for it, by more than `riskTolerance`, or transport
+///   past what the plan reserved) — these at once; or when the candidate is cheaper than the plan
+///   in force, both re-costed under the same rates and model, by more than `improvement` — this at
+///   most once per `minInterval` (except once, to replace a plan made on priors with one made on
+///   measurements), and, when only the period triggered, only if the candidate is
+///   no dearer under the rates the plan in force was made for (a plan tuned to the noise of a
+///   steady rate wins in one world and loses in the other, so it is not adopted).
+/// - Queueing for worker slots never enters: it is the pool's problem (scaling), not the plan's.
 public struct ReplanPolicy: Sendable {
   public var period: Double
+  public var minInterval: Double
   public var rateChange: Double
+  public var rateSigmas: Double
   public var modelError: Double
+  public var recheckInterval: Double
   public var improvement: Double
+  public var riskTolerance: Double
 
   private var lastEvaluation: Double?
-  private var ratesAtEvaluation: [String: Double] = [:]
+  private var lastPublished: Double?
 
   public enum Trigger: String, Sendable {
     case first, period
     case newApp = "new-app"
     case rateChange = "rate-change"
     case modelError = "model-error"
+    case sloAtRisk = "slo-at-risk"
+    /// The plan in force was made on priors (transport, latency) and measurements replaced them.
+    case measurements
   }
 
   public init(
-    period: Double = 60, rateChange: Double = 0.25, modelError: Double = 0.10,
-    improvement: Double = 0.02
+    period: Double = 60, minInterval: Double = 30, rateChange: Double = 0.25,
+    rateSigmas: Double = 4, modelError: Double = 0.10, recheckInterval: Double = 10,
+    improvement: Double = 0.02, riskTolerance: Double = 0.10
   ) {
     self.period = period
+    self.minInterval = minInterval
     self.rateChange = rateChange
+    self.rateSigmas = rateSigmas
     self.modelError = modelError
+    self.recheckInterval = recheckInterval
     self.improvement = improvement
+    self.riskTolerance = riskTolerance
   }
 
-  /// Whether to re-plan now, and why.
-  public func trigger(now: Double, rates: [String: Double], predictionError: Double?) -> Trigger? {
+  /// Whether to re-plan now, and why: `newApp`, an app the plan was not made for reports;
+  /// `rateMoved`, an app's rate moved beyond noise (`moved(from:to:)`); `atRisk`, the plan in
+  /// force is at risk now; `measured`, the plan in force was made on priors and enough has been
+  /// measured to replace them.
+  public func trigger(
+    now: Double, newApp: Bool = false, rateMoved: Bool = false, predictionError: Double?,
+    atRisk: Bool = false, measured: Bool = false
+  ) -> Trigger? {
     guard let last = lastEvaluation else { return .first }
-    if rates.keys.contains(where: { ratesAtEvaluation[$0] == nil }) { return .newApp }
-    for (app, rate) in rates {
-      let before = ratesAtEvaluation[app] ?? 0
-      if abs(rate - before) > rateChange * max(before, 0.1) { return .rateChange }
+    if newApp { return .newApp }
+    if atRisk { return .sloAtRisk }
+    if rateMoved { return .rateChange }
+    if measured { return .measurements }
+    if let predictionError, predictionError > modelError, now - last >= recheckInterval {
+      return .modelError
     }
-    if let predictionError, predictionError > modelError { return .modelError }
     return now - last >= period ? .period : nil
   }
 
-  public mutating func evaluated(now: Double, rates: [String: Double]) {
-    lastEvaluation = now
-    ratesAtEvaluation = rates
+  /// Whether a rate moved beyond noise: by `rateChange` of the old rate and by `rateSigmas`
+  /// standard deviations of a Poisson count over `span`.
+  public func moved(from before: Double, to estimate: (rate: Double, span: Double)) -> Bool {
+    let change = abs(estimate.rate - before)
+    guard change > rateChange * max(before, 0.1) else { return false }
+    guard estimate.span.isFinite, estimate.span > 0 else { return true }
+    let variance = max(before, 1 / estimate.span) / estimate.span
+    return change > rateSigmas * variance.squareRoot()
   }
 
-  /// Whether `candidate` should replace `current`, with the reason.
+  public mutating func evaluated(now: Double) { lastEvaluation = now }
+
+  public mutating func published(now: Double) { lastPublished = now }
+
+  /// Whether `candidate` should replace `current` at `now`, with the reason.
   ///
-  /// `currentCost` and `candidateCost` re-cost both plans under the new rates and model. When
-  /// nothing significant changed (`trigger` is `.period`), the candidate must also be no dearer
-  /// than the current plan under the rates the current plan was adopted for
-  /// (`currentCostBefore`, `candidateCostBefore`): a plan tuned to the noise of a steady rate
-  /// wins in one world and loses in the other, so it is not adopted — the plan does not flap.
+  /// `currentCost` and `candidateCost` re-cost both plans under the new rates and model;
+  /// `currentCostBefore` and `candidateCostBefore` under the rates the current plan was adopted
+  /// for.
   public func adopt(
     candidate: Plan, current: Plan?, trigger: Trigger, currentCost: PlanCost?,
     candidateCost: PlanCost? = nil, currentCostBefore: PlanCost? = nil,
-    candidateCostBefore: PlanCost? = nil
+    candidateCostBefore: PlanCost? = nil, now: Double = .infinity
   ) -> String? {
     guard current != nil, let currentCost else { return "first plan" }
-    if !currentCost.uncovered.isEmpty {
-      return "apps not in the current plan: \(currentCost.uncovered.joined(separator: ", "))"
+    // Apps no function can serve are not the current plan's fault: the candidate has them too.
+    let unservable = Set(candidate.infeasible.map(\.app))
+    let missing = currentCost.uncovered.filter { !unservable.contains($0) }
+    if !missing.isEmpty {
+      return "apps not in the current plan: \(missing.joined(separator: ", "))"
     }
     if !currentCost.atRisk.isEmpty {
       return "SLO at risk in groups \(currentCost.atRisk.joined(separator: ", "))"
     }
     let newCost = candidateCost?.objective ?? candidate.objective
     guard newCost < currentCost.objective * (1 - improvement) else { return nil }
+    if trigger != .measurements, let lastPublished, now - lastPublished < minInterval {
+      return nil
+    }
     if trigger == .period, let before = currentCostBefore,
       let candidateBefore = candidateCostBefore,
       candidateBefore.objective > before.objective
@@ -92,7 +135,11 @@ public struct PlanCost: Sendable, Equatable {
   public var uncovered: [String]
   public var atRisk: [String]
 
-  public static func of(_ plan: Plan, apps: [App], provisioner: Provisioner) -> PlanCost {
+  /// `riskTolerance`: how far (relatively) a batch's predicted maximum may pass the time the plan
+  /// left for it (SLO − timeout) before the group counts as at risk.
+  public static func of(
+    _ plan: Plan, apps: [App], provisioner: Provisioner, riskTolerance: Double = 0
+  ) -> PlanCost {
     let latency = provisioner.latencyModel
     let cost = provisioner.costModel
     let byID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -116,7 +163,8 @@ public struct PlanCost: Sendable, Equatable {
       // At risk: a member's wait plus the batch's maximum latency no longer fits its SLO (the SLO
       // the controller plans with: the app's, less the pipeline's measured overhead).
       if members.contains(where: { member in
-        (group.timeoutsMs[member.id] ?? 0) / 1000 + predicted.max > member.slo + 1e-9
+        let left = member.slo - (group.timeoutsMs[member.id] ?? 0) / 1000
+        return predicted.max > left + max(0, left) * riskTolerance + 1e-9
       }) {
         atRisk.append(group.id)
       }

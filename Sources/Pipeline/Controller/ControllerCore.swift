@@ -1,0 +1,382 @@
+import Foundation
+import Planner
+
+/// The controller's decisions, with no I/O (the style of `GroupBuffers`): it is told what the
+/// routers, workers and their feedback report, with the time, and `tick(now:)` returns what to do
+/// — publish a plan, publish scaling recommendations, say something in the log. The Kafka service
+/// (`ControllerService`) and the closed-loop simulator drive the same core.
+///
+/// What it measures and what it plans on (README, "The control loop"):
+/// - rates per app from the routers' counts (`RateEstimator`); the rate a plan is made for moves
+///   only when an estimate moved beyond Poisson noise (`ReplanPolicy.moved`), so a steady app
+///   never re-plans;
+/// - the latency model refitted from feedback (`LatencyRefit`);
+/// - transport (`TransportEstimate`): the only delay taken off SLOs, bounded;
+/// - queueing for worker slots: never planned on; with the worker reports it drives the
+///   scaling recommendation per pool (`PoolScaler`).
+public struct ControllerCore: Sendable {
+  public struct Settings: Sendable {
+    public var prior: ModelProfile
+    public var pricing: PricingPreset
+    public var algorithm = Planner.Algorithm.optimal
+    /// Apps known before any traffic (ids, SLOs, expected rates).
+    public var apps: [App] = []
+    public var policy = ReplanPolicy()
+    public var rateWindow = 60.0
+    public var transport = TransportEstimate()
+    public var scaler = PoolScaler()
+    /// A worker silent this long has left its pool (seconds).
+    public var workerStaleAfter = 5.0
+    /// How often scaling recommendations are published (seconds); at once when a pool's status
+    /// changes.
+    public var scalingInterval = 5.0
+    public var topics = PipelineTopics()
+
+    public init(prior: ModelProfile, pricing: PricingPreset) {
+      self.prior = prior
+      self.pricing = pricing
+    }
+  }
+
+  public enum Directive: Sendable {
+    case publishPlan(Plan)
+    case publishScaling([ScalingRecommendation])
+    case log(PipelineLog.Level, String)
+  }
+
+  /// A version this controller published.
+  public struct Version: Sendable, Equatable {
+    public var version: Int
+    public var at: Double
+    public var trigger: ReplanPolicy.Trigger
+    public var reason: String
+  }
+
+  public let settings: Settings
+  /// The plan in force (the last published or found on the plan topic at start).
+  public private(set) var current: Plan?
+  public private(set) var version = 0
+  public private(set) var history: [Version] = []
+  /// The latest recommendations, by pool.
+  public private(set) var scaling: [String: ScalingRecommendation] = [:]
+
+  private var rates: RateEstimator
+  private var refit: LatencyRefit
+  private var policy: ReplanPolicy
+  private var transport: TransportEstimate
+  private var pools: WorkerPools
+  private var scaler: PoolScaler
+  private var known: [String: App]
+  /// The rate each app's plan is made for: moves only beyond noise.
+  private var ratesInForce: [String: Double]
+  /// The rates and the transport reserve (before the per-SLO cap) the plan in force was made for.
+  private var ratesAtAdoption: [String: Double] = [:]
+  private var reserveInForce: Double
+  /// Whether the plan in force was made before transport had been measured.
+  private var currentOnPriors = false
+  private var firstTick: Double?
+  private var lastScaling: Double?
+  private var cappedApps: Set<String> = []
+  private var reportedInfeasible: Set<String> = []
+
+  public init(settings: Settings) {
+    self.settings = settings
+    rates = RateEstimator(window: settings.rateWindow)
+    refit = LatencyRefit(prior: settings.prior)
+    policy = settings.policy
+    transport = settings.transport
+    pools = WorkerPools(staleAfter: settings.workerStaleAfter)
+    scaler = settings.scaler
+    known = Dictionary(settings.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    ratesInForce = Dictionary(
+      settings.apps.map { ($0.id, $0.rate) }, uniquingKeysWith: { first, _ in first })
+    reserveInForce = settings.transport.reserve
+  }
+
+  /// Takes over the plan found on the plan topic at start (published by an earlier controller):
+  /// versions continue from it, and it stays in force until something calls for a new one.
+  public mutating func resume(from plan: Plan) {
+    current = plan
+    version = max(version, plan.version ?? 0)
+    reserveInForce = (plan.transportReserveMs ?? settings.transport.reserve * 1000) / 1000
+    for group in plan.groups {
+      for app in group.apps where known[app] == nil {
+        known[app] = App(id: app, slo: (group.slosMs[app] ?? 0) / 1000, rate: 0)
+      }
+      for (app, rate) in group.appRates { ratesAtAdoption[app, default: 0] += rate }
+    }
+    for (app, rate) in ratesAtAdoption where ratesInForce[app] == nil { ratesInForce[app] = rate }
+  }
+
+  // MARK: What the controller is told
+
+  /// A router's report: requests per app over its window.
+  public mutating func receive(rates report: RatesMessage) -> [Directive] {
+    var directives: [Directive] = []
+    for (app, count) in report.apps.sorted(by: { $0.key < $1.key }) {
+      rates.record(
+        app: app, count: count.requests, from: report.windowStartMs / 1000,
+        to: report.windowEndMs / 1000)
+      if known[app] == nil, count.sloMs > 0, count.sloMs.isFinite {
+        known[app] = App(id: app, slo: count.sloMs / 1000, rate: 0)
+        directives.append(.log(.info, "new app \(app) (SLO \(Int(count.sloMs)) ms)"))
+      }
+    }
+    return directives
+  }
+
+  /// A worker's feedback on one batch.
+  public mutating func receive(feedback: FeedbackMessage) {
+    guard feedback.batchSize > 0, feedback.inferenceSeconds.isFinite else { return }
+    refit.observe(
+      .init(
+        function: feedback.function, batch: feedback.batchSize,
+        seconds: feedback.inferenceSeconds))
+    transport.observe(feedback.delays.transport)
+  }
+
+  /// A worker's periodic report on its slots.
+  public mutating func receive(workers report: WorkerReport, at now: Double) {
+    pools.record(report, at: now)
+  }
+
+  // MARK: Deciding
+
+  /// Looks at everything received so far and decides.
+  public mutating func tick(now: Double) -> [Directive] {
+    var directives: [Directive] = []
+    if firstTick == nil { firstTick = now }
+    rates.prune(now: now)
+    pools.prune(now: now)
+    let estimates = rates.estimates(now: now)
+    let profile = refit.profile()
+    let error = refit.predictionError(of: profile)
+    let planner = Planner(profile: profile, pricing: settings.pricing)
+
+    // Rates: an app new to the plan, or whose rate moved beyond noise.
+    let newApps = estimates.keys.filter { ratesInForce[$0] == nil }.sorted()
+    let moved = estimates.filter { app, estimate in
+      ratesInForce[app].map { policy.moved(from: $0, to: estimate) } ?? false
+    }.keys.sorted()
+
+    // Risk of the plan in force under the refitted model and the transport measured now.
+    var atRisk: [String] = []
+    if let current {
+      let inForce = plannedApps(reserve: reserveInForce, rates: ratesInForce)
+      atRisk =
+        PlanCost.of(
+          current, apps: inForce, provisioner: planner.provisioner,
+          riskTolerance: policy.riskTolerance
+        ).atRisk
+      let needed = transport.value
+      let squeezed = known.values.filter { app in
+        transport.reserve(needed, for: app.slo).seconds
+          > transport.reserve(reserveInForce, for: app.slo).seconds + 1e-9
+      }
+      if !squeezed.isEmpty { atRisk.append("transport") }
+    }
+    directives += warnAboutTransport()
+
+    let measured = current != nil && currentOnPriors && transport.count >= transport.minimum
+    if let trigger = policy.trigger(
+      now: now, newApp: !newApps.isEmpty, rateMoved: !moved.isEmpty, predictionError: error,
+      atRisk: !atRisk.isEmpty, measured: measured)
+    {
+      policy.evaluated(now: now)
+      if measured { currentOnPriors = false }
+      for app in newApps + moved { ratesInForce[app] = estimates[app]?.rate ?? 0 }
+      directives += evaluate(
+        trigger: trigger, planner: planner, error: error, now: now, atRisk: atRisk)
+    }
+    directives += recommendScaling(profile: profile, now: now)
+    return directives
+  }
+
+  /// The apps as the planner sees them: each SLO less the transport reserve (capped per SLO), at
+  /// the rates in force.
+  private func plannedApps(reserve: Double, rates: [String: Double]) -> [App] {
+    known.values.map { app in
+      App(
+        id: app.id, slo: max(0.001, app.slo - transport.reserve(reserve, for: app.slo).seconds),
+        rate: max(0, rates[app.id] ?? app.rate))
+    }.sorted { $0.id < $1.id }
+  }
+
+  private mutating func evaluate(
+    trigger: ReplanPolicy.Trigger, planner: Planner, error: Double?, now: Double,
+    atRisk: [String]
+  ) -> [Directive] {
+    let reserve = transport.reserve
+    let apps = plannedApps(reserve: reserve, rates: ratesInForce)
+    guard !apps.isEmpty else { return [] }
+    var candidate: Plan
+    do {
+      candidate = try planner.plan(apps, algorithm: settings.algorithm)
+    } catch {
+      return [.log(.warning, "cannot plan: \(error)")]
+    }
+    var directives = reportInfeasible(candidate)
+    let provisioner = planner.provisioner
+    let before = apps.map { App(id: $0.id, slo: $0.slo, rate: ratesAtAdoption[$0.id] ?? $0.rate) }
+    let tolerance = policy.riskTolerance
+    var currentCost = current.map {
+      PlanCost.of($0, apps: apps, provisioner: provisioner, riskTolerance: tolerance)
+    }
+    // What put the plan in force at risk (measured now) counts even when the candidate's
+    // transport reserve would hide it.
+    if atRisk.contains("transport"), currentCost != nil {
+      currentCost!.atRisk.append("transport")
+    }
+    guard
+      let reason = policy.adopt(
+        candidate: candidate, current: current, trigger: trigger, currentCost: currentCost,
+        candidateCost: PlanCost.of(candidate, apps: apps, provisioner: provisioner),
+        currentCostBefore: current.map {
+          PlanCost.of($0, apps: before, provisioner: provisioner)
+        },
+        candidateCostBefore: PlanCost.of(candidate, apps: before, provisioner: provisioner),
+        now: now)
+    else {
+      directives.append(
+        .log(.debug, "re-planned (\(trigger.rawValue)); keeping plan v\(version)"))
+      return directives
+    }
+    if let current, Self.sameDecisions(current, candidate) {
+      // Nothing a router or batcher would do differently: no new version.
+      reserveInForce = reserve
+      ratesAtAdoption = Dictionary(uniqueKeysWithValues: apps.map { ($0.id, $0.rate) })
+      directives.append(
+        .log(
+          .debug, "re-planned (\(trigger.rawValue): \(reason)); the same plan, v\(version) stays"))
+      return directives
+    }
+    version += 1
+    candidate.version = version
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    candidate.createdAt = formatter.string(from: Date(timeIntervalSince1970: now))
+    candidate.feedbackBatches = refit.observations
+    candidate.predictionError = error
+    candidate.transportReserveMs = (reserve * 1000).rounded()
+    candidate.baselineObjective = (try? planner.plan(apps, algorithm: .batch))?.objective
+    candidate.reason = String(
+      format: "%@: %@; SLOs less %.0f ms of transport (p%.0f of %d batches%@)",
+      trigger.rawValue, reason, reserve * 1000, transport.quantile * 100, transport.count,
+      transport.count < transport.minimum ? ", the prior until there are enough" : "")
+    current = candidate
+    currentOnPriors = transport.count < transport.minimum
+    reserveInForce = reserve
+    ratesAtAdoption = Dictionary(uniqueKeysWithValues: apps.map { ($0.id, $0.rate) })
+    policy.published(now: now)
+    history.append(
+      Version(version: version, at: now, trigger: trigger, reason: candidate.reason ?? ""))
+    directives.append(.publishPlan(candidate))
+    directives.append(
+      .log(
+        .info,
+        "published plan v\(version) (\(candidate.groups.count) groups, "
+          + String(format: "%.4e %@/request", candidate.objective, candidate.currency)
+          + "): \(candidate.reason ?? "")"))
+    return directives
+  }
+
+  /// Whether two plans route and batch every request alike (groups, functions, batch sizes and
+  /// timeouts to the millisecond).
+  static func sameDecisions(_ a: Plan, _ b: Plan) -> Bool {
+    func signature(_ plan: Plan) -> [String] {
+      plan.groups.map { group in
+        let timeouts = group.apps.map { "\($0)=\(Int(((group.timeoutsMs[$0] ?? 0)).rounded()))" }
+        return "\(group.apps)|\(group.function)|\(group.batchSize)|\(timeouts)"
+      }.sorted()
+    }
+    return signature(a) == signature(b)
+  }
+
+  /// Says once which apps no function can serve (and again if the set changes).
+  private mutating func reportInfeasible(_ plan: Plan) -> [Directive] {
+    let apps = Set(plan.infeasible.map(\.app))
+    guard apps != reportedInfeasible else { return [] }
+    reportedInfeasible = apps
+    guard !apps.isEmpty else {
+      return [.log(.info, "every app is feasible again")]
+    }
+    let detail = plan.infeasible.map { "\($0.app) (\($0.reason))" }.joined(separator: "; ")
+    return [
+      .log(
+        .warning,
+        "no function serves \(apps.count) app\(apps.count == 1 ? "" : "s") within the SLO less "
+          + "transport: \(detail); the routers serve each alone on a function that meets its "
+          + "whole SLO, or dead-letter it (impossible-slo)")
+    ]
+  }
+
+  /// Warns when transport needs more than the share of an SLO it may take (once per change).
+  private mutating func warnAboutTransport() -> [Directive] {
+    let needed = transport.reserve
+    let capped = Set(
+      known.values.filter { transport.reserve(needed, for: $0.slo).capped }.map(\.id))
+    guard capped != cappedApps else { return [] }
+    cappedApps = capped
+    guard !capped.isEmpty else {
+      return [
+        .log(
+          .info, String(format: "transport is back to %.0f ms (p95)", transport.value * 1000))
+      ]
+    }
+    return [
+      .log(
+        .warning,
+        String(
+          format:
+            "transport p%.0f is %.0f ms: more than %.0f %% of the SLO of %@; planning on that "
+            + "share instead — this is not the pipeline's normal delay (a backlog replayed? a slow "
+            + "broker? workers far away?)",
+          transport.quantile * 100, transport.value * 1000, transport.maxShare * 100,
+          capped.sorted().joined(separator: ", ")))
+    ]
+  }
+
+  private mutating func recommendScaling(profile: ModelProfile, now: Double) -> [Directive] {
+    guard let current else { return [] }
+    let demand = PoolDemand.of(
+      current, rates: ratesInForce, latency: LatencyModel(profile: profile))
+    let recommendations = scaler.recommend(
+      demand: demand, pools: pools.pools(now: now), planVersion: version,
+      topics: settings.topics, now: now)
+    var directives: [Directive] = []
+    var changed = false
+    for recommendation in recommendations {
+      let before = scaling[recommendation.group]?.status
+      guard before != recommendation.status else { continue }
+      changed = true
+      switch recommendation.status {
+      case .noWorkers where now - (firstTick ?? now) < settings.workerStaleAfter:
+        // Workers report every second or so: give them the time to before warning.
+        break
+      case .scaleUp, .noWorkers:
+        directives.append(
+          .log(.warning, "pool \(recommendation.summary): \(recommendation.reason)"))
+      case .ok, .idle, .scaleDown:
+        if before != nil { directives.append(.log(.info, "pool \(recommendation.summary)")) }
+      }
+    }
+    scaling = Dictionary(
+      recommendations.map { ($0.group, $0) }, uniquingKeysWith: { _, last in last })
+    if changed || lastScaling.map({ now - $0 >= settings.scalingInterval }) ?? true {
+      lastScaling = now
+      directives.append(.publishScaling(recommendations))
+    }
+    return directives
+  }
+
+  // MARK: What it knows
+
+  /// The transport estimate now (seconds) and the batches it rests on.
+  public var transportEstimate: (seconds: Double, batches: Int) {
+    (transport.value, transport.count)
+  }
+  /// The profile refitted from feedback so far.
+  public var refittedProfile: ModelProfile { refit.profile() }
+  /// The rate each app's plan is made for.
+  public var plannedRates: [String: Double] { ratesInForce }
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Planner
+
+/// The controller's recommendation for one worker pool, on hb.scaling keyed by consumer group
+/// (`Schemas/scaling.schema.json`): the slots the plan in force needs, the slots the pool has,
+/// and the replicas to run — the signal an autoscaler (KEDA, an HPA, a script, a person) acts on.
+public struct ScalingRecommendation: Codable, Sendable, Equatable {
+  public enum Status: String, Codable, Sendable {
+    /// The pool has the slots the plan needs, within one replica.
+    case ok
+    /// Too few slots: add `replicasToAdd` replicas.
+    case scaleUp = "scale-up"
+    /// More replicas than the plan needs for a whole stabilisation window.
+    case scaleDown = "scale-down"
+    /// The plan sends batches to this pool and no worker reports in it.
+    case noWorkers = "no-workers"
+    /// The plan sends nothing to this pool.
+    case idle
+  }
+
+  public var createdAtMs: Double
+  public var planVersion: Int
+  public var group: String
+  public var kind: FunctionConfig.Kind
+  public var topic: String
+  public var status: Status
+  /// What the plan sends the pool: batches per second and the mean time each holds a slot.
+  public var batchesPerSecond: Double
+  public var meanServiceMs: Double
+  /// Busy slots the plan's load makes (batches/s × mean service), and the busy slots measured.
+  public var offeredSlots: Double
+  public var busySlots: Double?
+  public var targetUtilisation: Double
+  public var slotsNeeded: Int
+  public var slotsAvailable: Int
+  public var replicas: Int
+  public var slotsPerReplica: Int
+  public var desiredReplicas: Int
+  /// desired − current (negative: replicas that may go).
+  public var replicasToAdd: Int
+  public var queueWaitP95Ms: Double?
+  public var backlog: Int
+  public var lag: Int?
+  /// For KEDA's Kafka scaler: the lag (batch records) one replica may carry — the batches it
+  /// finishes per second times the queueing delay accepted. Nil while nothing is sent.
+  public var lagThreshold: Int?
+  public var reason: String
+
+  enum CodingKeys: String, CodingKey {
+    case createdAtMs = "created_at_ms"
+    case planVersion = "plan_version"
+    case group, kind, topic, status
+    case batchesPerSecond = "batches_per_s"
+    case meanServiceMs = "mean_service_ms"
+    case offeredSlots = "offered_slots"
+    case busySlots = "busy_slots"
+    case targetUtilisation = "target_utilisation"
+    case slotsNeeded = "slots_needed"
+    case slotsAvailable = "slots_available"
+    case replicas
+    case slotsPerReplica = "slots_per_replica"
+    case desiredReplicas = "desired_replicas"
+    case replicasToAdd = "replicas_to_add"
+    case queueWaitP95Ms = "queue_wait_p95_ms"
+    case backlog, lag
+    case lagThreshold = "lag_threshold"
+    case reason
+  }
+
+  /// One line for logs and the live view.
+  public var summary: String {
+    let head =
+      "\(group): \(slotsAvailable) slots in \(replicas) replicas, the plan needs \(slotsNeeded)"
+    switch status {
+    case .ok: return head + " (ok)"
+    case .idle: return "\(group): idle (the plan sends it nothing)"
+    case .noWorkers: return head + ": no worker reports; start \(desiredReplicas)"
+    case .scaleUp: return head + ": add \(replicasToAdd) replica\(replicasToAdd == 1 ? "" : "s")"
+    case .scaleDown:
+      return head + ": \(-replicasToAdd) replica\(replicasToAdd == -1 ? "" : "s") may go"
+    }
+  }
+}
+
+/// Works out the scaling recommendation of each pool from the plan's demand and the pools'
+/// reports (pure):
+/// - needed slots = the larger of the plan's offered load and the busy slots measured, each over
+///   the target utilisation; a saturated pool (a slot wait past `saturationWaitMs` at the 95th
+///   percentile, or more batches waiting than it has slots) needs at least one replica more than
+///   it has, whatever the model says;
+/// - scaling up is recommended at once; scaling down only when the need stayed below the pool for
+///   a whole `scaleDownWindow` (the largest need in the window decides), so a lull does not
+///   flap the pool.
+public struct PoolScaler: Sendable {
+  public var targetUtilisation: Double
+  public var scaleDownWindow: Double
+  public var saturationWaitMs: Double
+  /// The slot wait the lag threshold allows (seconds).
+  public var acceptedQueueDelay: Double
+  private var needs: [String: [(time: Double, slots: Int)]] = [:]
+
+  public init(
+    targetUtilisation: Double = 0.7, scaleDownWindow: Double = 60, saturationWaitMs: Double = 100,
+    acceptedQueueDelay: Double = 0.25
+  ) {
+    self.targetUtilisation = targetUtilisation
+    self.scaleDownWindow = scaleDownWindow
+    self.saturationWaitMs = saturationWaitMs
+    self.acceptedQueueDelay = acceptedQueueDelay
+  }
+
+  /// One recommendation per pool: every pool that reports, and the default group of a kind the
+  /// plan uses when none of that kind reports.
+  public mutating func recommend(
+    demand: [FunctionConfig.Kind: PoolDemand], pools: [String: WorkerPools.Pool],
+    planVersion: Int, topics: PipelineTopics, now: Double
+  ) -> [ScalingRecommendation] {
+    var targets = pools.values.map { ($0.group, $0.kind, Optional($0)) }
+    for kind in [FunctionConfig.Kind.cpu, .gpu]
+    where (demand[kind]?.offeredSlots ?? 0) > 0
+      && !pools.values.contains(where: { $0.kind == kind })
+    {
+      targets.append(("hb-workers-\(kind.rawValue)", kind, nil))
+    }
+    return targets.sorted { $0.0 < $1.0 }.map { group, kind, pool in
+      recommend(
+        group: group, kind: kind,
+        demand: demand[kind] ?? PoolDemand(kind: kind, batchesPerSecond: 0, offeredSlots: 0),
+        pool: pool, planVersion: planVersion, topic: topics.batches(for: kind), now: now)
+    }
+  }
+
+  private mutating func recommend(
+    group: String, kind: FunctionConfig.Kind, demand: PoolDemand, pool: WorkerPools.Pool?,
+    planVersion: Int, topic: String, now: Double
+  ) -> ScalingRecommendation {
+    let perReplica = pool?.slotsPerReplica ?? 1
+    let available = pool?.slots ?? 0
+    let replicas = pool?.replicas ?? 0
+    let rho = max(0.05, min(1, targetUtilisation))
+    let modelNeed = demand.slotsNeeded(target: rho)
+    var measuredNeed = 0
+    var saturated = false
+    var reasons: [String] = []
+    if let pool {
+      measuredNeed = pool.busySlots > 0 ? Int((pool.busySlots / rho - 1e-9).rounded(.up)) : 0
+      let waiting = (pool.queueWaitP95Ms ?? 0) > saturationWaitMs
+      if waiting || pool.backlog > pool.slots {
+        saturated = true
+        measuredNeed = max(measuredNeed, pool.slots + perReplica)
+        reasons.append(
+          String(
+            format: "saturated: slot wait p95 %.0f ms, %d batches waiting",
+            pool.queueWaitP95Ms ?? 0, pool.backlog))
+      }
+    }
+    let need = max(modelNeed, measuredNeed)
+    var history = needs[group, default: []]
+    history.append((now, need))
+    history.removeAll { $0.time < now - scaleDownWindow }
+    needs[group] = history
+    let active = demand.offeredSlots > 0 || (pool?.busySlots ?? 0) > 0 || (pool?.backlog ?? 0) > 0
+    var desiredSlots = need
+    // Up at once; down only to the largest need of the whole window.
+    if need < available { desiredSlots = min(available, history.map(\.slots).max() ?? need) }
+    var desired = active ? max(1, Int((Double(desiredSlots) / Double(perReplica)).rounded(.up))) : 0
+    if saturated { desired = max(desired, replicas + 1) }
+    let status: ScalingRecommendation.Status
+    if !active {
+      status = .idle
+      desired = 0
+    } else if pool == nil {
+      status = .noWorkers
+    } else if desired > replicas {
+      status = .scaleUp
+    } else if desired < replicas {
+      status = .scaleDown
+    } else {
+      status = .ok
+    }
+    reasons.insert(
+      String(
+        format:
+          "the plan sends %.1f batches/s of %.0f ms: %.2f busy slots, %d at %.0f %% utilisation",
+        demand.batchesPerSecond, demand.meanService * 1000, demand.offeredSlots, modelNeed,
+        rho * 100), at: 0)
+    if let pool {
+      reasons.insert(String(format: "measured %.2f busy slots", pool.busySlots), at: 1)
+    }
+    let perReplicaRate =
+      demand.meanService > 0 ? Double(perReplica) / demand.meanService : 0
+    return ScalingRecommendation(
+      createdAtMs: (now * 1000).rounded(), planVersion: planVersion, group: group, kind: kind,
+      topic: topic, status: status, batchesPerSecond: demand.batchesPerSecond,
+      meanServiceMs: demand.meanService * 1000, offeredSlots: demand.offeredSlots,
+      busySlots: pool?.busySlots, targetUtilisation: rho, slotsNeeded: need,
+      slotsAvailable: available, replicas: replicas, slotsPerReplica: perReplica,
+      desiredReplicas: desired, replicasToAdd: desired - replicas,
+      queueWaitP95Ms: pool?.queueWaitP95Ms, backlog: pool?.backlog ?? 0, lag: pool?.lag,
+      lagThreshold: perReplicaRate > 0
+        ? max(1, Int((perReplicaRate * acceptedQueueDelay).rounded())) : nil,
+      reason: reasons.joined(separator: "; "))
+  }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Kafka
+
+/// Batch records a worker has read and its slots have not started yet, first in, first out.
+/// The worker's reading thread puts records in as soon as they arrive (so the time a batch waits
+/// for a slot is measured, not hidden in the consumer's prefetch); each slot thread takes the
+/// oldest when it is free.
+final class SlotQueue: @unchecked Sendable {
+  struct Entry {
+    var record: KafkaRecord
+    /// When the worker read it (seconds, the pipeline clock).
+    var received: Double
+  }
+
+  private let condition = NSCondition()
+  private var entries: [Entry] = []
+  private var head = 0
+  private var closed = false
+
+  /// Records waiting.
+  var count: Int {
+    condition.lock()
+    defer { condition.unlock() }
+    return entries.count - head
+  }
+
+  func put(_ entry: Entry) {
+    condition.lock()
+    entries.append(entry)
+    condition.signal()
+    condition.unlock()
+  }
+
+  /// The oldest record, waiting for one; nil once the queue is closed (what is left stays unread:
+  /// its offsets are not committed, so the group reads it again).
+  func take() -> Entry? {
+    condition.lock()
+    defer { condition.unlock() }
+    while head == entries.count, !closed { condition.wait() }
+    guard !closed else { return nil }
+    let entry = entries[head]
+    head += 1
+    if head > 256, head * 2 > entries.count {
+      entries.removeFirst(head)
+      head = 0
+    }
+    return entry
+  }
+
+  /// Takes out the records of partitions the group took away (their new owner reads them);
+  /// returns how many.
+  @discardableResult
+  func remove(_ partitions: Set<KafkaTopicPartition>) -> Int {
+    condition.lock()
+    defer { condition.unlock() }
+    let before = entries.count - head
+    entries = entries[head...].filter { !partitions.contains($0.record.topicPartition) }
+    head = 0
+    return before - entries.count
+  }
+
+  /// Wakes every waiting slot; `take` returns nil from now on. Returns the records left.
+  @discardableResult
+  func close() -> Int {
+    condition.lock()
+    defer { condition.unlock() }
+    closed = true
+    condition.broadcast()
+    return entries.count - head
+  }
+}
