@@ -88,6 +88,12 @@ public struct RouterReport: Sendable, Codable, Equatable {
     public var sloMs: Double
     public var planned: Bool
 
+    public init(requests: Int, sloMs: Double, planned: Bool) {
+      self.requests = requests
+      self.sloMs = sloMs
+      self.planned = planned
+    }
+
     enum CodingKeys: String, CodingKey {
       case requests
       case sloMs = "slo_ms"
@@ -107,7 +113,7 @@ public struct RouterReport: Sendable, Codable, Equatable {
 
   public var isEmpty: Bool { apps.isEmpty && rejected.isEmpty }
 
-  mutating func count(app: String, sloMs: Double, planned: Bool) {
+  public mutating func count(app: String, sloMs: Double, planned: Bool) {
     apps[app, default: AppCount(requests: 0, sloMs: sloMs, planned: planned)].add(sloMs: sloMs)
   }
 }

@@ -135,6 +135,18 @@ public struct RatesMessage: Codable, Sendable, Equatable {
   public var apps: [String: RouterReport.AppCount]
   public var rejected: [String: Int]
 
+  public init(
+    router: String, planVersion: Int, windowStartMs: Double, windowEndMs: Double,
+    apps: [String: RouterReport.AppCount], rejected: [String: Int]
+  ) {
+    self.router = router
+    self.planVersion = planVersion
+    self.windowStartMs = windowStartMs
+    self.windowEndMs = windowEndMs
+    self.apps = apps
+    self.rejected = rejected
+  }
+
   enum CodingKeys: String, CodingKey {
     case router
     case planVersion = "plan_version"

@@ -14,7 +14,8 @@ public struct SlotUsage: Sendable {
     public var requests: Int
   }
 
-  public let slots: Int
+  /// Slots now (a pool may grow or shrink).
+  public var slots: Int
   private var windowStart: Double
   private var running: [Int: Double] = [:]
   private var busy = 0.0

@@ -75,6 +75,33 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
   /// The invocation's cost under the worker's pricing preset, when it has a profile.
   public var billedCost: Double?
 
+  public init(
+    batchID: String, group: String, planVersion: Int, function: FunctionConfig, backend: String,
+    emulated: Bool, batchSize: Int, inferenceSeconds: Double, predictedMaxMs: Double,
+    endToEndMs: [Double], worker: String, workerGroup: String?, flushedMs: Double,
+    receivedMs: Double?, startedMs: Double, finishedMs: Double, publishedMs: Double?,
+    billedCost: Double?
+  ) {
+    self.batchID = batchID
+    self.group = group
+    self.planVersion = planVersion
+    self.function = function
+    self.backend = backend
+    self.emulated = emulated
+    self.batchSize = batchSize
+    self.inferenceSeconds = inferenceSeconds
+    self.predictedMaxMs = predictedMaxMs
+    self.endToEndMs = endToEndMs
+    self.worker = worker
+    self.workerGroup = workerGroup
+    self.flushedMs = flushedMs
+    self.receivedMs = receivedMs
+    self.startedMs = startedMs
+    self.finishedMs = finishedMs
+    self.publishedMs = publishedMs
+    self.billedCost = billedCost
+  }
+
   /// The batch's delays, in seconds (never negative: clocks of two machines may disagree a
   /// little).
   public var delays: BatchDelays {

@@ -203,3 +203,13 @@ extension ModelProfile {
     return scaled
   }
 }
+
+extension ModelProfile {
+  /// Every latency, CPU and GPU, times `factor`: the same functions uniformly slower or faster.
+  public func scaled(by factor: Double) -> ModelProfile {
+    var scaled = scaledCPU(by: factor)
+    scaled.gpu?.xi1 *= factor
+    scaled.gpu?.xi2 *= factor
+    return scaled
+  }
+}

@@ -25,10 +25,16 @@ public struct ControllerCore: Sendable {
     public var rateWindow = 60.0
     public var transport = TransportEstimate()
     public var scaler = PoolScaler()
+    /// Plans are made with every maximum latency this much higher than the model says (0: as the
+    /// model says; risk is judged on measured batches with statistical tests, not on re-costing).
+    public var maxMargin = 0.0
     /// A worker silent this long has left its pool (seconds).
     public var workerStaleAfter = 5.0
+    /// How long a cheaper plan waits for the pools to have its slots before it is given up
+    /// (seconds; it is found again at the next re-plan).
+    public var capacityWait = 120.0
     /// How often scaling recommendations are published (seconds); at once when a pool's status
-    /// changes.
+    /// or desired replicas change.
     public var scalingInterval = 5.0
     public var topics = PipelineTopics()
 
@@ -62,6 +68,16 @@ public struct ControllerCore: Sendable {
 
   private var rates: RateEstimator
   private var refit: LatencyRefit
+  /// The latency model plans are made on: the prior, then the refit when it moved beyond noise.
+  private var modelInForce: ModelProfile
+  /// The model (with its margins) the plan in force was made on, and what was measured under it.
+  private var planModel: LatencyModel
+  private var risk: PlanRisk
+  private var riskDetail: [String] = []
+  private var riskLag = 1.0
+  /// A cheaper plan's demand on the pools, while it waits for them to have the slots, and since
+  /// when.
+  private var waiting: (demand: [FunctionConfig.Kind: PoolDemand], since: Double)?
   private var policy: ReplanPolicy
   private var transport: TransportEstimate
   private var pools: WorkerPools
@@ -69,8 +85,12 @@ public struct ControllerCore: Sendable {
   private var known: [String: App]
   /// The rate each app's plan is made for: moves only beyond noise.
   private var ratesInForce: [String: Double]
-  /// The rates and the transport reserve (before the per-SLO cap) the plan in force was made for.
+  /// How long each rate in force was counted over (infinite: given in the apps file).
+  private var rateSpans: [String: Double] = [:]
+  /// The rates and the transport reserve (before the per-SLO cap) the plan in force was made for,
+  /// and whether any of those rates was provisional.
   private var ratesAtAdoption: [String: Double] = [:]
+  private var adoptedOnProvisionalRates = false
   private var reserveInForce: Double
   /// Whether the plan in force was made before transport had been measured.
   private var currentOnPriors = false
@@ -83,6 +103,9 @@ public struct ControllerCore: Sendable {
     self.settings = settings
     rates = RateEstimator(window: settings.rateWindow)
     refit = LatencyRefit(prior: settings.prior)
+    modelInForce = settings.prior
+    planModel = LatencyModel(profile: settings.prior)
+    risk = PlanRisk(tolerance: settings.policy.riskTolerance)
     policy = settings.policy
     transport = settings.transport
     pools = WorkerPools(staleAfter: settings.workerStaleAfter)
@@ -98,6 +121,8 @@ public struct ControllerCore: Sendable {
   public mutating func resume(from plan: Plan) {
     current = plan
     version = max(version, plan.version ?? 0)
+    planModel = planner.provisioner.latencyModel
+    risk.reset(version: plan.version)
     reserveInForce = (plan.transportReserveMs ?? settings.transport.reserve * 1000) / 1000
     for group in plan.groups {
       for app in group.apps where known[app] == nil {
@@ -133,6 +158,7 @@ public struct ControllerCore: Sendable {
         function: feedback.function, batch: feedback.batchSize,
         seconds: feedback.inferenceSeconds))
     transport.observe(feedback.delays.transport)
+    risk.observe(feedback)
   }
 
   /// A worker's periodic report on its slots.
@@ -149,9 +175,9 @@ public struct ControllerCore: Sendable {
     rates.prune(now: now)
     pools.prune(now: now)
     let estimates = rates.estimates(now: now)
-    let profile = refit.profile()
+    let profile = refit.profile(fallback: modelInForce)
     let error = refit.predictionError(of: profile)
-    let planner = Planner(profile: profile, pricing: settings.pricing)
+    let measuredModel = Planner(profile: profile, pricing: settings.pricing)
 
     // Rates: an app new to the plan, or whose rate moved beyond noise.
     let newApps = estimates.keys.filter { ratesInForce[$0] == nil }.sorted()
@@ -159,34 +185,85 @@ public struct ControllerCore: Sendable {
       ratesInForce[app].map { policy.moved(from: $0, to: estimate) } ?? false
     }.keys.sorted()
 
-    // Risk of the plan in force under the refitted model and the transport measured now.
+    // Risk of the plan in force under what was measured: its functions' latencies, and the
+    // transport now against what it reserved.
     var atRisk: [String] = []
     if let current {
-      let inForce = plannedApps(reserve: reserveInForce, rates: ratesInForce)
-      atRisk =
-        PlanCost.of(
-          current, apps: inForce, provisioner: planner.provisioner,
-          riskTolerance: policy.riskTolerance
-        ).atRisk
+      let risks = risk.groupsAtRisk(current, planned: planModel)
+      atRisk = risks.map(\.group)
+      riskDetail = risks.map { "\($0.group) \($0.why)" }
+      riskLag = risks.map(\.lag).max() ?? 1
       let needed = transport.value
       let squeezed = known.values.filter { app in
         transport.reserve(needed, for: app.slo).seconds
           > transport.reserve(reserveInForce, for: app.slo).seconds + 1e-9
       }
-      if !squeezed.isEmpty { atRisk.append("transport") }
+      if !squeezed.isEmpty {
+        atRisk.append("transport")
+        riskDetail.append(
+          String(
+            format: "transport p%.0f %.0f ms past the %.0f ms reserved", transport.quantile * 100,
+            needed * 1000, reserveInForce * 1000))
+      }
     }
     directives += warnAboutTransport()
 
+    var poolReady = false
+    if let pending = waiting {
+      if now - pending.since > settings.capacityWait {
+        waiting = nil
+        directives.append(
+          .log(.info, "the pools did not grow for the cheaper plan; keeping plan v\(version)"))
+      } else {
+        poolReady =
+          Self.shortfall(pending.demand, pools: pools.pools(now: now), target: targetUtilisation)
+          == nil
+      }
+    }
     let measured = current != nil && currentOnPriors && transport.count >= transport.minimum
-    if let trigger = policy.trigger(
-      now: now, newApp: !newApps.isEmpty, rateMoved: !moved.isEmpty, predictionError: error,
-      atRisk: !atRisk.isEmpty, measured: measured)
+    let drift = refit.significantDrift(from: modelInForce)
+    if ProcessInfo.processInfo.environment["HB_DEBUG"] != nil,
+      (drift ?? 0) > 0.05 || !atRisk.isEmpty
+    {
+      print(
+        "DEBUG", now, "drift", drift ?? -1, "risk", riskDetail, "refit gpu", profile.gpu!.xi1,
+        profile.gpu!.xi2, "inforce", modelInForce.gpu!.xi1, modelInForce.gpu!.xi2, "prior",
+        settings.prior.gpu!.xi1 * 1.3, settings.prior.gpu!.xi2 * 1.3)
+    }
+    if let trigger = poolReady
+      ? .poolReady
+      : policy.trigger(
+        now: now, newApp: !newApps.isEmpty, rateMoved: !moved.isEmpty, modelDrift: drift,
+        atRisk: !atRisk.isEmpty, measured: measured)
     {
       policy.evaluated(now: now)
       if measured { currentOnPriors = false }
-      for app in newApps + moved { ratesInForce[app] = estimates[app]?.rate ?? 0 }
-      directives += evaluate(
-        trigger: trigger, planner: planner, error: error, now: now, atRisk: atRisk)
+      for app in newApps + moved {
+        ratesInForce[app] = estimates[app]?.rate ?? 0
+        rateSpans[app] = estimates[app]?.span ?? 0
+      }
+      // A rate set from a short count is provisional: at the period it is refreshed once it has
+      // been counted over half the window (then it moves only beyond noise again).
+      if trigger == .period {
+        for (app, estimate) in estimates
+        where (rateSpans[app] ?? .infinity) < settings.rateWindow / 2
+          && estimate.span >= settings.rateWindow / 2
+        {
+          ratesInForce[app] = estimate.rate
+          rateSpans[app] = estimate.span
+        }
+      }
+      // The model a plan is made on moves only when the refit moved beyond noise, or the plan in
+      // force is at risk under it.
+      if trigger == .sloAtRisk || (drift ?? 0) > policy.modelChange {
+        // At risk, the newest batches lead the refit: plan on the model in force scaled to them,
+        // and refit on what comes after the change only.
+        modelInForce = trigger == .sloAtRisk ? modelInForce.scaled(by: riskLag) : profile
+        if trigger == .sloAtRisk, riskLag > 1 + policy.riskTolerance / 2 {
+          refit.forgetObservations()
+        }
+      }
+      directives += evaluate(trigger: trigger, error: error, now: now, atRisk: atRisk)
     }
     directives += recommendScaling(profile: profile, now: now)
     return directives
@@ -202,10 +279,24 @@ public struct ControllerCore: Sendable {
     }.sorted { $0.id < $1.id }
   }
 
+  /// A planner on the model in force, with `maxMargin` on every maximum: a plan sits exactly on
+  /// its SLOs by construction (t_w = s_w − L_max), so without a margin the next refit's noise
+  /// would put it at risk.
+  private var planner: Planner {
+    let margin = 1 + max(0, settings.maxMargin)
+    var profile = modelInForce
+    profile.cpu.latencyMax = profile.cpu.latencyMax.map {
+      .init(alpha: $0.alpha * margin, beta: $0.beta, gamma: $0.gamma * margin)
+    }
+    return Planner(
+      profile: profile, pricing: settings.pricing,
+      gpuMaxMargin: LatencyModel.defaultGPUMaxMargin * margin)
+  }
+
   private mutating func evaluate(
-    trigger: ReplanPolicy.Trigger, planner: Planner, error: Double?, now: Double,
-    atRisk: [String]
+    trigger: ReplanPolicy.Trigger, error: Double?, now: Double, atRisk: [String]
   ) -> [Directive] {
+    let planner = self.planner
     let reserve = transport.reserve
     let apps = plannedApps(reserve: reserve, rates: ratesInForce)
     guard !apps.isEmpty else { return [] }
@@ -222,11 +313,8 @@ public struct ControllerCore: Sendable {
     var currentCost = current.map {
       PlanCost.of($0, apps: apps, provisioner: provisioner, riskTolerance: tolerance)
     }
-    // What put the plan in force at risk (measured now) counts even when the candidate's
-    // transport reserve would hide it.
-    if atRisk.contains("transport"), currentCost != nil {
-      currentCost!.atRisk.append("transport")
-    }
+    // Risk is what was measured on the plan in force (`PlanRisk`, transport), not a re-costing.
+    currentCost?.atRisk = riskDetail
     guard
       let reason = policy.adopt(
         candidate: candidate, current: current, trigger: trigger, currentCost: currentCost,
@@ -235,10 +323,26 @@ public struct ControllerCore: Sendable {
           PlanCost.of($0, apps: before, provisioner: provisioner)
         },
         candidateCostBefore: PlanCost.of(candidate, apps: before, provisioner: provisioner),
-        now: now)
+        now: now, provisional: adoptedOnProvisionalRates)
     else {
       directives.append(
         .log(.debug, "re-planned (\(trigger.rawValue)); keeping plan v\(version)"))
+      return directives
+    }
+    if case .cheaper = reason, let short = shortfall(of: candidate, now: now) {
+      // A plan change must not outrun its pools: ask for the slots first, adopt when they are up.
+      let first = waiting == nil
+      waiting = (
+        PoolDemand.of(candidate, rates: ratesInForce, latency: planner.provisioner.latencyModel),
+        now
+      )
+      if first {
+        directives.append(
+          .log(
+            .info,
+            "a plan \(reason) waits for the worker pools (\(short)); recommending the slots on "
+              + "\(settings.topics.scaling)"))
+      }
       return directives
     }
     if let current, Self.sameDecisions(current, candidate) {
@@ -261,9 +365,16 @@ public struct ControllerCore: Sendable {
     candidate.baselineObjective = (try? planner.plan(apps, algorithm: .batch))?.objective
     candidate.reason = String(
       format: "%@: %@; SLOs less %.0f ms of transport (p%.0f of %d batches%@)",
-      trigger.rawValue, reason, reserve * 1000, transport.quantile * 100, transport.count,
+      trigger.rawValue, reason.description, reserve * 1000, transport.quantile * 100,
+      transport.count,
       transport.count < transport.minimum ? ", the prior until there are enough" : "")
     current = candidate
+    waiting = nil
+    adoptedOnProvisionalRates = apps.contains {
+      (rateSpans[$0.id] ?? .infinity) < settings.rateWindow / 2
+    }
+    planModel = planner.provisioner.latencyModel
+    risk.reset(version: version)
     currentOnPriors = transport.count < transport.minimum
     reserveInForce = reserve
     ratesAtAdoption = Dictionary(uniqueKeysWithValues: apps.map { ($0.id, $0.rate) })
@@ -336,17 +447,49 @@ public struct ControllerCore: Sendable {
     ]
   }
 
+  private var targetUtilisation: Double { settings.scaler.targetUtilisation }
+
+  /// What the pools lack for `plan` (at the target utilisation), said in words; nil when they
+  /// have it, or when no worker reports at all (nothing is known of the pools).
+  private func shortfall(of plan: Plan, now: Double) -> String? {
+    Self.shortfall(
+      PoolDemand.of(plan, rates: ratesInForce, latency: planner.provisioner.latencyModel),
+      pools: pools.pools(now: now), target: targetUtilisation)
+  }
+
+  static func shortfall(
+    _ demand: [FunctionConfig.Kind: PoolDemand], pools: [String: WorkerPools.Pool], target: Double
+  ) -> String? {
+    guard !pools.isEmpty else { return nil }
+    var missing: [String] = []
+    for kind in [FunctionConfig.Kind.cpu, .gpu] {
+      let needed = demand[kind]?.slotsNeeded(target: target) ?? 0
+      let available = pools.values.filter { $0.kind == kind }.reduce(0) { $0 + $1.slots }
+      if needed > available {
+        missing.append("\(kind.rawValue) needs \(needed) slots, \(available) reported")
+      }
+    }
+    return missing.isEmpty ? nil : missing.joined(separator: ", ")
+  }
+
   private mutating func recommendScaling(profile: ModelProfile, now: Double) -> [Directive] {
     guard let current else { return [] }
-    let demand = PoolDemand.of(
+    var demand = PoolDemand.of(
       current, rates: ratesInForce, latency: LatencyModel(profile: profile))
+    // A plan waiting for capacity asks for its slots too.
+    for (kind, pending) in waiting?.demand ?? [:]
+    where pending.offeredSlots > (demand[kind]?.offeredSlots ?? 0) {
+      demand[kind] = pending
+    }
     let recommendations = scaler.recommend(
       demand: demand, pools: pools.pools(now: now), planVersion: version,
       topics: settings.topics, now: now)
     var directives: [Directive] = []
     var changed = false
     for recommendation in recommendations {
-      let before = scaling[recommendation.group]?.status
+      let previous = scaling[recommendation.group]
+      let before = previous?.status
+      if previous?.desiredReplicas != recommendation.desiredReplicas { changed = true }
       guard before != recommendation.status else { continue }
       changed = true
       switch recommendation.status {
@@ -376,7 +519,7 @@ public struct ControllerCore: Sendable {
     (transport.value, transport.count)
   }
   /// The profile refitted from feedback so far.
-  public var refittedProfile: ModelProfile { refit.profile() }
+  public var refittedProfile: ModelProfile { refit.profile(fallback: modelInForce) }
   /// The rate each app's plan is made for.
   public var plannedRates: [String: Double] { ratesInForce }
 }

@@ -1,8 +1,9 @@
 import Foundation
 
 /// Per-app arrival rates from counts over time (the router's reports on hb.rates): a sliding
-/// window for a steady estimate, and a short window that takes over when a burst is beyond what
-/// Poisson noise around the steady rate explains. Pure; times are seconds.
+/// window for a steady estimate, and a short window that takes over when a burst (or the end of
+/// one, a drop) is beyond what Poisson noise around the steady rate explains. Pure; times are
+/// seconds.
 public struct RateEstimator: Sendable {
   /// The steady window.
   public var window: Double
@@ -49,7 +50,8 @@ public struct RateEstimator: Sendable {
     let burstSpan = min(burstWindow, span)
     let recent = Double(entries.filter { $0.time > now - burstSpan }.reduce(0) { $0 + $1.count })
     let expected = steady * burstSpan
-    if recent > expected + burstSigmas * expected.squareRoot() + 3 {
+    let noise = burstSigmas * expected.squareRoot() + 3
+    if recent > expected + noise || recent < expected - noise {
       return (recent / burstSpan, burstSpan)
     }
     return (steady, span)

@@ -5,10 +5,10 @@ import Planner
 /// - It re-plans (evaluates a candidate) every `period`; at once when an app appears, when an
 ///   app's rate moved by more than `rateChange` *and* by more than `rateSigmas` standard
 ///   deviations of Poisson noise over the span it was counted in, when the plan in force is at
-///   risk, or when the plan in force was made on priors and the first measurements replaced them;
-///   and when the model's error on recent feedback passes `modelError`, at most every
-///   `recheckInterval` (a model error that stays high on a noisy machine re-costs the plan, it
-///   does not re-plan every tick).
+///   risk, when the plan in force was made on priors and the first measurements replaced them, or
+///   when the refitted latency model moved from the one the plan was made on by more than
+///   `modelChange` (on the functions and batch sizes of recent feedback: noise in single batches
+///   averages out, so a prediction error that stays high on a noisy machine does not re-plan).
 /// - It publishes the candidate only when there is no plan; when the plan in force misses an app
 ///   the candidate serves; when an SLO is at risk under the measured latencies (the refitted
 ///   model's maximum past what the plan left for it, by more than `riskTolerance`, or transport
@@ -24,35 +24,39 @@ public struct ReplanPolicy: Sendable {
   public var minInterval: Double
   public var rateChange: Double
   public var rateSigmas: Double
-  public var modelError: Double
-  public var recheckInterval: Double
+  public var modelChange: Double
   public var improvement: Double
   public var riskTolerance: Double
 
   private var lastEvaluation: Double?
   private var lastPublished: Double?
+  /// When a cheaper plan held back by `minInterval` is looked at again.
+  public private(set) var retryAt: Double?
 
   public enum Trigger: String, Sendable {
     case first, period
     case newApp = "new-app"
     case rateChange = "rate-change"
-    case modelError = "model-error"
+    case modelChange = "model-change"
     case sloAtRisk = "slo-at-risk"
     /// The plan in force was made on priors (transport, latency) and measurements replaced them.
     case measurements
+    /// A cheaper plan waited for the worker pools to have the slots it needs, and now they do.
+    case poolReady = "pool-ready"
+    /// A cheaper plan had to wait for `minInterval` after the last version, and it has passed.
+    case deferred
   }
 
   public init(
     period: Double = 60, minInterval: Double = 30, rateChange: Double = 0.25,
-    rateSigmas: Double = 4, modelError: Double = 0.10, recheckInterval: Double = 10,
-    improvement: Double = 0.02, riskTolerance: Double = 0.10
+    rateSigmas: Double = 4, modelChange: Double = 0.10, improvement: Double = 0.02,
+    riskTolerance: Double = 0.10
   ) {
     self.period = period
     self.minInterval = minInterval
     self.rateChange = rateChange
     self.rateSigmas = rateSigmas
-    self.modelError = modelError
-    self.recheckInterval = recheckInterval
+    self.modelChange = modelChange
     self.improvement = improvement
     self.riskTolerance = riskTolerance
   }
@@ -60,9 +64,10 @@ public struct ReplanPolicy: Sendable {
   /// Whether to re-plan now, and why: `newApp`, an app the plan was not made for reports;
   /// `rateMoved`, an app's rate moved beyond noise (`moved(from:to:)`); `atRisk`, the plan in
   /// force is at risk now; `measured`, the plan in force was made on priors and enough has been
-  /// measured to replace them.
+  /// measured to replace them; `modelDrift`, how far the refitted model moved from the one the
+  /// plan in force was made on.
   public func trigger(
-    now: Double, newApp: Bool = false, rateMoved: Bool = false, predictionError: Double?,
+    now: Double, newApp: Bool = false, rateMoved: Bool = false, modelDrift: Double? = nil,
     atRisk: Bool = false, measured: Bool = false
   ) -> Trigger? {
     guard let last = lastEvaluation else { return .first }
@@ -70,9 +75,8 @@ public struct ReplanPolicy: Sendable {
     if atRisk { return .sloAtRisk }
     if rateMoved { return .rateChange }
     if measured { return .measurements }
-    if let predictionError, predictionError > modelError, now - last >= recheckInterval {
-      return .modelError
-    }
+    if let retryAt, now >= retryAt { return .deferred }
+    if let modelDrift, modelDrift > modelChange { return .modelChange }
     return now - last >= period ? .period : nil
   }
 
@@ -86,42 +90,66 @@ public struct ReplanPolicy: Sendable {
     return change > rateSigmas * variance.squareRoot()
   }
 
-  public mutating func evaluated(now: Double) { lastEvaluation = now }
+  public mutating func evaluated(now: Double) {
+    lastEvaluation = now
+    if let retryAt, now >= retryAt { self.retryAt = nil }
+  }
 
-  public mutating func published(now: Double) { lastPublished = now }
+  public mutating func published(now: Double) {
+    lastPublished = now
+    retryAt = nil
+  }
 
-  /// Whether `candidate` should replace `current` at `now`, with the reason.
+  /// Why a candidate replaces the plan in force.
+  public enum Adoption: Sendable, Equatable, CustomStringConvertible {
+    case first
+    case uncovered([String])
+    case atRisk([String])
+    /// Cheaper by this fraction; the only reason that may wait (for the period, for capacity).
+    case cheaper(Double)
+
+    public var description: String {
+      switch self {
+      case .first: "first plan"
+      case .uncovered(let apps): "apps not in the current plan: \(apps.joined(separator: ", "))"
+      case .atRisk(let groups): "SLO at risk in groups \(groups.joined(separator: ", "))"
+      case .cheaper(let saving): String(format: "%.1f %% cheaper", saving * 100)
+      }
+    }
+  }
+
+  /// Whether `candidate` should replace `current` at `now`, and why. A cheaper candidate held
+  /// back by `minInterval` is looked at again when the interval has passed (`.deferred`).
+  /// `provisional`: the plan in force was made on rates counted over a short span, so the guard
+  /// against noise (no dearer under those rates) does not hold it.
   ///
   /// `currentCost` and `candidateCost` re-cost both plans under the new rates and model;
   /// `currentCostBefore` and `candidateCostBefore` under the rates the current plan was adopted
   /// for.
-  public func adopt(
+  public mutating func adopt(
     candidate: Plan, current: Plan?, trigger: Trigger, currentCost: PlanCost?,
     candidateCost: PlanCost? = nil, currentCostBefore: PlanCost? = nil,
-    candidateCostBefore: PlanCost? = nil, now: Double = .infinity
-  ) -> String? {
-    guard current != nil, let currentCost else { return "first plan" }
+    candidateCostBefore: PlanCost? = nil, now: Double = .infinity, provisional: Bool = false
+  ) -> Adoption? {
+    guard current != nil, let currentCost else { return .first }
     // Apps no function can serve are not the current plan's fault: the candidate has them too.
     let unservable = Set(candidate.infeasible.map(\.app))
     let missing = currentCost.uncovered.filter { !unservable.contains($0) }
-    if !missing.isEmpty {
-      return "apps not in the current plan: \(missing.joined(separator: ", "))"
-    }
-    if !currentCost.atRisk.isEmpty {
-      return "SLO at risk in groups \(currentCost.atRisk.joined(separator: ", "))"
-    }
+    if !missing.isEmpty { return .uncovered(missing) }
+    if !currentCost.atRisk.isEmpty { return .atRisk(currentCost.atRisk) }
     let newCost = candidateCost?.objective ?? candidate.objective
     guard newCost < currentCost.objective * (1 - improvement) else { return nil }
     if trigger != .measurements, let lastPublished, now - lastPublished < minInterval {
+      retryAt = lastPublished + minInterval
       return nil
     }
-    if trigger == .period, let before = currentCostBefore,
+    if trigger == .period, !provisional, let before = currentCostBefore,
       let candidateBefore = candidateCostBefore,
       candidateBefore.objective > before.objective
     {
       return nil
     }
-    return String(format: "%.1f %% cheaper", (1 - newCost / currentCost.objective) * 100)
+    return .cheaper(1 - newCost / currentCost.objective)
   }
 }
 

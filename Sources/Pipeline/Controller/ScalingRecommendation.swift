@@ -27,7 +27,8 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
   /// What the plan sends the pool: batches per second and the mean time each holds a slot.
   public var batchesPerSecond: Double
   public var meanServiceMs: Double
-  /// Busy slots the plan's load makes (batches/s × mean service), and the busy slots measured.
+  /// Busy slots the plan's load makes (batches/s × mean service), and the busy slots measured
+  /// (averaged over the scaler's window).
   public var offeredSlots: Double
   public var busySlots: Double?
   public var targetUtilisation: Double
@@ -84,29 +85,38 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
 
 /// Works out the scaling recommendation of each pool from the plan's demand and the pools'
 /// reports (pure):
-/// - needed slots = the larger of the plan's offered load and the busy slots measured, each over
-///   the target utilisation; a saturated pool (a slot wait past `saturationWaitMs` at the 95th
+/// - needed slots = the larger of the plan's offered load and the busy slots measured (averaged
+///   over `busyWindow`), each over the target utilisation; a saturated pool (a slot wait past `saturationWaitMs` at the 95th
 ///   percentile, or more batches waiting than it has slots) needs at least one replica more than
 ///   it has, whatever the model says;
 /// - scaling up is recommended at once; scaling down only when the need stayed below the pool for
-///   a whole `scaleDownWindow` (the largest need in the window decides), so a lull does not
-///   flap the pool.
+///   a whole `scaleDownWindow` (the largest need in the window decides; never in the first
+///   window a pool is seen), so a lull does not flap the pool.
 public struct PoolScaler: Sendable {
   public var targetUtilisation: Double
   public var scaleDownWindow: Double
   public var saturationWaitMs: Double
   /// The slot wait the lag threshold allows (seconds).
   public var acceptedQueueDelay: Double
+  /// Seconds of worker reports the measured busy slots are averaged over (one window of a
+  /// second is noisy; a rise past saturation still shows at once through the slot waits).
+  public var busyWindow: Double
+  /// How far past the target utilisation the load must be before more slots are asked for.
+  public var hysteresis: Double
   private var needs: [String: [(time: Double, slots: Int)]] = [:]
+  private var busy: [String: [(time: Double, slots: Double)]] = [:]
+  private var firstSeen: [String: Double] = [:]
 
   public init(
     targetUtilisation: Double = 0.7, scaleDownWindow: Double = 60, saturationWaitMs: Double = 100,
-    acceptedQueueDelay: Double = 0.25
+    acceptedQueueDelay: Double = 0.25, busyWindow: Double = 10, hysteresis: Double = 0.1
   ) {
     self.targetUtilisation = targetUtilisation
     self.scaleDownWindow = scaleDownWindow
     self.saturationWaitMs = saturationWaitMs
     self.acceptedQueueDelay = acceptedQueueDelay
+    self.busyWindow = busyWindow
+    self.hysteresis = hysteresis
   }
 
   /// One recommendation per pool: every pool that reports, and the default group of a kind the
@@ -140,10 +150,17 @@ public struct PoolScaler: Sendable {
     let rho = max(0.05, min(1, targetUtilisation))
     let modelNeed = demand.slotsNeeded(target: rho)
     var measuredNeed = 0
+    var measuredBusy: Double?
     var saturated = false
     var reasons: [String] = []
     if let pool {
-      measuredNeed = pool.busySlots > 0 ? Int((pool.busySlots / rho - 1e-9).rounded(.up)) : 0
+      var recent = busy[group, default: []]
+      recent.append((now, pool.busySlots))
+      recent.removeAll { $0.time <= now - busyWindow }
+      busy[group] = recent
+      let busySlots = recent.map(\.slots).reduce(0, +) / Double(recent.count)
+      measuredBusy = busySlots
+      measuredNeed = busySlots > 0 ? Int((busySlots / rho - 1e-9).rounded(.up)) : 0
       let waiting = (pool.queueWaitP95Ms ?? 0) > saturationWaitMs
       if waiting || pool.backlog > pool.slots {
         saturated = true
@@ -160,9 +177,19 @@ public struct PoolScaler: Sendable {
     history.removeAll { $0.time < now - scaleDownWindow }
     needs[group] = history
     let active = demand.offeredSlots > 0 || (pool?.busySlots ?? 0) > 0 || (pool?.backlog ?? 0) > 0
-    var desiredSlots = need
-    // Up at once; down only to the largest need of the whole window.
-    if need < available { desiredSlots = min(available, history.map(\.slots).max() ?? need) }
+    let since = firstSeen[group] ?? now
+    firstSeen[group] = since
+    // Up at once when the load passes the target utilisation of the slots there are by more than
+    // `hysteresis` (or the pool is saturated); down only to the largest need of a whole window
+    // (never in the first window a pool is seen); otherwise hold — so a need on the edge of a
+    // whole slot does not flap.
+    let load = max(demand.offeredSlots, measuredBusy ?? 0)
+    var desiredSlots = available
+    if saturated || available == 0 || load > Double(available) * rho * (1 + hysteresis) {
+      desiredSlots = max(need, available)
+    } else if need < available, now - since >= scaleDownWindow {
+      desiredSlots = min(available, history.map(\.slots).max() ?? need)
+    }
     var desired = active ? max(1, Int((Double(desiredSlots) / Double(perReplica)).rounded(.up))) : 0
     if saturated { desired = max(desired, replicas + 1) }
     let status: ScalingRecommendation.Status
@@ -184,8 +211,10 @@ public struct PoolScaler: Sendable {
           "the plan sends %.1f batches/s of %.0f ms: %.2f busy slots, %d at %.0f %% utilisation",
         demand.batchesPerSecond, demand.meanService * 1000, demand.offeredSlots, modelNeed,
         rho * 100), at: 0)
-    if let pool {
-      reasons.insert(String(format: "measured %.2f busy slots", pool.busySlots), at: 1)
+    if let measuredBusy {
+      reasons.insert(
+        String(format: "measured %.2f busy slots (mean of %.0f s)", measuredBusy, busyWindow),
+        at: 1)
     }
     let perReplicaRate =
       demand.meanService > 0 ? Double(perReplica) / demand.meanService : 0
@@ -193,7 +222,7 @@ public struct PoolScaler: Sendable {
       createdAtMs: (now * 1000).rounded(), planVersion: planVersion, group: group, kind: kind,
       topic: topic, status: status, batchesPerSecond: demand.batchesPerSecond,
       meanServiceMs: demand.meanService * 1000, offeredSlots: demand.offeredSlots,
-      busySlots: pool?.busySlots, targetUtilisation: rho, slotsNeeded: need,
+      busySlots: measuredBusy, targetUtilisation: rho, slotsNeeded: need,
       slotsAvailable: available, replicas: replicas, slotsPerReplica: perReplica,
       desiredReplicas: desired, replicasToAdd: desired - replicas,
       queueWaitP95Ms: pool?.queueWaitP95Ms, backlog: pool?.backlog ?? 0, lag: pool?.lag,

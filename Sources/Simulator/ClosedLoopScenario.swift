@@ -1,0 +1,96 @@
+import Foundation
+import Pipeline
+import Planner
+
+/// What a closed-loop simulation runs: the apps and their true rates, the functions' true
+/// latencies, the worker pools, the pipeline's transport, scripted events, and whether an
+/// autoscaler acts on the controller's recommendations.
+public struct ClosedLoopScenario: Sendable {
+  /// A worker pool: replicas of a worker with some slots each.
+  public struct Pool: Sendable, Equatable {
+    public var replicas: Int
+    public var slotsPerReplica: Int
+
+    public init(replicas: Int, slotsPerReplica: Int) {
+      self.replicas = replicas
+      self.slotsPerReplica = slotsPerReplica
+    }
+
+    public var slots: Int { replicas * slotsPerReplica }
+  }
+
+  /// The pipeline's own delays (seconds): flush → a worker read the batch is `base` plus an
+  /// exponential jitter of mean `jitter`; finish → published is `publish`.
+  public struct Transport: Sendable, Equatable {
+    public var base: Double
+    public var jitter: Double
+    public var publish: Double
+
+    public init(base: Double = 0.004, jitter: Double = 0.002, publish: Double = 0.001) {
+      self.base = base
+      self.jitter = jitter
+      self.publish = publish
+    }
+  }
+
+  public enum Event: Sendable, Equatable, CustomStringConvertible {
+    /// Every app's rate times `factor` from `at` for `duration` seconds.
+    case burst(at: Double, factor: Double, duration: Double)
+    /// Every function's latency times `factor` from `at` on.
+    case slowdown(at: Double, factor: Double)
+    /// The pool of `kind` keeps `factor` of its replicas (at least one) from `at` on.
+    case poolCut(at: Double, kind: FunctionConfig.Kind, factor: Double)
+
+    public var time: Double {
+      switch self {
+      case .burst(let at, _, _), .slowdown(let at, _), .poolCut(let at, _, _): at
+      }
+    }
+
+    public var description: String {
+      switch self {
+      case .burst(let at, let factor, let duration):
+        String(format: "×%g burst at %.0f s for %.0f s", factor, at, duration)
+      case .slowdown(let at, let factor):
+        String(format: "every function ×%g slower at %.0f s", factor, at)
+      case .poolCut(let at, let kind, let factor):
+        String(format: "%@ pool cut to %g of its replicas at %.0f s", kind.rawValue, factor, at)
+      }
+    }
+  }
+
+  /// The apps with their true SLOs and base rates.
+  public var apps: [App]
+  /// What the controller is told before traffic (nil: the true apps).
+  public var knownApps: [App]?
+  /// Seconds of arrivals.
+  public var duration: Double
+  /// The functions' true latencies (before any slowdown).
+  public var truth: ModelProfile
+  /// What the controller and routers start from (nil: the truth).
+  public var prior: ModelProfile?
+  public var pricing: PricingPreset
+  public var pools: [FunctionConfig.Kind: Pool]
+  public var transport = Transport()
+  public var events: [Event] = []
+  /// Seconds from a recommendation to the replicas it asks for being up; nil: nobody acts on
+  /// recommendations.
+  public var autoscaleDelay: Double?
+  /// The controller's settings beyond the profile, pricing and apps (the service's defaults
+  /// unless changed).
+  public var policy = ReplanPolicy()
+  public var rateWindow = 60.0
+  public var targetUtilisation = 0.7
+  public var seed: UInt64 = 1
+
+  public init(
+    apps: [App], duration: Double, truth: ModelProfile, pricing: PricingPreset,
+    pools: [FunctionConfig.Kind: Pool]
+  ) {
+    self.apps = apps
+    self.duration = duration
+    self.truth = truth
+    self.pricing = pricing
+    self.pools = pools
+  }
+}

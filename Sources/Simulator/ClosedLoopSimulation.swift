@@ -1,0 +1,434 @@
+import Foundation
+import Pipeline
+import Planner
+
+/// The whole closed loop in virtual time, driving the controller's own core (`ControllerCore`):
+/// Poisson arrivals per app; the router's `RoutingTable` and the batcher's `GroupBuffers` under
+/// the plan in force (applied a moment after the controller publishes it); batches that reach a
+/// worker pool after a transport delay and wait for a free slot; latencies drawn from the true
+/// profile (normal around its average, its maximum at the 99th percentile, times any scripted
+/// slowdown); feedback, router reports and worker reports handed to the controller as the
+/// services would send them; and, optionally, an autoscaler that brings a pool to the replicas
+/// the controller recommends after a delay. Invocations are billed on the latency drawn.
+///
+/// With `fixedPlan`, the controller is left out: the plan stays in force the whole run (the
+/// open-loop yardstick).
+public struct ClosedLoopSimulation: Sendable {
+  public let scenario: ClosedLoopScenario
+
+  public init(scenario: ClosedLoopScenario) {
+    self.scenario = scenario
+  }
+
+  /// Simulated seconds between controller ticks, router reports and worker reports.
+  static let tick = 1.0
+  /// From a plan's publication to routers and batchers following it.
+  static let planDelay = 0.05
+  /// The batcher flushes this early, as `BatcherService`'s default margin.
+  static let flushMargin = 0.005
+
+  private enum Event {
+    case arrival(app: Int, epoch: Int)
+    case deadline
+    case received(batch: Int)
+    case finished(batch: Int)
+    case controllerTick
+    case reports
+    case planApplied(Plan)
+    case scripted(Int)
+    case burstEnds
+    case replicasUp(FunctionConfig.Kind, count: Int)
+  }
+
+  private struct Request {
+    var app: Int
+    var arrival: Double
+    var slo: Double
+  }
+
+  private struct Batch {
+    var id: Int
+    var spec: GroupSpec
+    var requests: [Request]
+    var flushed: Double
+    var received = 0.0
+    var started = 0.0
+  }
+
+  private struct PoolState {
+    var kind: FunctionConfig.Kind
+    var config: ClosedLoopScenario.Pool
+    var busy = 0
+    var waiting: [Int] = []
+    var head = 0
+    var usage: SlotUsage
+    /// Replicas an autoscaler started that are not up yet.
+    var starting = 0
+
+    var slots: Int { config.slots }
+    var backlog: Int { waiting.count - head }
+  }
+
+  public func run(fixedPlan: Plan? = nil) -> ClosedLoopResult {
+    var engine = Engine(scenario: scenario, fixedPlan: fixedPlan)
+    return engine.run()
+  }
+
+  private struct Engine {
+    let scenario: ClosedLoopScenario
+    let fixedPlan: Plan?
+    var queue = EventQueue<Event>()
+    var result = ClosedLoopResult()
+    var random: SeededRandom
+    var latencyRandom: SeededRandom
+    var controller: ControllerCore?
+    let routerPlanner: Planner
+    var routing: RoutingTable
+    var buffers = GroupBuffers<Int>(latePolicy: .divert)
+    var batches: [Batch] = []
+    /// Every request routed to a buffer, by index (the buffers' items).
+    var requests: [Request] = []
+    var pools: [FunctionConfig.Kind: PoolState] = [:]
+    var rateFactor = 1.0
+    var slowdown = 1.0
+    /// The functions' true latencies now (scripted slowdowns included).
+    var truth: LatencyModel
+    let cost: CostModel
+    var epoch = 0
+    var report = RouterReport()
+    var lastReport = 0.0
+    var scheduledDeadline: Double?
+    var lastScaling: [String: ScalingRecommendation] = [:]
+
+    init(scenario: ClosedLoopScenario, fixedPlan: Plan?) {
+      self.scenario = scenario
+      self.fixedPlan = fixedPlan
+      random = SeededRandom(seed: scenario.seed)
+      latencyRandom = SeededRandom(seed: scenario.seed &+ 0x5EED)
+      let prior = scenario.prior ?? scenario.truth
+      routerPlanner = Planner(profile: prior, pricing: scenario.pricing)
+      routing = RoutingTable(plan: fixedPlan, planner: routerPlanner)
+      truth = LatencyModel(profile: scenario.truth)
+      cost = CostModel(profile: scenario.truth, pricing: scenario.pricing)
+      if fixedPlan == nil {
+        var settings = ControllerCore.Settings(prior: prior, pricing: scenario.pricing)
+        settings.apps = scenario.knownApps ?? scenario.apps
+        settings.policy = scenario.policy
+        settings.rateWindow = scenario.rateWindow
+        settings.scaler.targetUtilisation = scenario.targetUtilisation
+        controller = ControllerCore(settings: settings)
+      } else {
+        result.plans = [fixedPlan!]
+      }
+      for (kind, pool) in scenario.pools {
+        pools[kind] = PoolState(
+          kind: kind, config: pool, usage: SlotUsage(slots: pool.slots, start: 0))
+      }
+    }
+
+    mutating func run() -> ClosedLoopResult {
+      result.seconds = Array(repeating: .init(), count: Int(scenario.duration.rounded(.up)) + 1)
+      for index in scenario.apps.indices { scheduleArrival(index, after: 0) }
+      for (index, event) in scenario.events.enumerated() {
+        queue.schedule(.scripted(index), at: event.time)
+      }
+      if controller != nil { queue.schedule(.controllerTick, at: 0) }
+      queue.schedule(.reports, at: ClosedLoopSimulation.tick)
+      let end = scenario.duration + 30
+      while let (time, event) = queue.next(), time <= end {
+        handle(event, at: time)
+      }
+      result.finalReplicas = pools.mapValues(\.config.replicas)
+      if let controller { result.versions = controller.history }
+      return result
+    }
+
+    // MARK: Arrivals, routing, batching
+
+    mutating func scheduleArrival(_ app: Int, after time: Double) {
+      let rate = scenario.apps[app].rate * rateFactor
+      guard rate > 0 else { return }
+      let next = time + random.exponential(rate: rate)
+      guard next < scenario.duration else { return }
+      queue.schedule(.arrival(app: app, epoch: epoch), at: next)
+    }
+
+    mutating func arrive(_ index: Int, at now: Double) {
+      let app = scenario.apps[index]
+      let request = Request(app: index, arrival: now, slo: app.slo)
+      result.requests += 1
+      result.seconds[Int(now)].requests += 1
+      switch routing.route(app: app.id, sloMs: app.slo * 1000) {
+      case .reject:
+        result.rejected += 1
+      case .group(let spec, let slo, let timeout, let planned):
+        report.count(app: app.id, sloMs: slo * 1000, planned: planned)
+        requests.append(request)
+        execute(
+          buffers.receive(
+            BufferedRequest(
+              id: "", app: app.id, arrival: now, slo: slo,
+              timeout: max(0, timeout - ClosedLoopSimulation.flushMargin), item: requests.count - 1),
+            in: spec, now: now), at: now)
+      }
+      scheduleDeadline()
+    }
+
+    mutating func scheduleDeadline() {
+      guard let next = buffers.nextDeadline else { return }
+      if let scheduled = scheduledDeadline, scheduled <= next { return }
+      scheduledDeadline = next
+      queue.schedule(.deadline, at: next)
+    }
+
+    mutating func execute(_ directives: [BatchingDirective<Int>], at now: Double) {
+      for directive in directives {
+        switch directive {
+        case .dispatch(let ready):
+          let id = batches.count
+          batches.append(
+            Batch(
+              id: id, spec: ready.spec, requests: ready.requests.map { requests[$0.item] },
+              flushed: now))
+          let delay =
+            scenario.transport.base
+            + random.exponential(rate: 1 / max(1e-6, scenario.transport.jitter))
+          queue.schedule(.received(batch: id), at: now + delay)
+        case .divert:
+          result.late += 1
+        }
+      }
+    }
+
+    // MARK: Workers
+
+    mutating func receive(_ id: Int, at now: Double) {
+      batches[id].received = now
+      let kind = batches[id].spec.function.kind
+      guard pools[kind] != nil else {
+        // No pool of this kind at all: the batch waits forever (counted as missed at the end).
+        return
+      }
+      pools[kind]!.waiting.append(id)
+      startWaiting(kind, at: now)
+    }
+
+    mutating func startWaiting(_ kind: FunctionConfig.Kind, at now: Double) {
+      while var pool = pools[kind], pool.busy < pool.slots, pool.head < pool.waiting.count {
+        let id = pool.waiting[pool.head]
+        pool.head += 1
+        if pool.head > 1024 {
+          pool.waiting.removeFirst(pool.head)
+          pool.head = 0
+        }
+        pool.busy += 1
+        let waited = now - batches[id].received
+        pool.usage.started(id, at: now, waited: waited)
+        pools[kind] = pool
+        if waited > 1e-9 { result.queuedBatches += 1 }
+        result.longestQueueWait = max(result.longestQueueWait, waited)
+        batches[id].started = now
+        queue.schedule(.finished(batch: id), at: now + draw(batches[id]))
+      }
+    }
+
+    mutating func draw(_ batch: Batch) -> Double {
+      let function = batch.spec.function
+      let b = batch.requests.count
+      let predicted =
+        function.kind == .cpu
+        ? truth.cpu(vcpu: function.vcpu, batch: min(b, truth.profile.cpu.maxBatch))
+        : truth.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: b)
+      let spread = max(0, predicted.max - predicted.avg) / 2.326
+      return max(0.2 * predicted.avg, predicted.avg + spread * latencyRandom.normal())
+    }
+
+    mutating func finish(_ id: Int, at now: Double) {
+      let batch = batches[id]
+      let kind = batch.spec.function.kind
+      pools[kind]!.busy -= 1
+      pools[kind]!.usage.finished(id, at: now, requests: batch.requests.count)
+      let published = now + scenario.transport.publish
+      var endToEnd: [Double] = []
+      for request in batch.requests {
+        let latency = published - request.arrival
+        endToEnd.append(latency * 1000)
+        if latency <= request.slo + 1e-9 {
+          result.within += 1
+          result.seconds[min(result.seconds.count - 1, Int(request.arrival))].within += 1
+        }
+      }
+      let seconds = now - batch.started
+      let function = batch.spec.function
+      let b = batch.requests.count
+      let perRequest =
+        function.kind == .cpu
+        ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: b, avgLatency: seconds)
+        : cost.gpuCostPerRequest(memoryGB: function.gpuMemoryGB, batch: b, avgLatency: seconds)
+      let billed = (perRequest ?? 0) * Double(b)
+      result.billed += billed
+      result.seconds[min(result.seconds.count - 1, Int(now))].billed += billed
+      result.batches += 1
+      controller?.receive(
+        feedback: FeedbackMessage(
+          batchID: "b\(id)", group: batch.spec.key.group, planVersion: batch.spec.key.planVersion,
+          function: function, backend: "emulated-\(kind.rawValue)", emulated: true, batchSize: b,
+          inferenceSeconds: seconds, predictedMaxMs: batch.spec.latencyMax * 1000,
+          endToEndMs: endToEnd, worker: "\(kind.rawValue)-pool",
+          workerGroup: "hb-workers-\(kind.rawValue)", flushedMs: batch.flushed * 1000,
+          receivedMs: batch.received * 1000, startedMs: batch.started * 1000,
+          finishedMs: now * 1000, publishedMs: published * 1000, billedCost: billed))
+      startWaiting(kind, at: now)
+    }
+
+    // MARK: Reports and the controller
+
+    mutating func sendReports(at now: Double) {
+      if controller != nil, !report.isEmpty {
+        let message = RatesMessage(
+          router: "router", planVersion: routing.version, windowStartMs: lastReport * 1000,
+          windowEndMs: now * 1000, apps: report.apps, rejected: report.rejected)
+        _ = controller!.receive(rates: message)
+      }
+      report = RouterReport()
+      lastReport = now
+      for kind in pools.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+        var pool = pools[kind]!
+        let window = pool.usage.close(at: now)
+        pools[kind] = pool
+        guard controller != nil else { continue }
+        // One report per replica, the pool's load shared evenly among them.
+        let replicas = max(1, pool.config.replicas)
+        let share = 1 / Double(replicas)
+        for replica in 0..<pool.config.replicas {
+          let waits = window.queueWaits.enumerated().filter { $0.offset % replicas == replica }
+            .map { $0.element * 1000 }
+          controller!.receive(
+            workers: WorkerReport(
+              worker: "\(kind.rawValue)-\(replica)", group: "hb-workers-\(kind.rawValue)",
+              kind: kind, backend: "emulated-\(kind.rawValue)", emulated: true,
+              slots: pool.config.slotsPerReplica, cores: nil, windowStartMs: window.start * 1000,
+              windowEndMs: window.end * 1000, busySlots: window.busySlots * share,
+              batches: window.batches / replicas, requests: window.requests / replicas,
+              queueWaitMs: Percentiles.of(waits), backlog: pool.backlog / replicas, lag: 0),
+            at: now)
+        }
+        pool.usage.slots = pool.slots
+        pools[kind] = pool
+      }
+    }
+
+    mutating func tickController(at now: Double) {
+      guard var controller else { return }
+      let directives = controller.tick(now: now)
+      self.controller = controller
+      for directive in directives {
+        switch directive {
+        case .publishPlan(let plan):
+          result.plans.append(plan)
+          queue.schedule(.planApplied(plan), at: now + ClosedLoopSimulation.planDelay)
+        case .publishScaling(let recommendations):
+          for recommendation in recommendations { consider(recommendation, at: now) }
+        case .log: break
+        }
+      }
+    }
+
+    mutating func consider(_ recommendation: ScalingRecommendation, at now: Double) {
+      let before = lastScaling[recommendation.group]
+      if before?.status != recommendation.status
+        || before?.desiredReplicas != recommendation.desiredReplicas
+      {
+        result.scaling.append(
+          .init(
+            time: now, group: recommendation.group, status: recommendation.status,
+            desiredReplicas: recommendation.desiredReplicas, replicas: recommendation.replicas,
+            slotsNeeded: recommendation.slotsNeeded))
+      }
+      lastScaling[recommendation.group] = recommendation
+      guard let delay = scenario.autoscaleDelay, var pool = pools[recommendation.kind] else {
+        return
+      }
+      // An autoscaler keeping one replica at least (as an HPA's minimum): new replicas are up
+      // `delay` after it asks for them; surplus ones go at once (their batches finish first).
+      let target = max(1, recommendation.desiredReplicas)
+      let planned = pool.config.replicas + pool.starting
+      // "No worker reports" is not a reason to remove the replicas there are.
+      if target < planned, recommendation.status == .noWorkers { return }
+      if target > planned {
+        pool.starting += target - planned
+        queue.schedule(.replicasUp(recommendation.kind, count: target - planned), at: now + delay)
+      } else if target < planned {
+        var surplus = planned - target
+        let cancelled = min(surplus, pool.starting)
+        pool.starting -= cancelled
+        surplus -= cancelled
+        pool.config.replicas -= surplus
+        pool.usage.slots = pool.slots
+      }
+      pools[recommendation.kind] = pool
+    }
+
+    // MARK: The event loop
+
+    mutating func handle(_ event: Event, at now: Double) {
+      switch event {
+      case .arrival(let app, let arrivalEpoch):
+        guard arrivalEpoch == epoch else { return }
+        arrive(app, at: now)
+        scheduleArrival(app, after: now)
+      case .deadline:
+        if scheduledDeadline == now { scheduledDeadline = nil }
+        execute(buffers.advance(to: now), at: now)
+        scheduleDeadline()
+      case .received(let batch):
+        receive(batch, at: now)
+      case .finished(let batch):
+        finish(batch, at: now)
+      case .controllerTick:
+        tickController(at: now)
+        queue.schedule(.controllerTick, at: now + ClosedLoopSimulation.tick)
+      case .reports:
+        sendReports(at: now)
+        queue.schedule(.reports, at: now + ClosedLoopSimulation.tick)
+      case .planApplied(let plan):
+        routing = RoutingTable(plan: plan, planner: routerPlanner)
+      case .scripted(let index):
+        apply(scenario.events[index], at: now)
+      case .burstEnds:
+        rateFactor = 1
+        restartArrivals(at: now)
+      case .replicasUp(let kind, let count):
+        // Starts that were cancelled meanwhile do not come up.
+        let up = min(count, pools[kind]!.starting)
+        pools[kind]!.starting -= up
+        pools[kind]!.config.replicas += up
+        pools[kind]!.usage.slots = pools[kind]!.slots
+        startWaiting(kind, at: now)
+      }
+    }
+
+    mutating func apply(_ event: ClosedLoopScenario.Event, at now: Double) {
+      switch event {
+      case .burst(_, let factor, let duration):
+        rateFactor = factor
+        restartArrivals(at: now)
+        queue.schedule(.burstEnds, at: now + duration)
+      case .slowdown(_, let factor):
+        slowdown *= factor
+        truth = LatencyModel(profile: scenario.truth.scaled(by: slowdown))
+      case .poolCut(_, let kind, let factor):
+        guard var pool = pools[kind] else { return }
+        pool.config.replicas = max(1, Int((Double(pool.config.replicas) * factor).rounded(.down)))
+        pool.usage.slots = pool.slots
+        pools[kind] = pool
+      }
+    }
+
+    /// New arrival streams at the current rates (Poisson arrivals are memoryless).
+    mutating func restartArrivals(at now: Double) {
+      epoch += 1
+      for index in scenario.apps.indices { scheduleArrival(index, after: now) }
+    }
+  }
+}
