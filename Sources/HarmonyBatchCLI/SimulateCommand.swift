@@ -7,7 +7,8 @@ enum SimulateCommand {
   static let spec = CommandSpec(
     name: "simulate",
     summary: "Replay a workload through the planners in virtual time and compare them.",
-    usage: "--model M (--apps FILE | --generate N) [--trace CSV] [--algorithms A,B] ...",
+    usage:
+      "--model M (--apps FILE | --generate N) [--trace CSV] [--algorithms A,B] ... | --model M --closed-loop [--pool cpu=N] [--burst AT:X:S] ...",
     options: [
       .option("model", "NAME", "A built-in profile (or --profile FILE)."),
       .option("profile", "FILE", "A profile file."),
@@ -28,7 +29,7 @@ enum SimulateCommand {
       .flag(
         "paper",
         "The paper's setting: 4 models × 8 apps (heavy-tailed rates), every algorithm; one table."),
-    ],
+    ] + ClosedLoopCommand.options,
     discussion: """
       Poisson arrivals per app at each minute's rate; the plan is remade every minute; batches
       go through the same GroupBuffers state machine the batcher runs, flushed when full or at
@@ -36,9 +37,19 @@ enum SimulateCommand {
       its maximum at the 99th percentile) and billed by the pricing preset on what it took.
       Reports per algorithm: cost, cost per request, SLO violations, GPU share, batch sizes
       and re-plans. The same seed gives the same results.
+
+      With --closed-loop, the controller's own decision core plans instead: routers' reports,
+      workers' feedback (transport, waiting for a slot, inference) and worker reports go to it
+      each second as the services would send them; its plans reach the router and batcher 50 ms
+      after it publishes them; batches queue for the slots of finite pools (--pool); an
+      autoscaler (--autoscale) can follow its scaling recommendations. Scripted --burst,
+      --slowdown and --pool-cut events test how the loop reacts. Without --apps, the demo's eight
+      apps at twice their rates. Prints the plan versions and why, the scaling recommendations,
+      attainment and cost every 10 s, and the bill against the plan made on the true rates.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
+    if options.flag("closed-loop") { return try ClosedLoopCommand.run(options) }
     if options.flag("paper") {
       var evaluation = PaperEvaluation(
         minutes: try options.int("minutes", default: 60, in: 1...100_000),

@@ -19,5 +19,10 @@ import Testing
     #expect(percent >= 99.5, "\(attainment)")
     #expect(attainment.contains("minilm"))
     #expect(stdout.contains { $0.hasPrefix("cost per request:") })
+    // The summary says how many plan versions there were and why; the pools as the controller
+    // saw them.
+    #expect(stdout.contains { $0.hasPrefix("plan versions: ") })
+    #expect(stdout.contains { $0.hasPrefix("  v1 at ") && $0.contains("first plan") })
+    #expect(stdout.contains { $0.hasPrefix("hb-workers-cpu") })
   }
 }

@@ -75,6 +75,9 @@ public struct ControllerCore: Sendable {
   private var risk: PlanRisk
   private var riskDetail: [String] = []
   private var riskLag = 1.0
+  private var riskTails: [FunctionConfig.Kind: Double] = [:]
+  /// How much wider than the model each kind's maximum is planned (from tails measured).
+  private var maxMargins: [FunctionConfig.Kind: Double]
   /// A cheaper plan's demand on the pools, while it waits for them to have the slots, and since
   /// when.
   private var waiting: (demand: [FunctionConfig.Kind: PoolDemand], since: Double)?
@@ -104,6 +107,7 @@ public struct ControllerCore: Sendable {
     rates = RateEstimator(window: settings.rateWindow)
     refit = LatencyRefit(prior: settings.prior)
     modelInForce = settings.prior
+    maxMargins = [.cpu: max(0, settings.maxMargin), .gpu: max(0, settings.maxMargin)]
     planModel = LatencyModel(profile: settings.prior)
     risk = PlanRisk(tolerance: settings.policy.riskTolerance)
     policy = settings.policy
@@ -193,6 +197,7 @@ public struct ControllerCore: Sendable {
       atRisk = risks.map(\.group)
       riskDetail = risks.map { "\($0.group) \($0.why)" }
       riskLag = risks.map(\.lag).max() ?? 1
+      riskTails = Dictionary(risks.map { ($0.kind, $0.tail) }, uniquingKeysWith: max)
       let needed = transport.value
       let squeezed = known.values.filter { app in
         transport.reserve(needed, for: app.slo).seconds
@@ -222,14 +227,6 @@ public struct ControllerCore: Sendable {
     }
     let measured = current != nil && currentOnPriors && transport.count >= transport.minimum
     let drift = refit.significantDrift(from: modelInForce)
-    if ProcessInfo.processInfo.environment["HB_DEBUG"] != nil,
-      (drift ?? 0) > 0.05 || !atRisk.isEmpty
-    {
-      print(
-        "DEBUG", now, "drift", drift ?? -1, "risk", riskDetail, "refit gpu", profile.gpu!.xi1,
-        profile.gpu!.xi2, "inforce", modelInForce.gpu!.xi1, modelInForce.gpu!.xi2, "prior",
-        settings.prior.gpu!.xi1 * 1.3, settings.prior.gpu!.xi2 * 1.3)
-    }
     if let trigger = poolReady
       ? .poolReady
       : policy.trigger(
@@ -259,6 +256,12 @@ public struct ControllerCore: Sendable {
         // At risk, the newest batches lead the refit: plan on the model in force scaled to them,
         // and refit on what comes after the change only.
         modelInForce = trigger == .sloAtRisk ? modelInForce.scaled(by: riskLag) : profile
+        if trigger == .sloAtRisk {
+          // A tail beyond the maximum: the maximum of that kind is widened by what was measured.
+          for (kind, tail) in riskTails where tail > 1 {
+            maxMargins[kind] = min(1, (1 + maxMargins[kind, default: 0]) * tail - 1)
+          }
+        }
         if trigger == .sloAtRisk, riskLag > 1 + policy.riskTolerance / 2 {
           refit.forgetObservations()
         }
@@ -279,18 +282,17 @@ public struct ControllerCore: Sendable {
     }.sorted { $0.id < $1.id }
   }
 
-  /// A planner on the model in force, with `maxMargin` on every maximum: a plan sits exactly on
-  /// its SLOs by construction (t_w = s_w − L_max), so without a margin the next refit's noise
-  /// would put it at risk.
+  /// A planner on the model in force, with each kind's maximum widened by its margin (the tails
+  /// measured beyond what the model says).
   private var planner: Planner {
-    let margin = 1 + max(0, settings.maxMargin)
+    let cpu = 1 + maxMargins[.cpu, default: 0]
     var profile = modelInForce
     profile.cpu.latencyMax = profile.cpu.latencyMax.map {
-      .init(alpha: $0.alpha * margin, beta: $0.beta, gamma: $0.gamma * margin)
+      .init(alpha: $0.alpha * cpu, beta: $0.beta, gamma: $0.gamma * cpu)
     }
     return Planner(
       profile: profile, pricing: settings.pricing,
-      gpuMaxMargin: LatencyModel.defaultGPUMaxMargin * margin)
+      gpuMaxMargin: LatencyModel.defaultGPUMaxMargin * (1 + maxMargins[.gpu, default: 0]))
   }
 
   private mutating func evaluate(
@@ -434,17 +436,20 @@ public struct ControllerCore: Sendable {
           .info, String(format: "transport is back to %.0f ms (p95)", transport.value * 1000))
       ]
     }
-    return [
-      .log(
-        .warning,
-        String(
-          format:
-            "transport p%.0f is %.0f ms: more than %.0f %% of the SLO of %@; planning on that "
-            + "share instead — this is not the pipeline's normal delay (a backlog replayed? a slow "
-            + "broker? workers far away?)",
-          transport.quantile * 100, transport.value * 1000, transport.maxShare * 100,
-          capped.sorted().joined(separator: ", ")))
-    ]
+    let slos = capped.sorted().map { app in
+      "\(app) (\(Int(((known[app]?.slo ?? 0) * 1000).rounded())) ms)"
+    }
+    var line = String(
+      format:
+        "transport p%.0f is %.0f ms, more than %.0f %% of the SLO of %@: planning on that share",
+      transport.quantile * 100, transport.value * 1000, transport.maxShare * 100,
+      slos.joined(separator: ", "))
+    if transport.value > 0.1 {
+      line +=
+        " — far above a healthy pipeline's tens of milliseconds: a backlog being replayed? a slow "
+        + "broker? workers far from the batcher?"
+    }
+    return [.log(.warning, line)]
   }
 
   private var targetUtilisation: Double { settings.scaler.targetUtilisation }

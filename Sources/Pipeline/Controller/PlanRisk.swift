@@ -9,6 +9,8 @@ import Planner
 ///   definition allows — so many that chance explains it with probability below `tailAlpha`
 ///   (a binomial test; 7 of 100, 4 of 20): the tail grew even if the mean did not.
 /// Queueing for a worker slot is not counted: it is a capacity problem (scaling), not the plan's.
+/// A mean risk calls for a slower model (`Risk.lag`); a tail risk for a wider maximum
+/// (`Risk.tail`: the model's average is right, its spread is not, on this machine).
 public struct PlanRisk: Sendable {
   /// A group at risk: why, and how much slower than the plan assumed its most recent batches ran
   /// (the median ratio to the planned average; at least 1, and at least 1 + half the tolerance
@@ -16,8 +18,13 @@ public struct PlanRisk: Sendable {
   /// on it alone would be at risk again at once.
   public struct Risk: Sendable, Equatable {
     public var group: String
+    public var kind: FunctionConfig.Kind
     public var why: String
+    /// Mean risks: how much slower than planned the newest batches ran (≥ 1).
     public var lag: Double
+    /// Tail risks: how far past the planned maximum the 99th percentile of the recent batches
+    /// went (≥ 1 + half the tolerance), to widen the maximum by.
+    public var tail: Double
   }
 
   public var tolerance: Double
@@ -75,10 +82,12 @@ public struct PlanRisk: Sendable {
       let recent = samples[group.id] ?? []
       guard recent.count >= minimumBatches else { continue }
       var ratios: [Double] = []
+      var overMax: [Double] = []
       var over = 0
       for sample in recent {
         guard let assumed = latency(planned, batch: sample.batch), assumed.avg > 0 else { continue }
         ratios.append(sample.seconds / assumed.avg)
+        overMax.append(sample.seconds / max(assumed.max, 1e-12))
         if sample.seconds > assumed.max { over += 1 }
       }
       guard ratios.count >= minimumBatches else { continue }
@@ -92,15 +101,19 @@ public struct PlanRisk: Sendable {
       if mean > 1 + tolerance, mean - 1 > sigmas * standardError {
         risks.append(
           Risk(
-            group: group.id,
+            group: group.id, kind: function.kind,
             why: String(format: "%.0f %% slower on average than planned", (mean - 1) * 100),
-            lag: lag))
+            lag: lag, tail: 1))
       } else if Self.binomialTail(over, of: ratios.count, p: tailShare) < tailAlpha {
+        // The newest batches slower on average: the mean moved (a slowdown shows first in the
+        // tail). Otherwise the spread is wider than the model's: widen the maximum.
+        let shifted = lag >= 1 + tolerance / 2
+        let p99 = Percentiles.nearestRank(overMax.sorted(), 1 - tailShare)
         risks.append(
           Risk(
-            group: group.id,
+            group: group.id, kind: function.kind,
             why: "\(over) of its last \(ratios.count) batches over the planned maximum",
-            lag: max(lag, 1 + tolerance / 2)))
+            lag: shifted ? lag : 1, tail: shifted ? 1 : min(2, max(p99, 1 + tolerance / 2))))
       }
     }
     return risks

@@ -1,0 +1,189 @@
+import Foundation
+import Pipeline
+import Planner
+import Simulator
+
+/// `harmonybatch simulate --closed-loop`: the controller's core driving a simulated pipeline with
+/// finite worker pools, in virtual time, through scripted events.
+enum ClosedLoopCommand {
+  static let options: [OptionSpec] = [
+    .flag(
+      "closed-loop",
+      "Drive the controller's own core with a simulated pipeline and worker pools (below)."),
+    .option("duration", "SECONDS", "Closed loop: seconds of arrivals (default 300)."),
+    .option(
+      "pool", "KIND=N[xS]",
+      "Closed loop: a pool of N replicas with S slots each, e.g. cpu=16, gpu=2x4 (default "
+        + "cpu=16, gpu=8x4); repeat for each kind.", repeatable: true),
+    .option(
+      "burst", "AT:FACTOR:SECONDS", "Closed loop: every rate × FACTOR from AT for SECONDS.",
+      repeatable: true),
+    .option(
+      "slowdown", "AT:FACTOR", "Closed loop: every function × FACTOR slower from AT.",
+      repeatable: true),
+    .option(
+      "pool-cut", "AT:KIND:FACTOR", "Closed loop: the KIND pool keeps FACTOR of its replicas.",
+      repeatable: true),
+    .option(
+      "autoscale", "SECONDS",
+      "Closed loop: an autoscaler brings pools to the recommended replicas, each up SECONDS "
+        + "after it is asked for (default: none)."),
+    .option(
+      "told", "X",
+      "Closed loop: the controller is told X × each app's rate beforehand (default 1)."),
+  ]
+
+  static func run(_ options: ParsedOptions) throws -> Int32 {
+    let planner = try PlanCommand.makePlanner(options)
+    let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
+    let duration = try options.double("duration", default: 300, in: 1...86_400)
+    let scale = try options.double("rate-scale", default: 1, in: 0.001...1000)
+    var apps: [App]
+    if let path = options.string("apps") {
+      apps = try AppsFile.load(path: path)
+    } else {
+      // The demo's mix of SLOs and rates, twice over.
+      apps = [1.0, 8, 2, 12, 0.5, 6, 3, 10].enumerated().map { index, rate in
+        App(id: "app-\(index + 1)", slo: 0.3 + 0.1 * Double(index), rate: rate * 2)
+      }
+    }
+    apps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * scale) }
+    var pools: [FunctionConfig.Kind: ClosedLoopScenario.Pool] = [
+      .cpu: .init(replicas: 16, slotsPerReplica: 1), .gpu: .init(replicas: 8, slotsPerReplica: 4),
+    ]
+    for text in options.strings("pool") {
+      let (kind, pool) = try parsePool(text)
+      pools[kind] = pool
+    }
+    var scenario = ClosedLoopScenario(
+      apps: apps, duration: duration, truth: planner.profile, pricing: planner.pricing,
+      pools: pools)
+    scenario.seed = seed
+    let told = try options.double("told", default: 1, in: 0...100)
+    scenario.knownApps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * told) }
+    if options.string("autoscale") != nil {
+      scenario.autoscaleDelay = try options.double("autoscale", default: 5, in: 0...3600)
+    }
+    for text in options.strings("burst") {
+      let parts = try numbers(text, count: 3, flag: "burst", form: "AT:FACTOR:SECONDS")
+      scenario.events.append(.burst(at: parts[0], factor: parts[1], duration: parts[2]))
+    }
+    for text in options.strings("slowdown") {
+      let parts = try numbers(text, count: 2, flag: "slowdown", form: "AT:FACTOR")
+      scenario.events.append(.slowdown(at: parts[0], factor: parts[1]))
+    }
+    for text in options.strings("pool-cut") {
+      let fields = text.split(separator: ":").map(String.init)
+      guard fields.count == 3, let at = Double(fields[0]), let factor = Double(fields[2]),
+        let kind = FunctionConfig.Kind(rawValue: fields[1]), at >= 0, factor > 0, factor <= 1
+      else {
+        throw UsageError("--pool-cut wants AT:KIND:FACTOR (e.g. 220:cpu:0.5), got '\(text)'")
+      }
+      scenario.events.append(.poolCut(at: at, kind: kind, factor: factor))
+    }
+    let simulation = ClosedLoopSimulation(scenario: scenario)
+    let result = simulation.run()
+    Console.out(report(result, scenario: scenario, planner: planner, simulation: simulation))
+    return 0
+  }
+
+  static func report(
+    _ result: ClosedLoopResult, scenario: ClosedLoopScenario, planner: Planner,
+    simulation: ClosedLoopSimulation
+  ) -> String {
+    var lines: [String] = []
+    let poolText = scenario.pools.sorted { $0.key.rawValue < $1.key.rawValue }.map {
+      "\($0.key.rawValue) \($0.value.replicas)×\($0.value.slotsPerReplica)"
+    }.joined(separator: ", ")
+    lines.append(
+      "simulate --closed-loop: \(planner.profile.name), \(scenario.apps.count) apps "
+        + String(format: "(%.1f req/s)", scenario.apps.reduce(0) { $0 + $1.rate })
+        + ", \(Int(scenario.duration)) s, pools \(poolText), "
+        + (scenario.autoscaleDelay.map { String(format: "autoscaler %.0f s", $0) }
+          ?? "no autoscaler")
+        + ", seed \(scenario.seed)")
+    for event in scenario.events { lines.append("  event: \(event)") }
+    lines.append("")
+    lines.append(
+      String(
+        format:
+          "requests %d: %.2f %% within SLO, %d late, %d rejected; %d batches, longest wait for a slot %.2f s",
+        result.requests, result.attainment * 100, result.late, result.rejected, result.batches,
+        result.longestQueueWait))
+    // The yardstick: the plan made on the true rates and model, with the same transport reserve.
+    let reserve = (result.plans.last?.transportReserveMs ?? 0) / 1000
+    if let oracle = try? Planner(profile: scenario.truth, pricing: scenario.pricing).plan(
+      scenario.apps.map { App(id: $0.id, slo: max(0.001, $0.slo - reserve), rate: $0.rate) })
+    {
+      let yardstick = simulation.run(fixedPlan: oracle)
+      lines.append(
+        String(
+          format:
+            "billed %.4e %@ per request; the plan made on the true rates, run without a controller: "
+            + "%.4e (%+.1f %%), %.2f %% within SLO",
+          result.costPerRequest, planner.pricing.currency, yardstick.costPerRequest,
+          (result.costPerRequest / max(yardstick.costPerRequest, 1e-30) - 1) * 100,
+          yardstick.attainment * 100))
+    }
+    lines.append("")
+    var versions = TextTable([("version", .right), ("at s", .right), ("why", .left)])
+    for version in result.versions {
+      versions.append([
+        "v\(version.version)", String(format: "%.0f", version.at), version.reason,
+      ])
+    }
+    lines.append("plan versions:")
+    lines.append(versions.rendered)
+    lines.append("")
+    var scaling = TextTable([
+      ("at s", .right), ("pool", .left), ("status", .left), ("replicas", .right),
+      ("desired", .right), ("slots needed", .right),
+    ])
+    for change in result.scaling {
+      scaling.append([
+        String(format: "%.0f", change.time), change.group, change.status.rawValue,
+        String(change.replicas), String(change.desiredReplicas), String(change.slotsNeeded),
+      ])
+    }
+    lines.append("scaling recommendations (as they changed):")
+    lines.append(scaling.rendered)
+    lines.append("")
+    var timeline = TextTable([
+      ("from s", .right), ("requests", .right), ("within SLO", .right), ("billed/request", .right),
+    ])
+    var start = 0.0
+    while start < scenario.duration {
+      let end = min(scenario.duration, start + 10)
+      let requests = result.seconds[Int(start)..<Int(end)].reduce(0) { $0 + $1.requests }
+      timeline.append([
+        String(format: "%.0f", start), String(requests),
+        String(format: "%.2f %%", result.attainment(from: start, to: end) * 100),
+        String(format: "%.4e", result.costPerRequest(from: start, to: end)),
+      ])
+      start = end
+    }
+    lines.append("every 10 s, by arrival:")
+    lines.append(timeline.rendered)
+    return lines.joined(separator: "\n")
+  }
+
+  static func parsePool(_ text: String) throws -> (FunctionConfig.Kind, ClosedLoopScenario.Pool) {
+    let fields = text.split(separator: "=", maxSplits: 1).map(String.init)
+    guard fields.count == 2, let kind = FunctionConfig.Kind(rawValue: fields[0]) else {
+      throw UsageError("--pool wants cpu=N[xS] or gpu=N[xS], got '\(text)'")
+    }
+    let sizes = fields[1].split(separator: "x").map { Int($0) }
+    guard (1...2).contains(sizes.count), sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
+      throw UsageError("--pool wants cpu=N[xS] or gpu=N[xS] with N, S ≥ 1, got '\(text)'")
+    }
+    return (kind, .init(replicas: sizes[0]!, slotsPerReplica: sizes.count == 2 ? sizes[1]! : 1))
+  }
+
+  static func numbers(_ text: String, count: Int, flag: String, form: String) throws -> [Double] {
+    let parts = text.split(separator: ":").map { Double($0) }
+    guard parts.count == count, parts.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+      throw UsageError("--\(flag) wants \(form) (non-negative numbers), got '\(text)'")
+    }
+    return parts.map { $0! }
+  }
+}

@@ -1,0 +1,309 @@
+import Foundation
+import Planner
+import Testing
+
+@testable import Pipeline
+
+/// The controller's decisions on a virtual clock, without a broker: what it plans on, when it
+/// publishes, what it recommends.
+@Suite struct ControllerCoreTests {
+  /// The paper's Table I apps on VGG19.
+  static let apps = [
+    App(id: "a1", slo: 0.5, rate: 5), App(id: "a2", slo: 0.8, rate: 10),
+    App(id: "a3", slo: 1.0, rate: 20),
+  ]
+
+  /// A core and a way to feed it what the services would send.
+  struct Harness {
+    var core: ControllerCore
+    var random = SeededRandom(seed: 5)
+    let latency: LatencyModel
+    var batch = 0
+
+    init(
+      apps: [App] = ControllerCoreTests.apps,
+      configure: (inout ControllerCore.Settings) -> Void = { _ in }
+    ) throws {
+      let profile = try ModelProfile.builtIn(named: "VGG19")
+      var settings = ControllerCore.Settings(
+        prior: profile, pricing: try PricingPreset.builtIn(named: "alibaba-cny"))
+      settings.apps = apps
+      configure(&settings)
+      core = ControllerCore(settings: settings)
+      latency = LatencyModel(profile: profile)
+    }
+
+    /// One second of the pipeline at `now`: a router report with Poisson counts, one feedback
+    /// record per batch of every group of the plan in force (with the given delays, inference
+    /// drawn from the profile times `slower`), one worker report per pool; then a tick.
+    mutating func second(
+      _ now: Double, transport: Double = 0.008, queueing: Double = 0, slower: Double = 1,
+      slots: [FunctionConfig.Kind: Int] = [.cpu: 64, .gpu: 64], busy: Double = 0.3
+    ) -> [ControllerCore.Directive] {
+      var counts: [String: RouterReport.AppCount] = [:]
+      for app in core.settings.apps {
+        var count = 0
+        var time = random.exponential(rate: app.rate)
+        while time < 1 {
+          count += 1
+          time += random.exponential(rate: app.rate)
+        }
+        if count > 0 {
+          counts[app.id] = .init(requests: count, sloMs: app.slo * 1000, planned: true)
+        }
+      }
+      var directives = core.receive(
+        rates: RatesMessage(
+          router: "r", planVersion: core.version, windowStartMs: (now - 1) * 1000,
+          windowEndMs: now * 1000, apps: counts, rejected: [:]))
+      for group in core.current?.groups ?? [] {
+        let batches = max(1, Int((group.rate / Double(group.batchSize)).rounded()))
+        for _ in 0..<batches {
+          batch += 1
+          let function = group.function
+          let predicted =
+            function.kind == .cpu
+            ? latency.cpu(vcpu: function.vcpu, batch: min(group.batchSize, 4))
+            : latency.gpu(
+              memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: group.batchSize)
+          let spread = (predicted.max - predicted.avg) / 2.326
+          let seconds = max(0.2 * predicted.avg, predicted.avg + spread * random.normal()) * slower
+          let flushed = (now - 1) * 1000
+          let received = flushed + transport * 1000
+          let started = received + queueing * 1000
+          core.receive(
+            feedback: FeedbackMessage(
+              batchID: "b\(batch)", group: group.id, planVersion: core.version, function: function,
+              backend: "emulated-\(function.kind.rawValue)", emulated: true,
+              batchSize: group.batchSize, inferenceSeconds: seconds,
+              predictedMaxMs: group.latencyMaxMs, endToEndMs: [], worker: "w",
+              workerGroup: "hb-workers-\(function.kind.rawValue)", flushedMs: flushed,
+              receivedMs: received, startedMs: started, finishedMs: started + seconds * 1000,
+              publishedMs: started + seconds * 1000 + 1, billedCost: nil))
+        }
+      }
+      for (kind, count) in slots {
+        core.receive(
+          workers: WorkerReport(
+            worker: "\(kind.rawValue)-worker", group: "hb-workers-\(kind.rawValue)", kind: kind,
+            backend: "emulated-\(kind.rawValue)", emulated: true, slots: count, cores: nil,
+            windowStartMs: (now - 1) * 1000, windowEndMs: now * 1000,
+            busySlots: busy * Double(count), batches: 10, requests: 10,
+            queueWaitMs: Percentiles.of([queueing * 1000]), backlog: queueing > 0.1 ? count * 2 : 0,
+            lag: 0),
+          at: now)
+      }
+      directives += core.tick(now: now)
+      return directives
+    }
+  }
+
+  static func plans(_ directives: [ControllerCore.Directive]) -> [Plan] {
+    directives.compactMap { if case .publishPlan(let plan) = $0 { plan } else { nil } }
+  }
+
+  static func warnings(_ directives: [ControllerCore.Directive]) -> [String] {
+    directives.compactMap {
+      if case .log(.warning, let line) = $0 { line } else { nil }
+    }
+  }
+
+  /// Batches that wait seconds for a slot do not make the controller shrink the SLOs it plans
+  /// with: it keeps the plan, reserves only the transport it measured, and says the pool is short.
+  @Test func queueingForASlotNeverTightensTheSLOs() throws {
+    var harness = try Harness()
+    var published: [Plan] = []
+    var scaling: [ScalingRecommendation] = []
+    for second in 1...120 {
+      // Queueing grows to 5 s, as it does when a pool is far too small.
+      let directives = harness.second(
+        Double(second), transport: 0.008, queueing: min(5, Double(second) * 0.05),
+        slots: [.cpu: 1, .gpu: 1], busy: 1)
+      published += Self.plans(directives)
+      for case .publishScaling(let batch) in directives { scaling += batch }
+    }
+    #expect(published.count <= 2, "\(published.map { $0.reason ?? "" })")
+    for plan in published {
+      #expect((plan.transportReserveMs ?? .infinity) <= 31, "\(plan.reason ?? "")")
+    }
+    #expect(harness.core.transportEstimate.seconds < 0.01)
+    #expect(scaling.contains { $0.status == .scaleUp && $0.replicasToAdd >= 1 })
+  }
+
+  /// A transport of 400 ms is not the pipeline's normal delay: what the plan reserves for it is
+  /// capped at a fifth of each SLO, and the operator is told once, not every tick.
+  @Test func transportBeyondItsShareIsCappedAndReportedOnce() throws {
+    var harness = try Harness()
+    var warnings: [String] = []
+    var published: [Plan] = []
+    for second in 1...60 {
+      let directives = harness.second(Double(second), transport: 0.4)
+      warnings += Self.warnings(directives).filter { $0.contains("transport") }
+      published += Self.plans(directives)
+    }
+    #expect(warnings.count == 1, "\(warnings)")
+    let last = try #require(published.last)
+    for group in last.groups {
+      for app in group.apps {
+        let slo = Self.apps.first { $0.id == app }!.slo * 1000
+        // What the batch may take plus its wait: at least 80 % of the SLO is still planned on.
+        let planned = group.timeoutsMs[app]! + group.latencyMaxMs
+        #expect(planned >= 0.8 * slo - 1 && planned <= slo, "\(app): \(planned) of \(slo)")
+      }
+    }
+  }
+
+  /// An app no function can serve is reported once and left to the routers (served alone or
+  /// dead-lettered), not re-planned every tick.
+  @Test func anInfeasibleAppIsReportedOnce() throws {
+    var harness = try Harness(apps: Self.apps + [App(id: "never", slo: 0.002, rate: 1)])
+    var warnings: [String] = []
+    var published: [Plan] = []
+    for second in 1...90 {
+      let directives = harness.second(Double(second))
+      warnings += Self.warnings(directives).filter { $0.contains("no function serves") }
+      published += Self.plans(directives)
+    }
+    #expect(warnings.count == 1, "\(warnings.joined(separator: "\n"))")
+    #expect(published.count <= 2, "\(published.map { $0.reason ?? "" })")
+    #expect(
+      published.first?.infeasible.map(\.app) == ["never"],
+      "\(published.first?.infeasible ?? []) \(published.first?.groups.map(\.apps) ?? [])")
+  }
+
+  /// Ten minutes of a steady workload on a noisy machine (latencies spread as the profile says,
+  /// Poisson counts): the plan in force stays; at most the first plan on measured transport joins
+  /// the first.
+  @Test func aSteadyNoisyWorkloadKeepsItsPlan() throws {
+    var harness = try Harness()
+    var published: [Plan] = []
+    for second in 1...600 {
+      published += Self.plans(harness.second(Double(second)))
+    }
+    #expect(published.count <= 2, "\(published.map { $0.reason ?? "" })")
+    #expect(harness.core.history.allSatisfy { $0.at <= 30 })
+  }
+
+  /// Every function 40 % slower: the controller publishes a plan for it within seconds, and the
+  /// next plans keep the SLOs on the slower functions without a spiral of versions.
+  @Test func aSlowdownIsPlannedForWithoutASpiral() throws {
+    var harness = try Harness()
+    for second in 1...60 { _ = harness.second(Double(second)) }
+    let before = harness.core.version
+    var published: [Plan] = []
+    for second in 61...180 {
+      published += Self.plans(harness.second(Double(second), slower: 1.4))
+    }
+    #expect(!published.isEmpty)
+    let first = try #require(harness.core.history.first { $0.version > before })
+    #expect(first.at <= 70 && first.trigger == .sloAtRisk, "\(first)")
+    #expect(published.count <= 3, "\(published.map { $0.reason ?? "" })")
+    // The plan in force at the end fits the slower functions' maximum.
+    let slower = LatencyModel(profile: try ModelProfile.builtIn(named: "VGG19").scaled(by: 1.4))
+    for group in try #require(harness.core.current).groups {
+      let function = group.function
+      let max =
+        function.kind == .cpu
+        ? slower.cpu(vcpu: function.vcpu, batch: min(group.batchSize, 4)).max
+        : slower.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: group.batchSize)
+          .max
+      #expect(group.latencyMaxMs >= max * 1000 * 0.95, "\(group.id): \(group.latencyMaxMs)")
+    }
+  }
+}
+
+/// The pure pieces the controller decides with.
+@Suite struct ControlLoopPartsTests {
+  @Test func batchFillFollowsPoissonArrivals() {
+    // Capacity 1, or no time to wait: one request per batch.
+    #expect(BatchFill(rate: 50, window: 1, capacity: 1).expected == 1)
+    #expect(BatchFill(rate: 50, window: 0, capacity: 8).expected == 1)
+    // b = 2, mean 1 arrival in the window: 1 with e^-1, else 2.
+    #expect(abs(BatchFill(rate: 10, window: 0.1, capacity: 2).expected - (2 - exp(-1))) < 1e-12)
+    // Many arrivals: full.
+    #expect(abs(BatchFill(rate: 1000, window: 1, capacity: 16).expected - 16) < 1e-9)
+    let fill = BatchFill(rate: 20, window: 0.3, capacity: 8)
+    #expect(abs(fill.probabilities.reduce(0, +) - 1) < 1e-12)
+    #expect(fill.expected > 5 && fill.expected < 8)
+  }
+
+  @Test func poolDemandIsBatchesTimesTheirLatency() throws {
+    let planner = try Planner(model: "VGG19")
+    let plan = try planner.plan([App(id: "a", slo: 0.5, rate: 4)])
+    let group = plan.groups[0]
+    #expect(group.function.kind == .cpu && group.batchSize == 1)
+    let demand = PoolDemand.of(plan, rates: [:], latency: planner.provisioner.latencyModel)
+    let expected = 4 * planner.provisioner.latencyModel.cpu(vcpu: group.function.vcpu, batch: 1).avg
+    #expect(abs(demand[.cpu]!.offeredSlots - expected) < 1e-9)
+    #expect(demand[.gpu]!.offeredSlots == 0)
+    #expect(demand[.cpu]!.slotsNeeded(target: 0.7) == Int((expected / 0.7).rounded(.up)))
+    // Twice the rate, twice the load.
+    let twice = PoolDemand.of(plan, rates: ["a": 8], latency: planner.provisioner.latencyModel)
+    #expect(abs(twice[.cpu]!.offeredSlots - 2 * expected) < 1e-9)
+  }
+
+  @Test func transportIsAHighQuantileWithHeadroomCappedPerSLO() {
+    var transport = TransportEstimate()
+    #expect(transport.value == transport.prior)
+    for index in 0..<200 { transport.observe(index % 50 == 0 ? 2.0 : 0.010) }
+    // Four stragglers of two seconds in 200 batches: the 95th percentile is still 10 ms.
+    #expect(abs(transport.value - 0.010) < 1e-12)
+    #expect(abs(transport.reserve - 0.015) < 1e-12)
+    #expect(transport.reserve(0.3, for: 0.5) == (0.1, true))
+    #expect(transport.reserve(0.05, for: 0.5) == (0.05, false))
+  }
+
+  @Test func slotUsageCountsWhatFellInEachWindow() {
+    var usage = SlotUsage(slots: 2, start: 0)
+    usage.started(1, at: 0.5, waited: 0.1)
+    usage.finished(1, at: 1.0, requests: 4)
+    usage.started(2, at: 1.5, waited: 0)
+    let first = usage.close(at: 2)
+    #expect(abs(first.busySlots - 0.5) < 1e-12)  // 0.5 + 0.5 slot-seconds over 2 s
+    #expect(first.batches == 1 && first.requests == 4 && first.queueWaits == [0.1, 0])
+    usage.finished(2, at: 3, requests: 1)
+    let second = usage.close(at: 4)
+    #expect(abs(second.busySlots - 0.5) < 1e-12)  // the second batch's last second of two
+    #expect(second.batches == 1)
+  }
+
+  @Test func aScalerAddsAtOnceAndRemovesOnlyAfterAWholeWindow() {
+    var scaler = PoolScaler(targetUtilisation: 0.5, scaleDownWindow: 60)
+    func pool(slots: Int, busy: Double) -> [String: WorkerPools.Pool] {
+      [
+        "hb-workers-cpu": .init(
+          group: "hb-workers-cpu", kind: .cpu, replicas: slots, slots: slots, slotsPerReplica: 1,
+          busySlots: busy, queueWaitP95Ms: 0, backlog: 0, lag: 0)
+      ]
+    }
+    func demand(_ offered: Double) -> [FunctionConfig.Kind: PoolDemand] {
+      [.cpu: PoolDemand(kind: .cpu, batchesPerSecond: offered * 10, offeredSlots: offered)]
+    }
+    // 3 busy slots at 50 %: 6 needed, 4 there.
+    var up = scaler.recommend(
+      demand: demand(3), pools: pool(slots: 4, busy: 3), planVersion: 1,
+      topics: PipelineTopics(), now: 0)
+    #expect(up[0].status == .scaleUp && up[0].desiredReplicas == 6)
+    // The load drops to 1 slot: held (not a scale-down) until the need stayed low for 60 s.
+    for second in 1...59 {
+      up = scaler.recommend(
+        demand: demand(1), pools: pool(slots: 6, busy: 1), planVersion: 1,
+        topics: PipelineTopics(), now: Double(second))
+      #expect(up[0].status == .ok, "second \(second): \(up[0].status)")
+    }
+    for second in 60...70 {
+      up = scaler.recommend(
+        demand: demand(1), pools: pool(slots: 6, busy: 1), planVersion: 1,
+        topics: PipelineTopics(), now: Double(second))
+    }
+    #expect(up[0].status == .scaleDown && up[0].desiredReplicas == 2)
+  }
+
+  @Test func theTailTestToleratesTheOnePercentAMaximumAllows() {
+    // Of 100 batches, 1 % may pass a 99th percentile; 7 of 100 is not chance (p < 1e-4).
+    #expect(PlanRisk.binomialTail(1, of: 100, p: 0.01) > 0.5)
+    #expect(PlanRisk.binomialTail(4, of: 100, p: 0.01) > 1e-3)
+    #expect(PlanRisk.binomialTail(7, of: 100, p: 0.01) < 1e-4)
+    #expect(PlanRisk.binomialTail(0, of: 100, p: 0.01) == 1)
+  }
+}
