@@ -23,9 +23,9 @@ enum BrokerCommand {
       Prints the bootstrap address (host:port,...) as the first line of standard output, then
       serves any Kafka client (kcat, librdkafka, Java) until SIGINT or SIGTERM. Records live in
       memory only. Without --topics it creates the pipeline's topics (hb.requests, hb.grouped,
-      hb.batches.cpu, hb.batches.gpu, hb.results, hb.feedback, hb.rates, hb.dead-letter,
-      hb.late, and hb.plans with one partition); other topics are auto-created with 4
-      partitions on first use.
+      hb.batches.cpu, hb.batches.gpu, hb.results, hb.feedback, hb.rates, hb.workers,
+      hb.scaling, hb.dead-letter, hb.late, and hb.plans with one partition); other topics are
+      auto-created with 4 partitions on first use.
       Example: harmonybatch broker --partitions 8
       """)
 

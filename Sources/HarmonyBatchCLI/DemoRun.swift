@@ -201,8 +201,14 @@ final class DemoRun: Sendable {
     while !Set(sent.keys).isSubset(of: outcomes.ids), ContinuousClock.now < drainDeadline {
       _ = outcomes.poll()
     }
-    // The plan in force at the end: the controller re-plans as it learns rates and latencies.
+    // The plan in force at the end (the controller re-plans as it learns rates and latencies),
+    // and the feedback of every batch that produced a result (it is published with the results).
     view.catchUp()
+    let results = outcomes.outcomes.values.filter { $0.kind == "result" }.count
+    let feedbackDeadline = ContinuousClock.now + .seconds(10)
+    while view.billed.requests < results, ContinuousClock.now < feedbackDeadline {
+      view.read(forMs: 50)
+    }
     guard let plan = view.plan else {
       throw DemoError("no plan appeared on hb.plans: the controller did not publish one")
     }

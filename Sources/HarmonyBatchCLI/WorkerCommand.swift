@@ -28,15 +28,25 @@ enum WorkerCommand {
       .option("seed", "N", "Seed of the emulated latencies (default: from the clock)."),
       .option(
         "concurrency", "N",
-        "Batches run at once, like concurrent function invocations (default 16 for emulated "
-          + "backends, 1 for minilm)."),
+        "Slots: batches run at once, like concurrent function instances (default 16 for "
+          + "emulated backends, 1 for minilm; for minilm keep slots × the plan's vCPU within "
+          + "the cores)."),
+      .option(
+        "report-interval", "SECONDS",
+        "How often the worker reports its slots on hb.workers (default 1; 0: never)."),
     ] + KafkaOptions.specs,
     discussion: """
-      Every result and feedback record names the backend and says whether it was emulated.
-      Results go to hb.results keyed by request id, one feedback record per batch to
-      hb.feedback; a batch's offset is committed after the broker acknowledges them. Run more
-      workers with the same --kind to share the batches. SIGINT/SIGTERM: finish the batch in
-      hand, commit, leave.
+      A worker is a pool of --concurrency slots; each runs one batch at a time (for minilm with
+      as many OpenBLAS threads as the function's vCPU, rounded, at least one). Batches are read
+      as they arrive and wait for a free slot; every feedback record carries when the batch was
+      flushed, read, started, finished and published, so transport, waiting for a slot and
+      inference are told apart. Every --report-interval the worker reports its slots, how busy
+      they were and how long batches waited on hb.workers. Every result and feedback record
+      names the backend and says whether it was emulated. Results go to hb.results keyed by
+      request id, one feedback record per batch to hb.feedback; a batch's offset is committed
+      after the broker acknowledges them. Run more workers with the same --kind to share the
+      batches (the controller's recommendation on hb.scaling says how many). SIGINT/SIGTERM:
+      finish the batches running, leave the ones not started to the group, commit, leave.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -76,6 +86,7 @@ enum WorkerCommand {
     settings.costModel = CostModel(profile: profile, pricing: pricing)
     settings.concurrency = try options.int(
       "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
+    settings.reportInterval = try options.double("report-interval", default: 1, in: 0...3600)
     let signals = TerminationSignal()
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "worker")
