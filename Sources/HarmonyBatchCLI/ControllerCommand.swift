@@ -33,16 +33,17 @@ enum ControllerCommand {
     ] + KafkaOptions.specs,
     discussion: """
       Reads router reports (hb.rates), worker feedback (hb.feedback) and worker reports
-      (hb.workers). Takes only the pipeline's transport (flush → worker, finish → publish; p95,
+      (hb.workers). Takes only the pipeline's transport (flush → worker, finish → publish; p95
       with headroom, at most --max-transport-share of an SLO) off SLOs before planning; waiting
       for a worker slot is never planned on. Re-plans every period, and sooner when an app
-      appears, an app's rate moves by more than 25 % and beyond Poisson noise, the plan in force
-      is at risk, or the model's error on recent feedback passes 10 %. Publishes a new version on
-      the compacted hb.plans only when there is no plan, the plan misses an app, an SLO is at
-      risk under the measured latencies (at once), or the new plan is more than 2 % cheaper (at
-      most once per --min-interval); each version says why. Every 5 s, and when a pool's status
-      changes, publishes per worker pool the slots the plan needs against the slots reported, and
-      the replicas to run, on hb.scaling.
+      appears, an app's rate moves by more than 25 % and beyond Poisson noise, the refitted
+      latency model moves by more than 10 % beyond the noise of its feedback, or the plan in
+      force is at risk on measured batches. Publishes a new version on the compacted hb.plans
+      when there is no plan, the plan misses an app, or an SLO is at risk (at once); or when
+      the new plan is more than 2 % cheaper (at most once per --min-interval, and only when the
+      worker pools have the slots it needs). Each version says why. Every 5 s, and whenever a
+      pool's status or desired replicas change, publishes per worker pool the slots the plan
+      needs against the slots reported, and the replicas to run, on hb.scaling.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {

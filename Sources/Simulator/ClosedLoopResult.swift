@@ -44,37 +44,34 @@ public struct ClosedLoopResult: Sendable {
   public var attainment: Double { requests > 0 ? Double(within) / Double(requests) : 1 }
   public var costPerRequest: Double { requests > 0 ? billed / Double(requests) : 0 }
 
-  /// The bill of [from, to) per request that arrived in it.
-  public func costPerRequest(from: Double, to: Double) -> Double {
+  /// The seconds in [from, to), summed.
+  func total(from: Double, to: Double) -> Second {
     let lower = max(0, Int(from.rounded(.down)))
     let upper = min(seconds.count, Int(to.rounded(.up)))
-    guard lower < upper else { return 0 }
-    let slice = seconds[lower..<upper]
-    let requests = slice.reduce(0) { $0 + $1.requests }
-    return requests > 0 ? slice.reduce(0) { $0 + $1.billed } / Double(requests) : 0
+    guard lower < upper else { return Second() }
+    return seconds[lower..<upper].reduce(into: Second()) { sum, second in
+      sum.requests += second.requests
+      sum.within += second.within
+      sum.billed += second.billed
+    }
+  }
+
+  /// The bill of [from, to) per request that arrived in it.
+  public func costPerRequest(from: Double, to: Double) -> Double {
+    let span = total(from: from, to: to)
+    return span.requests > 0 ? span.billed / Double(span.requests) : 0
   }
 
   /// SLO attainment of the requests that arrived in any of these spans.
   public func attainment(in spans: [(from: Double, to: Double)]) -> Double {
-    var (requests, within) = (0, 0)
-    for span in spans {
-      let lower = max(0, Int(span.from.rounded(.down)))
-      let upper = min(seconds.count, Int(span.to.rounded(.up)))
-      guard lower < upper else { continue }
-      requests += seconds[lower..<upper].reduce(0) { $0 + $1.requests }
-      within += seconds[lower..<upper].reduce(0) { $0 + $1.within }
-    }
-    return requests > 0 ? Double(within) / Double(requests) : 1
+    let sums = spans.map { total(from: $0.from, to: $0.to) }
+    let requests = sums.reduce(0) { $0 + $1.requests }
+    return requests > 0 ? Double(sums.reduce(0) { $0 + $1.within }) / Double(requests) : 1
   }
 
   /// SLO attainment of the requests that arrived in [from, to).
   public func attainment(from: Double, to: Double) -> Double {
-    let lower = max(0, Int(from.rounded(.down)))
-    let upper = min(seconds.count, Int(to.rounded(.up)))
-    guard lower < upper else { return 1 }
-    let slice = seconds[lower..<upper]
-    let total = slice.reduce(0) { $0 + $1.requests }
-    return total > 0 ? Double(slice.reduce(0) { $0 + $1.within }) / Double(total) : 1
+    attainment(in: [(from, to)])
   }
 
   /// The first time a pool that reports was recommended more replicas than it has.

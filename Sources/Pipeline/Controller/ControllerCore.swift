@@ -311,10 +311,7 @@ public struct ControllerCore: Sendable {
     var directives = reportInfeasible(candidate)
     let provisioner = planner.provisioner
     let before = apps.map { App(id: $0.id, slo: $0.slo, rate: ratesAtAdoption[$0.id] ?? $0.rate) }
-    let tolerance = policy.riskTolerance
-    var currentCost = current.map {
-      PlanCost.of($0, apps: apps, provisioner: provisioner, riskTolerance: tolerance)
-    }
+    var currentCost = current.map { PlanCost.of($0, apps: apps, provisioner: provisioner) }
     // Risk is what was measured on the plan in force (`PlanRisk`, transport), not a re-costing.
     currentCost?.atRisk = riskDetail
     guard
@@ -348,9 +345,13 @@ public struct ControllerCore: Sendable {
       return directives
     }
     if let current, Self.sameDecisions(current, candidate) {
-      // Nothing a router or batcher would do differently: no new version.
+      // Nothing a router or batcher would do differently: no new version. What was acted on
+      // (the model, its margins, the transport reserve) is in force now; the evidence that led
+      // here is not counted twice.
       reserveInForce = reserve
       ratesAtAdoption = Dictionary(uniqueKeysWithValues: apps.map { ($0.id, $0.rate) })
+      planModel = planner.provisioner.latencyModel
+      if trigger == .sloAtRisk { risk.reset(version: version) }
       directives.append(
         .log(
           .debug, "re-planned (\(trigger.rawValue): \(reason)); the same plan, v\(version) stays"))

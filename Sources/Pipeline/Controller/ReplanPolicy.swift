@@ -163,11 +163,7 @@ public struct PlanCost: Sendable, Equatable {
   public var uncovered: [String]
   public var atRisk: [String]
 
-  /// `riskTolerance`: how far (relatively) a batch's predicted maximum may pass the time the plan
-  /// left for it (SLO − timeout) before the group counts as at risk.
-  public static func of(
-    _ plan: Plan, apps: [App], provisioner: Provisioner, riskTolerance: Double = 0
-  ) -> PlanCost {
+  public static func of(_ plan: Plan, apps: [App], provisioner: Provisioner) -> PlanCost {
     let latency = provisioner.latencyModel
     let cost = provisioner.costModel
     let byID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
@@ -191,8 +187,7 @@ public struct PlanCost: Sendable, Equatable {
       // At risk: a member's wait plus the batch's maximum latency no longer fits its SLO (the SLO
       // the controller plans with: the app's, less the pipeline's measured overhead).
       if members.contains(where: { member in
-        let left = member.slo - (group.timeoutsMs[member.id] ?? 0) / 1000
-        return predicted.max > left + max(0, left) * riskTolerance + 1e-9
+        (group.timeoutsMs[member.id] ?? 0) / 1000 + predicted.max > member.slo + 1e-9
       }) {
         atRisk.append(group.id)
       }
