@@ -51,7 +51,7 @@ let package = Package(
             dependencies: ["Pipeline", "Planner", "Kafka", "TestSupport", "harmonybatch"]),
         .testTarget(
             name: "HarmonyBatchCLITests",
-            dependencies: ["HarmonyBatchCLI", "Kafka", "TestSupport", "harmonybatch"]
+            dependencies: ["HarmonyBatchCLI", "Kafka", "Planner", "TestSupport", "harmonybatch"]
         ),
     ],
     swiftLanguageModes: [.v6]

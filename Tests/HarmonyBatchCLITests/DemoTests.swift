@@ -1,6 +1,9 @@
 import Foundation
+import Planner
 import TestSupport
 import Testing
+
+@testable import HarmonyBatchCLI
 
 /// A shortened `harmonybatch demo`: the whole pipeline with real MiniLM inference on the embedded
 /// broker; every request accounted for and at least 99.5 % within its SLO.
@@ -24,5 +27,33 @@ import Testing
     #expect(stdout.contains { $0.hasPrefix("plan versions: ") })
     #expect(stdout.contains { $0.hasPrefix("  v1 at ") && $0.contains("first plan") })
     #expect(stdout.contains { $0.hasPrefix("hb-workers-cpu") })
+  }
+}
+
+/// How the demo sizes itself to the machine it runs on.
+@Suite struct DemoSizingTests {
+  @Test func aSlowerMachineGetsASmallerDefaultWorkloadThatItsSlotsServe() throws {
+    let builtIn = try Planner(model: "minilm")
+    let here = DemoSizing(planner: builtIn, appCount: 8, rates: DemoRun.rateMix)
+    // MiniLM as measured for the built-in profile: the default workload fits.
+    #expect(here.largestScale(upTo: 1) == 1)
+    // Twenty times slower (an old CPU, an unlucky BLAS) and no GPU functions to move to: the
+    // rates shrink until the plan's CPU batches fit the slots at the target utilisation.
+    var slower = builtIn.profile.scaledCPU(by: 20)
+    slower.gpu = nil
+    let slow = DemoSizing(
+      planner: Planner(profile: slower, pricing: builtIn.pricing), appCount: 8,
+      rates: DemoRun.rateMix)
+    let scale = slow.largestScale(upTo: 1)
+    #expect(scale < 1 && scale >= 0.02)
+    let slots = slow.cpuSlots(for: slow.apps(scale: scale))
+    #expect(slots.needed <= slots.count, "\(slots)")
+    #expect(
+      slow.describe(apps: slow.apps(scale: scale), scale: scale, chosen: true)
+        .contains("rates are scaled by"))
+    // Asked for the full rates anyway, it says the machine is short.
+    #expect(
+      slow.describe(apps: slow.apps(scale: 1), scale: 1, chosen: false)
+        .contains("recommend more CPU workers"))
   }
 }

@@ -181,7 +181,6 @@ public struct ControllerCore: Sendable {
     let estimates = rates.estimates(now: now)
     let profile = refit.profile(fallback: modelInForce)
     let error = refit.predictionError(of: profile)
-    let measuredModel = Planner(profile: profile, pricing: settings.pricing)
 
     // Rates: an app new to the plan, or whose rate moved beyond noise.
     let newApps = estimates.keys.filter { ratesInForce[$0] == nil }.sorted()
