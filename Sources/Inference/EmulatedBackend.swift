@@ -42,6 +42,17 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
   }
 
   public func run(_ payloads: [[UInt8]], on function: FunctionConfig) -> [BackendOutput] {
+    // A function no profile describes is not emulated (a GPU of 0 GB would never finish).
+    let largestGPU = Int(model.profile.gpu?.memoryGB.max ?? 0)
+    guard function.vcpu.isFinite, function.vcpu > 0,
+      function.kind == .cpu || (function.gpuMemoryGB >= 1 && function.gpuMemoryGB <= largestGPU)
+    else {
+      return Array(
+        repeating: .failed(
+          code: "bad-batch",
+          detail: "the function \(function) cannot be emulated on \(model.profile.name)"),
+        count: payloads.count)
+    }
     hold(sampleLatency(batch: payloads.count, on: function))
     return Array(repeating: .emulated, count: payloads.count)
   }

@@ -31,7 +31,9 @@ public struct MiniLMBackend: InferenceBackend {
   public init(encoder: MiniLMEncoder) { self.encoder = encoder }
 
   public static func threads(for function: FunctionConfig) -> Int {
-    max(1, min(ProcessInfo.processInfo.activeProcessorCount, Int(function.vcpu.rounded())))
+    guard function.vcpu.isFinite else { return 1 }
+    let vcpu = min(max(function.vcpu.rounded(), 1), 1024)
+    return max(1, min(ProcessInfo.processInfo.activeProcessorCount, Int(vcpu)))
   }
 
   public func run(_ payloads: [[UInt8]], on function: FunctionConfig) -> [BackendOutput] {

@@ -61,8 +61,19 @@ public struct BatchMessage: Codable, Sendable, Equatable {
     return (try? Array(encoder.encode(self))) ?? []
   }
 
+  /// Reads a batch and refuses one whose numbers no batcher makes (`checks`): a worker must not
+  /// start work it cannot do (a GPU function of 0 GB, a batch of −3).
   public static func decode(_ bytes: [UInt8]) throws -> BatchMessage {
-    try JSONDecoder().decode(BatchMessage.self, from: Data(bytes))
+    let batch = try JSONDecoder().decode(BatchMessage.self, from: Data(bytes))
+    let checks = batch.checks
+    guard checks.isValid else { throw InvalidBatch(detail: checks.summary) }
+    return batch
+  }
+
+  /// A batch that decodes but whose numbers cannot be run.
+  public struct InvalidBatch: Error, CustomStringConvertible {
+    public let detail: String
+    public var description: String { "its numbers cannot be run: \(detail)" }
   }
 }
 

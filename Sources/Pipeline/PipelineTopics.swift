@@ -64,7 +64,9 @@ public enum HeaderName {
 public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   /// The request has no key (the app id).
   case missingApp = "missing-app"
-  /// `hb-slo-ms` is not a positive number.
+  /// The key (the app id) is not UTF-8 text.
+  case badKey = "bad-key"
+  /// `hb-slo-ms` is not a decimal number of milliseconds in 1…3,600,000.
   case badSLO = "bad-slo"
   /// No `hb-slo-ms` header and the app has no SLO in the plan.
   case missingSLO = "missing-slo"

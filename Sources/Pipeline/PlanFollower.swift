@@ -9,6 +9,8 @@ public final class PlanFollower {
   private let consumer: KafkaConsumer
   private let log: PipelineLog
   public private(set) var latest: Plan?
+  /// Plan records refused (not valid, or not newer than the plan in hand).
+  public private(set) var refused = 0
 
   public init(common: KafkaConfiguration, topic: String, log: PipelineLog) throws(KafkaError) {
     self.log = log
@@ -53,13 +55,28 @@ public final class PlanFollower {
     return latest
   }
 
+  /// Takes a plan record: a plan that is not valid, or not newer than the one in hand, is refused
+  /// and logged; the last good plan stays in force (versions only increase).
   private func consider(_ record: KafkaRecord) {
     guard let value = record.value else { return }
+    let kept = latest.map { "plan v\($0.version ?? 0) stays in force" } ?? "no plan yet"
     do {
-      let plan = try Plan.decode(Data(value), source: "plan at \(record.coordinates)")
-      if (plan.version ?? 0) >= (latest?.version ?? -1) { latest = plan }
+      let plan = try Plan.decode(Data(value), source: "the plan at \(record.coordinates)")
+      guard let current = latest else {
+        latest = plan
+        return
+      }
+      if (plan.version ?? 0) > (current.version ?? 0) {
+        latest = plan
+      } else if (plan.version ?? 0) < (current.version ?? 0) || plan != current {
+        refused += 1
+        log.warning(
+          "refused: the plan at \(record.coordinates) is version \(plan.version ?? 0), not newer "
+            + "than \(current.version ?? 0); \(kept)")
+      }
     } catch {
-      log.warning("ignoring \(error.message)")
+      refused += 1
+      log.warning("refused: \(error.message); \(kept)")
     }
   }
 }

@@ -26,8 +26,11 @@ public struct RequestRouter: Sendable {
 
   /// Routes one request; `nowMs` stands in for a record without a timestamp.
   public mutating func route(_ record: KafkaRecord, nowMs: Int64) -> Decision {
-    guard let app = record.keyString, !app.isEmpty else {
+    guard let key = record.key, !key.isEmpty else {
       return reject(record, .missingApp, "the record has no key (the app id)")
+    }
+    guard let app = String(validating: key, as: UTF8.self) else {
+      return reject(record, .badKey, "the key (the app id) is not UTF-8 text")
     }
     let size = record.value?.count ?? 0
     guard size <= maxPayloadBytes else {
@@ -37,10 +40,12 @@ public struct RequestRouter: Sendable {
     }
     var sloMs: Double?
     if let header = record.headers.last(where: { $0.key == HeaderName.slo }) {
-      let text = header.value.map { String(decoding: $0, as: UTF8.self) } ?? ""
-      guard let value = Double(text.trimmingSpaces), value > 0, value.isFinite else {
+      guard let value = SLOHeader.milliseconds(header.value ?? []) else {
+        let text = String(decoding: (header.value ?? []).prefix(40), as: UTF8.self)
         return reject(
-          record, .badSLO, "\(HeaderName.slo) '\(text)' is not a positive number of milliseconds")
+          record, .badSLO,
+          "\(HeaderName.slo) '\(text)' is not a decimal number of milliseconds in "
+            + "\(Int(SLOHeader.range.lowerBound))...\(Int(SLOHeader.range.upperBound))")
       }
       sloMs = value
     }
@@ -77,6 +82,33 @@ public struct RequestRouter: Sendable {
     report.rejected[code.rawValue, default: 0] += 1
     return .deadLetter(
       DeadLetter.message(for: record, code: code, detail: detail, topic: topics.deadLetter), code)
+  }
+}
+
+/// The `hb-slo-ms` header, strictly: decimal digits with an optional fraction (`500`, `250.5`),
+/// nothing else — no sign, exponent, hexadecimal, spaces or digit groups — within `range`.
+public enum SLOHeader {
+  /// 1 ms to one hour.
+  public static let range: ClosedRange<Double> = 1...3_600_000
+
+  public static func milliseconds(_ bytes: [UInt8]) -> Double? {
+    guard !bytes.isEmpty, bytes.count <= 16 else { return nil }
+    var dot = false
+    var digitsAfterDot = 0
+    for (index, byte) in bytes.enumerated() {
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"):
+        if dot { digitsAfterDot += 1 }
+      case UInt8(ascii: ".") where !dot && index > 0:
+        dot = true
+      default:
+        return nil
+      }
+    }
+    guard !dot || digitsAfterDot > 0,
+      let value = Double(String(decoding: bytes, as: UTF8.self)), range.contains(value)
+    else { return nil }
+    return value
   }
 }
 
@@ -130,16 +162,5 @@ public enum DeadLetter {
     return KafkaProducerMessage(
       topic: topic, key: record.key, value: record.value, headers: headers,
       timestampMs: record.timestampMs)
-  }
-}
-
-extension String {
-  fileprivate var trimmingSpaces: Substring {
-    let trimmed = drop(while: { $0 == " " })
-    var end = trimmed.endIndex
-    while end > trimmed.startIndex, trimmed[trimmed.index(before: end)] == " " {
-      end = trimmed.index(before: end)
-    }
-    return trimmed[..<end]
   }
 }

@@ -156,7 +156,9 @@ public struct WorkerService: Sendable {
     } catch {
       try io.produce(
         DeadLetter.message(
-          for: record, code: .badBatch, detail: "the batch is not valid JSON: \(error)",
+          for: record, code: .badBatch,
+          detail: error is BatchMessage.InvalidBatch
+            ? "the batch is refused: \(error)" : "the batch is not valid JSON: \(error)",
           topic: settings.topics.deadLetter), sources: source)
       return 0
     }
@@ -211,10 +213,16 @@ public struct WorkerService: Sendable {
       flushedMs: batch.flushedAtMs, receivedMs: received * 1000, startedMs: started * 1000,
       finishedMs: finished * 1000, publishedMs: published * 1000,
       billedCost: billedCost(batch.function, seconds: seconds, batch: ran))
-    messages.append(
-      KafkaProducerMessage(
-        topic: settings.topics.feedback, key: Array(batch.group.utf8), value: feedback.sortedJSON())
-    )
+    // The controller refuses feedback it cannot trust; so does its author.
+    let checks = feedback.checks
+    if checks.isValid {
+      messages.append(
+        KafkaProducerMessage(
+          topic: settings.topics.feedback, key: Array(batch.group.utf8),
+          value: feedback.sortedJSON()))
+    } else {
+      log.warning("no feedback for batch \(batch.batchID): \(checks.summary)")
+    }
     try io.produce(messages, sources: source)
     return batch.requests.count
   }

@@ -149,10 +149,64 @@ extension Plan {
     return (try? encoder.encode(self)) ?? Data()
   }
 
-  /// Reads a plan in the format `jsonData` writes.
+  /// Reads a plan in the format `jsonData` writes, and refuses one whose numbers no planner
+  /// could have made (`validated`).
   public static func decode(_ data: Data, source: String = "plan") throws(PlannerInputError)
     -> Plan
   {
-    try PlannerResources.decode(Plan.self, from: data, what: source)
+    try PlannerResources.decode(Plan.self, from: data, what: source).validated(source: source)
+  }
+
+  /// The plan, if every number in it is one a planner could have made: version ≥ 1; groups with
+  /// ids, apps, a batch size of 1…1,024, a function with positive vCPU (and 1…1,024 GB on a GPU),
+  /// a timeout of 0…3,600,000 ms for every app, finite non-negative latencies, costs, rates and
+  /// shares; no app in two groups unless the plan splits its rate; at least one group or one app
+  /// it says it cannot serve. Routers and batchers refuse anything else and keep the plan they
+  /// have (a record of the right shape on the plan topic is not yet a plan).
+  public func validated(source: String = "plan") throws(PlannerInputError) -> Plan {
+    var checks = FieldChecks()
+    if let version { checks.integer(version, "version", in: 1...Int(Int32.max)) }
+    checks.number(objective, "objective", in: FieldBounds.cost)
+    checks.number(rate, "rate", in: FieldBounds.rate)
+    checks.require(
+      !groups.isEmpty || !infeasible.isEmpty, "no groups and no app it cannot serve")
+    var seen: [String: String] = [:]
+    var ids = Set<String>()
+    for group in groups {
+      let name = "group \(group.id)"
+      checks.text(group.id, "a group id")
+      checks.require(ids.insert(group.id).inserted, "\(name) appears twice")
+      checks.require(!group.apps.isEmpty, "\(name) has no apps")
+      checks.integer(group.batchSize, "\(name) batch_size", in: FieldBounds.batchSize)
+      checks.function(group.function, "\(name) function")
+      checks.number(group.latencyAvgMs, "\(name) latency_avg_ms", in: FieldBounds.milliseconds)
+      checks.number(group.latencyMaxMs, "\(name) latency_max_ms", in: FieldBounds.milliseconds)
+      checks.number(group.costPerRequest, "\(name) cost_per_request", in: FieldBounds.cost)
+      checks.number(group.rate, "\(name) rate", in: FieldBounds.rate)
+      checks.number(group.share, "\(name) share", in: 0...1.000_001)
+      for app in group.apps {
+        checks.text(app, "an app id in \(name)")
+        if let timeout = group.timeoutsMs[app] {
+          checks.number(timeout, "\(name) timeout of \(app)", in: FieldBounds.milliseconds)
+        } else {
+          checks.require(false, "\(name) has no timeout for \(app)")
+        }
+        if let slo = group.slosMs[app] {
+          checks.number(
+            slo, "\(name) SLO of \(app)", in: 0.001...FieldBounds.milliseconds.upperBound)
+        }
+        if let rate = group.appRates[app] {
+          checks.number(rate, "\(name) rate of \(app)", in: FieldBounds.rate)
+        }
+        if let other = seen[app], group.appRates[app] == nil {
+          checks.require(false, "\(app) is in \(other) and \(name)")
+        }
+        seen[app] = name
+      }
+    }
+    guard checks.isValid else {
+      throw PlannerInputError("\(source) is not a valid plan: \(checks.summary)")
+    }
+    return self
   }
 }

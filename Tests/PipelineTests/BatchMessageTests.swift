@@ -79,3 +79,48 @@ import Testing
     }
   }
 }
+
+/// Batches whose numbers cannot be run are refused before any work.
+@Suite struct BatchValidationTests {
+  static func batch(_ change: (inout BatchMessage) -> Void) throws -> [UInt8] {
+    let spec = GroupSpec(
+      key: GroupKey(planVersion: 1, group: "g1"), function: .gpu(memoryGB: 2, vcpu: 0.67),
+      capacity: 4, latencyMax: 0.3)
+    let requests = (0..<2).map { index in
+      BufferedRequest(
+        id: "r\(index)", app: "a", arrival: 1_795_000_000, slo: 0.5, timeout: 0.1,
+        item: BatchItem(
+          source: KafkaTopicPartition(topic: "hb.grouped", partition: 0), offset: Int64(index),
+          value: [1], headers: []))
+    }
+    let ready = ReadyBatch(
+      spec: spec, requests: requests, reason: .full, flushedAt: 1_795_000_000.1,
+      dueAt: 1_795_000_000.1, lateIDs: [])
+    var batch = try BatchMessage.decode(
+      ready.message(id: "b", batcher: "t", topics: PipelineTopics()).value ?? [])
+    change(&batch)
+    let encoder = JSONEncoder()
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return Array(try encoder.encode(batch))
+  }
+
+  @Test func absurdNumbersAreRefused() throws {
+    _ = try BatchMessage.decode(try Self.batch { _ in })
+    let cases: [(String, (inout BatchMessage) -> Void)] = [
+      ("gpu_mem_gb 0", { $0.function = .gpu(memoryGB: 0, vcpu: 1) }),
+      ("gpu_mem_gb -2", { $0.function = .gpu(memoryGB: -2, vcpu: 1) }),
+      ("vcpu -1.0", { $0.function = .cpu(vcpu: -1) }),
+      ("batch_size -3", { $0.batchSize = -3 }),
+      ("requests 0", { $0.requests = [] }),
+      ("slo_ms -5.0", { $0.requests[0].sloMs = -5 }),
+      ("latency_max_ms", { $0.latencyMaxMs = 1e300 }),
+    ]
+    for (expected, change) in cases {
+      let bytes = try Self.batch(change)
+      var refusal: String?
+      do { _ = try BatchMessage.decode(bytes) } catch { refusal = "\(error)" }
+      #expect(refusal?.contains(expected) == true, "\(expected): \(refusal ?? "accepted")")
+    }
+  }
+}

@@ -212,6 +212,54 @@ import Testing
   }
 }
 
+extension ControllerCoreTests {
+  /// Feedback with a negative inference time or a flush an hour old, a rates report with an SLO
+  /// of 1e308 (it crashed the controller) or NaN counts, a worker report with more busy slots
+  /// than slots: refused, counted, reported — and the plan does not move.
+  @Test func numbersThatCannotBeTrustedAreRefused() throws {
+    var harness = try Harness()
+    for second in 1...30 { _ = harness.second(Double(second)) }
+    let before = harness.core.version
+    let reserve = harness.core.transportEstimate.seconds
+    let good = FeedbackMessage(
+      batchID: "b", group: "g1", planVersion: before, function: .cpu(vcpu: 1), backend: "x",
+      emulated: true, batchSize: 1, inferenceSeconds: 0.2, predictedMaxMs: 300, endToEndMs: [250],
+      worker: "w", workerGroup: "hb-workers-cpu", flushedMs: 30_000, receivedMs: 30_005,
+      startedMs: 30_005, finishedMs: 30_205, publishedMs: 30_206, billedCost: 1e-6)
+    #expect(good.checks.isValid, "\(good.checks.summary)")
+    var warnings: [String] = []
+    for second in 31...90 {
+      var negative = good
+      negative.inferenceSeconds = -3
+      var stale = good
+      stale.flushedMs = 30_000 - 7_200_000
+      var notANumber = good
+      notANumber.inferenceSeconds = .nan
+      for feedback in [negative, stale, notANumber] { harness.core.receive(feedback: feedback) }
+      _ = harness.core.receive(
+        rates: RatesMessage(
+          router: "r", planVersion: 1, windowStartMs: 0, windowEndMs: 1000,
+          apps: ["huge": .init(requests: 1, sloMs: 1e308, planned: false)], rejected: [:]))
+      harness.core.receive(
+        workers: WorkerReport(
+          worker: "w", group: "hb-workers-cpu", kind: .cpu, backend: "x", emulated: true,
+          slots: 2, cores: nil, windowStartMs: 0, windowEndMs: 1000, busySlots: 50, batches: 1,
+          requests: 1, queueWaitMs: nil, backlog: 0, lag: nil),
+        at: Double(second))
+      warnings += Self.warnings(harness.second(Double(second))).filter { $0.contains("ignored") }
+    }
+    #expect(harness.core.refused["feedback"] == 180)
+    #expect(harness.core.refused["rates"] == 60)
+    #expect(harness.core.refused["workers"] == 60)
+    #expect(harness.core.version == before)
+    #expect(abs(harness.core.transportEstimate.seconds - reserve) < 0.005)
+    // At most one warning every 30 s, naming what was wrong.
+    #expect((1...2).contains(warnings.count), "\(warnings)")
+    #expect(warnings.first?.contains("180 feedback") == false)
+    #expect(warnings.allSatisfy { $0.contains("feedback") && $0.contains("rates") })
+  }
+}
+
 /// The pure pieces the controller decides with.
 @Suite struct ControlLoopPartsTests {
   @Test func batchFillFollowsPoissonArrivals() {

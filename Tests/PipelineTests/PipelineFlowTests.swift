@@ -208,6 +208,20 @@ import Testing
     #expect(afterRoute.spec.key == GroupKey(planVersion: 2, group: "g1"))
     #expect(after.header(HeaderName.slo) == "900")
     #expect(afterRoute.spec.function.kind == .gpu)
+
+    // A record of the right shape with numbers no planner makes (batch size 0, a negative
+    // timeout, −1 vCPU) is refused; the router keeps plan v2. (It used to follow it and
+    // dead-letter every request.)
+    var bad = second
+    bad.version = 3
+    bad.groups[0].batchSize = 0
+    bad.groups[0].timeoutsMs["a1"] = -5
+    bad.groups[0].function = .gpu(memoryGB: 2, vcpu: -1)
+    try publish(bad)
+    #expect(eventually { log.contains("batch_size 0 is outside") })
+    #expect(log.contains("plan v2 stays in force"), "\(log.all.filter { $0.contains("refused") })")
+    let kept = try #require(try route("after-bad-plan"))
+    #expect(try GroupedRecord.parse(kept.headers).get().spec.key.planVersion == 2)
     #expect(router.finish() == nil)
   }
 }

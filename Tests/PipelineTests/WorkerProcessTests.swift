@@ -58,10 +58,23 @@ import Testing
         spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
       try producer.enqueue(batch.message(id: "b-\(index)", batcher: "test", topics: topics))
     }
-    // A batch that is not JSON goes to the dead letter; the worker goes on.
+    // A batch that is not JSON goes to the dead letter; the worker goes on. So does one on a GPU
+    // function of 0 GB (it used to spin a worker at full CPU for ever, deaf to SIGTERM).
     try producer.enqueue(
       KafkaProducerMessage(
         topic: topics.batchesGPU, key: Array("g0".utf8), value: Array("{oops".utf8)))
+    let wedge = ReadyBatch(
+      spec: GroupSpec(
+        key: GroupKey(planVersion: 1, group: "g0"), function: .gpu(memoryGB: 0, vcpu: 1),
+        capacity: 2, latencyMax: 0.3),
+      requests: [
+        BufferedRequest(
+          id: "wedge", app: "app0", arrival: now, slo: 60, timeout: 1,
+          item: BatchItem(
+            source: KafkaTopicPartition(topic: "hb.grouped", partition: 0), offset: 99,
+            value: Array("x".utf8), headers: []))
+      ], reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
+    try producer.enqueue(wedge.message(id: "b-wedge", batcher: "test", topics: topics))
     try producer.flush()
     producer.close()
 
@@ -94,6 +107,11 @@ import Testing
       !$0.isEmpty
     }
     #expect(deadLetters.contains { $0.header(HeaderName.error) == "bad-batch" })
+    let refused = try readTopic(bootstrap, topics.deadLetter, timeout: .seconds(10)) { records in
+      records.contains { $0.header(HeaderName.errorDetail)?.contains("gpu_mem_gb 0") == true }
+    }
+    #expect(
+      refused.contains { $0.header(HeaderName.errorDetail)?.contains("gpu_mem_gb 0") == true })
 
     // Results and feedback validate against their schemas.
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -96,3 +96,49 @@ import Testing
     #expect(plan.currency == "USD")
   }
 }
+
+/// Plans whose numbers no planner makes are refused when read (`Plan.decode`).
+@Suite struct PlanValidationTests {
+  static func plan() throws -> Plan {
+    var plan = try Planner(model: "VGG19").plan([
+      App(id: "a1", slo: 0.5, rate: 5), App(id: "a2", slo: 0.8, rate: 10),
+      App(id: "a3", slo: 1.0, rate: 20),
+    ])
+    plan.version = 4
+    return plan
+  }
+
+  static func refused(_ change: (inout Plan) -> Void) throws -> String? {
+    var plan = try plan()
+    change(&plan)
+    do {
+      _ = try Plan.decode(plan.jsonData(), source: "test plan")
+      return nil
+    } catch {
+      return error.message
+    }
+  }
+
+  @Test func aPlannersPlanIsValid() throws {
+    #expect(try Self.refused { _ in } == nil)
+  }
+
+  @Test func badNumbersAreRefusedNamingTheField() throws {
+    let cases: [(String, (inout Plan) -> Void)] = [
+      ("batch_size -3", { $0.groups[0].batchSize = -3 }),
+      ("batch_size 0", { $0.groups[0].batchSize = 0 }),
+      ("timeout of a1 -5.0", { $0.groups[0].timeoutsMs["a1"] = -5 }),
+      ("vcpu -1.0", { $0.groups[0].function = .cpu(vcpu: -1) }),
+      ("gpu_mem_gb 0", { $0.groups[$0.groups.count - 1].function = .gpu(memoryGB: 0, vcpu: 1) }),
+      ("no groups", { $0.groups = [] }),
+      ("version 0", { $0.version = 0 }),
+      ("latency_max_ms", { $0.groups[0].latencyMaxMs = 1e308 }),
+      ("has no apps", { $0.groups[0].apps = [] }),
+      ("appears twice", { $0.groups.append($0.groups[0]) }),
+    ]
+    for (expected, change) in cases {
+      let message = try Self.refused(change)
+      #expect(message?.contains(expected) == true, "\(expected): \(message ?? "accepted")")
+    }
+  }
+}

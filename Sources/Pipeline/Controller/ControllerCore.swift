@@ -139,8 +139,28 @@ public struct ControllerCore: Sendable {
 
   // MARK: What the controller is told
 
+  /// Messages refused because their numbers could not be trusted (`checks`), by kind, and the
+  /// last reason.
+  public private(set) var refused: [String: Int] = [:]
+  public private(set) var lastRefusal: String?
+
+  private mutating func refuse(_ kind: String, _ checks: FieldChecks) {
+    refuse(kind, detail: checks.summary)
+  }
+
+  /// A message that could not be read at all (not the JSON of its schema).
+  public mutating func refuse(_ kind: String, detail: String) {
+    refused[kind, default: 0] += 1
+    lastRefusal = "\(kind): \(detail)"
+  }
+
   /// A router's report: requests per app over its window.
   public mutating func receive(rates report: RatesMessage) -> [Directive] {
+    let checks = report.checks
+    guard checks.isValid else {
+      refuse("rates", checks)
+      return []
+    }
     var directives: [Directive] = []
     for (app, count) in report.apps.sorted(by: { $0.key < $1.key }) {
       rates.record(
@@ -156,7 +176,9 @@ public struct ControllerCore: Sendable {
 
   /// A worker's feedback on one batch.
   public mutating func receive(feedback: FeedbackMessage) {
-    guard feedback.batchSize > 0, feedback.inferenceSeconds.isFinite else { return }
+    let checks = feedback.checks
+    guard checks.isValid else { return refuse("feedback", checks) }
+    guard feedback.batchSize > 0 else { return }
     refit.observe(
       .init(
         function: feedback.function, batch: feedback.batchSize,
@@ -167,6 +189,8 @@ public struct ControllerCore: Sendable {
 
   /// A worker's periodic report on its slots.
   public mutating func receive(workers report: WorkerReport, at now: Double) {
+    let checks = report.checks
+    guard checks.isValid else { return refuse("workers", checks) }
     pools.record(report, at: now)
   }
 
@@ -211,6 +235,7 @@ public struct ControllerCore: Sendable {
       }
     }
     directives += warnAboutTransport()
+    directives += reportRefusals(now: now)
 
     var poolReady = false
     if let pending = waiting {
@@ -420,6 +445,28 @@ public struct ControllerCore: Sendable {
         "no function serves \(apps.count) app\(apps.count == 1 ? "" : "s") within the SLO less "
           + "transport: \(detail); the routers serve each alone on a function that meets its "
           + "whole SLO, or dead-letter it (impossible-slo)")
+    ]
+  }
+
+  private var refusalsReported: [String: Int] = [:]
+  private var lastRefusalReport: Double?
+
+  /// Says, at most every 30 s, how many messages were refused since it last said so.
+  private mutating func reportRefusals(now: Double) -> [Directive] {
+    guard refused != refusalsReported, now - (lastRefusalReport ?? -.infinity) >= 30 else {
+      return []
+    }
+    let counts = refused.sorted { $0.key < $1.key }.compactMap { kind, count in
+      count > refusalsReported[kind, default: 0]
+        ? "\(count - refusalsReported[kind, default: 0]) \(kind)" : nil
+    }
+    refusalsReported = refused
+    lastRefusalReport = now
+    return [
+      .log(
+        .warning,
+        "ignored messages with numbers that cannot be trusted: \(counts.joined(separator: ", "))"
+          + (lastRefusal.map { " (last: \($0))" } ?? ""))
     ]
   }
 

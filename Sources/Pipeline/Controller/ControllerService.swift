@@ -55,25 +55,38 @@ public struct ControllerService: Sendable {
       for event in try consumer.poll(maxEvents: 256, timeoutMs: 100) {
         guard case .record(let record) = event else { continue }
         let value = Data(record.value ?? [])
-        switch record.topic {
-        case topics.rates:
-          if let report = try? decoder.decode(RatesMessage.self, from: value) {
-            try execute(core.receive(rates: report), producer: producer)
+        do {
+          switch record.topic {
+          case topics.rates:
+            try execute(
+              core.receive(rates: decoder.decode(RatesMessage.self, from: value)),
+              producer: producer)
+          case topics.feedback:
+            core.receive(feedback: try decoder.decode(FeedbackMessage.self, from: value))
+          case topics.workers:
+            core.receive(
+              workers: try decoder.decode(WorkerReport.self, from: value), at: clock.now())
+          default: break
           }
-        case topics.feedback:
-          if let feedback = try? decoder.decode(FeedbackMessage.self, from: value) {
-            core.receive(feedback: feedback)
-          }
-        case topics.workers:
-          if let report = try? decoder.decode(WorkerReport.self, from: value) {
-            core.receive(workers: report, at: clock.now())
-          }
-        default: break
+        } catch let error as DecodingError {
+          core.refuse(
+            String(record.topic.dropFirst(topics.prefix.count)),
+            detail:
+              "\(record.coordinates) is not valid JSON of its schema (\(error.localizedDescription))"
+          )
         }
       }
       let now = clock.now()
       guard now - lastTick >= settings.tickSeconds else { continue }
       lastTick = now
+      // A valid plan newer than ours that we did not publish (another controller, a person):
+      // it is what the routers follow now, so it is the plan in force; versions go on above it.
+      if let foreign = follower.newer(than: core.version) {
+        log.warning(
+          "plan v\(foreign.version ?? 0) on \(topics.plans) was not published by this "
+            + "controller; taking it as the plan in force")
+        core.resume(from: foreign)
+      }
       try execute(core.tick(now: now), producer: producer)
     }
     log.info("stopped at plan v\(core.version)")
