@@ -100,7 +100,7 @@ enum BatcherCommand {
         }
       }
       group.addTask {
-        let number = await signals.wait()
+        guard let number = await signals.wait() else { return 0 }
         if !stop.isSet {
           log.info("\(TerminationSignal.name(number)) received: draining")
           stop.set()

@@ -49,7 +49,7 @@ enum BrokerCommand {
       "embedded broker: \(brokers) broker(s) at \(broker.bootstrapServers)"
         + "; topics \(topics.joined(separator: ","))"
         + "; stop with Ctrl-C")
-    let number = await signals.wait()
+    let number = await signals.wait() ?? 15  // SIGTERM
     Console.err("embedded broker: \(TerminationSignal.name(number)) received, shutting down")
     withExtendedLifetime(broker) {}
     return 0

@@ -69,7 +69,7 @@ enum ControllerCommand {
     let stop = StopFlag()
     let log = PipelineLog(service: "controller")
     Task {
-      let number = await signals.wait()
+      guard let number = await signals.wait() else { return }
       log.info("\(TerminationSignal.name(number)) received: stopping")
       stop.set()
     }

@@ -50,7 +50,7 @@ enum DemoCommand {
     let signals = TerminationSignal()
     let run = DemoRun(settings: settings)
     Task {
-      let number = await signals.wait()
+      guard let number = await signals.wait() else { return }
       Console.err("demo: \(TerminationSignal.name(number)) received: ending the workload")
       run.interrupt.set()
     }

@@ -97,7 +97,7 @@ enum WorkerCommand {
     let (common, configured) = (cluster.common, settings)
     let service = WorkerService(common: common, settings: configured, backend: backend, log: log)
     Task {
-      let number = await signals.wait()
+      guard let number = await signals.wait() else { return }
       log.info("\(TerminationSignal.name(number)) received: finishing the batch in hand")
       stop.set()
     }

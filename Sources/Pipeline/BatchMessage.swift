@@ -190,8 +190,9 @@ public enum LateRecord {
         value: Array(GroupedRecord.number((lateBy * 1_000_000).rounded() / 1000).utf8)))
     headers.append(
       KafkaHeader(key: HeaderName.source, value: Array(request.item.coordinates.utf8)))
-    return KafkaProducerMessage(
-      topic: topic, key: Array(request.app.utf8), value: request.item.value, headers: headers,
-      timestampMs: Int64((request.arrival * 1000).rounded()))
+    return RecordLimits.fitting(
+      KafkaProducerMessage(
+        topic: topic, key: Array(request.app.utf8), value: request.item.value, headers: headers,
+        timestampMs: Int64((request.arrival * 1000).rounded())))
   }
 }

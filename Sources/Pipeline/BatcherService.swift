@@ -37,7 +37,9 @@ public struct BatcherService: Sendable {
     let io = try StageIO(
       common: common, groupID: settings.groupID, input: settings.topics.grouped, log: log,
       pollBatch: 256)
-    var buffers = GroupBuffers<BatchItem>(latePolicy: settings.latePolicy)
+    var buffers = GroupBuffers<BatchItem>(
+      latePolicy: settings.latePolicy,
+      maxBatchBytes: RecordLimits.maxRecordBytes - RecordLimits.batchOverheadBytes)
     var counters = Counters()
     var routes = RouteParser()
     var failure: Error?
@@ -110,7 +112,24 @@ public struct BatcherService: Sendable {
         timeout: max(0, grouped.timeoutMs - settings.flushMarginMs) / 1000,
         item: BatchItem(
           source: record.topicPartition, offset: record.offset, value: record.value,
-          headers: record.headers))
+          headers: record.headers),
+        bytes: RecordLimits.batchBytes(
+          payload: record.value?.count ?? 0, id: grouped.requestID.utf8.count,
+          app: grouped.app.utf8.count, source: record.topic.utf8.count + 24))
+      guard request.bytes <= buffers.maxBatchBytes else {
+        // Written by something other than our router (it refuses such requests): a batch of one
+        // would not fit a record.
+        counters.deadLetters += 1
+        settings.metrics?.deadLetters.add(1, ordering: .relaxed)
+        try io.produce(
+          DeadLetter.message(
+            for: record, code: .payloadTooLarge,
+            detail:
+              "alone in a batch it would not fit a record of \(RecordLimits.maxRecordBytes) bytes",
+            topic: settings.topics.deadLetter),
+          sources: [(record.topicPartition, record.offset)])
+        return
+      }
       try execute(buffers.receive(request, in: grouped.spec, now: now), io: io, counters: &counters)
     }
   }

@@ -8,9 +8,12 @@ public struct BufferedRequest<Item: Sendable>: Sendable {
   public var timeout: Double
   /// Whatever the shell needs to send the request on (payload, source offset, …).
   public var item: Item
+  /// What it adds to its batch's record (0: not counted).
+  public var bytes: Int
 
   public init(
-    id: String, app: String, arrival: Double, slo: Double, timeout: Double, item: Item
+    id: String, app: String, arrival: Double, slo: Double, timeout: Double, item: Item,
+    bytes: Int = 0
   ) {
     self.id = id
     self.app = app
@@ -18,6 +21,7 @@ public struct BufferedRequest<Item: Sendable>: Sendable {
     self.slo = slo
     self.timeout = timeout
     self.item = item
+    self.bytes = bytes
   }
 
   /// The latest flush time the plan allows this request.
@@ -36,6 +40,8 @@ public enum FlushReason: String, Sendable, Codable {
   case late
   /// The batcher is stopping.
   case drain
+  /// The next request would have made the batch's record larger than the broker takes.
+  case size
   /// Requests of the same group and plan version arrived with a different configuration.
   case reconfigured
 }
@@ -80,23 +86,29 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
     var spec: GroupSpec
     var requests: [BufferedRequest<Item>] = []
     var earliestDeadline = Double.infinity
+    var bytes = 0
 
     /// Adds a request; returns how many wait now and the earliest deadline among them.
     mutating func add(_ request: BufferedRequest<Item>, spec: GroupSpec) -> (Int, Double) {
       self.spec = spec
       requests.append(request)
       earliestDeadline = min(earliestDeadline, request.deadline)
+      bytes += request.bytes
       return (requests.count, earliestDeadline)
     }
   }
 
   public let latePolicy: LatePolicy
+  /// The most the requests of one batch may add up to (`BufferedRequest.bytes`): a buffer that a
+  /// request would push past it is flushed first (`FlushReason.size`).
+  public let maxBatchBytes: Int
   private var buffers: [GroupKey: Buffer] = [:]
   /// Requests in all buffers.
   public private(set) var count = 0
 
-  public init(latePolicy: LatePolicy = .divert) {
+  public init(latePolicy: LatePolicy = .divert, maxBatchBytes: Int = .max) {
     self.latePolicy = latePolicy
+    self.maxBatchBytes = maxBatchBytes
   }
 
   /// The earliest time a buffer must be flushed, or nil when all are empty.
@@ -118,6 +130,11 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
     var directives: [BatchingDirective<Item>] = []
     if let existing = buffers[spec.key], existing.spec != spec, !existing.requests.isEmpty {
       directives += flush(spec.key, reason: .reconfigured, now: now)
+    }
+    if let existing = buffers[spec.key], !existing.requests.isEmpty,
+      existing.bytes > maxBatchBytes - request.bytes
+    {
+      directives += flush(spec.key, reason: .size, now: now)
     }
     let lateBy = now + spec.latencyMax - request.sloDeadline
     if lateBy > 1e-9, latePolicy == .divert {
@@ -163,6 +180,7 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
       removed += buffer.requests.filter { matches($0.item) }
       buffer.requests = kept
       buffer.earliestDeadline = kept.map(\.deadline).min() ?? .infinity
+      buffer.bytes = kept.reduce(0) { $0 + $1.bytes }
       buffers[key] = kept.isEmpty ? nil : buffer
     }
     count -= removed.count

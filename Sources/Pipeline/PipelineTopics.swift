@@ -58,6 +58,10 @@ public enum HeaderName {
   public static let source = "hb-source"
   public static let lateReason = "hb-late-reason"
   public static let lateBy = "hb-late-by-ms"
+  /// A dead letter or late record too large for the broker: the value was left out; its size.
+  public static let valueDroppedBytes = "hb-value-dropped-bytes"
+  /// ... and, when even that was too large, how many of the original headers were left out.
+  public static let headersDropped = "hb-headers-dropped"
 }
 
 /// Stable codes of dead-letter records (`hb-error`).

@@ -14,7 +14,8 @@ public struct RequestRouter: Sendable {
   public let maxPayloadBytes: Int
   public private(set) var report = RouterReport()
 
-  public static let defaultMaxPayloadBytes = 1 << 20
+  /// The largest payload whose batch still fits a record (`RecordLimits.maxPayloadBytes`).
+  public static let defaultMaxPayloadBytes = RecordLimits.maxPayloadBytes
 
   public init(
     table: RoutingTable, topics: PipelineTopics, maxPayloadBytes: Int = defaultMaxPayloadBytes
@@ -52,12 +53,30 @@ public struct RequestRouter: Sendable {
     let spread = UInt64(bitPattern: record.offset &* -7_046_029_254_386_353_131)
     switch table.route(app: app, sloMs: sloMs, spread: spread) {
     case .reject(let code, let detail):
+      // An app nobody planned yet is still reported, so the controller learns of it and plans it.
+      if let sloMs, code == .unplannedApp || code == .impossibleSLO {
+        report.count(app: app, sloMs: sloMs, planned: false)
+      }
       return reject(record, code, detail)
     case .group(let spec, let slo, let timeout, let planned):
       let requestID =
         record.headers.last(where: { $0.key == HeaderName.requestID })
         .flatMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
         .flatMap { $0.isEmpty ? nil : $0 } ?? record.coordinates
+      // Alone in a batch, with its id, app and headers, it must fit a record.
+      let alone =
+        RecordLimits.batchOverheadBytes
+        + RecordLimits.batchBytes(
+          payload: size, id: requestID.utf8.count, app: app.utf8.count, source: 128)
+      let headerBytes = record.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+      guard alone <= RecordLimits.maxRecordBytes,
+        size + headerBytes <= RecordLimits.maxRecordBytes - 4_096
+      else {
+        return reject(
+          record, .payloadTooLarge,
+          "with its id, app and headers the request would not fit a batch record of "
+            + "\(RecordLimits.maxRecordBytes) bytes")
+      }
       let arrival = record.timestampMs ?? nowMs
       let grouped = GroupedRecord(
         requestID: requestID, app: app, arrivalMs: arrival, sloMs: slo * 1000,
@@ -159,8 +178,9 @@ public enum DeadLetter {
     headers.append(KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)))
     headers.append(KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)))
     headers.append(KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8)))
-    return KafkaProducerMessage(
-      topic: topic, key: record.key, value: record.value, headers: headers,
-      timestampMs: record.timestampMs)
+    return RecordLimits.fitting(
+      KafkaProducerMessage(
+        topic: topic, key: record.key, value: record.value, headers: headers,
+        timestampMs: record.timestampMs))
   }
 }

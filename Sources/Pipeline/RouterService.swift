@@ -44,7 +44,7 @@ public struct RouterService: Sendable {
       ? try PlanFollower(common: common, topic: settings.topics.plans, log: log) : nil
     var plan = settings.fixedPlan ?? follower?.catchUp()
     var router = RequestRouter(
-      table: RoutingTable(plan: plan, planner: settings.planner), topics: settings.topics,
+      table: RoutingTable(plan: plan, planner: soloPlanner(for: plan)), topics: settings.topics,
       maxPayloadBytes: settings.maxPayloadBytes)
     describe(plan)
     var lastReport = clock.now()
@@ -55,7 +55,7 @@ public struct RouterService: Sendable {
       while !stop.isSet {
         if let follower, let newer = follower.newer(than: router.table.version) {
           plan = newer
-          router.table = RoutingTable(plan: newer, planner: settings.planner)
+          router.table = RoutingTable(plan: newer, planner: soloPlanner(for: newer))
           describe(newer)
         }
         if let record = try io.nextRecord(timeoutMs: 50) {
@@ -112,11 +112,21 @@ public struct RouterService: Sendable {
       sources: [])
   }
 
+  /// What provisions apps the plan does not cover: the planner given, else one on the plan's own
+  /// model and pricing when they are built in (so unplanned apps are served alone whether the
+  /// router was given a profile or follows the controller's plans).
+  private func soloPlanner(for plan: Plan?) -> Planner? {
+    if let planner = settings.planner { return planner }
+    guard let plan, ModelProfile.builtInNames.contains(plan.model) else { return nil }
+    return try? Planner(model: plan.model, pricing: plan.pricing)
+  }
+
   private func describe(_ plan: Plan?) {
     guard let plan else {
       log.info(
         settings.planner == nil
-          ? "no plan yet and no profile: requests go to the dead letter (unplanned-app) until a plan arrives"
+          ? "no plan yet and no profile: requests go to the dead letter (unplanned-app) until a "
+            + "plan arrives; they are reported on \(settings.topics.rates) so the controller plans them"
           : "no plan yet: every app is served alone until one arrives")
       return
     }

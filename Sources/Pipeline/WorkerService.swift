@@ -248,9 +248,10 @@ public struct WorkerService: Sendable {
       KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
       KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
     ]
-    return KafkaProducerMessage(
-      topic: settings.topics.deadLetter, key: Array(request.app.utf8),
-      value: Data(base64Encoded: request.payload).map(Array.init) ?? Array(request.payload.utf8),
-      headers: headers)
+    return RecordLimits.fitting(
+      KafkaProducerMessage(
+        topic: settings.topics.deadLetter, key: Array(request.app.utf8),
+        value: Data(base64Encoded: request.payload).map(Array.init) ?? Array(request.payload.utf8),
+        headers: headers))
   }
 }

@@ -59,3 +59,68 @@ import Testing
     #expect(Self.code(router.route(Self.record(key: [], slo: "500"), nowMs: 0)) == "missing-app")
   }
 }
+
+extension RequestRouterTests {
+  /// With nothing to provision it alone, an app the plan does not cover is a dead letter — and
+  /// still reported (it used to vanish from hb.rates, so the controller never learnt of it).
+  @Test func anUnplannedAppIsReportedEvenWhenItCannotBeServed() throws {
+    let (_, plan) = try Planner.tableOnePlan()
+    var router = RequestRouter(
+      table: RoutingTable(plan: plan, planner: nil), topics: PipelineTopics())
+    let decision = router.route(Self.record(key: Array("newcomer".utf8), slo: "900"), nowMs: 0)
+    #expect(Self.code(decision) == "unplanned-app")
+    let report = router.takeReport()
+    #expect(report.apps["newcomer"] == .init(requests: 1, sloMs: 900, planned: false))
+    #expect(report.rejected["unplanned-app"] == 1)
+  }
+}
+
+/// The router following hb.plans, with no profile of its own.
+@Suite(.serialized) struct UnplannedAppFlowTests {
+  @Test func anUnplannedAppIsServedAloneOnThePlansOwnModel() throws {
+    let bootstrap = sharedBroker.bootstrapServers
+    let topics = PipelineTopics(prefix: uniqueName("unplanned") + ".")
+    try sharedBroker.createTopics(topics.specs(partitions: 4))
+    let (_, plan) = try Planner.tableOnePlan()
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+    defer { producer.close() }
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+    try producer.flush()
+    let log = CapturedLog()
+    var settings = RouterService.Settings()
+    settings.topics = topics
+    settings.groupID = uniqueName("router")
+    settings.reportIntervalMs = 200
+    let routing = settings
+    let router = RunningService("router") { stop in
+      try RouterService(common: quietCommon(bootstrap), settings: routing, log: log.log("router"))
+        .run(stop: stop)
+    }
+    #expect(eventually { log.contains("router: assigned") && log.contains("following plan v1") })
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.requests, key: Array("newcomer".utf8), value: Array("x".utf8),
+        headers: [
+          KafkaHeader(key: HeaderName.requestID, value: Array("n1".utf8)),
+          KafkaHeader(key: HeaderName.slo, value: Array("900".utf8)),
+        ]))
+    try producer.flush()
+    let grouped = try readTopic(bootstrap, topics.grouped) { !$0.isEmpty }
+    #expect(grouped.first?.keyString == "solo:newcomer:900", "\(log.all)")
+    let reports = try readTopic(bootstrap, topics.rates) { records in
+      records.contains { String(decoding: $0.value ?? [], as: UTF8.self).contains("newcomer") }
+    }
+    let report = try JSONDecoder().decode(
+      RatesMessage.self,
+      from: Data(
+        try #require(
+          reports.first { String(decoding: $0.value ?? [], as: UTF8.self).contains("newcomer") }
+        )
+        .value ?? []))
+    #expect(report.apps["newcomer"]?.planned == false)
+    #expect(router.finish() == nil)
+  }
+}
