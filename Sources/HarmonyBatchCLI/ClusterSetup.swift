@@ -3,7 +3,8 @@ import Kafka
 import Pipeline
 
 /// The cluster a service command works on: the one `--bootstrap` names (its pipeline topics are
-/// created if missing), or an embedded broker started for this process.
+/// created if missing), or, with `--embedded`, a broker started for this process — never one by
+/// default, so that a forgotten flag cannot leave a service talking to a private broker.
 struct ClusterSetup {
   let bootstrap: String
   let common: KafkaConfiguration
@@ -15,6 +16,7 @@ struct ClusterSetup {
   {
     let logLevel = try KafkaOptions.logLevel(options)
     if let bootstrap = options.string("bootstrap") {
+      if options.flag("embedded") { throw UsageError("give --bootstrap or --embedded, not both") }
       let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
       do {
         let admin = try KafkaAdmin(configuration: common)
@@ -30,9 +32,16 @@ struct ClusterSetup {
       }
       return ClusterSetup(bootstrap: bootstrap, common: common, embedded: nil)
     }
+    guard options.flag("embedded") else {
+      throw UsageError(
+        "'\(options.command)' needs --bootstrap HOST:PORT (the Kafka cluster), or --embedded for a "
+          + "private broker in this process")
+    }
     let broker = try EmbeddedBroker(brokers: 1, logger: .standardError(minimumLevel: logLevel))
     try broker.createTopics(topics.specs(partitions: partitions))
-    Console.err("harmonybatch \(options.command): embedded broker at \(broker.bootstrapServers)")
+    Console.err(
+      "harmonybatch \(options.command): private embedded broker at \(broker.bootstrapServers) "
+        + "(it ends with this process; other processes reach it only with this address)")
     return ClusterSetup(
       bootstrap: broker.bootstrapServers,
       common: try KafkaOptions.configuration(options, bootstrap: broker.bootstrapServers),

@@ -19,7 +19,7 @@ enum ConsumeCommand {
         "commit", "POLICY",
         "each: a printed record is done and its offset is committed (default); none: never commit."),
       .option("session-timeout-ms", "MS", "Group session timeout (default 10000)."),
-    ] + KafkaOptions.specs,
+    ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,
     discussion: """
       Each line: {"topic","partition","offset","timestamp_ms","key","headers":{..},"value"}; keys,
       header values and values that are not UTF-8 are printed as {"base64": "..."}.

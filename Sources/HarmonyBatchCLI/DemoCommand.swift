@@ -19,7 +19,7 @@ enum DemoCommand {
           + "when this machine's cores cannot serve that)."),
       .option("seed", "N", "Seed of the Poisson arrivals (default 1)."),
       .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
-    ] + KafkaOptions.specs,
+    ] + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
       the built-in minilm profile to it; sizes the CPU worker's slots to the cores and, unless

@@ -2,9 +2,23 @@ import Kafka
 
 /// The options every Kafka-speaking command shares.
 enum KafkaOptions {
-  static let specs: [OptionSpec] = [
-    .option(
-      "bootstrap", "HOST:PORT[,...]", "Kafka cluster to use (default: start the embedded broker)."),
+  /// The options of commands that talk to a cluster: `--bootstrap` or, to try things out,
+  /// `--embedded`.
+  static let specs: [OptionSpec] =
+    [
+      .option("bootstrap", "HOST:PORT[,...]", "The Kafka cluster (required unless --embedded)."),
+      .flag(
+        "embedded",
+        "Start a private embedded broker in this process instead (its address is printed; "
+          + "nothing else reaches it unless you pass that on)."),
+      .option(
+        "unreachable-timeout", "SECONDS",
+        "Exit 1 when no broker has answered for this long (default 120; unhealthy, and said "
+          + "so, after a tenth of it)."),
+    ] + clientSpecs
+
+  /// The client options every Kafka-speaking command shares.
+  static let clientSpecs: [OptionSpec] = [
     .option(
       "property", "KEY=VALUE", "librdkafka property for every client, e.g. socket.timeout.ms=5000.",
       repeatable: true),
@@ -19,6 +33,10 @@ enum KafkaOptions {
   {
     var configuration = KafkaConfiguration(bootstrapServers: bootstrap)
     configuration.logger = .standardError(minimumLevel: try logLevel(options))
+    if options.string("unreachable-timeout") != nil {
+      configuration.unreachableTimeoutMs = Int(
+        try options.double("unreachable-timeout", default: 120, in: 1...86_400) * 1000)
+    }
     for text in options.strings("property") {
       do {
         let (key, value) = try KafkaConfiguration.parseProperty(text)

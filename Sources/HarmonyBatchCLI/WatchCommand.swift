@@ -13,7 +13,7 @@ enum WatchCommand {
       .option("interval", "SECONDS", "Redraw this often (default 1)."),
       .flag("once", "Read what is there now, print one snapshot and exit (for scripts)."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
-    ] + KafkaOptions.specs,
+    ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,
     discussion: """
       Reads hb.plans, hb.results, hb.feedback, hb.late, hb.dead-letter, hb.workers and
       hb.scaling from the beginning, without joining any consumer group (it disturbs nothing),

@@ -13,6 +13,9 @@ public struct KafkaConfiguration: Sendable {
   public var logger: KafkaLogger = .standardError()
   /// Pass-through librdkafka properties (`key` → `value`), e.g. `socket.timeout.ms`.
   public var properties: [String: String] = [:]
+  /// Ours, not librdkafka's: how long a service may go without reaching any broker before it
+  /// gives up and exits (it says it is unhealthy after a tenth of it, at least 5 s).
+  public var unreachableTimeoutMs: Int = 120_000
 
   public init(bootstrapServers: [String]) {
     self.bootstrapServers = bootstrapServers

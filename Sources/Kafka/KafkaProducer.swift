@@ -82,6 +82,15 @@ public final class KafkaProducer: Sendable {
     }
   }
 
+  /// Whether a broker of the cluster answers a metadata request within `timeoutMs` (brokers only,
+  /// no topics: cheap). Blocks the calling thread.
+  public func clusterReachable(timeoutMs: Int) -> Bool {
+    var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+    let err = rd_kafka_metadata(client.handle, 0, nil, &metadata, Int32(clamping: timeoutMs))
+    if let metadata { rd_kafka_metadata_destroy(metadata) }
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR
+  }
+
   /// Waits up to `timeoutMs` for outstanding messages, then fails the rest: each of their
   /// delivery handlers is called with an error, so no caller waits forever on a closed producer.
   /// Returns how many messages were abandoned.

@@ -33,8 +33,12 @@ final class StageIO: @unchecked Sendable {
     producerConfiguration.lingerMs = 1
     producer = try KafkaProducer(configuration: producerConfiguration)
     self.log = log
+    watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
     try consumer.subscribe(topics: [input])
   }
+
+  /// Whether the cluster is reachable (`check` throws once it has not been for the timeout).
+  let watch: ClusterWatch
 
   /// The next record, waiting up to `timeoutMs`; the other events are handled here: assignments
   /// and errors are logged, and revoked partitions are forgotten (after `onRevoke` has taken out
@@ -129,6 +133,7 @@ final class StageIO: @unchecked Sendable {
     sinceAdvance = 0
     lastAdvance = now
     try advanceOffsets()
+    try watch.check()
   }
 
   /// Applies the acknowledgements that arrived and stores the offsets that became committable.
@@ -151,11 +156,13 @@ final class StageIO: @unchecked Sendable {
 
   /// Waits for every produced message, stores and commits the offsets, and leaves the group.
   func finish(timeoutMs: Int = 30_000) throws(KafkaError) {
+    watch.stop()
     defer {
       consumer.close()
       _ = producer.close(timeoutMs: 1000)
     }
-    try producer.flush(timeoutMs: timeoutMs)
+    // With the cluster out of reach nothing more will be acknowledged: do not wait for it.
+    try producer.flush(timeoutMs: watch.isUnhealthy ? 1000 : timeoutMs)
     try advanceOffsets()
     try consumer.commit()
   }

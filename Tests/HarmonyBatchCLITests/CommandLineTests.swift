@@ -14,6 +14,11 @@ import Testing
       ["plan", "--model", "VGG19", "--apps", "x.json", "--algorithm", "greedy"],
       ["plan", "--model", "VGG19", "--apps", "x.json", "--pricing", "azure"],
       ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--property", "linger.msx=1"],
+      // No cluster named: no silent private broker (produce used to report success into one
+      // that vanished with it).
+      ["produce", "--apps", "x.json"], ["worker", "--kind", "gpu"],
+      ["controller", "--model", "VGG19"], ["batcher", "--model", "VGG19"],
+      ["worker", "--kind", "gpu", "--bootstrap", "127.0.0.1:1", "--embedded"],
     ]
     for arguments in cases {
       let (status, _, stderr) = try runToCompletion(harmonybatchPath, arguments)
@@ -36,5 +41,24 @@ import Testing
     let (status, stdout, _) = try runToCompletion(harmonybatchPath, ["--help"])
     #expect(status == 0)
     #expect(stdout.contains { $0.contains("broker") })
+  }
+
+  /// A service whose cluster stops answering says it is unhealthy, then exits 1 — it used to log
+  /// "Connection refused" for ever.
+  @Test func aServiceWhoseClusterIsGoneExits() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    let worker = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "gpu", "--model", "VGG19", "--bootstrap", bootstrap,
+        "--unreachable-timeout", "8",
+      ])
+    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    broker.signal(SIGKILL)
+    _ = broker.waitForExit()
+    #expect(worker.waitForExit(timeout: .seconds(40)) == 1, "\(worker.standardError)")
+    #expect(worker.standardError.contains("unhealthy: no broker of the Kafka cluster"))
+    #expect(worker.standardError.contains("unreachable for"))
   }
 }

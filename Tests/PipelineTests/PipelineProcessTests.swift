@@ -168,4 +168,29 @@ import Testing
     }
     cluster.broker.signal(SIGTERM)
   }
+
+  /// A stage that fails for good ends its process with exit code 1 and a message naming the
+  /// failure — the process used to stay alive doing nothing, its main task waiting for a signal.
+  @Test func aStageThatFailsEndsItsProcess() throws {
+    let cluster = try Cluster()
+    defer { cluster.broker.signal(SIGTERM) }
+    // A producer limit no grouped record fits: the router's first output is refused for good.
+    let process = try ChildProcess(
+      harmonybatchPath,
+      [
+        "batcher", "--bootstrap", cluster.bootstrap, "--plan", cluster.planPath, "--property",
+        "message.max.bytes=1000",
+      ])
+    #expect(cluster.waitUntilServing(process))
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(cluster.bootstrap)))
+    defer { producer.close() }
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: "hb.requests", key: Array("a1".utf8), value: Array(repeating: 1, count: 2_000),
+        headers: [KafkaHeader(key: HeaderName.slo, value: Array("500".utf8))]))
+    try producer.flush()
+    #expect(process.waitForExit(timeout: .seconds(40)) == 1, "\(process.standardError)")
+    #expect(process.standardError.contains("router failed"))
+  }
 }

@@ -40,7 +40,9 @@ public struct ControllerService: Sendable {
     let topics = settings.topics
     try consumer.subscribe(topics: [topics.rates, topics.feedback, topics.workers])
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
-    defer { _ = producer.close() }
+    defer { _ = producer.close(timeoutMs: 5000) }
+    let watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
+    defer { watch.stop() }
     var coreSettings = settings.core
     coreSettings.topics = topics
     var core = ControllerCore(settings: coreSettings)
@@ -79,6 +81,7 @@ public struct ControllerService: Sendable {
       let now = clock.now()
       guard now - lastTick >= settings.tickSeconds else { continue }
       lastTick = now
+      try watch.check()
       // A valid plan newer than ours that we did not publish (another controller, a person):
       // it is what the routers follow now, so it is the plan in force; versions go on above it.
       if let foreign = follower.newer(than: core.version) {
