@@ -232,6 +232,47 @@ public final class KafkaConsumer: Sendable {
     } ?? nil
   }
 
+  /// For each partition, the first offset whose record's timestamp is at or after `timestampMs`,
+  /// or the partition's end when none is (asks the brokers).
+  public func offsets(
+    for partitions: [KafkaTopicPartition], atOrAfter timestampMs: Int64, timeoutMs: Int = 10_000
+  ) throws(KafkaError) -> [KafkaTopicPartition: Int64] {
+    guard !partitions.isEmpty else { return [:] }
+    let handle = client.handle
+    var found = try RDKafkaTopicPartitionList.with(partitions.map { ($0, timestampMs) }) {
+      (list) throws(KafkaError) -> [KafkaTopicPartition: Int64] in
+      let err = rd_kafka_offsets_for_times(handle, list, Int32(clamping: timeoutMs))
+      if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+        throw KafkaError(.consume, "cannot look up offsets by time", rdError: err)
+      }
+      var result: [KafkaTopicPartition: Int64] = [:]
+      for i in 0..<Int(list.pointee.cnt) {
+        let e = list.pointee.elems[i]
+        result[KafkaTopicPartition(topic: String(cString: e.topic), partition: e.partition)] =
+          e.offset
+      }
+      return result
+    }
+    for (partition, offset) in found where offset < 0 {
+      found[partition] = try watermarks(partition, timeoutMs: timeoutMs).high
+    }
+    return found
+  }
+
+  /// A partition's first and next offsets (asks its leader).
+  public func watermarks(_ partition: KafkaTopicPartition, timeoutMs: Int = 10_000)
+    throws(KafkaError) -> (low: Int64, high: Int64)
+  {
+    var low: Int64 = -1
+    var high: Int64 = -1
+    let err = rd_kafka_query_watermark_offsets(
+      client.handle, partition.topic, partition.partition, &low, &high, Int32(clamping: timeoutMs))
+    if err != RD_KAFKA_RESP_ERR_NO_ERROR {
+      throw KafkaError(.consume, "cannot read the offsets of \(partition)", rdError: err)
+    }
+    return (low, high)
+  }
+
   /// Stops fetching these partitions (the group keeps them); `resume` starts again where the
   /// caller left off.
   public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {

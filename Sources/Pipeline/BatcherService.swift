@@ -42,6 +42,7 @@ public struct BatcherService: Sendable {
       maxBatchBytes: RecordLimits.maxRecordBytes - RecordLimits.batchOverheadBytes)
     var counters = Counters()
     var routes = RouteParser()
+    var ledger = RecoveryLedger()
     var failure: Error?
     do {
       while !stop.isSet {
@@ -49,16 +50,31 @@ public struct BatcherService: Sendable {
         if let deadline = buffers.nextDeadline {
           waitMs = max(0, min(waitMs, Int(((deadline - clock.now()) * 1000).rounded(.up))))
         }
-        let record = try io.nextRecord(timeoutMs: waitMs) { partitions in
-          let revoked = Set(partitions)
-          let removed = buffers.removeAll(where: { revoked.contains($0.source) })
-          if !removed.isEmpty {
-            log.info(
-              "revoked \(partitions.count) partitions; \(removed.count) buffered requests go to "
-                + "their new owner")
-          }
-        }
-        if let record {
+        let record = try io.nextRecord(
+          timeoutMs: waitMs,
+          onRevoke: { partitions in
+            ledger.forget(partitions)
+            let revoked = Set(partitions)
+            let removed = buffers.removeAll(where: { revoked.contains($0.source) })
+            if !removed.isEmpty {
+              log.info(
+                "revoked \(partitions.count) partitions; \(removed.count) buffered requests go to "
+                  + "their new owner")
+            }
+          },
+          onAssign: { (partitions) throws(KafkaError) in
+            let topics = settings.topics
+            ledger.merge(
+              try io.recover(
+                partitions, common: common,
+                outputs: [topics.batchesCPU, topics.batchesGPU, topics.late, topics.deadLetter],
+                sources: Self.recoverySources(topics)))
+          })
+        if let record, ledger.take(record.coordinates) != nil {
+          // Batched (or diverted) before a restart, not committed: done already.
+          io.settle(record.topicPartition, offset: record.offset)
+          counters.recovered += 1
+        } else if let record {
           try receive(
             record, into: &buffers, routes: &routes, io: io, now: clock.now(),
             counters: &counters)
@@ -80,7 +96,8 @@ public struct BatcherService: Sendable {
     }
     log.info(
       "stopped: \(counters.batches) batches of \(counters.dispatched) requests, "
-        + "\(counters.late) late, \(counters.deadLetters) dead letters")
+        + "\(counters.late) late, \(counters.deadLetters) dead letters"
+        + (counters.recovered > 0 ? ", \(counters.recovered) found done before a restart" : ""))
     if let failure { throw failure }
   }
 
@@ -90,6 +107,21 @@ public struct BatcherService: Sendable {
     var late = 0
     var deadLetters = 0
     var sequence = 0
+    /// Records found done already after a restart.
+    var recovered = 0
+  }
+
+  /// A batch names each request's source in its JSON; late records and dead letters in
+  /// `hb-source`.
+  static func recoverySources(_ topics: PipelineTopics) -> RecoveryLedger.Sources {
+    { record in
+      guard record.topic == topics.batchesCPU || record.topic == topics.batchesGPU else {
+        return RecoveryLedger.sourceHeader(record)
+      }
+      guard let batch = try? JSONDecoder().decode(BatchMessage.self, from: Data(record.value ?? []))
+      else { return [] }
+      return batch.requests.map { ($0.source, $0.id) }
+    }
   }
 
   private func receive(

@@ -29,14 +29,17 @@ public struct GroupedRecord: Sendable, Equatable {
   static let routingHeaders: Set<String> = [
     HeaderName.slo, HeaderName.requestID, HeaderName.app, HeaderName.route,
   ]
+  /// Headers the router writes and replaces when a request carries its own.
+  static let writtenHeaders = routingHeaders.union([HeaderName.source])
 
   /// The headers of the hb.grouped record: the request's own headers, minus any routing headers
   /// it carried, plus the router's: `hb-app`, `hb-request-id`, `hb-slo-ms`, and `hb-route`, which
   /// packs what only the batcher reads into one value (one header to build and parse instead of
   /// seven): `version|batch size|timeout ms|max latency ms|arrival ms|function|group`.
-  public func headers(keeping original: [KafkaHeader]) -> [KafkaHeader] {
+  /// `source`: the request's coordinates on hb.requests (`hb-source`), for the router's recovery.
+  public func headers(keeping original: [KafkaHeader], source: String? = nil) -> [KafkaHeader] {
     var headers = original.filter {
-      !($0.key.hasPrefix("hb-") && Self.routingHeaders.contains($0.key))
+      !($0.key.hasPrefix("hb-") && Self.writtenHeaders.contains($0.key))
     }
     headers.reserveCapacity(headers.count + 4)
     func add(_ key: String, _ value: String) {
@@ -45,6 +48,7 @@ public struct GroupedRecord: Sendable, Equatable {
     add(HeaderName.app, app)
     add(HeaderName.requestID, requestID)
     add(HeaderName.slo, Self.number(sloMs))
+    if let source { add(HeaderName.source, source) }
     var route: [UInt8] = []
     route.reserveCapacity(64 + spec.key.group.utf8.count)
     for (index, field) in [

@@ -56,6 +56,8 @@ public enum HeaderName {
   public static let error = "hb-error"
   public static let errorDetail = "hb-error-detail"
   public static let source = "hb-source"
+  /// On a worker's dead letter for one request: `topic/partition/offset` of the batch record.
+  public static let batchSource = "hb-batch-source"
   public static let lateReason = "hb-late-reason"
   public static let lateBy = "hb-late-by-ms"
   /// A dead letter or late record too large for the broker: the value was left out; its size.

@@ -84,7 +84,8 @@ public struct RequestRouter: Sendable {
       report.count(app: app, sloMs: slo * 1000, planned: planned)
       let message = KafkaProducerMessage(
         topic: topics.grouped, key: Array(spec.key.group.utf8), value: record.value,
-        headers: grouped.headers(keeping: record.headers), timestampMs: arrival)
+        headers: grouped.headers(keeping: record.headers, source: record.coordinates),
+        timestampMs: arrival)
       return .grouped(message, grouped)
     }
   }

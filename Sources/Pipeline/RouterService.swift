@@ -48,6 +48,7 @@ public struct RouterService: Sendable {
       maxPayloadBytes: settings.maxPayloadBytes)
     describe(plan)
     var lastReport = clock.now()
+    var ledger = RecoveryLedger()
     var routed = 0
     var rejected = 0
     var failure: Error?
@@ -58,8 +59,23 @@ public struct RouterService: Sendable {
           router.table = RoutingTable(plan: newer, planner: soloPlanner(for: newer))
           describe(newer)
         }
-        if let record = try io.nextRecord(timeoutMs: 50) {
+        let record = try io.nextRecord(
+          timeoutMs: 50, onRevoke: { ledger.forget($0) },
+          onAssign: { (partitions) throws(KafkaError) in
+            ledger.merge(
+              try io.recover(
+                partitions, common: common,
+                outputs: [settings.topics.grouped, settings.topics.deadLetter],
+                sources: RecoveryLedger.sourceHeader))
+          })
+        if let record {
           let source = [(record.topicPartition, record.offset)]
+          if ledger.take(record.coordinates) != nil {
+            // Routed before a restart, not committed: done already.
+            io.settle(record.topicPartition, offset: record.offset)
+            try io.advanceOffsetsPeriodically()
+            continue
+          }
           switch router.route(record, nowMs: clock.nowMs()) {
           case .grouped(let message, _):
             try io.produce(message, sources: source)

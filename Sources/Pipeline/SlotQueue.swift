@@ -10,6 +10,8 @@ final class SlotQueue: @unchecked Sendable {
     var record: KafkaRecord
     /// When the worker read it (seconds, the pipeline clock).
     var received: Double
+    /// What a run before a restart already produced from it (`RecoveryLedger`).
+    var alreadyDone: Set<String>? = nil
   }
 
   private let condition = NSCondition()

@@ -40,11 +40,30 @@ final class StageIO: @unchecked Sendable {
   /// Whether the cluster is reachable (`check` throws once it has not been for the timeout).
   let watch: ClusterWatch
 
+  /// What the stage already produced from input it had not committed (`RecoveryLedger`): read
+  /// back from `outputs` when partitions are assigned.
+  func recover(
+    _ partitions: [KafkaTopicPartition], common: KafkaConfiguration, outputs: [String],
+    sources: @escaping RecoveryLedger.Sources
+  ) throws(KafkaError) -> RecoveryLedger {
+    let ledger = try RecoveryLedger.read(
+      common: common, group: consumer, inputs: partitions, outputs: outputs, sources: sources,
+      log: log)
+    if !ledger.isEmpty {
+      log.info(
+        "recovered: \(ledger.count) records read before a restart were already done; they are "
+          + "not done again")
+    }
+    return ledger
+  }
+
   /// The next record, waiting up to `timeoutMs`; the other events are handled here: assignments
-  /// and errors are logged, and revoked partitions are forgotten (after `onRevoke` has taken out
-  /// what the stage still holds from them — their new owner reads them again).
+  /// are logged (after `onAssign` has recovered what the stage produced from their uncommitted
+  /// records), errors are logged, and revoked partitions are forgotten (after `onRevoke` has taken
+  /// out what the stage still holds from them — their new owner reads them again).
   func nextRecord(
-    timeoutMs: Int, onRevoke: ([KafkaTopicPartition]) -> Void = { _ in }
+    timeoutMs: Int, onRevoke: ([KafkaTopicPartition]) -> Void = { _ in },
+    onAssign: ([KafkaTopicPartition]) throws(KafkaError) -> Void = { _ in }
   ) throws(KafkaError) -> KafkaRecord? {
     guard let event = try nextEvent(timeoutMs: timeoutMs) else { return nil }
     switch event {
@@ -53,8 +72,17 @@ final class StageIO: @unchecked Sendable {
       return record
     case .partitionsRevoked(let partitions):
       onRevoke(partitions)
+      // What was produced from them must be in the topics before anyone (this stage, at its next
+      // assignment, or their new owner) looks for it there: a record found done is not done
+      // again (`RecoveryLedger`).
+      do {
+        try producer.flush(timeoutMs: 10_000)
+      } catch {
+        log.warning("revoked partitions: \(error.message); some records may be done twice")
+      }
       forget(partitions)
     case .partitionsAssigned(let partitions):
+      try onAssign(partitions)
       log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
     case .error(let error):
       log.warning(error.message)

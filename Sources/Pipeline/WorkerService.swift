@@ -73,7 +73,8 @@ public struct WorkerService: Sendable {
           var held = 0
           do {
             held = try process(
-              entry.record, io: io, clock: clock, received: entry.received, started: started)
+              entry.record, io: io, clock: clock, received: entry.received, started: started,
+              alreadyDone: entry.alreadyDone)
             requests.add(held, ordering: .relaxed)
           } catch {
             firstError.withLock { $0 = $0 ?? error }
@@ -86,21 +87,40 @@ public struct WorkerService: Sendable {
     }
     var batches = 0
     var lastReport = clock.now()
+    var ledger = RecoveryLedger()
     var failure: Error?
     do {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
-        let record = try io.nextRecord(timeoutMs: 100) { partitions in
-          let dropped = queue.remove(Set(partitions))
-          if dropped > 0 {
-            log.info(
-              "revoked \(partitions.count) partitions; \(dropped) queued batches go to their new owner"
-            )
-          }
-        }
+        let record = try io.nextRecord(
+          timeoutMs: 100,
+          onRevoke: { partitions in
+            ledger.forget(partitions)
+            let dropped = queue.remove(Set(partitions))
+            if dropped > 0 {
+              log.info(
+                "revoked \(partitions.count) partitions; \(dropped) queued batches go to their "
+                  + "new owner")
+            }
+            // The batches running finish (and are produced) before the partitions go.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while usage.withLock({ $0.busyNow }) > 0, ContinuousClock.now < deadline {
+              Thread.sleep(forTimeInterval: 0.005)
+            }
+          },
+          onAssign: { (partitions) throws(KafkaError) in
+            ledger.merge(
+              try io.recover(
+                partitions, common: common,
+                outputs: [settings.topics.results, settings.topics.deadLetter],
+                sources: Self.recoverySources))
+          })
         if let record {
           batches += 1
-          queue.put(SlotQueue.Entry(record: record, received: clock.now()))
+          queue.put(
+            SlotQueue.Entry(
+              record: record, received: clock.now(),
+              alreadyDone: ledger.take(record.coordinates)))
         }
         try io.advanceOffsetsPeriodically()
         let now = clock.now()
@@ -145,11 +165,29 @@ public struct WorkerService: Sendable {
       sources: [])
   }
 
-  /// Runs one batch record; returns how many requests it held.
+  /// Results name their batch in `hb-source`, a request's dead letter in `hb-batch-source`, a
+  /// batch refused whole in `hb-source`.
+  static let recoverySources: RecoveryLedger.Sources = { record in
+    if let batch = record.headerText(HeaderName.batchSource) {
+      return [(batch, record.headerText(HeaderName.requestID))]
+    }
+    guard let source = record.headerText(HeaderName.source) else { return [] }
+    // A result's key is its request id; a batch refused whole names no request.
+    return [(source, record.headerText(HeaderName.error) == nil ? record.keyString : nil)]
+  }
+
+  /// Runs one batch record; returns how many requests it held. `alreadyDone`: what a run before
+  /// a restart produced from it (request ids; empty: the batch was refused whole) — not done
+  /// again.
   private func process(
-    _ record: KafkaRecord, io: StageIO, clock: PipelineClock, received: Double, started: Double
+    _ record: KafkaRecord, io: StageIO, clock: PipelineClock, received: Double, started: Double,
+    alreadyDone: Set<String>? = nil
   ) throws -> Int {
     let source = [(record.topicPartition, record.offset)]
+    if let alreadyDone, alreadyDone.isEmpty {
+      try io.produce([], sources: source)
+      return 0
+    }
     let batch: BatchMessage
     do {
       batch = try BatchMessage.decode(record.value ?? [])
@@ -165,11 +203,12 @@ public struct WorkerService: Sendable {
     var payloads: [[UInt8]] = []
     var messages: [KafkaProducerMessage] = []
     var runnable: [BatchMessage.Request] = []
-    for request in batch.requests {
+    for request in batch.requests where !(alreadyDone?.contains(request.id) ?? false) {
       guard let payload = Data(base64Encoded: request.payload) else {
         messages.append(
           deadLetter(
-            request, batch: batch, code: "bad-payload", detail: "the payload is not base64"))
+            request, batch: batch, code: "bad-payload", detail: "the payload is not base64",
+            batchSource: record.coordinates))
         continue
       }
       payloads.append(Array(payload))
@@ -181,7 +220,9 @@ public struct WorkerService: Sendable {
     var endToEnd: [Double] = []
     for (request, output) in zip(runnable, outputs) {
       if case .failed(let code, let detail) = output {
-        messages.append(deadLetter(request, batch: batch, code: code, detail: detail))
+        messages.append(
+          deadLetter(
+            request, batch: batch, code: code, detail: detail, batchSource: record.coordinates))
         continue
       }
       let latency = published * 1000 - Double(request.arrivalMs)
@@ -197,7 +238,8 @@ public struct WorkerService: Sendable {
         latencyMs: latency, sloMet: latency <= request.sloMs, late: request.late)
       messages.append(
         KafkaProducerMessage(
-          topic: settings.topics.results, key: Array(request.id.utf8), value: result.sortedJSON()))
+          topic: settings.topics.results, key: Array(request.id.utf8), value: result.sortedJSON(),
+          headers: [KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8))]))
     }
     let seconds = finished - started
     // The batch the function really ran: payloads the backend refused were not part of it.
@@ -238,9 +280,11 @@ public struct WorkerService: Sendable {
 
   /// A dead letter for one request of a batch: its payload, with the request's identity.
   private func deadLetter(
-    _ request: BatchMessage.Request, batch: BatchMessage, code: String, detail: String
+    _ request: BatchMessage.Request, batch: BatchMessage, code: String, detail: String,
+    batchSource: String
   ) -> KafkaProducerMessage {
     let headers = [
+      KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
       KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),
       KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
       KafkaHeader(key: HeaderName.error, value: Array(code.utf8)),

@@ -1,0 +1,195 @@
+import Foundation
+import Kafka
+
+/// What a stage already produced from input records it had not committed when it stopped — read
+/// back from its own output topics when it is given input partitions, so that a record read
+/// again after a crash is not produced twice (a request late *and* served, or served twice).
+/// Kafka Streams restores its state from a changelog the same way.
+///
+/// Every output record names its input: `hb-source` (topic/partition/offset) on grouped records,
+/// late records, dead letters and results (`hb-batch-source` on a worker's per-request dead
+/// letters); a batch names each request's source in its JSON. Outputs are read from a little
+/// before the first uncommitted input arrived (their CreateTime) to the end of each topic.
+struct RecoveryLedger {
+  /// Input coordinates (`topic/partition/offset`) → request ids an output names for it.
+  private(set) var done: [String: Set<String>] = [:]
+
+  var isEmpty: Bool { done.isEmpty }
+  var count: Int { done.count }
+
+  /// Takes out what was done for `coordinates`, if anything was.
+  mutating func take(_ coordinates: String) -> Set<String>? {
+    done.removeValue(forKey: coordinates)
+  }
+
+  /// Adds what another read found.
+  mutating func merge(_ other: RecoveryLedger) {
+    done.merge(other.done) { $0.union($1) }
+  }
+
+  /// Forgets what was done for partitions the stage no longer holds.
+  mutating func forget(_ partitions: [KafkaTopicPartition]) {
+    let prefixes = partitions.map { "\($0.topic)/\($0.partition)/" }
+    done = done.filter { key, _ in !prefixes.contains { key.hasPrefix($0) } }
+  }
+
+  /// One output record's inputs: (input coordinates, request id or nil).
+  typealias Sources = @Sendable (KafkaRecord) -> [(source: String, id: String?)]
+
+  /// Reads `outputs` for what was produced from the records of `inputs` at or after the group's
+  /// committed offsets.
+  static func read(
+    common: KafkaConfiguration, group consumer: KafkaConsumer, inputs: [KafkaTopicPartition],
+    outputs: [String], sources: Sources, log: PipelineLog, timeoutMs: Int = 30_000
+  ) throws(KafkaError) -> RecoveryLedger {
+    guard !inputs.isEmpty else { return RecoveryLedger() }
+    var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
+    configuration.reportPartitionEOF = true
+    configuration.fetchWaitMaxMs = 10
+    let reader = try KafkaConsumer(configuration: configuration)
+    defer { reader.close() }
+    let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+
+    // Where each input partition's uncommitted records start, and when the first of them arrived.
+    let committed = try consumer.committed(inputs)
+    var firstUncommitted: [KafkaTopicPartition: Int64] = [:]
+    for partition in inputs {
+      let (low, high) = try reader.watermarks(partition)
+      let next = max(low, committed[partition] ?? -1)
+      if next < high { firstUncommitted[partition] = next }
+    }
+    guard !firstUncommitted.isEmpty else { return RecoveryLedger() }
+    try reader.assign(firstUncommitted.map { ($0.key, .exact($0.value)) })
+    var arrivals: [KafkaTopicPartition: Int64] = [:]
+    while arrivals.count < firstUncommitted.count, ContinuousClock.now < deadline {
+      guard case .record(let record) = try reader.poll(timeoutMs: 100) else { continue }
+      if arrivals[record.topicPartition] == nil {
+        arrivals[record.topicPartition] = record.timestampMs ?? 0
+      }
+    }
+    // Producers' clocks differ: start a little before.
+    let since = (arrivals.values.min() ?? 0) - 10_000
+
+    // The outputs from then to their end now.
+    let counts = try KafkaAdmin(configuration: common).topics()
+    let partitions = outputs.flatMap { topic in
+      (0..<Int32(counts[topic] ?? 0)).map { KafkaTopicPartition(topic: topic, partition: $0) }
+    }
+    var ends: [KafkaTopicPartition: Int64] = [:]
+    var starts: [(KafkaTopicPartition, KafkaOffset)] = []
+    let byTime = try reader.offsets(for: partitions, atOrAfter: since)
+    for partition in partitions {
+      let (low, end) = try reader.watermarks(partition)
+      guard low < end else { continue }
+      var start = byTime[partition] ?? end
+      // A broker that cannot look offsets up by time (librdkafka's mock cluster answers "the
+      // end") is found out by the last record's time; then search for the start ourselves.
+      if start >= end, let last = try Self.timestamp(of: partition, at: end - 1, reader: reader),
+        last >= since
+      {
+        start = try Self.firstOffset(of: partition, atOrAfter: since, in: low..<end, reader: reader)
+      }
+      if start < end {
+        ends[partition] = end
+        starts.append((partition, .exact(start)))
+      }
+    }
+    var ledger = RecoveryLedger()
+    guard !starts.isEmpty else { return ledger }
+    try reader.assign(starts)
+    var finished = Set<KafkaTopicPartition>()
+    var read = 0
+    while finished.count < ends.count, ContinuousClock.now < deadline {
+      for event in try reader.poll(maxEvents: 1024, timeoutMs: 100) {
+        switch event {
+        case .record(let record):
+          read += 1
+          if record.offset + 1 >= ends[record.topicPartition] ?? 0 {
+            finished.insert(record.topicPartition)
+          }
+          for (source, id) in sources(record) {
+            guard let coordinates = Coordinates(source),
+              let first = firstUncommitted[coordinates.partition], coordinates.offset >= first
+            else { continue }
+            ledger.done[source, default: []].formUnion(id.map { [$0] } ?? [])
+          }
+        case .partitionEOF(let partition, _):
+          finished.insert(partition)
+        default: break
+        }
+      }
+    }
+    log.log(
+      .debug,
+      "recovery: \(firstUncommitted.count) input partitions with uncommitted records; read \(read) "
+        + "output records from \(starts.count) partitions; \(ledger.count) inputs done already")
+    if finished.count < ends.count {
+      log.warning(
+        "recovery read \(read) output records in \(timeoutMs) ms without reaching the end of "
+          + "\(ends.count - finished.count) partitions; some records may be produced twice")
+    }
+    return ledger
+  }
+}
+
+extension RecoveryLedger {
+  /// The CreateTime of the record at `offset`, read alone.
+  static func timestamp(
+    of partition: KafkaTopicPartition, at offset: Int64, reader: KafkaConsumer
+  ) throws(KafkaError) -> Int64? {
+    try reader.assign([(partition, .exact(offset))])
+    let deadline = ContinuousClock.now + .seconds(5)
+    while ContinuousClock.now < deadline {
+      if case .record(let record) = try reader.poll(timeoutMs: 50) { return record.timestampMs }
+    }
+    return nil
+  }
+
+  /// The first offset in `range` whose record is at or after `timestampMs` (binary search:
+  /// CreateTimes rise with offsets, near enough; the caller's slack absorbs the rest).
+  static func firstOffset(
+    of partition: KafkaTopicPartition, atOrAfter timestampMs: Int64, in range: Range<Int64>,
+    reader: KafkaConsumer
+  ) throws(KafkaError) -> Int64 {
+    var (low, high) = (range.lowerBound, range.upperBound)
+    while low < high {
+      let middle = low + (high - low) / 2
+      guard let time = try timestamp(of: partition, at: middle, reader: reader) else {
+        return range.lowerBound
+      }
+      if time < timestampMs { low = middle + 1 } else { high = middle }
+    }
+    return low
+  }
+}
+
+/// `topic/partition/offset` parsed.
+struct Coordinates {
+  var partition: KafkaTopicPartition
+  var offset: Int64
+
+  init?(_ text: String) {
+    let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+    guard parts.count >= 3, let partition = Int32(parts[parts.count - 2]),
+      let offset = Int64(parts[parts.count - 1])
+    else { return nil }
+    self.partition = KafkaTopicPartition(
+      topic: parts[0..<(parts.count - 2)].joined(separator: "/"), partition: partition)
+    self.offset = offset
+  }
+}
+
+extension KafkaRecord {
+  /// The last header `key` as text.
+  func headerText(_ key: String) -> String? {
+    headers.last(where: { $0.key == key })?.value.map { String(decoding: $0, as: UTF8.self) }
+  }
+}
+
+extension RecoveryLedger {
+  /// Grouped records and dead letters name their request in `hb-source`.
+  static let sourceHeader: Sources = { record in
+    record.headerText(HeaderName.source).map { [($0, record.headerText(HeaderName.requestID))] }
+      ?? []
+  }
+}
