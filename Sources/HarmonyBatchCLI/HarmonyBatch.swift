@@ -25,6 +25,7 @@ public enum HarmonyBatch {
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),
+    Command(spec: FaultsCommand.spec, run: FaultsCommand.run),
   ]
 
   static var overview: String {

@@ -87,7 +87,8 @@ struct RecoveryLedger {
       if start >= end, let last = try Self.timestamp(of: partition, at: end - 1, reader: reader),
         last >= since
       {
-        start = try Self.firstOffset(of: partition, atOrAfter: since, in: low..<end, reader: reader)
+        start = try Self.firstOffset(
+          of: partition, atOrAfter: since - Self.appendDelayMs, in: low..<end, reader: reader)
       }
       if start < end {
         ends[partition] = end
@@ -145,8 +146,17 @@ extension RecoveryLedger {
     return nil
   }
 
+  /// How long a record may wait in its producer before the broker appends it, as far as the
+  /// search by CreateTime is concerned. CreateTimes do not rise with offsets: a producer that
+  /// lost the broker sends what it queued when it is back (after up to 10 s of reconnect
+  /// backoff), behind newer records of others. Every record created before a point in time
+  /// less this delay was appended before anything created at that point, so a search for that
+  /// earlier time starts early enough.
+  static let appendDelayMs: Int64 = 60_000
+
   /// The first offset in `range` whose record is at or after `timestampMs` (binary search:
-  /// CreateTimes rise with offsets, near enough; the caller's slack absorbs the rest).
+  /// right where CreateTimes rise with offsets; the caller searches for a time `appendDelayMs`
+  /// early, so that records appended late cannot hide what it looks for).
   static func firstOffset(
     of partition: KafkaTopicPartition, atOrAfter timestampMs: Int64, in range: Range<Int64>,
     reader: KafkaConsumer

@@ -54,6 +54,9 @@ final class RDKafkaClient: @unchecked Sendable {
     rd_kafka_conf_set_error_cb(conf) { _, error, reason, opaque in
       guard let callbacks = RDKafkaCallbacks.from(opaque) else { return }
       let err = rd_kafka_resp_err_t(rawValue: error)
+      // A connection failure is also logged, with the same text, through the log callback
+      // ("FAIL", level error); saying it twice only doubles the noise of an outage.
+      if err == RD_KAFKA_RESP_ERR__TRANSPORT { return }
       let text = reason.map { String(cString: $0) } ?? KafkaError.describe(err)
       callbacks.logger.log(
         .warning, "ERROR", "\(text) (\(String(cString: rd_kafka_err2name(err))))")
