@@ -45,7 +45,7 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
 
     var passed: Bool {
       lost.isEmpty && duplicated.isEmpty && poisonWrong.isEmpty && stalls.isEmpty
-        && silentExits.isEmpty
+        && unexpectedExits.isEmpty
         && memory.allSatisfy { $0.growthKB <= FaultSuite.memoryBudgetKB }
     }
   }
@@ -134,7 +134,9 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
     ]
     for service in services { try service.start() }
     defer { for service in services { service.stop(timeout: 5) } }
-    progress("fault suite: broker at \(bootstrap); services started; logs in \(directory)")
+    progress(
+      "fault suite: broker at \(bootstrap); services started; logs in \(directory); "
+        + "times are seconds since \(ISO8601DateFormatter().string(from: Date()))")
     // The first plan and every stage holding partitions before requests count.
     Thread.sleep(forTimeInterval: 8)
 
@@ -462,7 +464,10 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
     guard !ids.isEmpty else { return [] }
     let wanted = Set(ids)
     var seen: [String: [String]] = [:]
-    let inputs = [topics.requests, topics.grouped, topics.batchesCPU, topics.batchesGPU]
+    let inputs = [
+      topics.requests, topics.grouped, topics.batchesCPU, topics.batchesGPU, topics.results,
+      topics.late, topics.deadLetter,
+    ]
     guard
       let reader = try? KafkaConsumer(
         configuration: {
@@ -497,8 +502,10 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
             for request in batch.requests where wanted.contains(request.id) {
               seen[request.id, default: []].append(at)
             }
-          } else if let id = record.headers.last(where: { $0.key == HeaderName.requestID })?.value
-            .map({ String(decoding: $0, as: UTF8.self) }), wanted.contains(id)
+          } else if let id = record.topic == topics.results
+            ? record.keyString
+            : record.headers.last(where: { $0.key == HeaderName.requestID })?.value
+              .map({ String(decoding: $0, as: UTF8.self) }), wanted.contains(id)
           {
             seen[id, default: []].append(at)
           }

@@ -33,8 +33,9 @@ enum FaultsCommand {
       resident memory every 5 s.
       At the end every request id must have exactly one outcome (result, late or dead letter),
       every bad request its own reason, no stage a stall (30 s without any outcome while
-      requests wait, outside a broker outage), every service that ended on its own a message
-      saying why, and no service more than 32 MB of growth over the soak. Logs of the services
+      requests wait, outside a broker outage), no service ending on its own (none may take a
+      fault for fatal; an exit is reported with whether it said why), and no service more than
+      32 MB of growth over the soak. Logs of the services
       are kept in a temporary folder named at the start.
       Example: harmonybatch faults --fault-seconds 60 --soak-seconds 30
       """)

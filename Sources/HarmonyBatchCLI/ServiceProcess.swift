@@ -20,7 +20,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
     self.name = name
     self.arguments = arguments
     logPath = directory + "/\(name).log"
-    FileManager.default.createFile(atPath: logPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
   }
 
   static var executable: String {
@@ -34,6 +34,9 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Self.executable)
     process.arguments = arguments
+    // Time-stamped lines, to place what a service did against the suite's faults.
+    process.environment = ProcessInfo.processInfo.environment.merging(
+      ["HARMONYBATCH_LOG_TIME": "1"]) { $1 }
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
     log.seekToEndOfFile()
     log.write(Data("--- instance \(instances + 1)\n".utf8))

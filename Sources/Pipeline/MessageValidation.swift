@@ -63,6 +63,9 @@ extension RatesMessage {
     for (app, count) in apps.prefix(100_000) {
       checks.text(app, "an app id")
       checks.integer(count.requests, "requests of \(app)", in: 0...1_000_000_000)
+      if let backlog = count.backlog {
+        checks.integer(backlog, "backlog of \(app)", in: 0...max(0, count.requests))
+      }
       checks.number(
         count.sloMs, "slo_ms of \(app)", in: 0.001...FieldBounds.milliseconds.upperBound)
     }

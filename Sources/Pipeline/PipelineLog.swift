@@ -1,4 +1,5 @@
 import Foundation
+import Kafka
 
 /// The services' own log lines on standard error: `harmonybatch <service>: message`, so that an
 /// operator sees what happened (plans applied, batches, rejections, shutdown) without a debugger.
@@ -34,7 +35,7 @@ public struct PipelineLog: Sendable {
   public func log(_ level: Level, _ message: @autoclosure () -> String) {
     guard level <= minimumLevel else { return }
     let prefix = level == .error ? "error: " : level == .warning ? "warning: " : ""
-    sink("harmonybatch \(service): \(prefix)\(message())")
+    sink("\(LogTime.prefix())harmonybatch \(service): \(prefix)\(message())")
   }
 
   public func info(_ message: @autoclosure () -> String) { log(.info, message()) }

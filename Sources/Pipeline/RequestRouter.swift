@@ -55,7 +55,9 @@ public struct RequestRouter: Sendable {
     case .reject(let code, let detail):
       // An app nobody planned yet is still reported, so the controller learns of it and plans it.
       if let sloMs, code == .unplannedApp || code == .impossibleSLO {
-        report.count(app: app, sloMs: sloMs, planned: false)
+        report.count(
+          app: app, sloMs: sloMs, planned: false,
+          waitedMs: nowMs - (record.timestampMs ?? nowMs))
       }
       return reject(record, code, detail)
     case .group(let spec, let slo, let timeout, let planned):
@@ -81,7 +83,7 @@ public struct RequestRouter: Sendable {
       let grouped = GroupedRecord(
         requestID: requestID, app: app, arrivalMs: arrival, sloMs: slo * 1000,
         timeoutMs: timeout * 1000, spec: spec)
-      report.count(app: app, sloMs: slo * 1000, planned: planned)
+      report.count(app: app, sloMs: slo * 1000, planned: planned, waitedMs: nowMs - arrival)
       let message = KafkaProducerMessage(
         topic: topics.grouped, key: Array(spec.key.group.utf8), value: record.value,
         headers: grouped.headers(keeping: record.headers, source: record.coordinates),
@@ -139,24 +141,34 @@ public struct RouterReport: Sendable, Codable, Equatable {
     public var requests: Int
     public var sloMs: Double
     public var planned: Bool
+    /// Of `requests`, those that had waited on hb.requests longer than `backlogAgeMs` when
+    /// routed: a backlog read after an outage or a restart, which arrived earlier than the
+    /// window and must not look like a burst. Absent (nil) when none.
+    public var backlog: Int?
 
-    public init(requests: Int, sloMs: Double, planned: Bool) {
+    public init(requests: Int, sloMs: Double, planned: Bool, backlog: Int? = nil) {
       self.requests = requests
       self.sloMs = sloMs
       self.planned = planned
+      self.backlog = backlog
     }
 
     enum CodingKeys: String, CodingKey {
       case requests
       case sloMs = "slo_ms"
       case planned
+      case backlog
     }
 
-    mutating func add(sloMs: Double) {
+    mutating func add(sloMs: Double, backlog old: Bool) {
       requests += 1
       self.sloMs = min(self.sloMs, sloMs)
+      if old { backlog = (backlog ?? 0) + 1 }
     }
   }
+
+  /// A request older than this when routed counts as `backlog` (milliseconds).
+  public static let backlogAgeMs: Int64 = 2_000
 
   public var apps: [String: AppCount] = [:]
   public var rejected: [String: Int] = [:]
@@ -165,8 +177,10 @@ public struct RouterReport: Sendable, Codable, Equatable {
 
   public var isEmpty: Bool { apps.isEmpty && rejected.isEmpty }
 
-  public mutating func count(app: String, sloMs: Double, planned: Bool) {
-    apps[app, default: AppCount(requests: 0, sloMs: sloMs, planned: planned)].add(sloMs: sloMs)
+  /// Counts one request of `app`, which had waited `waitedMs` on hb.requests.
+  public mutating func count(app: String, sloMs: Double, planned: Bool, waitedMs: Int64 = 0) {
+    apps[app, default: AppCount(requests: 0, sloMs: sloMs, planned: planned)].add(
+      sloMs: sloMs, backlog: waitedMs > Self.backlogAgeMs)
   }
 }
 

@@ -18,6 +18,8 @@ final class SlotQueue: @unchecked Sendable {
   private var entries: [Entry] = []
   private var head = 0
   private var closed = false
+  /// Records taken by a slot and not yet `finished`.
+  private var taken = 0
 
   /// Records waiting.
   var count: Int {
@@ -42,11 +44,33 @@ final class SlotQueue: @unchecked Sendable {
     guard !closed else { return nil }
     let entry = entries[head]
     head += 1
+    taken += 1
     if head > 256, head * 2 > entries.count {
       entries.removeFirst(head)
       head = 0
     }
     return entry
+  }
+
+  /// A slot is done with the record it took (its outputs are handed to the producer).
+  func finished() {
+    condition.lock()
+    taken -= 1
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// Waits until every record taken is `finished`, up to `timeout` seconds; returns whether
+  /// none is left running. A record counts from the moment a slot takes it, so none slips past
+  /// a revocation between being taken and being started.
+  func waitUntilNoneRunning(timeout: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    condition.lock()
+    defer { condition.unlock() }
+    while taken > 0 {
+      if !condition.wait(until: deadline) { return taken == 0 }
+    }
+    return true
   }
 
   /// Takes out the records of partitions the group took away (their new owner reads them);

@@ -40,12 +40,25 @@ final class StageIO: @unchecked Sendable {
   /// Whether the cluster is reachable (`check` throws once it has not been for the timeout).
   let watch: ClusterWatch
 
+  /// How long a stage given partitions waits for its own earlier output to be acknowledged
+  /// before it reads its outputs back.
+  static let recoveryFlushMs = 120_000
+
   /// What the stage already produced from input it had not committed (`RecoveryLedger`): read
   /// back from `outputs` when partitions are assigned.
   func recover(
     _ partitions: [KafkaTopicPartition], common: KafkaConfiguration, outputs: [String],
     sources: @escaping RecoveryLedger.Sources
   ) throws(KafkaError) -> RecoveryLedger {
+    // What this process produced before (from partitions revoked while the broker was out of
+    // reach, say) must be in the topics before they are read back, or it is done again.
+    if producer.inFlight > 0 {
+      do {
+        try producer.flush(timeoutMs: Self.recoveryFlushMs)
+      } catch {
+        log.warning("before recovery: \(error.message); some records may be done twice")
+      }
+    }
     let ledger = try RecoveryLedger.read(
       common: common, group: consumer, inputs: partitions, outputs: outputs, sources: sources,
       log: log)

@@ -80,6 +80,7 @@ public struct WorkerService: Sendable {
             firstError.withLock { $0 = $0 ?? error }
           }
           usage.withLock { $0.finished(token, at: clock.now(), requests: held) }
+          queue.finished()
         }
       }
       thread.name = "hb-worker-slot-\(slot)"
@@ -103,9 +104,9 @@ public struct WorkerService: Sendable {
                   + "new owner")
             }
             // The batches running finish (and are produced) before the partitions go.
-            let deadline = ContinuousClock.now + .seconds(60)
-            while usage.withLock({ $0.busyNow }) > 0, ContinuousClock.now < deadline {
-              Thread.sleep(forTimeInterval: 0.005)
+            if !queue.waitUntilNoneRunning(timeout: 60) {
+              log.warning(
+                "revoked partitions: batches still running after 60 s; they may be done twice")
             }
           },
           onAssign: { (partitions) throws(KafkaError) in

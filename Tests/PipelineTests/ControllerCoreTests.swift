@@ -301,6 +301,23 @@ extension ControllerCoreTests {
     #expect(transport.reserve(0.05, for: 0.5) == (0.05, false))
   }
 
+  /// Batches that waited out an outage (seconds between flush and worker) are a backlog, not
+  /// transport: the estimate stays, where it used to jump to seconds, squeeze every SLO to its
+  /// cap and re-plan twice per outage. A pipeline that stays that slow is planned on.
+  @Test func aBacklogAfterAnOutageIsNotTransportButLastingSlownessIs() {
+    var transport = TransportEstimate()
+    for _ in 0..<100 { transport.observe(0.015) }
+    for index in 0..<40 { transport.observe(1.5 + Double(index) * 0.2) }
+    #expect(abs(transport.value - 0.015) < 1e-12)
+    #expect(transport.backlogBatches == 40)
+    #expect(abs(transport.longestBacklog - 9.3) < 1e-9)
+    for _ in 0..<100 { transport.observe(0.015) }
+    #expect(abs(transport.value - 0.015) < 1e-12)
+    // Slow for good: once most recent batches are that slow, they count.
+    for _ in 0..<300 { transport.observe(1.2) }
+    #expect(transport.value >= 1.2 - 1e-12)
+  }
+
   @Test func slotUsageCountsWhatFellInEachWindow() {
     var usage = SlotUsage(slots: 2, start: 0)
     usage.started(1, at: 0.5, waited: 0.1)

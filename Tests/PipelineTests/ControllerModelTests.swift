@@ -148,6 +148,30 @@ import Testing
     }
     #expect((caught ?? 99) <= 10, "burst seen after \(caught.map(String.init) ?? "never") s")
   }
+
+  /// After a 10-second outage the router reads the backlog in two seconds: counted as it was
+  /// routed, that looked like a burst of 150 req/s, and the controller planned (and asked for
+  /// workers) for five times the load. Marked as backlog, it is neither a burst nor — while the
+  /// fresh requests behind it are few — a drop.
+  @Test func aBacklogReadAfterAnOutageIsNotABurst() {
+    var estimator = RateEstimator()
+    for second in 0..<120 {
+      let t = Double(second)
+      estimator.record(app: "a", count: 30, from: t, to: t + 1)
+    }
+    // 120...130: the broker is down, nothing is routed. 130...132: the backlog of 300 and the
+    // few fresh requests behind it; then the steady load again.
+    var seen: [Double] = []
+    for second in 130..<150 {
+      let t = Double(second)
+      let replay = second < 132
+      estimator.record(
+        app: "a", count: replay ? 160 : 30, backlog: replay ? 150 : 0, from: t, to: t + 1)
+      estimator.prune(now: t + 1)
+      seen.append(estimator.rate(of: "a", now: t + 1))
+    }
+    #expect(seen.allSatisfy { (20...40).contains($0) }, "\(seen)")
+  }
 }
 
 /// When the controller re-plans and when it publishes.

@@ -51,6 +51,27 @@ import Testing
     }
   }
 
+  /// A request that waited on hb.requests (a backlog after an outage) is counted as backlog, so
+  /// the controller does not take it for a burst; a fresh one is not.
+  @Test func requestsThatWaitedAreReportedAsBacklog() throws {
+    var router = try Self.router()
+    let record = Self.record(key: Array("a1".utf8), slo: "500")  // arrived at 1,000 ms
+    _ = router.route(record, nowMs: 1_500)
+    _ = router.route(record, nowMs: 1_000 + RouterReport.backlogAgeMs + 1)
+    _ = router.route(record, nowMs: 9_000)
+    let count = try #require(router.takeReport().apps["a1"])
+    #expect(count.requests == 3)
+    #expect(count.backlog == 2)
+    _ = router.route(record, nowMs: 1_200)
+    #expect(router.takeReport().apps["a1"]?.backlog == nil)
+    // The field is written only when there is a backlog.
+    let message = RatesMessage(
+      router: "r", planVersion: 1, windowStartMs: 0, windowEndMs: 1000, apps: ["a1": count],
+      rejected: [:])
+    #expect(String(decoding: message.jsonData(), as: UTF8.self).contains("\"backlog\":2"))
+    #expect(message.checks.isValid)
+  }
+
   @Test func aKeyThatIsNotUTF8HasItsOwnReason() throws {
     var router = try Self.router()
     #expect(

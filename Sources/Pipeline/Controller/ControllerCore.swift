@@ -164,8 +164,8 @@ public struct ControllerCore: Sendable {
     var directives: [Directive] = []
     for (app, count) in report.apps.sorted(by: { $0.key < $1.key }) {
       rates.record(
-        app: app, count: count.requests, from: report.windowStartMs / 1000,
-        to: report.windowEndMs / 1000)
+        app: app, count: count.requests, backlog: count.backlog ?? 0,
+        from: report.windowStartMs / 1000, to: report.windowEndMs / 1000)
       if known[app] == nil, count.sloMs > 0, count.sloMs.isFinite {
         known[app] = App(id: app, slo: count.sloMs / 1000, rate: 0)
         directives.append(.log(.info, "new app \(app) (SLO \(Int(count.sloMs)) ms)"))
@@ -235,6 +235,7 @@ public struct ControllerCore: Sendable {
       }
     }
     directives += warnAboutTransport()
+    directives += reportBacklog(now: now)
     directives += reportRefusals(now: now)
 
     var poolReady = false
@@ -390,10 +391,12 @@ public struct ControllerCore: Sendable {
     candidate.predictionError = error
     candidate.transportReserveMs = (reserve * 1000).rounded()
     candidate.baselineObjective = (try? planner.plan(apps, algorithm: .batch))?.objective
+    let capped = known.values.contains { transport.reserve(reserve, for: $0.slo).capped }
     candidate.reason = String(
-      format: "%@: %@; SLOs less %.0f ms of transport (p%.0f of %d batches%@)",
-      trigger.rawValue, reason.description, reserve * 1000, transport.quantile * 100,
-      transport.count,
+      format: "%@: %@; SLOs less %.0f ms of transport%@ (p%.0f of %d batches%@)",
+      trigger.rawValue, reason.description, reserve * 1000,
+      capped ? String(format: ", at most %.0f %% of each", transport.maxShare * 100) : "",
+      transport.quantile * 100, transport.count,
       transport.count < transport.minimum ? ", the prior until there are enough" : "")
     current = candidate
     waiting = nil
@@ -450,6 +453,8 @@ public struct ControllerCore: Sendable {
 
   private var refusalsReported: [String: Int] = [:]
   private var lastRefusalReport: Double?
+  private var backlogReported = 0
+  private var lastBacklogReport: Double?
 
   /// Says, at most every 30 s, how many messages were refused since it last said so.
   private mutating func reportRefusals(now: Double) -> [Directive] {
@@ -467,6 +472,26 @@ public struct ControllerCore: Sendable {
         .warning,
         "ignored messages with numbers that cannot be trusted: \(counts.joined(separator: ", "))"
           + (lastRefusal.map { " (last: \($0))" } ?? ""))
+    ]
+  }
+
+  /// Says (at most every 30 s) how many batches waited out an outage or a restart between flush
+  /// and worker, which transport does not count.
+  private mutating func reportBacklog(now: Double) -> [Directive] {
+    guard transport.backlogBatches > backlogReported,
+      now - (lastBacklogReport ?? -.infinity) >= 30
+    else { return [] }
+    let count = transport.backlogBatches - backlogReported
+    backlogReported = transport.backlogBatches
+    lastBacklogReport = now
+    return [
+      .log(
+        .info,
+        String(
+          format:
+            "%d more batches waited over a second between flush and worker (a backlog after an "
+            + "outage or a restart; the longest so far %.1f s): not counted as transport", count,
+          transport.longestBacklog))
     ]
   }
 

@@ -103,7 +103,15 @@ public struct ControllerService: Sendable {
           KafkaProducerMessage(
             topic: settings.topics.plans, key: Array("plan".utf8),
             value: Array(plan.jsonData(pretty: false))))
-        try producer.flush(timeoutMs: 10_000)
+        // A broker out of reach for a while is not fatal (the cluster watch decides when it has
+        // been too long): the plan stays queued, in order, until the broker takes it.
+        do {
+          try producer.flush(timeoutMs: 10_000)
+        } catch {
+          log.warning(
+            "plan v\(plan.version ?? 0) not acknowledged yet (\(error.message)); it is sent when "
+              + "the broker answers")
+        }
       case .publishScaling(let recommendations):
         for recommendation in recommendations {
           try producer.enqueue(

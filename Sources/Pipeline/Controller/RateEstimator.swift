@@ -4,6 +4,11 @@ import Foundation
 /// window for a steady estimate, and a short window that takes over when a burst (or the end of
 /// one, a drop) is beyond what Poisson noise around the steady rate explains. Pure; times are
 /// seconds.
+///
+/// A backlog read after an outage or a restart (requests that waited on the topic, `backlog` in
+/// a report) arrived earlier than it is counted: it is part of the steady count, which spans
+/// the outage, but never a burst — and while it is being read the fresh requests behind it are
+/// few, which is not a drop either.
 public struct RateEstimator: Sendable {
   /// The steady window.
   public var window: Double
@@ -12,7 +17,7 @@ public struct RateEstimator: Sendable {
   /// How many standard deviations above the steady rate a burst window must be.
   public var burstSigmas: Double
 
-  private var counts: [String: [(time: Double, count: Int)]] = [:]
+  private var counts: [String: [(time: Double, count: Int, backlog: Int)]] = [:]
   private var firstSeen: [String: Double] = [:]
 
   public init(window: Double = 60, burstWindow: Double = 5, burstSigmas: Double = 4) {
@@ -21,10 +26,13 @@ public struct RateEstimator: Sendable {
     self.burstSigmas = burstSigmas
   }
 
-  /// `count` requests of `app` arrived in the interval ending at `time`, which began at `start`.
-  public mutating func record(app: String, count: Int, from start: Double, to time: Double) {
+  /// `count` requests of `app` were counted in the interval ending at `time`, which began at
+  /// `start`; `backlog` of them had arrived well before it.
+  public mutating func record(
+    app: String, count: Int, backlog: Int = 0, from start: Double, to time: Double
+  ) {
     if firstSeen[app] == nil { firstSeen[app] = start }
-    counts[app, default: []].append((time, count))
+    counts[app, default: []].append((time, count, min(max(0, backlog), count)))
   }
 
   /// Forgets what is older than the steady window.
@@ -48,12 +56,13 @@ public struct RateEstimator: Sendable {
     let steady =
       Double(entries.filter { $0.time > now - window }.reduce(0) { $0 + $1.count }) / span
     let burstSpan = min(burstWindow, span)
-    let recent = Double(entries.filter { $0.time > now - burstSpan }.reduce(0) { $0 + $1.count })
+    let latest = entries.filter { $0.time > now - burstSpan }
+    let recent = Double(latest.reduce(0) { $0 + $1.count })
+    let fresh = recent - Double(latest.reduce(0) { $0 + $1.backlog })
     let expected = steady * burstSpan
     let noise = burstSigmas * expected.squareRoot() + 3
-    if recent > expected + noise || recent < expected - noise {
-      return (recent / burstSpan, burstSpan)
-    }
+    if fresh > expected + noise { return (fresh / burstSpan, burstSpan) }
+    if recent < expected - noise { return (recent / burstSpan, burstSpan) }
     return (steady, span)
   }
 

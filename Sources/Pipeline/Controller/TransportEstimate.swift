@@ -9,7 +9,11 @@ import Foundation
 /// measured (a backlog being replayed, a broker in trouble), and planning on it would squeeze
 /// every SLO.
 ///
-/// Queueing for a worker slot is not transport and never enters here (`BatchDelays`).
+/// Queueing for a worker slot is not transport and never enters here (`BatchDelays`). Nor does a
+/// backlog: a batch that took over `backlogFloor` and `backlogFactor` times the estimate between
+/// flush and worker waited out an outage or a restart (in its producer, or unread on the topic),
+/// and is counted apart (`backlogBatches`) — unless such batches are most of the recent ones,
+/// when that slowness is the pipeline's now and is planned on.
 public struct TransportEstimate: Sendable {
   /// Before `minimum` batches (seconds).
   public var prior: Double
@@ -23,8 +27,18 @@ public struct TransportEstimate: Sendable {
   public var headroom: Double
   public var floor: Double
 
+  /// A batch is a backlog beyond max(`backlogFloor`, `backlogFactor` × the estimate) seconds.
+  public var backlogFloor: Double = 1
+  public var backlogFactor: Double = 10
+  /// Batches counted apart as backlog so far, and the longest of them (seconds).
+  public private(set) var backlogBatches = 0
+  public private(set) var longestBacklog = 0.0
+
   private var samples: [Double] = []
   private var next = 0
+  /// Whether each of the last `memory` batches was a backlog.
+  private var recent: [Bool] = []
+  private var recentNext = 0
 
   public init(
     prior: Double = 0.025, quantile: Double = 0.95, memory: Int = 256, minimum: Int = 20,
@@ -45,6 +59,19 @@ public struct TransportEstimate: Sendable {
   public mutating func observe(_ seconds: Double) {
     guard seconds.isFinite else { return }
     let value = min(max(0, seconds), 60)
+    let backlog =
+      samples.count >= minimum && value > max(backlogFloor, backlogFactor * self.value)
+    if recent.count < memory {
+      recent.append(backlog)
+    } else {
+      recent[recentNext] = backlog
+      recentNext = (recentNext + 1) % memory
+    }
+    if backlog, recent.filter({ $0 }).count * 2 <= recent.count {
+      backlogBatches += 1
+      longestBacklog = max(longestBacklog, value)
+      return
+    }
     if samples.count < memory {
       samples.append(value)
     } else {
