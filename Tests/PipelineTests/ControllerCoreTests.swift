@@ -364,6 +364,30 @@ extension ControllerCoreTests {
     #expect(up[0].status == .scaleDown && up[0].desiredReplicas == 2)
   }
 
+  /// A worker back from a restart drains the batches that waited for it: slot waits and a
+  /// backlog, but most of its 16 slots idle. That asked for another replica after every restart;
+  /// a pool whose slots are all busy while batches wait still gets one at once.
+  @Test func aBacklogDrainedWithSlotsToSpareIsNotSaturation() {
+    func pool(busy: Double) -> [String: WorkerPools.Pool] {
+      [
+        "hb-workers-gpu": .init(
+          group: "hb-workers-gpu", kind: .gpu, replicas: 1, slots: 16, slotsPerReplica: 16,
+          busySlots: busy, queueWaitP95Ms: 700, backlog: 40, lag: 40)
+      ]
+    }
+    let demand: [FunctionConfig.Kind: PoolDemand] = [
+      .gpu: PoolDemand(kind: .gpu, batchesPerSecond: 5, offeredSlots: 1.4)
+    ]
+    var scaler = PoolScaler()
+    let draining = scaler.recommend(
+      demand: demand, pools: pool(busy: 1.5), planVersion: 1, topics: PipelineTopics(), now: 0)
+    #expect(draining[0].status == .ok, "\(draining[0].reason)")
+    var full = PoolScaler()
+    let atLimit = full.recommend(
+      demand: demand, pools: pool(busy: 15.5), planVersion: 1, topics: PipelineTopics(), now: 0)
+    #expect(atLimit[0].status == .scaleUp && atLimit[0].desiredReplicas == 2)
+  }
+
   @Test func theTailTestToleratesTheOnePercentAMaximumAllows() {
     // Of 100 batches, 1 % may pass a 99th percentile; 7 of 100 is not chance (p < 1e-4).
     #expect(PlanRisk.binomialTail(1, of: 100, p: 0.01) > 0.5)

@@ -86,9 +86,10 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
 /// Works out the scaling recommendation of each pool from the plan's demand and the pools'
 /// reports (pure):
 /// - needed slots = the larger of the plan's offered load and the busy slots measured (averaged
-///   over `busyWindow`), each over the target utilisation; a saturated pool (a slot wait past `saturationWaitMs` at the 95th
-///   percentile, or more batches waiting than it has slots) needs at least one replica more than
-///   it has, whatever the model says;
+///   over `busyWindow`), each over the target utilisation; a saturated pool (its slots 90 % busy
+///   over that window, and a slot wait past `saturationWaitMs` at the 95th percentile or more
+///   batches waiting than it has slots) needs at least one replica more than it has, whatever
+///   the model says;
 /// - scaling up is recommended at once; scaling down only when the need stayed below the pool for
 ///   a whole `scaleDownWindow` (the largest need in the window decides; never in the first
 ///   window a pool is seen), so a lull does not flap the pool.
@@ -103,6 +104,9 @@ public struct PoolScaler: Sendable {
   public var busyWindow: Double
   /// How far past the target utilisation the load must be before more slots are asked for.
   public var hysteresis: Double
+  /// The share of its slots a pool keeps busy (averaged over `busyWindow`) before waiting
+  /// batches count as saturation.
+  static let fullShare = 0.9
   private var needs: [String: [(time: Double, slots: Int)]] = [:]
   private var busy: [String: [(time: Double, slots: Double)]] = [:]
   private var firstSeen: [String: Double] = [:]
@@ -162,7 +166,11 @@ public struct PoolScaler: Sendable {
       measuredBusy = busySlots
       measuredNeed = busySlots > 0 ? Int((busySlots / rho - 1e-9).rounded(.up)) : 0
       let waiting = (pool.queueWaitP95Ms ?? 0) > saturationWaitMs
-      if waiting || pool.backlog > pool.slots {
+      // Batches wait with slots busy over the window: a pool at its limit. With slots to spare
+      // they are a backlog being drained (after a restart or an outage), which more replicas
+      // would not have prevented and which passes by itself.
+      let full = busySlots >= Self.fullShare * Double(pool.slots)
+      if full, waiting || pool.backlog > pool.slots {
         saturated = true
         measuredNeed = max(measuredNeed, pool.slots + perReplica)
         reasons.append(
