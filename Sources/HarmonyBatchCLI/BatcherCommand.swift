@@ -58,7 +58,6 @@ enum BatcherCommand {
       plan = try Plan.decode(data, source: "plan file '\(path)'")
     }
     let planner = try soloPlanner(options, plan: plan)
-    let signals = TerminationSignal()
     let cluster = try ClusterSetup.connect(options, topics: topics)
     let log = PipelineLog(service: "batcher")
 
@@ -76,67 +75,20 @@ enum BatcherCommand {
     batcherSettings.flushMarginMs = try options.double(
       "flush-margin-ms", default: 5, in: 0...10_000)
 
-    let stop = StopFlag()
-    let common = cluster.common
-    let (routing, batching) = (routerSettings, batcherSettings)
+    // Downstream first: on shutdown the router stops first and the batcher flushes what it sent.
+    var services: [any PipelineService] = []
+    if stage != "router" {
+      services.append(
+        BatcherService(common: cluster.common, settings: batcherSettings, log: log.named("batcher")))
+    }
+    if stage != "batcher" {
+      services.append(
+        RouterService(common: cluster.common, settings: routerSettings, log: log.named("router")))
+    }
     log.info(
       "starting \(stage == "both" ? "router and batcher" : stage) on \(cluster.bootstrap)"
         + (plan.map { " with plan file v\($0.version ?? 0)" } ?? " following \(topics.plans)"))
-    let exitCode = await withTaskGroup(of: Int32.self) { group in
-      if stage != "batcher" {
-        group.addTask {
-          await runStage("router", stop: stop, log: log) {
-            try RouterService(common: common, settings: routing, log: log.named("router"))
-              .run(stop: stop)
-          }
-        }
-      }
-      if stage != "router" {
-        group.addTask {
-          await runStage("batcher", stop: stop, log: log) {
-            try BatcherService(common: common, settings: batching, log: log.named("batcher"))
-              .run(stop: stop)
-          }
-        }
-      }
-      group.addTask {
-        guard let number = await signals.wait() else { return 0 }
-        if !stop.isSet {
-          log.info("\(TerminationSignal.name(number)) received: draining")
-          stop.set()
-        }
-        return 0
-      }
-      var code: Int32 = 0
-      var finished = 0
-      let stages = stage == "both" ? 2 : 1
-      for await result in group {
-        code = max(code, result)
-        finished += 1
-        if finished == stages {
-          // Every stage has returned; the signal waiter is the only task left.
-          group.cancelAll()
-          break
-        }
-      }
-      return code
-    }
-    withExtendedLifetime(cluster) {}
-    return exitCode
-  }
-
-  /// Runs one stage; if it fails, the others are asked to stop too.
-  private static func runStage(
-    _ name: String, stop: StopFlag, log: PipelineLog, _ body: @escaping @Sendable () throws -> Void
-  ) async -> Int32 {
-    do {
-      try await onThread("hb-\(name)", body)
-      return 0
-    } catch {
-      log.error("\(name) failed: \(error)")
-      stop.set()
-      return 1
-    }
+    return await ServiceGroup(services, log: log).run(keepingAlive: cluster.embedded)
   }
 
   /// The planner that provisions apps the plan does not cover.

@@ -40,7 +40,6 @@ enum BrokerCommand {
       : named.map { KafkaTopicSpec(name: $0, partitions: partitions) }
     let topics = specs.map(\.name)
     let logLevel = try KafkaOptions.logLevel(options)
-    let signals = TerminationSignal()
     let broker = try EmbeddedBroker(
       brokers: brokers, logger: .standardError(minimumLevel: logLevel))
     try broker.createTopics(specs)
@@ -49,9 +48,8 @@ enum BrokerCommand {
       "embedded broker: \(brokers) broker(s) at \(broker.bootstrapServers)"
         + "; topics \(topics.joined(separator: ","))"
         + "; stop with Ctrl-C")
-    let number = await signals.wait() ?? 15  // SIGTERM
-    Console.err("embedded broker: \(TerminationSignal.name(number)) received, shutting down")
-    withExtendedLifetime(broker) {}
-    return 0
+    let service = ClosureService("broker") { $0.waitForStop() }
+    return await ServiceGroup([service], log: PipelineLog(service: "broker"))
+      .run(keepingAlive: broker)
   }
 }

@@ -48,17 +48,3 @@ struct ClusterSetup {
       embedded: broker)
   }
 }
-
-/// Runs blocking work on a thread of its own and awaits it, so long-running service loops never
-/// occupy Swift's cooperative pool.
-func onThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () throws -> T) async throws
-  -> T
-{
-  try await withCheckedThrowingContinuation { continuation in
-    let thread = Thread {
-      continuation.resume(with: Result { try body() })
-    }
-    thread.name = name
-    thread.start()
-  }
-}

@@ -1,5 +1,7 @@
 import Foundation
+import Synchronization
 import Kafka
+import Pipeline
 
 /// `harmonybatch consume`: print records of topics, one JSON object per line — a small kcat -C
 /// that speaks our conventions (headers, group commits only for printed records).
@@ -62,24 +64,27 @@ enum ConsumeCommand {
       }
       try consumer.assign(partitions)
     }
-    let signals = TerminationSignal()
-    let printed = await Task.detached {
-      printRecords(
-        consumer, count: count, idleExitMs: idleExitMs, commitEach: commitEach, signals: signals)
-    }.value
+    let printed = Mutex(0)
+    let reading = ClosureService("consume") { context in
+      let count = printRecords(
+        consumer, count: count, idleExitMs: idleExitMs, commitEach: commitEach,
+        stop: context.stop)
+      printed.withLock { $0 = count }
+    }
+    let code = await ServiceGroup([reading], log: PipelineLog(service: "consume")).run()
     consumer.close()
-    Console.err("consume: \(printed) record(s)")
-    return 0
+    Console.err("consume: \(printed.withLock { $0 }) record(s)")
+    return code
   }
 
   /// The poll loop, on a thread of its own (it blocks in librdkafka).
   private static func printRecords(
     _ consumer: KafkaConsumer, count: Int, idleExitMs: Int, commitEach: Bool,
-    signals: TerminationSignal
+    stop: StopFlag
   ) -> Int {
     var printed = 0
     var lastRecord = ContinuousClock.now
-    while printed < count && !signals.isRequested {
+    while printed < count && !stop.isSet {
       let event: KafkaConsumerEvent?
       do { event = try consumer.poll(timeoutMs: 100) } catch {
         Console.err("consume: \(error.message)")

@@ -64,25 +64,9 @@ enum ControllerCommand {
       "target-utilisation", default: 0.7, in: 0.05...1)
     settings.core.scaler.scaleDownWindow = try options.double(
       "scale-down-window", default: 60, in: 0...86_400)
-    let signals = TerminationSignal()
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
-    let stop = StopFlag()
     let log = PipelineLog(service: "controller")
-    Task {
-      guard let number = await signals.wait() else { return }
-      log.info("\(TerminationSignal.name(number)) received: stopping")
-      stop.set()
-    }
-    let (common, configured) = (cluster.common, settings)
-    do {
-      try await onThread("hb-controller") {
-        try ControllerService(common: common, settings: configured, log: log).run(stop: stop)
-      }
-    } catch {
-      log.error("\(error)")
-      return 1
-    }
-    withExtendedLifetime(cluster) {}
-    return 0
+    let service = ControllerService(common: cluster.common, settings: settings, log: log)
+    return await ServiceGroup([service], log: log).run(keepingAlive: cluster.embedded)
   }
 }

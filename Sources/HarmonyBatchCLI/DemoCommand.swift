@@ -47,14 +47,7 @@ enum DemoCommand {
     settings.modelDirectory = try ModelLocator.directory(explicit: options.string("model-dir"))
     settings.logLevel = try KafkaOptions.logLevel(options)
     settings.properties = try KafkaOptions.configuration(options, bootstrap: "-").properties
-    let signals = TerminationSignal()
-    let run = DemoRun(settings: settings)
-    Task {
-      guard let number = await signals.wait() else { return }
-      Console.err("demo: \(TerminationSignal.name(number)) received: ending the workload")
-      run.interrupt.set()
-    }
-    let summary = try await onThread("hb-demo") { try run.run() }
+    let summary = try await DemoRun(settings: settings).run()
     Console.out(summary.text)
     return summary.missing == 0 ? 0 : 1
   }

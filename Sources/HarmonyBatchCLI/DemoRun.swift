@@ -24,7 +24,6 @@ final class DemoRun: Sendable {
   }
 
   let settings: Settings
-  let interrupt = StopFlag()
 
   init(settings: Settings) { self.settings = settings }
 
@@ -41,7 +40,7 @@ final class DemoRun: Sendable {
     "東京の天気はどうですか。",
   ]
 
-  func run() throws -> Summary {
+  func run() async throws -> Summary {
     let broker = try EmbeddedBroker(
       brokers: 1, logger: .standardError(minimumLevel: settings.logLevel))
     let topics = PipelineTopics()
@@ -72,23 +71,9 @@ final class DemoRun: Sendable {
     let slots = sizing.cpuSlots(for: apps)
     Console.err(sizing.describe(apps: apps, scale: rateScale, chosen: settings.rateScale == nil))
     let baseline = try planner.plan(apps, algorithm: .batch)
-    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
-    defer { _ = producer.close() }
 
     // The services, each on a thread of its own, all in this process.
     let log = ServiceLog()
-    let stop = StopFlag()
-    let services = DispatchGroup()
-    let failures = Mutex<[String]>([])
-    func start(_ name: String, _ body: @escaping @Sendable () throws -> Void) {
-      services.enter()
-      let thread = Thread {
-        do { try body() } catch { failures.withLock { $0.append("\(name): \(error)") } }
-        services.leave()
-      }
-      thread.name = "hb-\(name)"
-      thread.start()
-    }
     var control = ControllerService.Settings(prior: planner.profile, pricing: planner.pricing)
     control.core.apps = apps
     control.core.policy.period = 10
@@ -107,48 +92,50 @@ final class DemoRun: Sendable {
     gpu.kind = .gpu
     gpu.concurrency = 16
     gpu.instance = "demo-gpu-worker"
-    let profile = planner.profile
-    let (routerSettings, batcherSettings, cpuSettings, gpuSettings) = (routing, batching, cpu, gpu)
-    let controllerSettings = control
-    start("controller") {
-      try ControllerService(
-        common: common, settings: controllerSettings, log: log.pipeline("controller")
-      )
-      .run(stop: stop)
+    let summary = Mutex<DemoSummary?>(nil)
+    let workload = ClosureService("workload") { [self] context in
+      let result = try runWorkload(
+        context, common: common, topics: topics, apps: apps, baseline: baseline)
+      summary.withLock { $0 = result }
     }
-    start("router") {
-      try RouterService(common: common, settings: routerSettings, log: log.pipeline("router")).run(
-        stop: stop)
+    // Downstream first: on shutdown the workload ends first, then the pipeline from its top.
+    let group = ServiceGroup(
+      [
+        ControllerService(common: common, settings: control, log: log.pipeline("controller")),
+        WorkerService(
+          common: common, settings: gpu,
+          backend: try EmulatedBackend(kind: .gpu, profile: planner.profile, seed: 7),
+          log: log.pipeline("gpu-worker")),
+        WorkerService(
+          common: common, settings: cpu, backend: MiniLMBackend(encoder: encoder),
+          log: log.pipeline("cpu-worker")),
+        BatcherService(common: common, settings: batching, log: log.pipeline("batcher")),
+        RouterService(common: common, settings: routing, log: log.pipeline("router")),
+        workload,
+      ], log: PipelineLog(service: "demo"))
+    let code = await group.run(keepingAlive: broker)
+    guard var result = summary.withLock({ $0 }) else {
+      throw DemoError(
+        "the demo did not finish (exit \(code)): " + group.failures.joined(separator: "; "))
     }
-    start("batcher") {
-      try BatcherService(common: common, settings: batcherSettings, log: log.pipeline("batcher"))
-        .run(stop: stop)
+    result.failures = group.failures
+    return Summary(text: result.text, missing: result.missing)
+  }
+
+  /// Sends the workload once every service is ready, waits for every outcome, and sums up.
+  private func runWorkload(
+    _ context: ServiceContext, common: KafkaConfiguration, topics: PipelineTopics, apps: [App],
+    baseline: Plan
+  ) throws -> DemoSummary {
+    guard context.waitUntilOthersReady(timeout: .seconds(60)) else {
+      if context.isStopping { throw DemoError("stopped before the pipeline was ready") }
+      throw DemoError(
+        "not ready within 60 s: \(context.othersNotReady.joined(separator: ", "))")
     }
-    start("cpu-worker") {
-      try WorkerService(
-        common: common, settings: cpuSettings, backend: MiniLMBackend(encoder: encoder),
-        log: log.pipeline("cpu-worker")
-      ).run(stop: stop)
-    }
-    start("gpu-worker") {
-      try WorkerService(
-        common: common, settings: gpuSettings,
-        backend: try EmulatedBackend(kind: .gpu, profile: profile, seed: 7),
-        log: log.pipeline("gpu-worker")
-      ).run(stop: stop)
-    }
-    defer {
-      stop.set()
-      services.wait()
-    }
-    let ready = ContinuousClock.now + .seconds(60)
-    func up() -> Bool {
-      ["router", "batcher", "cpu-worker", "gpu-worker"].allSatisfy { log.saw("\($0): assigned") }
-        && log.saw("router: following plan v")
-    }
-    while !up(), ContinuousClock.now < ready { Thread.sleep(forTimeInterval: 0.05) }
     Console.err(
       "demo: the controller published plan v1 on hb.plans; router, batcher and workers are up")
+    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+    defer { _ = producer.close() }
 
     // Read every outcome as it comes.
     let outcomes = try OutcomeReader(common: common, topics: topics)
@@ -171,7 +158,7 @@ final class DemoRun: Sendable {
     var lastView = ContinuousClock.now
     let started = ContinuousClock.now
     var count = 0
-    while !interrupt.isSet {
+    while !context.isStopping {
       let elapsed = (ContinuousClock.now - started).seconds
       guard elapsed < settings.duration else { break }
       for index in apps.indices where next[index] <= elapsed {
@@ -212,12 +199,11 @@ final class DemoRun: Sendable {
     guard let plan = view.plan else {
       throw DemoError("no plan appeared on hb.plans: the controller did not publish one")
     }
-    let summary = DemoSummary(
+    return DemoSummary(
       apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
-      seconds: (ContinuousClock.now - started).seconds, failures: failures.withLock { $0 },
+      seconds: (ContinuousClock.now - started).seconds, failures: [],
       versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
       billed: view.billed)
-    return Summary(text: summary.text, missing: summary.missing)
   }
 
   private func send(
@@ -235,18 +221,11 @@ final class DemoRun: Sendable {
 
 }
 
-/// The services' log lines: kept to know when they are up, shown when they warn.
-final class ServiceLog: Sendable {
-  private let lines = Mutex<[String]>([])
-
+/// The services' log lines: shown when they warn (the demo prints its own story).
+struct ServiceLog {
   func pipeline(_ service: String) -> PipelineLog {
-    PipelineLog(service: service, minimumLevel: .info) { [self] line in
-      lines.withLock { $0.append(line) }
-      if line.contains("warning:") || line.contains("error:") { Console.err(line) }
-    }
+    PipelineLog(service: service, minimumLevel: .warning) { Console.err($0) }
   }
-
-  func saw(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
 }
 
 /// Reads results, late records and dead letters (no group: it sees everything).

@@ -3,14 +3,14 @@ import Pipeline
 import Planner
 
 /// What the demo prints at the end.
-struct DemoSummary {
+struct DemoSummary: Sendable {
   let apps: [App]
   let sent: [String: App]
   let outcomes: OutcomeReader
   let plan: Plan
   let baseline: Plan
   let seconds: Double
-  let failures: [String]
+  var failures: [String]
   /// Every plan version seen on hb.plans, oldest first.
   let versions: [Plan]
   /// When the workload started (seconds since the epoch).

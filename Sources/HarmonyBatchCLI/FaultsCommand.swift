@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Pipeline
 
 /// `harmonybatch faults`: the fault suite — the services as processes on an embedded broker,
@@ -50,20 +51,18 @@ enum FaultsCommand {
     settings.faultEvery = try options.double(
       "fault-every", default: settings.faultEvery, in: 5...3600)
     settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
-    let signals = TerminationSignal()
-    let interrupt = StopFlag()
-    let watcher = Task {
-      guard let number = await signals.wait() else { return }
-      Console.err("fault suite: \(TerminationSignal.name(number)) received, stopping early")
-      interrupt.set()
-    }
-    defer { watcher.cancel() }
     let configured = settings
-    let report = try await onThread("hb-faults") {
-      let suite = try FaultSuite(settings: configured, interrupt: interrupt)
-      return try suite.run(progress: { Console.err($0) })
+    let report = Mutex<FaultSuite.Report?>(nil)
+    let interrupted = Atomic<Bool>(false)
+    let running = ClosureService("faults") { context in
+      let suite = try FaultSuite(settings: configured, interrupt: context.stop)
+      let made = try suite.run(progress: { Console.err($0) })
+      interrupted.store(context.isStopping, ordering: .relaxed)
+      report.withLock { $0 = made }
     }
-    Console.out(FaultSuite.table(report))
-    return report.passed && !interrupt.isSet ? 0 : 1
+    let code = await ServiceGroup([running], log: PipelineLog(service: "faults")).run()
+    guard let made = report.withLock({ $0 }) else { return code }
+    Console.out(FaultSuite.table(made))
+    return made.passed && !interrupted.load(ordering: .relaxed) ? 0 : 1
   }
 }

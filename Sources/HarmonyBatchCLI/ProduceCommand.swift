@@ -3,6 +3,7 @@ import Kafka
 import Pipeline
 import Planner
 import Simulator
+import Synchronization
 
 /// `harmonybatch produce`: send requests from stdin, a file, or a Poisson generator.
 enum ProduceCommand {
@@ -38,11 +39,6 @@ enum ProduceCommand {
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
-    // Producing paces itself with short sleeps: a thread of its own, not the cooperative pool.
-    try await onThread("hb-produce") { try produce(options) }
-  }
-
-  static func produce(_ options: ParsedOptions) throws -> Int32 {
     let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
     let apps = try options.string("apps").map { try AppsFile.load(path: $0) } ?? []
     let fixedSLO = try options.string("slo-ms").map { _ in
@@ -64,15 +60,17 @@ enum ProduceCommand {
       return try Workload.trace(apps: apps, minutes: max(1, minutes), csv: text)
     }
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
+    // Lines are read and checked before anything is sent.
+    let lines = duration == nil ? try readLines(options) : []
     let cluster = try ClusterSetup.connect(options, topics: topics)
     let producer = try KafkaProducer(
       configuration: KafkaProducerConfiguration(common: cluster.common))
     let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     let slos = Dictionary(
       apps.map { ($0.id, $0.slo * 1000) }, uniquingKeysWith: { first, _ in first })
-    let signals = TerminationSignal()
-    var count = 0
-    func send(app: String, payload: [UInt8]) throws {
+    let sent = Mutex(0)
+    @Sendable func send(app: String, payload: [UInt8]) throws {
+      let count = sent.withLock { $0 }
       var headers = [KafkaHeader(key: HeaderName.requestID, value: Array("\(run)-\(count)".utf8))]
       if let slo = fixedSLO ?? slos[app] {
         headers.append(
@@ -81,67 +79,79 @@ enum ProduceCommand {
       try producer.enqueue(
         KafkaProducerMessage(
           topic: topics.requests, key: Array(app.utf8), value: payload, headers: headers))
-      count += 1
+      sent.withLock { $0 += 1 }
     }
     let started = ContinuousClock.now
-    var target: Double?
-    if let duration {
-      var random = SeededRandom(seed: seed)
-      let sentences = DemoRun.sentences
-      var next = apps.map { _ in 0.0 }
-      func rate(_ index: Int, at time: Double) -> Double {
-        guard let trace else { return apps[index].rate }
-        return trace.rates[min(trace.minutes - 1, Int(time / 60))][index]
-      }
-      for index in apps.indices {
-        next[index] = random.exponential(rate: rate(index, at: 0))
-      }
-      target = apps.indices.reduce(0) { $0 + rate($1, at: 0) }
-      while !signals.isRequested {
-        let elapsed = (ContinuousClock.now - started).seconds
-        if elapsed >= duration { break }
-        for index in apps.indices where next[index] <= elapsed {
-          try send(app: apps[index].id, payload: Array(sentences[count % sentences.count].utf8))
-          let current = rate(index, at: next[index])
-          next[index] += current > 0 ? random.exponential(rate: current) : 60
+    let target = duration.map { _ in apps.indices.reduce(0) { $0 + rate(apps, trace, $1, at: 0) } }
+    let producing = ClosureService("produce") { context in
+      if let duration {
+        var random = SeededRandom(seed: seed)
+        let sentences = DemoRun.sentences
+        var next = apps.indices.map { random.exponential(rate: rate(apps, trace, $0, at: 0)) }
+        while !context.isStopping {
+          let elapsed = (ContinuousClock.now - started).seconds
+          if elapsed >= duration { break }
+          for index in apps.indices where next[index] <= elapsed {
+            let count = sent.withLock { $0 }
+            try send(app: apps[index].id, payload: Array(sentences[count % sentences.count].utf8))
+            let current = rate(apps, trace, index, at: next[index])
+            next[index] += current > 0 ? random.exponential(rate: current) : 60
+          }
+          Thread.sleep(forTimeInterval: 0.001)
         }
-        Thread.sleep(forTimeInterval: 0.001)
-      }
-    } else {
-      let handle: FileHandle
-      if let path = options.string("file") {
-        guard let file = FileHandle(forReadingAtPath: path) else {
-          throw UsageError("cannot read '\(path)'")
-        }
-        handle = file
       } else {
-        handle = FileHandle.standardInput
-      }
-      let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-      for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true)
-        .enumerated()
-      {
-        if let app = options.string("app") {
-          try send(app: app, payload: Array(line.utf8))
-          continue
+        for (app, payload) in lines where !context.isStopping {
+          try send(app: app, payload: payload)
         }
-        guard let cut = line.firstIndex(of: "\t") ?? line.firstIndex(of: ","), cut > line.startIndex
-        else {
-          throw UsageError(
-            "line \(number + 1): expected APP<TAB>PAYLOAD or APP,PAYLOAD (or give --app ID)")
-        }
-        try send(app: String(line[..<cut]), payload: Array(line[line.index(after: cut)...].utf8))
       }
+      try producer.flush(timeoutMs: 60_000)
     }
-    try producer.flush(timeoutMs: 60_000)
+    let code = await ServiceGroup([producing], log: PipelineLog(service: "produce"))
+      .run(keepingAlive: cluster.embedded)
     _ = producer.close()
     let seconds = max((ContinuousClock.now - started).seconds, 1e-9)
+    let count = sent.withLock { $0 }
     Console.out(
       String(
-        format: "produce: %d requests acknowledged in %.2f s (%.1f req/s", count, seconds,
-        Double(count) / seconds)
+        format: "produce: %d requests %@ in %.2f s (%.1f req/s", count,
+        code == 0 ? "acknowledged" : "sent", seconds, Double(count) / seconds)
         + (target.map { String(format: "; target %.1f req/s)", $0) } ?? ")"))
-    withExtendedLifetime(cluster) {}
-    return 0
+    return code
+  }
+
+  /// The rate of app `index` at `time` seconds: from the trace when there is one.
+  private static func rate(_ apps: [App], _ trace: Workload?, _ index: Int, at time: Double)
+    -> Double
+  {
+    guard let trace else { return apps[index].rate }
+    return trace.rates[min(trace.minutes - 1, Int(time / 60))][index]
+  }
+
+  /// The requests of `--file` or standard input, as (app, payload).
+  private static func readLines(_ options: ParsedOptions) throws -> [(String, [UInt8])] {
+    let handle: FileHandle
+    if let path = options.string("file") {
+      guard let file = FileHandle(forReadingAtPath: path) else {
+        throw UsageError("cannot read '\(path)'")
+      }
+      handle = file
+    } else {
+      handle = FileHandle.standardInput
+    }
+    let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    var lines: [(String, [UInt8])] = []
+    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+      if let app = options.string("app") {
+        lines.append((app, Array(line.utf8)))
+        continue
+      }
+      guard let cut = line.firstIndex(of: "\t") ?? line.firstIndex(of: ","), cut > line.startIndex
+      else {
+        throw UsageError(
+          "line \(number + 1): expected APP<TAB>PAYLOAD or APP,PAYLOAD (or give --app ID)")
+      }
+      lines.append((String(line[..<cut]), Array(line[line.index(after: cut)...].utf8)))
+    }
+    return lines
   }
 }

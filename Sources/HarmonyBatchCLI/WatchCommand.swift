@@ -32,24 +32,23 @@ enum WatchCommand {
     let once = options.flag("once")
     let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
     let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
-    let signals = TerminationSignal()
-    return try await onThread("hb-watch") {
+    let watching = ClosureService("watch") { context in
       let view = try ClusterView(common: common, topics: topics)
       if once {
         view.catchUp()
         Console.out(view.render())
-        return 0
+        return
       }
       var last = ContinuousClock.now - .seconds(interval)
-      while !signals.isRequested {
+      while !context.isStopping {
         view.read(forMs: 50)
         if ContinuousClock.now - last >= .seconds(interval) {
           last = .now
           Console.out("\u{1B}[H\u{1B}[2J" + view.render())
         }
       }
-      return 0
     }
+    return await ServiceGroup([watching], log: PipelineLog(service: "watch")).run()
   }
 }
 

@@ -87,27 +87,12 @@ enum WorkerCommand {
     settings.concurrency = try options.int(
       "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
     settings.reportInterval = try options.double("report-interval", default: 1, in: 0...3600)
-    let signals = TerminationSignal()
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "worker")
     log.info(
       "\(kind.rawValue) worker on \(backend.name)\(backend.emulated ? " (emulated from the \(profile.name) profile)" : "") at \(cluster.bootstrap)"
     )
-    let stop = StopFlag()
-    let (common, configured) = (cluster.common, settings)
-    let service = WorkerService(common: common, settings: configured, backend: backend, log: log)
-    Task {
-      guard let number = await signals.wait() else { return }
-      log.info("\(TerminationSignal.name(number)) received: finishing the batch in hand")
-      stop.set()
-    }
-    do {
-      try await onThread("hb-worker") { try service.run(stop: stop) }
-    } catch {
-      log.error("\(error)")
-      return 1
-    }
-    withExtendedLifetime(cluster) {}
-    return 0
+    let service = WorkerService(common: cluster.common, settings: settings, backend: backend, log: log)
+    return await ServiceGroup([service], log: log).run(keepingAlive: cluster.embedded)
   }
 }

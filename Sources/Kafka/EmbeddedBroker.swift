@@ -110,4 +110,5 @@ public struct KafkaBrokerError: Sendable, Hashable {
   public static let notCoordinator = KafkaBrokerError(code: 16)
   public static let notEnoughReplicas = KafkaBrokerError(code: 19)
   public static let rebalanceInProgress = KafkaBrokerError(code: 27)
+  public static let topicAuthorizationFailed = KafkaBrokerError(code: 29)
 }

@@ -6,7 +6,10 @@ import Planner
 /// plan version), flushes each when it is full or at its earliest personal deadline, and publishes
 /// the batch on the topic of its function's kind. A source offset is committed only after every
 /// batch (or late record) holding records up to it is acknowledged.
-public struct BatcherService: Sendable {
+public struct BatcherService: PipelineService {
+  /// The service is named after its log (`router`, `cpu-worker`, …).
+  public var name: String { log.service }
+
   public struct Settings: Sendable {
     public var topics = PipelineTopics()
     public var groupID = "hb-batcher"
@@ -32,7 +35,8 @@ public struct BatcherService: Sendable {
 
   /// Runs until `stop` is set; then flushes every buffer, waits for the broker, commits and leaves
   /// the group. Blocks the calling thread.
-  public func run(stop: StopFlag) throws {
+  public func run(_ context: ServiceContext) throws {
+    let stop = context.stop
     let clock = PipelineClock()
     let io = try StageIO(
       common: common, groupID: settings.groupID, input: settings.topics.grouped, log: log,
@@ -46,6 +50,7 @@ public struct BatcherService: Sendable {
     var failure: Error?
     do {
       while !stop.isSet {
+        if io.hasJoined { context.ready() }
         var waitMs = 50
         if let deadline = buffers.nextDeadline {
           waitMs = max(0, min(waitMs, Int(((deadline - clock.now()) * 1000).rounded(.up))))

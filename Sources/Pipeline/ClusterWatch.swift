@@ -66,10 +66,3 @@ final class ClusterWatch: Sendable {
     done.wait()
   }
 }
-
-extension Duration {
-  fileprivate var seconds: Double {
-    let (seconds, attoseconds) = components
-    return Double(seconds) + Double(attoseconds) / 1e18
-  }
-}

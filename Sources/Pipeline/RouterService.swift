@@ -6,7 +6,10 @@ import Planner
 /// with its group under the current plan and re-publishes it on hb.grouped keyed by group id, so
 /// every request of a group reaches the same batcher. Bad records go to hb.dead-letter. Every
 /// `reportIntervalMs` it publishes what it saw on hb.rates for the controller.
-public struct RouterService: Sendable {
+public struct RouterService: PipelineService {
+  /// The service is named after its log (`router`, `cpu-worker`, …).
+  public var name: String { log.service }
+
   public struct Settings: Sendable {
     public var topics = PipelineTopics()
     public var groupID = "hb-router"
@@ -34,7 +37,8 @@ public struct RouterService: Sendable {
 
   /// Runs until `stop` is set, then finishes what it read, commits and leaves the group. Blocks the
   /// calling thread. Throws when the broker refuses output for good (nothing past it is committed).
-  public func run(stop: StopFlag) throws {
+  public func run(_ context: ServiceContext) throws {
+    let stop = context.stop
     let clock = PipelineClock()
     let io = try StageIO(
       common: common, groupID: settings.groupID, input: settings.topics.requests, log: log,
@@ -59,6 +63,8 @@ public struct RouterService: Sendable {
           router.table = RoutingTable(plan: newer, planner: soloPlanner(for: newer))
           describe(newer)
         }
+        // Ready: in the group, with a plan to route by.
+        if io.hasJoined, plan != nil { context.ready() }
         let record = try io.nextRecord(
           timeoutMs: 50, onRevoke: { ledger.forget($0) },
           onAssign: { (partitions) throws(KafkaError) in

@@ -37,6 +37,9 @@ final class StageIO: @unchecked Sendable {
     try consumer.subscribe(topics: [input])
   }
 
+  /// Whether the stage has joined its group (been given its share of partitions, maybe none).
+  private(set) var hasJoined = false
+
   /// Whether the cluster is reachable (`check` throws once it has not been for the timeout).
   let watch: ClusterWatch
 
@@ -96,6 +99,7 @@ final class StageIO: @unchecked Sendable {
       forget(partitions)
     case .partitionsAssigned(let partitions):
       try onAssign(partitions)
+      hasJoined = true
       log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
     case .error(let error):
       log.warning(error.message)

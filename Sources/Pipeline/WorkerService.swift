@@ -15,7 +15,10 @@ import Synchronization
 /// be read, or a payload the backend cannot run, goes to the dead letter with a reason, and the
 /// worker goes on. On stop the batches running are finished; batches read but not started are
 /// left to the group (their offsets are not committed).
-public struct WorkerService: Sendable {
+public struct WorkerService: PipelineService {
+  /// The service is named after its log (`router`, `cpu-worker`, …).
+  public var name: String { log.service }
+
   public struct Settings: Sendable {
     public var kind: FunctionConfig.Kind = .cpu
     public var topics = PipelineTopics()
@@ -50,7 +53,8 @@ public struct WorkerService: Sendable {
     self.log = log
   }
 
-  public func run(stop: StopFlag) throws {
+  public func run(_ context: ServiceContext) throws {
+    let stop = context.stop
     let clock = PipelineClock()
     let io = try StageIO(
       common: common, groupID: settings.group,
@@ -93,6 +97,7 @@ public struct WorkerService: Sendable {
     do {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
+        if io.hasJoined { context.ready() }
         let record = try io.nextRecord(
           timeoutMs: 100,
           onRevoke: { partitions in

@@ -7,7 +7,10 @@ import Planner
 /// to the core with the time, ticks it every `tickSeconds`, and executes what it decides:
 /// plans on the compacted hb.plans (one key), scaling recommendations on hb.scaling (keyed by
 /// pool), log lines.
-public struct ControllerService: Sendable {
+public struct ControllerService: PipelineService {
+  /// The service is named after its log (`router`, `cpu-worker`, …).
+  public var name: String { log.service }
+
   public struct Settings: Sendable {
     public var topics = PipelineTopics()
     public var groupID = "hb-controller"
@@ -31,7 +34,8 @@ public struct ControllerService: Sendable {
     self.log = log
   }
 
-  public func run(stop: StopFlag) throws {
+  public func run(_ context: ServiceContext) throws {
+    let stop = context.stop
     let clock = PipelineClock()
     var configuration = KafkaConsumerConfiguration(common: common, groupID: settings.groupID)
     configuration.autoOffsetReset = .latest
@@ -53,6 +57,8 @@ public struct ControllerService: Sendable {
     log.info(
       "controller: \(coreSettings.prior.name) profile, \(coreSettings.pricing.name) pricing, "
         + "\(coreSettings.algorithm.rawValue) planner; current plan v\(core.version)")
+    // Ready once it has read the plan in force: it plans from there.
+    context.ready()
     while !stop.isSet {
       for event in try consumer.poll(maxEvents: 256, timeoutMs: 100) {
         guard case .record(let record) = event else { continue }

@@ -1,20 +1,6 @@
-import Synchronization
-
 #if canImport(Glibc)
   import Glibc
 #endif
-
-/// Asks a running service to stop: it stops taking input, finishes what it holds, commits and
-/// leaves. Set from a signal handler or a test.
-public final class StopFlag: Sendable {
-  private let flag = Atomic<Bool>(false)
-
-  public init() {}
-
-  public var isSet: Bool { flag.load(ordering: .acquiring) }
-
-  public func set() { flag.store(true, ordering: .releasing) }
-}
 
 /// Seconds since the epoch that never jump: the wall clock read once, then a monotonic clock.
 /// Deadlines derive from record timestamps (epoch milliseconds), so the batcher needs the same
