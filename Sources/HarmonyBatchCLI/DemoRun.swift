@@ -115,7 +115,7 @@ final class DemoRun: Sendable {
       ], log: PipelineLog(service: "demo"))
     let code = await group.run(keepingAlive: broker)
     guard var result = summary.withLock({ $0 }) else {
-      throw DemoError(
+      throw RunFailure(
         "the demo did not finish (exit \(code)): " + group.failures.joined(separator: "; "))
     }
     result.failures = group.failures
@@ -128,8 +128,8 @@ final class DemoRun: Sendable {
     baseline: Plan
   ) throws -> DemoSummary {
     guard context.waitUntilOthersReady(timeout: .seconds(60)) else {
-      if context.isStopping { throw DemoError("stopped before the pipeline was ready") }
-      throw DemoError(
+      if context.isStopping { throw RunFailure("stopped before the pipeline was ready") }
+      throw RunFailure(
         "not ready within 60 s: \(context.othersNotReady.joined(separator: ", "))")
     }
     Console.err(
@@ -197,7 +197,7 @@ final class DemoRun: Sendable {
       view.read(forMs: 50)
     }
     guard let plan = view.plan else {
-      throw DemoError("no plan appeared on hb.plans: the controller did not publish one")
+      throw RunFailure("no plan appeared on hb.plans: the controller did not publish one")
     }
     return DemoSummary(
       apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
@@ -287,10 +287,4 @@ final class OutcomeReader: @unchecked Sendable {
     }
     return seen
   }
-}
-
-/// A demo run that could not finish, with what went wrong (exit code 1).
-struct DemoError: Error, CustomStringConvertible {
-  let description: String
-  init(_ description: String) { self.description = description }
 }

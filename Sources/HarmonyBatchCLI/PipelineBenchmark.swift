@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Pipeline
 import Planner
+import Synchronization
 
 /// `harmonybatch bench pipeline`: the router and batcher in one process against a raw
 /// consume → produce pass-through through the same Kafka layer, on the same broker, in the same
@@ -166,26 +167,27 @@ struct PipelineBenchmark {
     throws -> Double
   {
     let metrics = PipelineMetrics()
-    let stop = StopFlag()
-    let finished = DispatchGroup()
-    startStages(common, topics: topics, plan: plan, metrics: metrics, stop: stop, group: finished)
-    defer {
-      stop.set()
-      finished.wait()
+    let rate = Mutex(0.0)
+    let messages = settings.messages
+    let measure = ClosureService("measure") { context in
+      var started: ContinuousClock.Instant?
+      let deadline = ContinuousClock.now + .seconds(300)
+      while metrics.settled < messages, ContinuousClock.now < deadline, !context.isStopping {
+        if started == nil, metrics.routed.load(ordering: .relaxed) > 0 { started = .now }
+        Thread.sleep(forTimeInterval: 0.001)
+      }
+      let seconds = (ContinuousClock.now - (started ?? .now)).seconds
+      rate.withLock { $0 = Double(metrics.settled) / seconds }
     }
-    var started: ContinuousClock.Instant?
-    let deadline = ContinuousClock.now + .seconds(300)
-    while metrics.settled < settings.messages, ContinuousClock.now < deadline {
-      if started == nil, metrics.routed.load(ordering: .relaxed) > 0 { started = .now }
-      Thread.sleep(forTimeInterval: 0.001)
-    }
-    return Double(metrics.settled) / (.now - (started ?? .now)).seconds
+    try runStages(common, topics: topics, plan: plan, metrics: metrics, with: measure)
+    return rate.withLock { $0 }
   }
 
-  private func startStages(
+  /// Runs the router and batcher on `topics` beside `measurement`, until it returns.
+  private func runStages(
     _ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan, metrics: PipelineMetrics,
-    stop: StopFlag, group: DispatchGroup
-  ) {
+    with measurement: ClosureService
+  ) throws {
     var routing = RouterService.Settings()
     routing.topics = topics
     routing.groupID = "bench-router-\(topics.prefix)"
@@ -196,16 +198,17 @@ struct PipelineBenchmark {
     batching.groupID = "bench-batcher-\(topics.prefix)"
     batching.metrics = metrics
     let log = PipelineLog.silent("bench")
-    let (routerSettings, batcherSettings) = (routing, batching)
-    for body in [
-      { try RouterService(common: common, settings: routerSettings, log: log).run(stop: stop) },
-      { try BatcherService(common: common, settings: batcherSettings, log: log).run(stop: stop) },
-    ] as [@Sendable () throws -> Void] {
-      group.enter()
-      Thread.detachNewThread {
-        do { try body() } catch { Console.err("bench pipeline: a stage failed: \(error)") }
-        group.leave()
-      }
+    var settings = ServiceGroup.Settings()
+    settings.handlesSignals = false
+    let outcome = ServiceGroup(
+      [
+        BatcherService(common: common, settings: batching, log: log.named("batcher")),
+        RouterService(common: common, settings: routing, log: log.named("router")),
+        measurement,
+      ], settings: settings, log: PipelineLog(service: "bench pipeline", minimumLevel: .warning)
+    ).runBlocking()
+    if outcome.exitCode != 0 {
+      throw RunFailure("a stage failed: \(outcome.failures.joined(separator: "; "))")
     }
   }
 
@@ -215,44 +218,43 @@ struct PipelineBenchmark {
     let topics = PipelineTopics(prefix: "punctual-\(UInt32.random(in: 0...UInt32.max)).")
     let apps = 200
     let metrics = PipelineMetrics()
-    let stop = StopFlag()
-    let finished = DispatchGroup()
-    startStages(
-      common, topics: topics, plan: plan(apps: apps, perGroup: 1, batch: 32, timeoutMs: 100),
-      metrics: metrics, stop: stop, group: finished)
-    defer {
-      stop.set()
-      finished.wait()
-    }
-    let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
-    defer { _ = producer.close() }
-    // Warm the path up (metadata of every topic) and let both groups settle.
-    try producer.enqueue(
-      KafkaProducerMessage(topic: topics.requests, key: Array("app-0".utf8), value: [1]))
-    let ready = ContinuousClock.now + .seconds(60)
-    while metrics.settled == 0, ContinuousClock.now < ready { Thread.sleep(forTimeInterval: 0.01) }
-    let before = metrics.flushLatenessMs.count
-    let value = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
-    let start = ContinuousClock.now
-    var sent = 0
-    let total = Int(settings.punctualityRate * settings.punctualitySeconds)
-    while sent < total {
-      let due = min(total, Int((.now - start).seconds * settings.punctualityRate))
-      while sent < due {
-        try producer.enqueue(
-          KafkaProducerMessage(
-            topic: topics.requests, key: Array("app-\(sent % apps)".utf8), value: value))
-        sent += 1
+    let lateness = Mutex<[Double]>([])
+    let (rate, seconds) = (settings.punctualityRate, settings.punctualitySeconds)
+    let measure = ClosureService("measure") { context in
+      let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+      defer { _ = producer.close() }
+      // Warm the path up (metadata of every topic) and let both groups settle.
+      try producer.enqueue(
+        KafkaProducerMessage(topic: topics.requests, key: Array("app-0".utf8), value: [1]))
+      let ready = ContinuousClock.now + .seconds(60)
+      while metrics.settled == 0, ContinuousClock.now < ready { Thread.sleep(forTimeInterval: 0.01) }
+      let before = metrics.flushLatenessMs.count
+      let value = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
+      let start = ContinuousClock.now
+      var sent = 0
+      let total = Int(rate * seconds)
+      while sent < total, !context.isStopping {
+        let due = min(total, Int((.now - start).seconds * rate))
+        while sent < due {
+          try producer.enqueue(
+            KafkaProducerMessage(
+              topic: topics.requests, key: Array("app-\(sent % apps)".utf8), value: value))
+          sent += 1
+        }
+        Thread.sleep(forTimeInterval: 0.0005)
       }
-      Thread.sleep(forTimeInterval: 0.0005)
+      try producer.flush()
+      let drained = ContinuousClock.now + .seconds(30)
+      while metrics.settled < total + 1, ContinuousClock.now < drained {
+        Thread.sleep(forTimeInterval: 0.01)
+      }
+      lateness.withLock { $0 = Array(metrics.flushLatenessMs.dropFirst(before)) }
     }
-    try producer.flush()
-    let drained = ContinuousClock.now + .seconds(30)
-    while metrics.settled < total + 1, ContinuousClock.now < drained {
-      Thread.sleep(forTimeInterval: 0.01)
-    }
-    let lateness = Array(metrics.flushLatenessMs.dropFirst(before))
-    return (lateness, metrics.batches.load(ordering: .relaxed), metrics.settled)
+    try runStages(
+      common, topics: topics, plan: plan(apps: apps, perGroup: 1, batch: 32, timeoutMs: 100),
+      metrics: metrics, with: measure)
+    return (
+      lateness.withLock { $0 }, metrics.batches.load(ordering: .relaxed), metrics.settled
+    )
   }
-
 }
