@@ -27,31 +27,42 @@ let package = Package(
         ),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(
-            name: "Inference", dependencies: ["COpenBLAS", "Planner"],
+            name: "Inference", dependencies: ["COpenBLAS", "Planner", "PipelineCore"],
             // The encoder's loops are the hot path of every CPU worker; optimise them in debug
             // builds too, so tests and the debug binary serve requests at a realistic speed.
             swiftSettings: [.unsafeFlags(["-O"])]),
         .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
-        .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "Inference"]),
-        .target(name: "Simulator", dependencies: ["Planner", "Pipeline"]),
+        // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
+        // simulator and the services share.
+        .target(name: "PipelineCore", dependencies: ["Planner"]),
+        .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore"]),
+        .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
         .target(
             name: "HarmonyBatchCLI",
-            dependencies: ["CJemalloc", "Kafka", "Planner", "Pipeline", "Inference", "Simulator"]),
+            dependencies: [
+              "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator",
+            ]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .target(
-            name: "TestSupport", dependencies: ["Kafka", "Pipeline", "Planner"],
+            name: "TestSupport", dependencies: ["Kafka", "PipelineCore", "Pipeline", "Planner"],
             path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner"]),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),
         .testTarget(
-            name: "InferenceTests", dependencies: ["Inference", "Planner"], exclude: ["Reference"]),
+            name: "InferenceTests", dependencies: ["Inference", "Planner", "PipelineCore"],
+            exclude: ["Reference"]),
         .testTarget(
             name: "PipelineTests",
-            dependencies: ["Pipeline", "Planner", "Kafka", "TestSupport", "harmonybatch"]),
+            dependencies: [
+              "PipelineCore", "Pipeline", "Planner", "Kafka", "Inference", "TestSupport",
+              "harmonybatch",
+            ]),
         .testTarget(
             name: "HarmonyBatchCLITests",
-            dependencies: ["HarmonyBatchCLI", "Kafka", "Planner", "TestSupport", "harmonybatch"]
+            dependencies: [
+              "HarmonyBatchCLI", "Kafka", "Planner", "PipelineCore", "TestSupport", "harmonybatch",
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 
 /// `harmonybatch batcher`: the router and batcher stages in one process.

@@ -1,5 +1,6 @@
 import Kafka
 import Pipeline
+import PipelineCore
 
 /// `harmonybatch broker`: hosts the embedded Kafka-protocol broker until SIGINT/SIGTERM.
 enum BrokerCommand {

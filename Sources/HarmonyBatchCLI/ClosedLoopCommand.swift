@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import PipelineCore
 import Planner
 import Simulator
 

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Pipeline
+import PipelineCore
 
 /// The cluster a service command works on: the one `--bootstrap` names (its pipeline topics are
 /// created if missing), or, with `--embedded`, a broker started for this process — never one by

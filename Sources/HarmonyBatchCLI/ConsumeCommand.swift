@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Kafka
 import Pipeline
+import PipelineCore
 
 /// `harmonybatch consume`: print records of topics, one JSON object per line — a small kcat -C
 /// that speaks our conventions (headers, group commits only for printed records).

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 
 /// `harmonybatch controller`: estimate rates, refit the model, re-plan, publish plans.

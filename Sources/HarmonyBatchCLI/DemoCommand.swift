@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 
 /// `harmonybatch demo`: the system end to end on the embedded broker with a generated workload.

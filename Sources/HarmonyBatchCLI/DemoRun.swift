@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 import Synchronization
 

@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Pipeline
+import PipelineCore
 import Planner
 
 /// Sizes the demo to the machine it runs on: the CPU worker's slots from the cores and the

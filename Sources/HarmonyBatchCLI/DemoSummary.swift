@@ -1,5 +1,6 @@
 import Foundation
 import Pipeline
+import PipelineCore
 import Planner
 
 /// What the demo prints at the end.

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Pipeline
+import PipelineCore
 
 /// `harmonybatch faults`: the fault suite — the services as processes on an embedded broker,
 /// faults injected in turn under steady load and bad records, then a soak; prints what happened

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 import Synchronization
 

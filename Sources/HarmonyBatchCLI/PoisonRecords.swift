@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 
 /// Records no stage should be stopped by: oversized and malformed requests (each must end as

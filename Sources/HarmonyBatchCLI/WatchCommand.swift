@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 
 /// `harmonybatch watch`: a live terminal view of a running cluster.

@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Kafka
 import Pipeline
+import PipelineCore
 import Planner
 
 /// `harmonybatch worker`: run batches from hb.batches.cpu or hb.batches.gpu.

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 import Planner
 import Synchronization
 

@@ -1,3 +1,4 @@
+import PipelineCore
 import Kafka
 
 /// Which source offsets may be committed: a record's offset is pending from when it is read until

@@ -1,13 +1,11 @@
+import PipelineCore
 import Foundation
 import Kafka
 
 /// The services' own log lines on standard error: `harmonybatch <service>: message`, so that an
 /// operator sees what happened (plans applied, batches, rejections, shutdown) without a debugger.
 public struct PipelineLog: Sendable {
-  public enum Level: Int, Sendable, Comparable {
-    case error, warning, info, debug
-    public static func < (lhs: Level, rhs: Level) -> Bool { lhs.rawValue < rhs.rawValue }
-  }
+  public typealias Level = LogLevel
 
   public let service: String
   public let minimumLevel: Level

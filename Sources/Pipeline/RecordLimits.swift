@@ -1,3 +1,4 @@
+import PipelineCore
 import Kafka
 
 /// The sizes the pipeline's records keep to, so that no produce ever fails for size (a record the

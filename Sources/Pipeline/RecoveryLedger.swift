@@ -1,3 +1,4 @@
+import PipelineCore
 import Foundation
 import Kafka
 

@@ -1,5 +1,5 @@
+import PipelineCore
 import Foundation
-import Inference
 import Kafka
 import Planner
 import Synchronization

@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import PipelineCore
 import Planner
 
 /// What a closed-loop simulation measured.

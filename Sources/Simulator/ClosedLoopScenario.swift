@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import PipelineCore
 import Planner
 
 /// What a closed-loop simulation runs: the apps and their true rates, the functions' true

@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import PipelineCore
 import Planner
 
 /// The whole closed loop in virtual time, driving the controller's own core (`ControllerCore`):

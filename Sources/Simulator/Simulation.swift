@@ -1,5 +1,5 @@
 import Foundation
-import Pipeline
+import PipelineCore
 import Planner
 
 /// A discrete-event replay of a workload through a planner and the pipeline's own batching state

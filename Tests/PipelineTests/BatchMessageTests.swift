@@ -3,6 +3,7 @@ import Kafka
 import Planner
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// The hand-written batch JSON reads back, through Codable, as exactly what was batched.

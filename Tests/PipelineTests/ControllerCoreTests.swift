@@ -2,6 +2,7 @@ import Foundation
 import Planner
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// The controller's decisions on a virtual clock, without a broker: what it plans on, when it

@@ -2,6 +2,7 @@ import Foundation
 import Planner
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// The controller's estimators, pure and on a virtual clock.

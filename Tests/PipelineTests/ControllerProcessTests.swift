@@ -4,6 +4,7 @@ import Planner
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// `harmonybatch controller` and `harmonybatch worker` processes on a `harmonybatch broker`: the

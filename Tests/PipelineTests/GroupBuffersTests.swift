@@ -1,6 +1,7 @@
 import Planner
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// The batching state machine on a virtual clock: no sleeps, no Kafka.

@@ -4,6 +4,7 @@ import Planner
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// Records near and over the broker's size limit: none stops a stage, none is lost.

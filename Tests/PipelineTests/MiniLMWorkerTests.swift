@@ -5,6 +5,7 @@ import Planner
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// A CPU worker with real MiniLM inference, through Kafka: each request's embedding comes back in

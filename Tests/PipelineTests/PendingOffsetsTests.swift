@@ -1,4 +1,5 @@
 import Kafka
+@testable import PipelineCore
 import Pipeline
 import Testing
 

@@ -4,6 +4,7 @@ import Planner
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// Router and batcher on the embedded broker: every request produced ends in exactly one of a

@@ -5,6 +5,7 @@ import Synchronization
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// `harmonybatch batcher` as processes against a `harmonybatch broker` process: killed without

@@ -3,6 +3,7 @@ import Kafka
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// What a restarted stage finds it already produced. The embedded broker cannot look offsets up

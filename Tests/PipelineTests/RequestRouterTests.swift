@@ -4,6 +4,7 @@ import Planner
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// The router's decision for single records (pure, no broker).

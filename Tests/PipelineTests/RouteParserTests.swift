@@ -1,6 +1,7 @@
 import Kafka
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 @Suite struct RouteParserTests {

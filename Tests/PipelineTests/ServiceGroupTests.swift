@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+@testable import PipelineCore
 import Pipeline
 import Planner
 import Synchronization

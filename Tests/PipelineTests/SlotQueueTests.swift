@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// The queue between a worker's reading thread and its slots.

@@ -5,6 +5,7 @@ import Synchronization
 import TestSupport
 import Testing
 
+@testable import PipelineCore
 @testable import Pipeline
 
 /// `harmonybatch worker` processes on a `harmonybatch broker` process: two emulated GPU workers

@@ -2,6 +2,7 @@ import Foundation
 import Planner
 import Testing
 
+import PipelineCore
 @testable import Simulator
 
 /// The simulator on the paper's Table I apps and on random workloads.

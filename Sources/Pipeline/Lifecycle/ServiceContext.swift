@@ -1,3 +1,4 @@
+import PipelineCore
 import Foundation
 
 /// What a running service is given: the flag that asks it to stop, and a way to say it is ready

@@ -1,3 +1,4 @@
+import PipelineCore
 import Dispatch
 import Synchronization
 

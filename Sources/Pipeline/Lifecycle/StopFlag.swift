@@ -1,3 +1,4 @@
+import PipelineCore
 import Synchronization
 
 /// Asks a running service to stop: it stops taking input, finishes what it holds, commits and

@@ -15,7 +15,7 @@ public final class PipelineMetrics: Sendable {
 
   public init() {}
 
-  func recordFlushLateness(_ milliseconds: Double) {
+  public func recordFlushLateness(_ milliseconds: Double) {
     lateness.withLock { samples in
       if samples.count < Self.latenessLimit { samples.append(milliseconds) }
     }

@@ -47,7 +47,7 @@ public struct ControllerCore: Sendable {
   public enum Directive: Sendable {
     case publishPlan(Plan)
     case publishScaling([ScalingRecommendation])
-    case log(PipelineLog.Level, String)
+    case log(LogLevel, String)
   }
 
   /// A version this controller published.

@@ -1,49 +1,5 @@
 import Foundation
-import Kafka
 import Planner
-
-/// A request's result on hb.results (`Schemas/result.schema.json`), keyed by request id.
-public struct ResultMessage: Codable, Sendable, Equatable {
-  public var requestID: String
-  public var app: String
-  public var batchID: String
-  public var group: String
-  public var backend: String
-  public var emulated: Bool
-  /// The embedding, when the backend computes one.
-  public var output: [Float]?
-  public var sloMs: Double
-  /// Milliseconds since the epoch: arrival → batch flush → worker received the batch → a slot
-  /// started it → worker end → publish.
-  public var arrivalMs: Double
-  public var flushedMs: Double
-  /// When the worker read the batch record (older records may lack it).
-  public var receivedMs: Double?
-  public var startedMs: Double
-  public var finishedMs: Double
-  public var publishedMs: Double
-  public var latencyMs: Double
-  public var sloMet: Bool
-  /// Forwarded although its SLO could not be met (`--late-policy forward`).
-  public var late: Bool
-
-  enum CodingKeys: String, CodingKey {
-    case requestID = "request_id"
-    case app
-    case batchID = "batch_id"
-    case group, backend, emulated, output
-    case sloMs = "slo_ms"
-    case arrivalMs = "arrival_ms"
-    case flushedMs = "flushed_ms"
-    case receivedMs = "received_ms"
-    case startedMs = "started_ms"
-    case finishedMs = "finished_ms"
-    case publishedMs = "published_ms"
-    case latencyMs = "latency_ms"
-    case sloMet = "slo_met"
-    case late
-  }
-}
 
 /// One batch's feedback on hb.feedback (`Schemas/feedback.schema.json`), keyed by group: what
 /// the function really took, for the controller's refit.
@@ -129,29 +85,5 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
     case finishedMs = "finished_ms"
     case publishedMs = "published_ms"
     case billedCost = "billed_cost"
-  }
-}
-
-/// Where a batch's time went after its flush (seconds).
-public struct BatchDelays: Sendable, Equatable {
-  /// Flush → the worker read the batch, plus finished → results handed to the producer.
-  public var transport: Double
-  /// Read → a slot started it (waiting for a free slot).
-  public var queueing: Double
-  /// What the function took.
-  public var inference: Double
-
-  public init(transport: Double, queueing: Double, inference: Double) {
-    self.transport = transport
-    self.queueing = queueing
-    self.inference = inference
-  }
-}
-
-extension Encodable {
-  func sortedJSON() -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return (try? Array(encoder.encode(self))) ?? []
   }
 }

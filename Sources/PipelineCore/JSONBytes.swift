@@ -1,31 +1,31 @@
 /// A small JSON writer for the hot path: appends straight into a byte buffer, with none of
 /// JSONEncoder's reflection, boxing and key sorting. Used for batches, where it is several times
 /// faster; everything else goes through Codable.
-struct JSONBytes {
-  private(set) var bytes: [UInt8] = []
+public struct JSONBytes {
+  public private(set) var bytes: [UInt8] = []
 
-  init(capacity: Int) { bytes.reserveCapacity(capacity) }
+  public init(capacity: Int) { bytes.reserveCapacity(capacity) }
 
-  mutating func raw(_ text: StaticString) {
+  public mutating func raw(_ text: StaticString) {
     text.withUTF8Buffer { bytes.append(contentsOf: $0) }
   }
 
   /// `"key":` (the key must need no escaping).
-  mutating func key(_ name: StaticString) {
+  public mutating func key(_ name: StaticString) {
     bytes.append(UInt8(ascii: "\""))
     raw(name)
     bytes.append(UInt8(ascii: "\""))
     bytes.append(UInt8(ascii: ":"))
   }
 
-  mutating func string(_ value: String) {
+  public mutating func string(_ value: String) {
     bytes.append(UInt8(ascii: "\""))
     escaped(value)
     bytes.append(UInt8(ascii: "\""))
   }
 
   /// `"topic/partition/offset"`: a record's coordinates, written without building the string.
-  mutating func coordinates(_ topic: String, _ partition: Int32, _ offset: Int64) {
+  public mutating func coordinates(_ topic: String, _ partition: Int32, _ offset: Int64) {
     bytes.append(UInt8(ascii: "\""))
     escaped(topic)
     bytes.append(UInt8(ascii: "/"))
@@ -62,7 +62,7 @@ struct JSONBytes {
     }
   }
 
-  mutating func number(_ value: Double) {
+  public mutating func number(_ value: Double) {
     guard value.isFinite else { return raw("null") }
     if value == value.rounded(), abs(value) < 1e15 {
       integer(Int64(value))
@@ -71,14 +71,14 @@ struct JSONBytes {
     }
   }
 
-  mutating func integer(_ value: Int64) {
+  public mutating func integer(_ value: Int64) {
     bytes.append(contentsOf: String(value).utf8)
   }
 
-  mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
+  public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
   /// Standard base64 with padding, as a JSON string.
-  mutating func base64(_ data: [UInt8]) {
+  public mutating func base64(_ data: [UInt8]) {
     bytes.append(UInt8(ascii: "\""))
     var index = 0
     while index + 3 <= data.count {

@@ -1,0 +1,102 @@
+import PipelineCore
+import Foundation
+import Kafka
+import Planner
+
+/// What the batcher keeps of a request while it waits in a buffer.
+public struct BatchItem: Sendable {
+  public var source: KafkaTopicPartition
+  public var offset: Int64
+  public var value: [UInt8]?
+  public var headers: [KafkaHeader]
+
+  public init(source: KafkaTopicPartition, offset: Int64, value: [UInt8]?, headers: [KafkaHeader]) {
+    self.source = source
+    self.offset = offset
+    self.value = value
+    self.headers = headers
+  }
+
+  var coordinates: String { "\(source.topic)/\(source.partition)/\(offset)" }
+}
+
+extension ReadyBatch where Item == BatchItem {
+  /// The batch as a message for its function's topic, keyed by group. Written by hand (the same
+  /// object `BatchMessage` decodes): this runs once per batch on the hot path.
+  public func message(id: String, batcher: String, topics: PipelineTopics) -> KafkaProducerMessage {
+    var json = JSONBytes(
+      capacity: 320 + requests.reduce(0) { $0 + 160 + ($1.item.value?.count ?? 0) * 4 / 3 })
+    json.raw("{")
+    json.key("batch_id")
+    json.string(id)
+    json.raw(",")
+    json.key("batch_size")
+    json.integer(Int64(spec.capacity))
+    json.raw(",")
+    json.key("batcher")
+    json.string(batcher)
+    json.raw(",")
+    json.key("flush_reason")
+    json.string(reason.rawValue)
+    json.raw(",")
+    json.key("flushed_at_ms")
+    json.number(flushedAt * 1000)
+    json.raw(",")
+    json.key("function")
+    json.raw("{")
+    json.key("gpu_mem_gb")
+    json.integer(Int64(spec.function.gpuMemoryGB))
+    json.raw(",")
+    json.key("kind")
+    json.string(spec.function.kind.rawValue)
+    json.raw(",")
+    json.key("vcpu")
+    json.number(spec.function.vcpu)
+    json.raw("},")
+    json.key("group")
+    json.string(spec.key.group)
+    json.raw(",")
+    json.key("latency_max_ms")
+    json.number(spec.latencyMax * 1000)
+    json.raw(",")
+    json.key("plan_version")
+    json.integer(Int64(spec.key.planVersion))
+    json.raw(",")
+    json.key("requests")
+    json.raw("[")
+    for (index, request) in requests.enumerated() {
+      if index > 0 { json.raw(",") }
+      json.raw("{")
+      json.key("app")
+      json.string(request.app)
+      json.raw(",")
+      json.key("arrival_ms")
+      json.integer(Int64((request.arrival * 1000).rounded()))
+      json.raw(",")
+      json.key("deadline_ms")
+      json.number(request.deadline * 1000)
+      json.raw(",")
+      json.key("id")
+      json.string(request.id)
+      json.raw(",")
+      json.key("late")
+      json.bool(!lateIDs.isEmpty && lateIDs.contains(request.id))
+      json.raw(",")
+      json.key("payload")
+      json.base64(request.item.value ?? [])
+      json.raw(",")
+      json.key("slo_ms")
+      json.number(request.slo * 1000)
+      json.raw(",")
+      json.key("source")
+      json.coordinates(
+        request.item.source.topic, request.item.source.partition, request.item.offset)
+      json.raw("}")
+    }
+    json.raw("]}")
+    return KafkaProducerMessage(
+      topic: topics.batches(for: spec.function.kind), key: Array(spec.key.group.utf8),
+      value: json.bytes, headers: [], timestampMs: Int64((flushedAt * 1000).rounded()))
+  }
+}
+

@@ -1,0 +1,18 @@
+import Kafka
+import PipelineCore
+
+/// Dead-letter records: the original key, value and headers, plus why and where from.
+public enum DeadLetter {
+  public static func message(
+    for record: KafkaRecord, code: ReasonCode, detail: String, topic: String
+  ) -> KafkaProducerMessage {
+    var headers = record.headers
+    headers.append(KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)))
+    headers.append(KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)))
+    headers.append(KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8)))
+    return RecordLimits.fitting(
+      KafkaProducerMessage(
+        topic: topic, key: record.key, value: record.value, headers: headers,
+        timestampMs: record.timestampMs))
+  }
+}

@@ -1,0 +1,25 @@
+import Kafka
+import PipelineCore
+
+/// Late records on hb.late: the request as it came from the router, plus why it is late, by
+/// how much, and where it was read.
+public enum LateRecord {
+  public static let sloUnreachable = "slo-unreachable"
+
+  public static func message(
+    for request: BufferedRequest<BatchItem>, lateBy: Double, topic: String
+  ) -> KafkaProducerMessage {
+    var headers = request.item.headers
+    headers.append(KafkaHeader(key: HeaderName.lateReason, value: Array(sloUnreachable.utf8)))
+    headers.append(
+      KafkaHeader(
+        key: HeaderName.lateBy,
+        value: Array(GroupedRecord.number((lateBy * 1_000_000).rounded() / 1000).utf8)))
+    headers.append(
+      KafkaHeader(key: HeaderName.source, value: Array(request.item.coordinates.utf8)))
+    return RecordLimits.fitting(
+      KafkaProducerMessage(
+        topic: topic, key: Array(request.app.utf8), value: request.item.value, headers: headers,
+        timestampMs: Int64((request.arrival * 1000).rounded())))
+  }
+}

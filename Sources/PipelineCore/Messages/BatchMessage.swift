@@ -1,0 +1,77 @@
+import Foundation
+import Planner
+
+/// A batch on hb.batches.cpu / hb.batches.gpu (`Schemas/batch.schema.json`): the group's function
+/// and its requests in arrival order. Workers run it as one invocation.
+public struct BatchMessage: Codable, Sendable, Equatable {
+  public var batchID: String
+  public var group: String
+  public var planVersion: Int
+  public var function: FunctionConfig
+  /// The group's batch size (the buffer's capacity); `requests` may hold fewer.
+  public var batchSize: Int
+  public var flushReason: FlushReason
+  /// Milliseconds since the epoch, with fractions.
+  public var flushedAtMs: Double
+  /// The plan's predicted maximum latency of this batch.
+  public var latencyMaxMs: Double
+  /// The batcher instance that made it.
+  public var batcher: String
+  public var requests: [Request]
+
+  public struct Request: Codable, Sendable, Equatable {
+    public var id: String
+    public var app: String
+    public var sloMs: Double
+    public var arrivalMs: Int64
+    /// The latest flush time the plan allowed this request.
+    public var deadlineMs: Double
+    /// True when it is forwarded although its SLO cannot be met (`--late-policy forward`).
+    public var late: Bool
+    /// Where the request was read: `topic/partition/offset` of hb.grouped.
+    public var source: String
+    /// The model input, base64.
+    public var payload: String
+
+    enum CodingKeys: String, CodingKey {
+      case id, app
+      case sloMs = "slo_ms"
+      case arrivalMs = "arrival_ms"
+      case deadlineMs = "deadline_ms"
+      case late, source, payload
+    }
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case batchID = "batch_id"
+    case group
+    case planVersion = "plan_version"
+    case function
+    case batchSize = "batch_size"
+    case flushReason = "flush_reason"
+    case flushedAtMs = "flushed_at_ms"
+    case latencyMaxMs = "latency_max_ms"
+    case batcher, requests
+  }
+
+  public func jsonData() -> [UInt8] {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? Array(encoder.encode(self))) ?? []
+  }
+
+  /// Reads a batch and refuses one whose numbers no batcher makes (`checks`): a worker must not
+  /// start work it cannot do (a GPU function of 0 GB, a batch of −3).
+  public static func decode(_ bytes: [UInt8]) throws -> BatchMessage {
+    let batch = try JSONDecoder().decode(BatchMessage.self, from: Data(bytes))
+    let checks = batch.checks
+    guard checks.isValid else { throw InvalidBatch(detail: checks.summary) }
+    return batch
+  }
+
+  /// A batch that decodes but whose numbers cannot be run.
+  public struct InvalidBatch: Error, CustomStringConvertible {
+    public let detail: String
+    public var description: String { "its numbers cannot be run: \(detail)" }
+  }
+}

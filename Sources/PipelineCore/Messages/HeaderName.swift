@@ -1,0 +1,28 @@
+
+/// Header names of the pipeline's records (`Schemas/headers.md`).
+public enum HeaderName {
+  /// Request: the SLO in milliseconds.
+  public static let slo = "hb-slo-ms"
+  /// Request: an id chosen by the producer; default `topic/partition/offset`.
+  public static let requestID = "hb-request-id"
+  // Added by the router on hb.grouped:
+  public static let app = "hb-app"
+  /// What the batcher needs, packed: `version|batch size|timeout ms|max latency ms|arrival
+  /// ms|function|group`.
+  public static let route = "hb-route"
+  /// On a worker's dead letters: the group of the batch the request was in.
+  public static let group = "hb-group"
+  // Dead letters and late records:
+  public static let error = "hb-error"
+  public static let errorDetail = "hb-error-detail"
+  public static let source = "hb-source"
+  /// On a worker's dead letter for one request: `topic/partition/offset` of the batch record.
+  public static let batchSource = "hb-batch-source"
+  public static let lateReason = "hb-late-reason"
+  public static let lateBy = "hb-late-by-ms"
+  /// A dead letter or late record too large for the broker: the value was left out; its size.
+  public static let valueDroppedBytes = "hb-value-dropped-bytes"
+  /// ... and, when even that was too large, how many of the original headers were left out.
+  public static let headersDropped = "hb-headers-dropped"
+}
+

@@ -1,0 +1,24 @@
+
+/// Stable codes of dead-letter records (`hb-error`).
+public enum ReasonCode: String, Sendable, CaseIterable, Codable {
+  /// The request has no key (the app id).
+  case missingApp = "missing-app"
+  /// The key (the app id) is not UTF-8 text.
+  case badKey = "bad-key"
+  /// `hb-slo-ms` is not a decimal number of milliseconds in 1…3,600,000.
+  case badSLO = "bad-slo"
+  /// No `hb-slo-ms` header and the app has no SLO in the plan.
+  case missingSLO = "missing-slo"
+  /// The payload is larger than the router's limit.
+  case payloadTooLarge = "payload-too-large"
+  /// No function can serve the request within its SLO.
+  case impossibleSLO = "impossible-slo"
+  /// The plan does not cover the app and no profile is loaded to serve it alone.
+  case unplannedApp = "unplanned-app"
+  /// A record on hb.grouped without the router's headers.
+  case badGroupedRecord = "bad-grouped-record"
+  /// A record on hb.batches.* that is not a batch.
+  case badBatch = "bad-batch"
+  /// A payload the worker's backend cannot run (e.g. not UTF-8 text for MiniLM).
+  case badPayload = "bad-payload"
+}
