@@ -37,10 +37,22 @@ let package = Package(
         .target(name: "PipelineCore", dependencies: ["Planner"]),
         .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore"]),
         .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
+        // What the commands run: the demo, the fault suite, the watch read model, the request
+        // generator.
+        .target(
+            name: "Operations",
+            dependencies: ["Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator"]),
+        // The benchmarks behind 'harmonybatch bench' and their statistics.
+        .target(
+            name: "Bench",
+            dependencies: [
+              "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator", "Operations",
+            ]),
         .target(
             name: "HarmonyBatchCLI",
             dependencies: [
               "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator",
+              "Operations", "Bench",
             ]),
         .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
         .target(
@@ -61,7 +73,8 @@ let package = Package(
         .testTarget(
             name: "HarmonyBatchCLITests",
             dependencies: [
-              "HarmonyBatchCLI", "Kafka", "Planner", "PipelineCore", "TestSupport", "harmonybatch",
+              "HarmonyBatchCLI", "Operations", "Kafka", "Planner", "PipelineCore", "TestSupport",
+              "harmonybatch",
             ]
         ),
     ],

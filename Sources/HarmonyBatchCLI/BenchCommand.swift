@@ -1,3 +1,5 @@
+import Bench
+import Operations
 import Foundation
 import Inference
 import Kafka
@@ -93,22 +95,7 @@ enum BenchCommand {
     case "simulate":
       let apps = try options.int("apps", default: 1000, in: 1...100_000)
       let minutes = try options.int("minutes", default: 1440, in: 1...100_000)
-      let planner = try Planner(model: "VGG19")
-      let workload = Workload.generated(
-        apps: Workload.azureLikeApps(count: apps, sloRange: 0.3...1.0, seed: 1), minutes: minutes,
-        shape: .diurnal, seed: 1)
-      let clock = ContinuousClock()
-      let started = clock.now
-      let result = try Simulation(planner: planner, workload: workload, seed: 1).run(.harmony)
-      let elapsed = (clock.now - started).seconds
-      Console.out(
-        String(
-          format:
-            "bench simulate: harmony, VGG19, %d Azure-like apps (98 %% under 1 req/s), %d minutes of "
-            + "a diurnal per-minute trace: %d requests, %d batches, %d re-plans in %.1f s "
-            + "(%.2f M requests/s); budget: 1,000 apps × 24 h in under 60 s",
-          apps, minutes, result.requests, result.batches, result.replans, elapsed,
-          Double(result.requests) / elapsed / 1e6))
+      Console.out(try SimulationBenchmark(apps: apps, minutes: minutes).run())
       return 0
     case "inference":
       var settings = InferenceBenchmark.Settings(

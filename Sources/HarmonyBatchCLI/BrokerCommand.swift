@@ -1,3 +1,4 @@
+import Operations
 import Kafka
 import Pipeline
 import PipelineCore

@@ -1,3 +1,4 @@
+import Operations
 import Foundation
 import Synchronization
 import Kafka
@@ -67,7 +68,7 @@ enum ConsumeCommand {
     }
     let printed = Mutex(0)
     let reading = ClosureService("consume") { context in
-      let count = printRecords(
+      let count = RecordPrinter.printRecords(
         consumer, count: count, idleExitMs: idleExitMs, commitEach: commitEach,
         stop: context.stop)
       printed.withLock { $0 = count }
@@ -76,63 +77,5 @@ enum ConsumeCommand {
     consumer.close()
     Console.err("consume: \(printed.withLock { $0 }) record(s)")
     return code
-  }
-
-  /// The poll loop, on a thread of its own (it blocks in librdkafka).
-  private static func printRecords(
-    _ consumer: KafkaConsumer, count: Int, idleExitMs: Int, commitEach: Bool,
-    stop: StopFlag
-  ) -> Int {
-    var printed = 0
-    var lastRecord = ContinuousClock.now
-    while printed < count && !stop.isSet {
-      let event: KafkaConsumerEvent?
-      do { event = try consumer.poll(timeoutMs: 100) } catch {
-        Console.err("consume: \(error.message)")
-        break
-      }
-      switch event {
-      case .record(let record):
-        Console.out(json(record))
-        if commitEach {
-          do { try consumer.storeOffset(for: record) } catch {
-            Console.err("consume: \(error.message)")
-          }
-        }
-        printed += 1
-        lastRecord = .now
-      case .partitionsAssigned(let partitions):
-        Console.err("consume: assigned \(partitions.map(\.description).joined(separator: ","))")
-      case .partitionsRevoked(let partitions):
-        Console.err("consume: revoked \(partitions.map(\.description).joined(separator: ","))")
-      case .error(let error):
-        Console.err("consume: \(error.message)")
-      case .partitionEOF, nil:
-        if idleExitMs > 0 && ContinuousClock.now - lastRecord > .milliseconds(idleExitMs) {
-          return printed
-        }
-      }
-    }
-    return printed
-  }
-
-  static func json(_ record: KafkaRecord) -> String {
-    var object: [String: Any] = [
-      "topic": record.topic, "partition": Int(record.partition), "offset": Int(record.offset),
-      "headers": Dictionary(
-        record.headers.map { ($0.key, bytesJSON($0.value)) },
-        uniquingKeysWith: { first, _ in first }),
-      "key": bytesJSON(record.key), "value": bytesJSON(record.value),
-    ]
-    object["timestamp_ms"] = record.timestampMs.map { Int($0) } ?? NSNull()
-    let data = try! JSONSerialization.data(
-      withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    return String(decoding: data, as: UTF8.self)
-  }
-
-  private static func bytesJSON(_ bytes: [UInt8]?) -> Any {
-    guard let bytes else { return NSNull() }
-    if let text = String(validating: bytes, as: UTF8.self) { return text }
-    return ["base64": Data(bytes).base64EncodedString()]
   }
 }

@@ -1,3 +1,4 @@
+import Operations
 import Inference
 import Kafka
 import Planner

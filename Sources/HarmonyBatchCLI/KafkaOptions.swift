@@ -1,3 +1,4 @@
+import Operations
 import Kafka
 
 /// The options every Kafka-speaking command shares.

@@ -1,3 +1,4 @@
+import Operations
 import Foundation
 import Kafka
 import Pipeline
@@ -62,48 +63,40 @@ enum ProduceCommand {
     }
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     // Lines are read and checked before anything is sent.
-    let lines = duration == nil ? try readLines(options) : []
-    let cluster = try ClusterSetup.connect(options, topics: topics)
-    let producer = try KafkaProducer(
-      configuration: KafkaProducerConfiguration(common: cluster.common))
     let run = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     let slos = Dictionary(
       apps.map { ($0.id, $0.slo * 1000) }, uniquingKeysWith: { first, _ in first })
+    // Lines are read and checked before anything is sent.
+    let lines =
+      duration == nil
+      ? try readLines(options).enumerated().map { number, line in
+        RequestRecord(
+          app: line.app, id: "\(run)-\(number)", sloMs: fixedSLO ?? slos[line.app],
+          payload: line.payload)
+      } : []
+    let cluster = try ClusterSetup.connect(options, topics: topics)
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: cluster.common))
     let sent = Mutex(0)
-    @Sendable func send(app: String, payload: [UInt8]) throws {
-      let count = sent.withLock { $0 }
-      var headers = [KafkaHeader(key: HeaderName.requestID, value: Array("\(run)-\(count)".utf8))]
-      if let slo = fixedSLO ?? slos[app] {
-        headers.append(
-          KafkaHeader(key: HeaderName.slo, value: Array(GroupedRecord.number(slo).utf8)))
-      }
-      try producer.enqueue(
-        KafkaProducerMessage(
-          topic: topics.requests, key: Array(app.utf8), value: payload, headers: headers))
-      sent.withLock { $0 += 1 }
-    }
     let started = ContinuousClock.now
-    let target = duration.map { _ in apps.indices.reduce(0) { $0 + rate(apps, trace, $1, at: 0) } }
+    let generator = RequestGenerator(
+      apps: apps, trace: trace, seed: seed, idPrefix: run, sloMs: fixedSLO)
+    let target = duration.map { _ in generator.totalRate(at: 0) }
     let producing = ClosureService("produce") { context in
+      func send(_ request: RequestRecord) throws {
+        try producer.enqueue(request.message(topic: topics.requests))
+        sent.withLock { $0 += 1 }
+      }
       if let duration {
-        var random = SeededRandom(seed: seed)
-        let sentences = DemoRun.sentences
-        var next = apps.indices.map { random.exponential(rate: rate(apps, trace, $0, at: 0)) }
+        var generator = generator
         while !context.isStopping {
           let elapsed = (ContinuousClock.now - started).seconds
           if elapsed >= duration { break }
-          for index in apps.indices where next[index] <= elapsed {
-            let count = sent.withLock { $0 }
-            try send(app: apps[index].id, payload: Array(sentences[count % sentences.count].utf8))
-            let current = rate(apps, trace, index, at: next[index])
-            next[index] += current > 0 ? random.exponential(rate: current) : 60
-          }
+          for request in generator.due(by: elapsed) { try send(request) }
           Thread.sleep(forTimeInterval: 0.001)
         }
       } else {
-        for (app, payload) in lines where !context.isStopping {
-          try send(app: app, payload: payload)
-        }
+        for request in lines where !context.isStopping { try send(request) }
       }
       try producer.flush(timeoutMs: 60_000)
     }
@@ -120,16 +113,8 @@ enum ProduceCommand {
     return code
   }
 
-  /// The rate of app `index` at `time` seconds: from the trace when there is one.
-  private static func rate(_ apps: [App], _ trace: Workload?, _ index: Int, at time: Double)
-    -> Double
-  {
-    guard let trace else { return apps[index].rate }
-    return trace.rates[min(trace.minutes - 1, Int(time / 60))][index]
-  }
-
   /// The requests of `--file` or standard input, as (app, payload).
-  private static func readLines(_ options: ParsedOptions) throws -> [(String, [UInt8])] {
+  private static func readLines(_ options: ParsedOptions) throws -> [(app: String, payload: [UInt8])] {
     let handle: FileHandle
     if let path = options.string("file") {
       guard let file = FileHandle(forReadingAtPath: path) else {
@@ -140,7 +125,7 @@ enum ProduceCommand {
       handle = FileHandle.standardInput
     }
     let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-    var lines: [(String, [UInt8])] = []
+    var lines: [(app: String, payload: [UInt8])] = []
     for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
       if let app = options.string("app") {
         lines.append((app, Array(line.utf8)))

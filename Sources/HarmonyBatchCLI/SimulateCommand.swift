@@ -1,3 +1,4 @@
+import Operations
 import Foundation
 import Planner
 import Simulator
@@ -67,7 +68,7 @@ enum SimulateCommand {
         try (table + "\n").write(
           toFile: directory + "/paper.txt", atomically: true, encoding: .utf8)
         for row in rows {
-          try write(row.results, to: directory + "/" + row.model, title: "\(row.model), 8 apps")
+          try SimulationReport.write(row.results, to: directory + "/" + row.model, title: "\(row.model), 8 apps")
         }
         Console.err("simulate: wrote paper.txt and per-model results to \(directory)")
       }
@@ -112,70 +113,15 @@ enum SimulateCommand {
       algorithms.append(algorithm)
     }
     let simulation = Simulation(planner: planner, workload: workload, seed: seed)
-    let clock = ContinuousClock()
-    var results: [Simulation.Result] = []
-    var table = TextTable([
-      ("algorithm", .left), ("requests", .right), ("cost/request", .right), ("vs batch", .right),
-      ("SLO violations", .right), ("GPU share", .right), ("batches", .right),
-      ("mean batch", .right),
-      ("re-plans", .right), ("seconds", .right),
-    ])
-    for algorithm in algorithms {
-      let started = clock.now
-      let result = try simulation.run(algorithm)
-      let elapsed = (clock.now - started).seconds
-      results.append(result)
-      table.append([
-        result.algorithm, String(result.requests), String(format: "%.4e", result.costPerRequest),
-        "",
-        String(format: "%.3f %%", result.violationPercent),
-        String(format: "%.1f %%", result.gpuShare * 100), String(result.batches),
-        String(format: "%.2f", Double(result.requests) / Double(max(result.batches, 1))),
-        String(result.replans), String(format: "%.2f", elapsed),
-      ])
-    }
-    if let batch = results.first(where: { $0.algorithm == "batch" }), batch.costPerRequest > 0 {
-      for (index, result) in results.enumerated() {
-        table.rows[index][3] = String(format: "%.2f", result.costPerRequest / batch.costPerRequest)
-      }
-    }
+    let (results, table) = try SimulationReport.compare(simulation, algorithms: algorithms)
     Console.out(
       "simulate: \(planner.profile.name), \(apps.count) apps, \(minutes) minutes, "
         + "pricing \(planner.pricing.name), seed \(seed)\n")
-    Console.out(table.rendered)
+    Console.out(table)
     if let directory = options.string("out") {
-      try write(results, to: directory, title: "\(planner.profile.name), \(apps.count) apps")
+      try SimulationReport.write(results, to: directory, title: "\(planner.profile.name), \(apps.count) apps")
       Console.err("simulate: wrote results.csv, results.json and three SVG charts to \(directory)")
     }
     return 0
-  }
-
-  static func write(_ results: [Simulation.Result], to directory: String, title: String) throws {
-    try FileManager.default.createDirectory(
-      atPath: directory, withIntermediateDirectories: true)
-    var csv =
-      "algorithm,requests,violations,violation_percent,total_cost,cost_per_request,gpu_share,batches,replans\n"
-    for result in results {
-      csv +=
-        "\(result.algorithm),\(result.requests),\(result.violations),\(result.violationPercent),"
-      csv +=
-        "\(result.totalCost),\(result.costPerRequest),\(result.gpuShare),\(result.batches),\(result.replans)\n"
-    }
-    try csv.write(toFile: directory + "/results.csv", atomically: true, encoding: .utf8)
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(results).write(to: URL(fileURLWithPath: directory + "/results.json"))
-    try SVGChart.bars(
-      title: "Cost per request — \(title)", unit: "cost per request",
-      values: results.map { ($0.algorithm, $0.costPerRequest) }
-    ).write(toFile: directory + "/cost.svg", atomically: true, encoding: .utf8)
-    try SVGChart.bars(
-      title: "SLO violations — \(title)", unit: "% of requests",
-      values: results.map { ($0.algorithm, $0.violationPercent) }
-    ).write(toFile: directory + "/violations.svg", atomically: true, encoding: .utf8)
-    try SVGChart.lines(
-      title: "Cost over time — \(title)", unit: "cost per minute",
-      series: results.map { ($0.algorithm, $0.costByMinute) }
-    ).write(toFile: directory + "/cost-over-time.svg", atomically: true, encoding: .utf8)
   }
 }

@@ -1,4 +1,5 @@
 import HarmonyBatchCLI
+import Operations
 import Testing
 
 @Suite struct ArgumentParserTests {

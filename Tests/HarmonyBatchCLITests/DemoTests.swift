@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import HarmonyBatchCLI
+@testable import Operations
 
 /// A shortened `harmonybatch demo`: the whole pipeline with real MiniLM inference on the embedded
 /// broker; every request accounted for and at least 99.5 % within its SLO.

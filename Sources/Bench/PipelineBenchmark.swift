@@ -1,3 +1,4 @@
+import Operations
 import Foundation
 import Kafka
 import Pipeline
@@ -8,30 +9,32 @@ import Synchronization
 /// `harmonybatch bench pipeline`: the router and batcher in one process against a raw
 /// consume → produce pass-through through the same Kafka layer, on the same broker, in the same
 /// run; and how punctually the batcher flushes at deadlines under a steady 10,000 req/s.
-struct PipelineBenchmark {
-  struct Settings {
+public struct PipelineBenchmark {
+  public struct Settings: Sendable {
     /// The embedded broker keeps at most 5 MiB per partition: 100,000 requests fit in four.
-    var messages = 100_000
-    var rounds = 3
-    var punctualityRate = 10_000.0
-    var punctualitySeconds = 5.0
+    public var messages = 100_000
+    public var rounds = 3
+    public var punctualityRate = 10_000.0
+    public var punctualitySeconds = 5.0
+
+    public init() {}
   }
 
-  struct Round {
-    var passThrough: Double  // requests per second
-    var pipeline: Double
+  public struct Round: Sendable {
+    public var passThrough: Double  // requests per second
+    public var pipeline: Double
   }
 
-  struct Report {
-    let settings: Settings
-    let rounds: [Round]
-    let latenessMs: [Double]
-    let punctualityBatches: Int
-    let punctualityRequests: Int
+  public struct Report: Sendable {
+    public let settings: Settings
+    public let rounds: [Round]
+    public let latenessMs: [Double]
+    public let punctualityBatches: Int
+    public let punctualityRequests: Int
 
-    var ratios: [Double] { rounds.map { $0.pipeline / $0.passThrough } }
+    public var ratios: [Double] { rounds.map { $0.pipeline / $0.passThrough } }
 
-    var table: String {
+    public var table: String {
       func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
         return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
@@ -60,9 +63,11 @@ struct PipelineBenchmark {
     }
   }
 
-  let settings: Settings
+  public let settings: Settings
 
-  func run() throws -> Report {
+  public init(settings: Settings) { self.settings = settings }
+
+  public func run() throws -> Report {
     let broker = try BrokerProcess(topics: [], partitions: 4)
     defer { broker.stop() }
     var common = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)

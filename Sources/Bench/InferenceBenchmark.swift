@@ -1,31 +1,36 @@
+import Operations
 import Foundation
 import Inference
 
 /// `harmonybatch bench inference`: MiniLM sentences per second at several batch sizes and thread
 /// counts, next to the numpy/OpenBLAS reference implementation run in the same command on the
 /// same sentence (both tokenise once, outside the timed loop).
-struct InferenceBenchmark {
-  struct Settings {
-    var batches = [1, 4, 8, 16]
-    var threads = [1, 2]
-    var seconds = 3.0
-    var modelDirectory: String
-    var reference = "Tests/InferenceTests/Reference/minilm_reference.py"
+public struct InferenceBenchmark {
+  public struct Settings: Sendable {
+    public var batches = [1, 4, 8, 16]
+    public var threads = [1, 2]
+    public var seconds = 3.0
+    public var modelDirectory: String
+    public var reference = "Tests/InferenceTests/Reference/minilm_reference.py"
+
+    public init(modelDirectory: String) { self.modelDirectory = modelDirectory }
   }
 
   /// The sentence the reference script benchmarks with (`BENCH_SENTENCE` there).
-  static let sentence = "The quick brown fox jumps over the lazy dog near the quiet river bank."
+  public static let sentence = "The quick brown fox jumps over the lazy dog near the quiet river bank."
 
-  struct Row {
-    let threads: Int
-    let batch: Int
-    let ours: Double
-    let reference: Double
+  public struct Row: Sendable {
+    public let threads: Int
+    public let batch: Int
+    public let ours: Double
+    public let reference: Double
   }
 
-  let settings: Settings
+  public let settings: Settings
 
-  func run() throws -> [Row] {
+  public init(settings: Settings) { self.settings = settings }
+
+  public func run() throws -> [Row] {
     let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
     var rows: [Row] = []
     for threads in settings.threads {
@@ -88,7 +93,7 @@ struct InferenceBenchmark {
     return rate
   }
 
-  static func table(_ rows: [Row], seconds: Double) -> String {
+  public static func table(_ rows: [Row], seconds: Double) -> String {
     var text = "bench inference: MiniLM-L6 (all-MiniLM-L6-v2), one 16-token sentence repeated, "
     text += String(format: "%.0f s per point; ours vs the numpy/OpenBLAS reference\n", seconds)
     text += "| threads | batch | ours sentences/s | reference sentences/s | ratio |\n"

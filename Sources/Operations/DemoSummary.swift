@@ -4,29 +4,29 @@ import PipelineCore
 import Planner
 
 /// What the demo prints at the end.
-struct DemoSummary: Sendable {
-  let apps: [App]
-  let sent: [String: App]
-  let outcomes: OutcomeReader
-  let plan: Plan
-  let baseline: Plan
-  let seconds: Double
-  var failures: [String]
+public struct DemoSummary: Sendable {
+  public let apps: [App]
+  public let sent: [String: App]
+  public let outcomes: OutcomeReader
+  public let plan: Plan
+  public let baseline: Plan
+  public let seconds: Double
+  public var failures: [String]
   /// Every plan version seen on hb.plans, oldest first.
-  let versions: [Plan]
+  public let versions: [Plan]
   /// When the workload started (seconds since the epoch).
-  let workloadStart: Double
+  public let workloadStart: Double
   /// The worker pools as the live view shows them.
-  let pools: String
+  public let pools: String
   /// What the workers billed, over the requests they ran.
-  let billed: (cost: Double, requests: Int)
+  public let billed: (cost: Double, requests: Int)
 
   /// Versions published after the first `warmUp` seconds of the workload.
-  func versionsAfter(_ warmUp: Double) -> Int {
+  public func versionsAfter(_ warmUp: Double) -> Int {
     versions.filter { (Self.time(of: $0) ?? 0) - workloadStart > warmUp }.count
   }
 
-  static func time(of plan: Plan) -> Double? {
+  public static func time(of plan: Plan) -> Double? {
     guard let text = plan.createdAt else { return nil }
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -35,9 +35,9 @@ struct DemoSummary: Sendable {
     return formatter.date(from: text)?.timeIntervalSince1970
   }
 
-  var missing: Int { sent.keys.filter { !outcomes.has($0) }.count }
+  public var missing: Int { sent.keys.filter { !outcomes.has($0) }.count }
 
-  var text: String {
+  public var text: String {
     var table = TextTable([
       ("app", .left), ("SLO ms", .right), ("req/s", .right), ("requests", .right),
       ("results", .right), ("late", .right), ("dead", .right), ("p50 ms", .right),
@@ -115,7 +115,7 @@ struct DemoSummary: Sendable {
     return lines.joined(separator: "\n")
   }
 
-  static func percentile(_ sorted: [Double], _ q: Double) -> Double {
+  public static func percentile(_ sorted: [Double], _ q: Double) -> Double {
     Percentiles.nearestRank(sorted, q)
   }
 }

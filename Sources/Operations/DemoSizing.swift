@@ -8,25 +8,25 @@ import Planner
 /// threads the plan's CPU functions run with (slots × threads ≤ cores), and the default workload
 /// to what those slots serve at the target utilisation (control-loop reference, "Sizing the demo
 /// to the machine it runs on").
-struct DemoSizing {
-  let planner: Planner
-  let appCount: Int
+public struct DemoSizing {
+  public let planner: Planner
+  public let appCount: Int
   /// Per-app rates before scaling, cycled over the apps.
-  let rates: [Double]
-  var targetUtilisation = 0.7
-  let cores = ProcessInfo.processInfo.activeProcessorCount
+  public let rates: [Double]
+  public var targetUtilisation = 0.7
+  public let cores = ProcessInfo.processInfo.activeProcessorCount
 
   /// The CPU worker's slots for a workload, and what the plan needs of them.
-  struct Slots {
-    var count: Int
-    var threadsPerSlot: Int
+  public struct Slots {
+    public var count: Int
+    public var threadsPerSlot: Int
     /// Busy slots the plan's CPU batches make (mean), and the slots that keeps at the target.
-    var offered: Double
-    var needed: Int
+    public var offered: Double
+    public var needed: Int
   }
 
   /// The demo's apps: SLOs spread over 0.3…1.0 s, rates from the mix times `scale`.
-  func apps(scale: Double) -> [App] {
+  public func apps(scale: Double) -> [App] {
     (0..<appCount).map { index in
       App(
         id: "app-\(index + 1)",
@@ -35,7 +35,7 @@ struct DemoSizing {
     }
   }
 
-  func cpuSlots(for apps: [App]) -> Slots {
+  public func cpuSlots(for apps: [App]) -> Slots {
     let plan = try? planner.plan(apps)
     let cpuGroups = plan?.groups.filter { $0.function.kind == .cpu } ?? []
     let vcpu = cpuGroups.map(\.function.vcpu).max() ?? 1
@@ -50,7 +50,7 @@ struct DemoSizing {
 
   /// The largest rate scale up to `limit` whose plan this machine's CPU slots serve at the target
   /// utilisation (at least 0.02).
-  func largestScale(upTo limit: Double) -> Double {
+  public func largestScale(upTo limit: Double) -> Double {
     func fits(_ scale: Double) -> Bool {
       let slots = cpuSlots(for: apps(scale: scale))
       return slots.needed <= slots.count
@@ -65,7 +65,7 @@ struct DemoSizing {
     return (low * 100).rounded(.down) / 100
   }
 
-  func describe(apps: [App], scale: Double, chosen: Bool) -> String {
+  public func describe(apps: [App], scale: Double, chosen: Bool) -> String {
     let slots = cpuSlots(for: apps)
     var line = String(
       format:

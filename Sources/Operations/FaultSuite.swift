@@ -12,39 +12,44 @@ import Synchronization
 /// Then a soak with steady load and no faults. It accounts for every request id (one result, dead
 /// letter or late record — exactly one), checks every service is running or exited saying why,
 /// watches for stalls, and samples memory.
-final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared state is locked
-  struct Settings {
-    var faultSeconds = 1500.0
-    var soakSeconds = 300.0
-    var rate = 30.0
-    var faultEvery = 20.0
-    var seed: UInt64 = 1
+public final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared state is locked
+  public struct Settings: Sendable {
+    public var faultSeconds = 1500.0
+    public var soakSeconds = 300.0
+    public var rate = 30.0
+    public var faultEvery = 20.0
+    public var seed: UInt64 = 1
+
+    public init() {}
   }
 
-  struct Report {
-    var faults: [String: Int] = [:]
-    var sent = 0
+  public struct Report: Sendable {
+    public var faults: [String: Int] = [:]
+    public var sent = 0
     /// Requests the suite's producer would not take (its queue full): never sent.
-    var notSent = 0
-    var poisonSent = 0
-    var lost: [String] = []
-    var duplicated: [String] = []
-    var poisonWrong: [String] = []
-    var byOutcome: [String: Int] = [:]
+    public var notSent = 0
+    /// Requests sent again after the suite's producer failed to deliver them.
+    public var resent = 0
+    public var firstDeliveryError: String?
+    public var poisonSent = 0
+    public var lost: [String] = []
+    public var duplicated: [String] = []
+    public var poisonWrong: [String] = []
+    public var byOutcome: [String: Int] = [:]
     /// Requests sent during the soak, and how many of them ended as results within their SLO.
-    var soakSent = 0
-    var soakResults = 0
-    var stalls: [String] = []
-    var unexpectedExits: [String] = []
-    var silentExits: [String] = []
-    var memory: [(service: String, growthKB: Int, seconds: Double, lastKB: Int)] = []
+    public var soakSent = 0
+    public var soakResults = 0
+    public var stalls: [String] = []
+    public var unexpectedExits: [String] = []
+    public var silentExits: [String] = []
+    public var memory: [(service: String, growthKB: Int, seconds: Double, lastKB: Int)] = []
     /// When each fault was injected (seconds since the start), to place a failure.
-    var timeline: [String] = []
+    public var timeline: [String] = []
     /// Where the first lost requests were last seen.
-    var traces: [String] = []
-    var seconds = 0.0
+    public var traces: [String] = []
+    public var seconds = 0.0
 
-    var passed: Bool {
+    public var passed: Bool {
       lost.isEmpty && duplicated.isEmpty && poisonWrong.isEmpty && stalls.isEmpty
         && unexpectedExits.isEmpty
         && memory.allSatisfy { $0.growthKB <= FaultSuite.memoryBudgetKB }
@@ -53,12 +58,12 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
 
   /// Requests sent this long after the last fault count as the soak's (a killed stage is back
   /// after its group's session timeout, 10 s).
-  static let settleSeconds = 15.0
+  public static let settleSeconds = 15.0
 
   /// Growth of resident memory over the soak that still counts as flat.
-  static let memoryBudgetKB = 32 * 1024
+  public static let memoryBudgetKB = 32 * 1024
 
-  let settings: Settings
+  public let settings: Settings
   private let broker: EmbeddedBroker
   private let topics = PipelineTopics()
   private let directory: String
@@ -73,13 +78,15 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
   private let producing = Atomic<Bool>(true)
   /// Requests the suite's own producer would not take (never sent, so never owed an outcome).
   private let refusedByProducer = Atomic<Int>(0)
+  private let resent = Atomic<Int>(0)
+  private let firstDeliveryError = Mutex<String?>(nil)
   private let interrupt: StopFlag
   private var report = Report()
   private var random: SeededRandom
   private var brokerDownUntil: Double?
   private var quietUntil = 0.0
 
-  init(settings: Settings, interrupt: StopFlag) throws {
+  public init(settings: Settings, interrupt: StopFlag) throws {
     self.settings = settings
     self.interrupt = interrupt
     random = SeededRandom(seed: settings.seed)
@@ -92,7 +99,7 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
   }
 
   /// The paper's Table I apps on VGG19, scaled to the suite's rate.
-  var apps: [App] {
+  public var apps: [App] {
     let base = [
       App(id: "a1", slo: 0.5, rate: 5), App(id: "a2", slo: 0.8, rate: 10),
       App(id: "a3", slo: 1.0, rate: 20),
@@ -104,7 +111,7 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
   /// When the suite started; every time it keeps is seconds since.
   private let started = ContinuousClock.now
 
-  func run(progress: (String) -> Void) throws -> Report {
+  public func run(progress: (String) -> Void) throws -> Report {
     func elapsed() -> Double { (ContinuousClock.now - started).seconds }
     let appsPath = directory + "/apps.json"
     let appsJSON =
@@ -260,7 +267,7 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
 
   // MARK: Faults
 
-  static let faultNames = [
+  public static let faultNames = [
     "kill batcher", "kill cpu worker", "broker down 5 s", "kill gpu worker", "produce errors",
     "kill controller", "network 300 ms slower for 10 s",
   ]
@@ -301,16 +308,16 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
 
   // MARK: Requests and outcomes
 
-  final class Running: Sendable {
+  public final class Running: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let stopped = Atomic<Bool>(false)
-    func finished() { done.signal() }
-    func wait() { done.wait() }
-    func stop() {
+    public func finished() { done.signal() }
+    public func wait() { done.wait() }
+    public func stop() {
       stopped.store(true, ordering: .releasing)
       done.wait()
     }
-    var isStopped: Bool { stopped.load(ordering: .acquiring) }
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
   }
 
   private func startProducing(bootstrap: String) throws -> Running {
@@ -326,8 +333,23 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
       var random = SeededRandom(seed: seed &+ 1)
       var next = apps.map { random.exponential(rate: $0.rate) }
       var count = 0
+      // A request whose delivery failed (the suite's own producer meets the injected produce
+      // errors too) is sent again with the same id, as a caller would: the pipeline still owes
+      // it exactly one outcome.
+      let failed = Mutex<[RequestRecord]>([])
+      func send(_ request: RequestRecord) throws {
+        try producer.enqueue(request.message(topic: topics.requests)) { [self] result in
+          guard case .failure(let error) = result else { return }
+          firstDeliveryError.withLock { $0 = $0 ?? error.message }
+          failed.withLock { $0.append(request) }
+          resent.add(1, ordering: .relaxed)
+        }
+      }
       while producing.load(ordering: .acquiring) {
         let now = (ContinuousClock.now - start).seconds
+        for request in failed.withLock({ list in defer { list.removeAll() }; return list }) {
+          do { try send(request) } catch { failed.withLock { $0.append(request) } }
+        }
         for index in apps.indices where next[index] <= now {
           let id = "f-\(count)"
           count += 1
@@ -335,14 +357,10 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
           // A request counts as sent once the producer has it; one it cannot take (its queue
           // full) is counted apart and owed no outcome.
           do {
-            try producer.enqueue(
-              KafkaProducerMessage(
-                topic: topics.requests, key: Array(apps[index].id.utf8), value: Array("x".utf8),
-                headers: [
-                  KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8)),
-                  KafkaHeader(
-                    key: HeaderName.slo, value: Array(String(Int(apps[index].slo * 1000)).utf8)),
-                ]))
+            try send(
+              RequestRecord(
+                app: apps[index].id, id: id, sloMs: (apps[index].slo * 1000).rounded(),
+                payload: Array("x".utf8)))
             sent.withLock { $0[id] = now }
           } catch {
             refusedByProducer.add(1, ordering: .relaxed)
@@ -428,6 +446,8 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
     let bad = poison.withLock { $0 }
     report.sent = requests.count
     report.notSent = refusedByProducer.load(ordering: .relaxed)
+    report.resent = resent.load(ordering: .relaxed)
+    report.firstDeliveryError = firstDeliveryError.withLock { $0 }
     report.poisonSent = bad.count
     for id in requests.keys {
       let ended = all[id] ?? []
@@ -538,7 +558,7 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
     return lines
   }
 
-  static func table(_ report: Report) -> String {
+  public static func table(_ report: Report) -> String {
     var lines: [String] = []
     var faults = TextTable([("fault", .left), ("injected", .right)])
     for name in faultNames where report.faults[name] != nil {
@@ -548,6 +568,10 @@ final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared
     lines.append("")
     var summary = TextTable([("", .left), ("", .right)])
     summary.append(["requests sent", String(report.sent)])
+    if report.resent > 0 {
+      summary.append(["  sent again after a failed delivery", String(report.resent)])
+      if let first = report.firstDeliveryError { summary.append(["    the first failure", first]) }
+    }
     if report.notSent > 0 {
       summary.append(["  not taken by the suite's producer (not sent)", String(report.notSent)])
     }

@@ -3,9 +3,9 @@ import Synchronization
 
 /// One `harmonybatch` service run as a child process by the fault suite: started, killed,
 /// restarted; its standard error kept in a file; its resident memory sampled.
-final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's thread only
-  let name: String
-  let arguments: [String]
+public final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's thread only
+  public let name: String
+  public let arguments: [String]
   private let logPath: String
   private(set) var process: Process?
   /// Every instance's exit: status and whether it said why (an `error:` line).
@@ -16,21 +16,21 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
   private var startedAt = ContinuousClock.now
   private var killing = false
 
-  init(name: String, arguments: [String], directory: String) {
+  public init(name: String, arguments: [String], directory: String) {
     self.name = name
     self.arguments = arguments
     logPath = directory + "/\(name).log"
     _ = FileManager.default.createFile(atPath: logPath, contents: nil)
   }
 
-  static var executable: String {
+  public static var executable: String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
   }
 
-  var isRunning: Bool { process?.isRunning ?? false }
+  public var isRunning: Bool { process?.isRunning ?? false }
 
-  func start() throws {
+  public func start() throws {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Self.executable)
     process.arguments = arguments
@@ -50,7 +50,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
   }
 
   /// Kills the running instance without warning (SIGKILL) and waits for it.
-  func kill() {
+  public func kill() {
     guard let process, process.isRunning else { return }
     killing = true
     Foundation.kill(process.processIdentifier, SIGKILL)
@@ -59,7 +59,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
   }
 
   /// Asks it to stop (SIGTERM) and waits up to `timeout` seconds, then kills it.
-  func stop(timeout: Double = 40) {
+  public func stop(timeout: Double = 40) {
     guard let process, process.isRunning else { return }
     process.terminate()
     let deadline = Date().addingTimeInterval(timeout)
@@ -73,7 +73,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
   }
 
   /// Notes an instance that ended on its own (not killed by the suite); returns whether it did.
-  func checkExited() -> Bool {
+  public func checkExited() -> Bool {
     guard let process, !process.isRunning, exits.count < instances else { return false }
     recordExit()
     return true
@@ -88,7 +88,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
   }
 
   /// Samples the running instance's resident memory once it has run `warmUp` seconds.
-  func sampleMemory(warmUp: Double = 20) {
+  public func sampleMemory(warmUp: Double = 20) {
     guard let process, process.isRunning else { return }
     let age = (ContinuousClock.now - startedAt).seconds
     guard age >= warmUp,
@@ -102,7 +102,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
 
   /// The largest growth of resident memory within one instance's life (kB; negative when it
   /// shrank), and over how long; nil before two samples of one instance.
-  var memoryGrowth: (kilobytes: Int, seconds: Double)? {
+  public var memoryGrowth: (kilobytes: Int, seconds: Double)? {
     var worst: (kilobytes: Int, seconds: Double)?
     for instance in Set(samples.map(\.instance)) {
       let mine = samples.filter { $0.instance == instance }
@@ -114,7 +114,7 @@ final class ServiceProcess: @unchecked Sendable {  // mutated from the suite's t
   }
 
   /// The last lines of its log.
-  func tail(_ lines: Int = 5) -> String {
+  public func tail(_ lines: Int = 5) -> String {
     let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     return text.split(separator: "\n").suffix(lines).joined(separator: "\n")
   }

@@ -5,21 +5,26 @@ import Simulator
 /// `simulate --paper`: the paper's setting — four models × eight apps, SLOs 0.3–1.0 s (VGG19,
 /// Bert) or 1.0–2.4 s (GPT-2, VideoMAE), heavy-tailed (Pareto) rates with a diurnal trace —
 /// through every algorithm, as one comparison table.
-struct PaperEvaluation {
-  let minutes: Int
-  let seed: UInt64
-  var rateScale = 1.0
+public struct PaperEvaluation {
+  public let minutes: Int
+  public let seed: UInt64
+  public var rateScale = 1.0
 
-  struct Row {
-    let model: String
-    let results: [Simulation.Result]
+  public init(minutes: Int, seed: UInt64) {
+    self.minutes = minutes
+    self.seed = seed
+  }
 
-    func result(_ algorithm: String) -> Simulation.Result? {
+  public struct Row: Sendable {
+    public let model: String
+    public let results: [Simulation.Result]
+
+    public func result(_ algorithm: String) -> Simulation.Result? {
       results.first { $0.algorithm == algorithm }
     }
   }
 
-  func run() throws -> [Row] {
+  public func run() throws -> [Row] {
     try ModelProfile.paperModelNames.map { model in
       let planner = try Planner(model: model)
       let apps = Workload.paperApps(
@@ -34,7 +39,7 @@ struct PaperEvaluation {
     }
   }
 
-  static func table(_ rows: [Row]) -> String {
+  public static func table(_ rows: [Row]) -> String {
     var table = TextTable([
       ("model", .left), ("harmony", .right), ("batch", .right), ("mbs", .right),
       ("optimal", .right), ("harmony vs BATCH", .right), ("harmony vs MBS+", .right),

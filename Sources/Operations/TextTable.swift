@@ -1,19 +1,19 @@
 /// Columns of text aligned for a terminal: left-aligned words, right-aligned numbers.
-struct TextTable {
-  enum Alignment { case left, right }
+public struct TextTable {
+  public enum Alignment { case left, right }
 
-  let headers: [String]
-  let alignments: [Alignment]
-  var rows: [[String]] = []
+  public let headers: [String]
+  public let alignments: [Alignment]
+  public var rows: [[String]] = []
 
-  init(_ columns: [(String, Alignment)]) {
+  public init(_ columns: [(String, Alignment)]) {
     headers = columns.map(\.0)
     alignments = columns.map(\.1)
   }
 
-  mutating func append(_ row: [String]) { rows.append(row) }
+  public mutating func append(_ row: [String]) { rows.append(row) }
 
-  var rendered: String {
+  public var rendered: String {
     let all = [headers] + rows
     let widths = headers.indices.map { column in
       all.map { column < $0.count ? $0[column].count : 0 }.max() ?? 0

@@ -1,3 +1,4 @@
+import Operations
 import Foundation
 import Kafka
 
@@ -5,59 +6,66 @@ import Kafka
 ///
 /// Both sides use the same librdkafka, the same broker, the same producer settings
 /// (`sharedProperties`) and topics of the same shape; rounds alternate which side goes first.
-struct KafkaBenchmark {
-  struct Settings {
-    var messages: Int
-    var size: Int
-    var rounds: Int
-    var kcat: String
+public struct KafkaBenchmark {
+  public struct Settings: Sendable {
+    public var messages: Int
+    public var size: Int
+    public var rounds: Int
+    public var kcat: String
+
+    public init(messages: Int, size: Int, rounds: Int, kcat: String) {
+      self.messages = messages
+      self.size = size
+      self.rounds = rounds
+      self.kcat = kcat
+    }
   }
 
-  struct Sample {
-    var oursProduce = 0.0
-    var kcatProduce = 0.0
+  public struct Sample: Sendable {
+    public var oursProduce = 0.0
+    public var kcatProduce = 0.0
     /// Values only (as kcat's `-f '%s\n'`): our simple-consumer reader without headers.
-    var oursConsume = 0.0
-    var oursConsumeSteady = 0.0
-    var kcatConsume = 0.0
-    var kcatGroupConsume = 0.0
+    public var oursConsume = 0.0
+    public var oursConsumeSteady = 0.0
+    public var kcatConsume = 0.0
+    public var kcatGroupConsume = 0.0
     /// Headers and values (kcat's `-f '%h %s\n'`).
-    var oursConsumeHeaders = 0.0
-    var kcatConsumeHeaders = 0.0
+    public var oursConsumeHeaders = 0.0
+    public var kcatConsumeHeaders = 0.0
     /// Our group consumer (`poll(maxEvents:)`), after the first message.
-    var oursGroupConsumeSteady = 0.0
+    public var oursGroupConsumeSteady = 0.0
     /// CPU seconds of our reading thread in the values run.
-    var oursConsumeThreadCPU = 0.0
+    public var oursConsumeThreadCPU = 0.0
   }
 
-  struct Report {
+  public struct Report: Sendable {
     /// The consumer settings kcat runs with: our consumer's defaults (see
     /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMaxMs`).
-    static let sharedConsumerProperties: [(String, String)] = [
+    public static let sharedConsumerProperties: [(String, String)] = [
       ("queued.min.messages", "1000000"), ("fetch.wait.max.ms", "10"),
     ]
 
-    let settings: Settings
-    let samples: [Sample]
+    public let settings: Settings
+    public let samples: [Sample]
 
-    func median(_ key: KeyPath<Sample, Double>) -> Double {
+    public func median(_ key: KeyPath<Sample, Double>) -> Double {
       Self.median(samples.map { $0[keyPath: key] })
     }
 
     /// The median of the per-round ratios: each round pairs both sides close in time, so this is
     /// steadier on a noisy machine than the ratio of the two medians.
-    func medianRatio(_ ours: KeyPath<Sample, Double>, _ theirs: KeyPath<Sample, Double>) -> Double {
+    public func medianRatio(_ ours: KeyPath<Sample, Double>, _ theirs: KeyPath<Sample, Double>) -> Double {
       Self.median(samples.map { $0[keyPath: ours] / $0[keyPath: theirs] })
     }
 
-    static func median(_ values: [Double]) -> Double {
+    public static func median(_ values: [Double]) -> Double {
       let sorted = values.sorted()
       return sorted.count % 2 == 1
         ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// The compared paths: a name, our rate, kcat's rate.
-    static var paths: [(String, KeyPath<Sample, Double>, KeyPath<Sample, Double>)] {
+    public static var paths: [(String, KeyPath<Sample, Double>, KeyPath<Sample, Double>)] {
       [
         ("produce", \.oursProduce, \.kcatProduce),
         ("consume values vs kcat -C (whole run)", \.oursConsume, \.kcatConsume),
@@ -77,12 +85,12 @@ struct KafkaBenchmark {
     }
 
     /// Which allocator kcat runs with: glibc's, unless one is preloaded into the children.
-    static var kcatAllocator: String {
+    public static var kcatAllocator: String {
       let preload = ProcessInfo.processInfo.environment["LD_PRELOAD"] ?? ""
       return preload.isEmpty ? "glibc's malloc" : "LD_PRELOAD=\(preload)"
     }
 
-    var table: String {
+    public var table: String {
       var text =
         "bench kafka: \(settings.messages) messages of \(settings.size) B, 4 partitions (produce), "
       text += "median of \(settings.rounds) round(s), embedded broker; "
@@ -105,7 +113,7 @@ struct KafkaBenchmark {
       return text
     }
 
-    var json: Data {
+    public var json: Data {
       let object: [String: Any] = [
         "suite": "kafka", "messages": settings.messages, "size": settings.size,
         "rounds": settings.rounds, "allocator": Allocator.description,
@@ -147,19 +155,21 @@ struct KafkaBenchmark {
   }
 
   /// The producer settings both sides run with (our production defaults).
-  static let sharedProperties: [(String, String)] = [
+  public static let sharedProperties: [(String, String)] = [
     ("linger.ms", "5"), ("acks", "all"), ("enable.idempotence", "true"),
   ]
 
   /// The consumer settings kcat runs with: our consumer's defaults (see
   /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMaxMs`).
-  static let sharedConsumerProperties: [(String, String)] = [
+  public static let sharedConsumerProperties: [(String, String)] = [
     ("queued.min.messages", "1000000"), ("fetch.wait.max.ms", "10"),
   ]
 
-  let settings: Settings
+  public let settings: Settings
 
-  static func findKcat() throws -> String {
+  public init(settings: Settings) { self.settings = settings }
+
+  public static func findKcat() throws -> String {
     for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(
       separator: ":")
     {
@@ -170,7 +180,7 @@ struct KafkaBenchmark {
       "kcat not found on PATH; install it with 'apt-get install kcat' or pass --kcat PATH")
   }
 
-  func run() throws -> Report {
+  public func run() throws -> Report {
     // The broker runs in a process of its own, as kcat does: a client sharing the broker's
     // process would also share its allocator and threads, and measure that instead.
     let consumeTopic = "bench.consume"
@@ -370,7 +380,7 @@ struct KafkaBenchmark {
 
   /// CPU time (user + system) of the calling thread: the reading thread, where librdkafka's
   /// per-record work and ours happen (its fetch thread is not counted).
-  static func threadCPUSeconds() -> Double {
+  public static func threadCPUSeconds() -> Double {
     var usage = rusage()
     let thread: Int32 = 1  // RUSAGE_THREAD: Linux's, a GNU extension Swift does not import
     guard getrusage(thread, &usage) == 0 else { return .nan }
@@ -422,40 +432,5 @@ struct KafkaBenchmark {
         "bench: kcat \(arguments.prefix(1).joined()) exited with \(process.terminationStatus)")
     }
     return elapsed.seconds
-  }
-}
-
-/// `harmonybatch broker` as a child process, for benchmarks.
-final class BrokerProcess {
-  let bootstrapServers: String
-  private let process = Process()
-
-  init(topics: [String], partitions: Int) throws {
-    // This very binary: `harmonybatch broker`.
-    process.executableURL = URL(
-      fileURLWithPath: Bundle.main.executablePath ?? ProcessInfo.processInfo.arguments[0])
-    process.arguments = [
-      "broker", "--topics", topics.joined(separator: ","), "--partitions", String(partitions),
-      "--log-level", "error",
-    ]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle(forWritingAtPath: "/dev/null")
-    try process.run()
-    var line = Data()
-    while true {
-      let byte = try out.fileHandleForReading.read(upToCount: 1) ?? Data()
-      if byte.isEmpty || byte == Data([10]) { break }
-      line.append(byte)
-    }
-    bootstrapServers = String(decoding: line, as: UTF8.self)
-    guard bootstrapServers.contains(":") else {
-      throw KafkaError(.broker, "bench: the broker process did not start")
-    }
-  }
-
-  func stop() {
-    process.terminate()
-    process.waitUntilExit()
   }
 }

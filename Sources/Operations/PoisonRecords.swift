@@ -7,12 +7,12 @@ import Planner
 /// Records no stage should be stopped by: oversized and malformed requests (each must end as
 /// one dead letter with its reason), and malformed or numerically absurd records on every
 /// internal topic (each must be refused and counted, and leave every service running).
-struct PoisonRecords {
-  let topics: PipelineTopics
-  var random: SeededRandom
+public struct PoisonRecords {
+  public let topics: PipelineTopics
+  public var random: SeededRandom
 
   /// A bad request, its id, and the dead-letter code it must end with.
-  mutating func request(_ kind: Int, id: String) -> (KafkaProducerMessage, code: String) {
+  public mutating func request(_ kind: Int, id: String) -> (KafkaProducerMessage, code: String) {
     func message(key: [UInt8]?, value: [UInt8], slo: String?) -> KafkaProducerMessage {
       var headers = [KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8))]
       if let slo { headers.append(KafkaHeader(key: HeaderName.slo, value: Array(slo.utf8))) }
@@ -49,10 +49,10 @@ struct PoisonRecords {
   }
 
   /// Whether `internalRecord(kind, plan:)` makes its record from the plan in force.
-  static func needsPlan(_ kind: Int) -> Bool { kind % 8 == 3 }
+  public static func needsPlan(_ kind: Int) -> Bool { kind % 8 == 3 }
 
   /// A bad record for an internal topic, and what it is.
-  mutating func internalRecord(_ kind: Int, plan: Plan?) -> (KafkaProducerMessage, String) {
+  public mutating func internalRecord(_ kind: Int, plan: Plan?) -> (KafkaProducerMessage, String) {
     switch kind % 8 {
     case 0:
       return (
@@ -149,7 +149,7 @@ struct PoisonRecords {
   }
 
   /// The JSON with one numeric field (anywhere in it) replaced by an absurd value.
-  mutating func fuzz(_ json: [UInt8]) -> [UInt8] {
+  public mutating func fuzz(_ json: [UInt8]) -> [UInt8] {
     guard var object = try? JSONSerialization.jsonObject(with: Data(json)) else { return json }
     var paths: [[Any]] = []
     func collect(_ node: Any, _ path: [Any]) {
@@ -185,5 +185,5 @@ struct PoisonRecords {
 
 extension SeededRandom {
   /// A uniform integer in 0..<n.
-  mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
+  public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
 }

@@ -7,41 +7,33 @@ import Planner
 import Synchronization
 
 /// One run of the demo: broker, pipeline, workers, workload, accounting.
-final class DemoRun: Sendable {
-  struct Settings: Sendable {
-    var duration = 20.0
-    var appCount = 8
+public final class DemoRun: Sendable {
+  public struct Settings: Sendable {
+    public var duration = 20.0
+    public var appCount = 8
     /// Nil: the default workload, scaled down when this machine cannot serve it.
-    var rateScale: Double?
-    var seed: UInt64 = 1
-    var modelDirectory = ""
-    var logLevel = KafkaLogLevel.warning
-    var properties: [String: String] = [:]
+    public var rateScale: Double?
+    public var seed: UInt64 = 1
+    public var modelDirectory = ""
+    public var logLevel = KafkaLogLevel.warning
+    public var properties: [String: String] = [:]
+
+    public init() {}
   }
 
-  struct Summary {
-    let text: String
-    let missing: Int
+  public struct Summary {
+    public let text: String
+    public let missing: Int
   }
 
-  let settings: Settings
+  public let settings: Settings
 
-  init(settings: Settings) { self.settings = settings }
+  public init(settings: Settings) { self.settings = settings }
 
   /// Rates cycle through a mix of slow and busy apps (req/s, before `rateScale`).
-  static let rateMix = [1.0, 8, 2, 12, 0.5, 6, 3, 10]
-  static let sentences = [
-    "Where is the nearest train station?",
-    "The quick brown fox jumps over the lazy dog near the quiet river bank.",
-    "Please summarise the quarterly report for the board meeting tomorrow morning.",
-    "How do I reset my password?",
-    "Recommend a good book about distributed systems.",
-    "Das Wetter in München ist heute sonnig und warm.",
-    "¿Cuál es la capital de Australia?",
-    "東京の天気はどうですか。",
-  ]
+  public static let rateMix = [1.0, 8, 2, 12, 0.5, 6, 3, 10]
 
-  func run() async throws -> Summary {
+  public func run() async throws -> Summary {
     let broker = try EmbeddedBroker(
       brokers: 1, logger: .standardError(minimumLevel: settings.logLevel))
     let topics = PipelineTopics()
@@ -142,7 +134,12 @@ final class DemoRun: Sendable {
     let outcomes = try OutcomeReader(common: common, topics: topics)
     // Warm the path up (metadata of every topic) before the measured workload.
     let warmID = "demo-warm-up"
-    try send(producer, topics: topics, app: apps[apps.count - 1], id: warmID, text: "warm up")
+    let warmApp = apps[apps.count - 1]
+    try producer.enqueue(
+      RequestRecord(
+        app: warmApp.id, id: warmID, sloMs: (warmApp.slo * 1_000_000).rounded() / 1000,
+        payload: Array("warm up".utf8)
+      ).message(topic: topics.requests))
     let warmDeadline = ContinuousClock.now + .seconds(30)
     while outcomes.poll().isEmpty || !outcomes.has(warmID), ContinuousClock.now < warmDeadline {}
 
@@ -152,24 +149,18 @@ final class DemoRun: Sendable {
       String(
         format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
         apps.reduce(0) { $0 + $1.rate }, settings.duration))
-    var random = SeededRandom(seed: settings.seed)
-    var next = apps.map { app in random.exponential(rate: app.rate) }
+    var generator = RequestGenerator(apps: apps, seed: settings.seed, idPrefix: "demo")
+    let appsByID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var sent: [String: App] = [:]
     let view = try ClusterView(common: common, topics: topics)
     var lastView = ContinuousClock.now
     let started = ContinuousClock.now
-    var count = 0
     while !context.isStopping {
       let elapsed = (ContinuousClock.now - started).seconds
       guard elapsed < settings.duration else { break }
-      for index in apps.indices where next[index] <= elapsed {
-        let id = "demo-\(count)"
-        try send(
-          producer, topics: topics, app: apps[index], id: id,
-          text: Self.sentences[count % Self.sentences.count])
-        sent[id] = apps[index]
-        count += 1
-        next[index] += random.exponential(rate: apps[index].rate)
+      for request in generator.due(by: elapsed) {
+        try producer.enqueue(request.message(topic: topics.requests))
+        sent[request.id] = appsByID[request.app]
       }
       _ = outcomes.poll()
       view.read(forMs: 1)
@@ -180,7 +171,8 @@ final class DemoRun: Sendable {
         Console.out(
           clear
             + String(
-              format: "demo: %.0f of %.0f s, %d requests sent\n", elapsed, settings.duration, count)
+              format: "demo: %.0f of %.0f s, %d requests sent\n", elapsed, settings.duration,
+              generator.count)
             + view.render())
       }
     }
@@ -206,44 +198,30 @@ final class DemoRun: Sendable {
       versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
       billed: view.billed)
   }
-
-  private func send(
-    _ producer: KafkaProducer, topics: PipelineTopics, app: App, id: String, text: String
-  ) throws {
-    try producer.enqueue(
-      KafkaProducerMessage(
-        topic: topics.requests, key: Array(app.id.utf8), value: Array(text.utf8),
-        headers: [
-          KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8)),
-          KafkaHeader(
-            key: HeaderName.slo, value: Array(String(Int((app.slo * 1000).rounded())).utf8)),
-        ]))
-  }
-
 }
 
 /// The services' log lines: shown when they warn (the demo prints its own story).
-struct ServiceLog {
-  func pipeline(_ service: String) -> PipelineLog {
+public struct ServiceLog {
+  public func pipeline(_ service: String) -> PipelineLog {
     PipelineLog(service: service, minimumLevel: .warning) { Console.err($0) }
   }
 }
 
 /// Reads results, late records and dead letters (no group: it sees everything).
-final class OutcomeReader: @unchecked Sendable {
-  struct Outcome {
-    var app: String
-    var latencyMs: Double?
-    var sloMet: Bool
-    var kind: String  // result, late, dead-letter
-    var backend: String?
+public final class OutcomeReader: @unchecked Sendable {
+  public struct Outcome {
+    public var app: String
+    public var latencyMs: Double?
+    public var sloMet: Bool
+    public var kind: String  // result, late, dead-letter
+    public var backend: String?
   }
 
   private let consumer: KafkaConsumer
   private(set) var outcomes: [String: Outcome] = [:]
-  var ids: Set<String> { Set(outcomes.keys) }
+  public var ids: Set<String> { Set(outcomes.keys) }
 
-  init(common: KafkaConfiguration, topics: PipelineTopics) throws {
+  public init(common: KafkaConfiguration, topics: PipelineTopics) throws {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
     configuration.fetchWaitMaxMs = 10
     consumer = try KafkaConsumer(configuration: configuration)
@@ -258,11 +236,11 @@ final class OutcomeReader: @unchecked Sendable {
 
   deinit { consumer.close() }
 
-  func has(_ id: String) -> Bool { outcomes[id] != nil }
+  public func has(_ id: String) -> Bool { outcomes[id] != nil }
 
   /// Reads what has arrived; returns the ids seen in this call.
   @discardableResult
-  func poll() -> [String] {
+  public func poll() -> [String] {
     var seen: [String] = []
     while let event = try? consumer.poll(timeoutMs: 1), case .record(let record) = event {
       if record.topic.hasSuffix("results") {

@@ -1,48 +1,53 @@
+import Operations
 import Foundation
 import Planner
 
 /// `harmonybatch bench planner`: how long each algorithm takes to plan 1 to 1,000 apps, and how
 /// far the paper's two-stage merge and the contiguous optimum are from the best of all partitions
 /// on random small workloads (the yardstick being an exhaustive search in the same run).
-struct PlannerBenchmark {
-  struct Settings {
-    var model = "VGG19"
-    var sizes = [1, 6, 12, 100, 1000]
-    var gapWorkloads = 200
-    var gapApps = 6
-    var seed: UInt64 = 1
-    var minimumSeconds = 0.3
+public struct PlannerBenchmark {
+  public struct Settings: Sendable {
+    public var model = "VGG19"
+    public var sizes = [1, 6, 12, 100, 1000]
+    public var gapWorkloads = 200
+    public var gapApps = 6
+    public var seed: UInt64 = 1
+    public var minimumSeconds = 0.3
+
+    public init() {}
   }
 
-  struct Timing: Codable {
-    let apps: Int
-    let algorithm: String
-    let medianMs: Double
-    let runs: Int
-    let groups: Int
+  public struct Timing: Codable {
+    public let apps: Int
+    public let algorithm: String
+    public let medianMs: Double
+    public let runs: Int
+    public let groups: Int
   }
 
-  struct Gap: Codable {
-    let model: String
-    let workloads: Int
-    let apps: Int
-    let optimalMeanPercent: Double
-    let optimalWorstPercent: Double
-    let harmonyMeanPercent: Double
-    let harmonyWorstPercent: Double
-    let harmonyAboveOptimalShare: Double
+  public struct Gap: Codable {
+    public let model: String
+    public let workloads: Int
+    public let apps: Int
+    public let optimalMeanPercent: Double
+    public let optimalWorstPercent: Double
+    public let harmonyMeanPercent: Double
+    public let harmonyWorstPercent: Double
+    public let harmonyAboveOptimalShare: Double
   }
 
-  struct Report: Codable {
-    let model: String
-    let catalogMs: Double
-    let timings: [Timing]
-    let gaps: [Gap]
+  public struct Report: Codable {
+    public let model: String
+    public let catalogMs: Double
+    public let timings: [Timing]
+    public let gaps: [Gap]
   }
 
-  let settings: Settings
+  public let settings: Settings
 
-  func run() throws -> Report {
+  public init(settings: Settings) { self.settings = settings }
+
+  public func run() throws -> Report {
     let pricing = try PricingPreset.builtIn(named: PricingPreset.defaultName)
     let profile = try ModelProfile.builtIn(named: settings.model)
     let clock = ContinuousClock()
@@ -109,13 +114,13 @@ struct PlannerBenchmark {
 
 extension PlannerBenchmark.Report {
   /// The paper's Table IV (Python, their machine), milliseconds, for 1 / 6 / 12 apps.
-  static let paperTableIV: [String: [Int: Double]] = [
+  public static let paperTableIV: [String: [Int: Double]] = [
     "harmony": [1: 2, 6: 23, 12: 38],
     "batch": [1: 34, 6: 222, 12: 393],
     "mbs": [1: 176, 6: 3497, 12: 8156],
   ]
 
-  var table: String {
+  public var table: String {
     var lines = [
       "bench planner: model \(model); building the function catalog (once per profile and"
         + String(format: " pricing) took %.2f ms", catalogMs),
@@ -160,7 +165,7 @@ extension PlannerBenchmark.Report {
     return lines.joined(separator: "\n")
   }
 
-  var json: Data {
+  public var json: Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     return (try? encoder.encode(self)) ?? Data()

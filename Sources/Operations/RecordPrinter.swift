@@ -1,0 +1,65 @@
+import Foundation
+import Kafka
+import Pipeline
+
+/// `consume`'s output: records as JSON lines, with the consumer's events on standard error.
+public enum RecordPrinter {
+  /// Prints records as they come until `count` are printed, `stop` is set, or none came for
+  /// `idleExitMs` (0: wait forever); returns how many were printed.
+  public static func printRecords(
+    _ consumer: KafkaConsumer, count: Int, idleExitMs: Int, commitEach: Bool,
+    stop: StopFlag
+  ) -> Int {
+    var printed = 0
+    var lastRecord = ContinuousClock.now
+    while printed < count && !stop.isSet {
+      let event: KafkaConsumerEvent?
+      do { event = try consumer.poll(timeoutMs: 100) } catch {
+        Console.err("consume: \(error.message)")
+        break
+      }
+      switch event {
+      case .record(let record):
+        Console.out(json(record))
+        if commitEach {
+          do { try consumer.storeOffset(for: record) } catch {
+            Console.err("consume: \(error.message)")
+          }
+        }
+        printed += 1
+        lastRecord = .now
+      case .partitionsAssigned(let partitions):
+        Console.err("consume: assigned \(partitions.map(\.description).joined(separator: ","))")
+      case .partitionsRevoked(let partitions):
+        Console.err("consume: revoked \(partitions.map(\.description).joined(separator: ","))")
+      case .error(let error):
+        Console.err("consume: \(error.message)")
+      case .partitionEOF, nil:
+        if idleExitMs > 0 && ContinuousClock.now - lastRecord > .milliseconds(idleExitMs) {
+          return printed
+        }
+      }
+    }
+    return printed
+  }
+
+  public static func json(_ record: KafkaRecord) -> String {
+    var object: [String: Any] = [
+      "topic": record.topic, "partition": Int(record.partition), "offset": Int(record.offset),
+      "headers": Dictionary(
+        record.headers.map { ($0.key, bytesJSON($0.value)) },
+        uniquingKeysWith: { first, _ in first }),
+      "key": bytesJSON(record.key), "value": bytesJSON(record.value),
+    ]
+    object["timestamp_ms"] = record.timestampMs.map { Int($0) } ?? NSNull()
+    let data = try! JSONSerialization.data(
+      withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  private static func bytesJSON(_ bytes: [UInt8]?) -> Any {
+    guard let bytes else { return NSNull() }
+    if let text = String(validating: bytes, as: UTF8.self) { return text }
+    return ["base64": Data(bytes).base64EncodedString()]
+  }
+}

@@ -1,0 +1,72 @@
+import Pipeline
+import Planner
+import Simulator
+
+/// Poisson arrivals of each app's requests, at the apps' rates or a per-minute trace's, as
+/// requests ready to send: ids `<prefix>-<n>`, payloads taken in turn from `sentences`, SLOs
+/// from the apps (or one for all). `produce --duration` and the demo send these.
+public struct RequestGenerator: Sendable {
+  /// Sentences in several languages and lengths, so the encoder sees real variety.
+  public static let sentences = [
+    "Where is the nearest train station?",
+    "The quick brown fox jumps over the lazy dog near the quiet river bank.",
+    "Please summarise the quarterly report for the board meeting tomorrow morning.",
+    "How do I reset my password?",
+    "Recommend a good book about distributed systems.",
+    "Das Wetter in München ist heute sonnig und warm.",
+    "¿Cuál es la capital de Australia?",
+    "東京の天気はどうですか。",
+  ]
+
+  public let apps: [App]
+  private let trace: Workload?
+  private let idPrefix: String
+  private let sloMs: Double?
+  private var random: SeededRandom
+  /// Seconds from the start at which each app's next request arrives.
+  private var next: [Double]
+  /// Requests generated so far.
+  public private(set) var count = 0
+
+  /// `sloMs`: the SLO every request carries (default: its app's).
+  public init(
+    apps: [App], trace: Workload? = nil, seed: UInt64, idPrefix: String, sloMs: Double? = nil
+  ) {
+    self.apps = apps
+    self.trace = trace
+    self.idPrefix = idPrefix
+    self.sloMs = sloMs
+    random = SeededRandom(seed: seed)
+    next = []
+    for index in apps.indices { next.append(random.exponential(rate: rate(of: index, at: 0))) }
+  }
+
+  /// App `index`'s rate at `time` seconds from the start (req/s).
+  public func rate(of index: Int, at time: Double) -> Double {
+    guard let trace else { return apps[index].rate }
+    return trace.rates[min(trace.minutes - 1, Int(time / 60))][index]
+  }
+
+  /// All apps' rate at `time` seconds from the start (req/s).
+  public func totalRate(at time: Double) -> Double {
+    apps.indices.reduce(0) { $0 + rate(of: $1, at: time) }
+  }
+
+  /// The requests due by `elapsed` seconds from the start, at most one per app per call (call it
+  /// often); each app's next arrival moves on.
+  public mutating func due(by elapsed: Double) -> [RequestRecord] {
+    var requests: [RequestRecord] = []
+    for index in apps.indices where next[index] <= elapsed {
+      let app = apps[index]
+      requests.append(
+        RequestRecord(
+          app: app.id, id: "\(idPrefix)-\(count)", sloMs: sloMs ?? (app.slo * 1_000_000).rounded() / 1000,
+          payload: Array(Self.sentences[count % Self.sentences.count].utf8)))
+      count += 1
+      let current = rate(of: index, at: next[index])
+      // A trace minute at rate 0: look again a minute later.
+      next[index] += current > 0 ? random.exponential(rate: current) : 60
+    }
+    return requests
+  }
+}
