@@ -2,81 +2,87 @@
 import PackageDescription
 
 let package = Package(
-    name: "HarmonyBatch",
-    platforms: [.macOS(.v15)],
-    products: [
-        .executable(name: "harmonybatch", targets: ["harmonybatch"]),
-        .library(name: "Kafka", targets: ["Kafka"]),
-        .library(name: "Planner", targets: ["Planner"]),
-    ],
-    targets: [
-        .systemLibrary(
-            name: "CRdKafka",
-            pkgConfig: "rdkafka",
-            providers: [.apt(["librdkafka-dev"])]
-        ),
-        .systemLibrary(
-            name: "COpenBLAS",
-            pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
-        .systemLibrary(
-            name: "CJemalloc",
-            pkgConfig: "jemalloc",
-            providers: [.apt(["libjemalloc-dev"])]
-        ),
-        .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        .target(
-            name: "Inference", dependencies: ["COpenBLAS", "Planner", "PipelineCore"],
-            // The encoder's loops are the hot path of every CPU worker; optimise them in debug
-            // builds too, so tests and the debug binary serve requests at a realistic speed.
-            swiftSettings: [.unsafeFlags(["-O"])]),
-        .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
-        // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
-        // simulator and the services share.
-        .target(name: "PipelineCore", dependencies: ["Planner"]),
-        .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore"]),
-        .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
-        // What the commands run: the demo, the fault suite, the watch read model, the request
-        // generator.
-        .target(
-            name: "Operations",
-            dependencies: ["Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator"]),
-        // The benchmarks behind 'harmonybatch bench' and their statistics.
-        .target(
-            name: "Bench",
-            dependencies: [
-              "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator", "Operations",
-            ]),
-        .target(
-            name: "HarmonyBatchCLI",
-            dependencies: [
-              "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator",
-              "Operations", "Bench",
-            ]),
-        .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
-        .target(
-            name: "TestSupport", dependencies: ["Kafka", "PipelineCore", "Pipeline", "Planner"],
-            path: "Tests/TestSupport"),
-        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
-        .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),
-        .testTarget(
-            name: "InferenceTests", dependencies: ["Inference", "Planner", "PipelineCore"],
-            exclude: ["Reference"]),
-        .testTarget(
-            name: "PipelineTests",
-            dependencies: [
-              "PipelineCore", "Pipeline", "Planner", "Kafka", "Inference", "TestSupport",
-              "harmonybatch",
-            ]),
-        .testTarget(
-            name: "HarmonyBatchCLITests",
-            dependencies: [
-              "HarmonyBatchCLI", "Operations", "Kafka", "Planner", "PipelineCore", "TestSupport",
-              "harmonybatch",
-            ]
-        ),
-    ],
-    swiftLanguageModes: [.v6]
+  name: "HarmonyBatch",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "harmonybatch", targets: ["harmonybatch"]),
+    .library(name: "Kafka", targets: ["Kafka"]),
+    .library(name: "Planner", targets: ["Planner"]),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CRdKafka",
+      pkgConfig: "rdkafka",
+      providers: [.apt(["librdkafka-dev"])]
+    ),
+    .systemLibrary(
+      name: "COpenBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]
+    ),
+    .systemLibrary(
+      name: "CJemalloc",
+      pkgConfig: "jemalloc",
+      providers: [.apt(["libjemalloc-dev"])]
+    ),
+    .target(name: "Kafka", dependencies: ["CRdKafka"]),
+    .target(
+      name: "Inference", dependencies: ["COpenBLAS", "Planner", "PipelineCore"],
+      // The encoder's loops are the hot path of every CPU worker; optimise them in debug
+      // builds too, so tests and the debug binary serve requests at a realistic speed.
+      swiftSettings: [.unsafeFlags(["-O"])]),
+    .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
+    // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
+    // simulator and the services share.
+    .target(name: "PipelineCore", dependencies: ["Planner"]),
+    .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore"]),
+    .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
+    // The command line's options, parsing and help, and the usage error (exit code 2).
+    .target(name: "Arguments"),
+    // What the commands run: the demo, the fault suite, the watch read model, the request
+    // generator.
+    .target(
+      name: "Operations",
+      dependencies: [
+        "Arguments", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator",
+      ]),
+    // The benchmarks behind 'harmonybatch bench' and their statistics.
+    .target(
+      name: "Bench",
+      dependencies: [
+        "CJemalloc", "Arguments", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference",
+        "Simulator", "Operations",
+      ]),
+    .target(
+      name: "HarmonyBatchCLI",
+      dependencies: [
+        "Arguments", "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference",
+        "Simulator", "Operations", "Bench",
+      ]),
+    .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
+    .target(
+      name: "TestSupport", dependencies: ["Kafka", "PipelineCore", "Pipeline", "Planner"],
+      path: "Tests/TestSupport"),
+    .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
+    .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+    .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),
+    .testTarget(
+      name: "InferenceTests", dependencies: ["Inference", "Planner", "PipelineCore"],
+      exclude: ["Reference"]),
+    .testTarget(
+      name: "PipelineTests",
+      dependencies: [
+        "PipelineCore", "Pipeline", "Planner", "Kafka", "Inference", "TestSupport",
+        "harmonybatch",
+      ]),
+    .testTarget(
+      name: "HarmonyBatchCLITests",
+      dependencies: [
+        "HarmonyBatchCLI", "Arguments", "Operations", "Kafka", "Planner", "PipelineCore",
+        "TestSupport",
+        "harmonybatch",
+      ]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
 )

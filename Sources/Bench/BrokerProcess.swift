@@ -1,6 +1,6 @@
-import Operations
 import Foundation
 import Kafka
+import Operations
 
 /// `harmonybatch broker` as a child process, for benchmarks.
 public final class BrokerProcess {

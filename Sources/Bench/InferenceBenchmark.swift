@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Foundation
 import Inference
+import Operations
 
 /// `harmonybatch bench inference`: MiniLM sentences per second at several batch sizes and thread
 /// counts, next to the numpy/OpenBLAS reference implementation run in the same command on the
@@ -17,7 +18,8 @@ public struct InferenceBenchmark {
   }
 
   /// The sentence the reference script benchmarks with (`BENCH_SENTENCE` there).
-  public static let sentence = "The quick brown fox jumps over the lazy dog near the quiet river bank."
+  public static let sentence =
+    "The quick brown fox jumps over the lazy dog near the quiet river bank."
 
   public struct Row: Sendable {
     public let threads: Int

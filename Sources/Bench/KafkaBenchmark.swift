@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Foundation
 import Kafka
+import Operations
 
 /// Producer and consumer throughput of our Kafka layer beside kcat's, on one embedded broker.
 ///
@@ -54,7 +55,9 @@ public struct KafkaBenchmark {
 
     /// The median of the per-round ratios: each round pairs both sides close in time, so this is
     /// steadier on a noisy machine than the ratio of the two medians.
-    public func medianRatio(_ ours: KeyPath<Sample, Double>, _ theirs: KeyPath<Sample, Double>) -> Double {
+    public func medianRatio(_ ours: KeyPath<Sample, Double>, _ theirs: KeyPath<Sample, Double>)
+      -> Double
+    {
       Self.median(samples.map { $0[keyPath: ours] / $0[keyPath: theirs] })
     }
 

@@ -1,6 +1,6 @@
-import Operations
 import Foundation
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 import Planner
@@ -233,7 +233,9 @@ public struct PipelineBenchmark {
       try producer.enqueue(
         KafkaProducerMessage(topic: topics.requests, key: Array("app-0".utf8), value: [1]))
       let ready = ContinuousClock.now + .seconds(60)
-      while metrics.settled == 0, ContinuousClock.now < ready { Thread.sleep(forTimeInterval: 0.01) }
+      while metrics.settled == 0, ContinuousClock.now < ready {
+        Thread.sleep(forTimeInterval: 0.01)
+      }
       let before = metrics.flushLatenessMs.count
       let value = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
       let start = ContinuousClock.now

@@ -1,5 +1,5 @@
-import Operations
 import Foundation
+import Operations
 import Planner
 
 /// `harmonybatch bench planner`: how long each algorithm takes to plan 1 to 1,000 apps, and how

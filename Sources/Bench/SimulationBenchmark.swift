@@ -24,11 +24,11 @@ public struct SimulationBenchmark {
     let result = try Simulation(planner: planner, workload: workload, seed: 1).run(.harmony)
     let elapsed = (clock.now - started).seconds
     return String(
-        format:
-          "bench simulate: harmony, VGG19, %d Azure-like apps (98 %% under 1 req/s), %d minutes of "
-          + "a diurnal per-minute trace: %d requests, %d batches, %d re-plans in %.1f s "
-          + "(%.2f M requests/s); budget: 1,000 apps × 24 h in under 60 s",
-        apps, minutes, result.requests, result.batches, result.replans, elapsed,
-        Double(result.requests) / elapsed / 1e6)
+      format:
+        "bench simulate: harmony, VGG19, %d Azure-like apps (98 %% under 1 req/s), %d minutes of "
+        + "a diurnal per-minute trace: %d requests, %d batches, %d re-plans in %.1f s "
+        + "(%.2f M requests/s); budget: 1,000 apps × 24 h in under 60 s",
+      apps, minutes, result.requests, result.batches, result.replans, elapsed,
+      Double(result.requests) / elapsed / 1e6)
   }
 }

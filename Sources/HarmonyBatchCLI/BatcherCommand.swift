@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Foundation
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 import Planner
@@ -81,7 +82,8 @@ enum BatcherCommand {
     var services: [any PipelineService] = []
     if stage != "router" {
       services.append(
-        BatcherService(common: cluster.common, settings: batcherSettings, log: log.named("batcher")))
+        BatcherService(common: cluster.common, settings: batcherSettings, log: log.named("batcher"))
+      )
     }
     if stage != "batcher" {
       services.append(

@@ -1,8 +1,9 @@
+import Arguments
 import Bench
-import Operations
 import Foundation
 import Inference
 import Kafka
+import Operations
 import Planner
 import Simulator
 

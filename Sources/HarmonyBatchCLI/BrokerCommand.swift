@@ -1,5 +1,6 @@
-import Operations
+import Arguments
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 

@@ -1,5 +1,6 @@
-import Operations
+import Arguments
 import Foundation
+import Operations
 import Pipeline
 import PipelineCore
 import Planner

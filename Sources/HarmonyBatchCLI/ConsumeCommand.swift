@@ -1,9 +1,10 @@
-import Operations
+import Arguments
 import Foundation
-import Synchronization
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
+import Synchronization
 
 /// `harmonybatch consume`: print records of topics, one JSON object per line — a small kcat -C
 /// that speaks our conventions (headers, group commits only for printed records).

@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Foundation
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 import Planner

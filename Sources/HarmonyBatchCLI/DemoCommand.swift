@@ -1,7 +1,8 @@
-import Operations
+import Arguments
 import Foundation
 import Inference
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 import Planner

@@ -1,8 +1,9 @@
-import Operations
+import Arguments
 import Foundation
-import Synchronization
+import Operations
 import Pipeline
 import PipelineCore
+import Synchronization
 
 /// `harmonybatch faults`: the fault suite — the services as processes on an embedded broker,
 /// faults injected in turn under steady load and bad records, then a soak; prints what happened

@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Inference
 import Kafka
+import Operations
 import Planner
 
 /// The command-line tool: picks the command and maps errors to exit codes (2 for usage, 1 for

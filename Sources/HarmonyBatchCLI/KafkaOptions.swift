@@ -1,5 +1,6 @@
-import Operations
+import Arguments
 import Kafka
+import Operations
 
 /// The options every Kafka-speaking command shares.
 enum KafkaOptions {

@@ -1,5 +1,6 @@
-import Operations
+import Arguments
 import Foundation
+import Operations
 import Planner
 
 /// `harmonybatch plan`: run the planner on an apps file and a model profile and print the plan.

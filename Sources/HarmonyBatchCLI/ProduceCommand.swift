@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Foundation
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 import Planner
@@ -114,7 +115,9 @@ enum ProduceCommand {
   }
 
   /// The requests of `--file` or standard input, as (app, payload).
-  private static func readLines(_ options: ParsedOptions) throws -> [(app: String, payload: [UInt8])] {
+  private static func readLines(_ options: ParsedOptions) throws -> [(
+    app: String, payload: [UInt8]
+  )] {
     let handle: FileHandle
     if let path = options.string("file") {
       guard let file = FileHandle(forReadingAtPath: path) else {
@@ -126,7 +129,8 @@ enum ProduceCommand {
     }
     let text = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     var lines: [(app: String, payload: [UInt8])] = []
-    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated() {
+    for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: true).enumerated()
+    {
       if let app = options.string("app") {
         lines.append((app, Array(line.utf8)))
         continue

@@ -1,6 +1,7 @@
-import Operations
+import Arguments
 import Foundation
 import Inference
+import Operations
 import Planner
 
 /// `harmonybatch profile --backend minilm`: measure MiniLM here and write a planner profile.

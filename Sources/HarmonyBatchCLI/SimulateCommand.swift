@@ -1,5 +1,6 @@
-import Operations
+import Arguments
 import Foundation
+import Operations
 import Planner
 import Simulator
 
@@ -68,7 +69,8 @@ enum SimulateCommand {
         try (table + "\n").write(
           toFile: directory + "/paper.txt", atomically: true, encoding: .utf8)
         for row in rows {
-          try SimulationReport.write(row.results, to: directory + "/" + row.model, title: "\(row.model), 8 apps")
+          try SimulationReport.write(
+            row.results, to: directory + "/" + row.model, title: "\(row.model), 8 apps")
         }
         Console.err("simulate: wrote paper.txt and per-model results to \(directory)")
       }
@@ -119,7 +121,8 @@ enum SimulateCommand {
         + "pricing \(planner.pricing.name), seed \(seed)\n")
     Console.out(table)
     if let directory = options.string("out") {
-      try SimulationReport.write(results, to: directory, title: "\(planner.profile.name), \(apps.count) apps")
+      try SimulationReport.write(
+        results, to: directory, title: "\(planner.profile.name), \(apps.count) apps")
       Console.err("simulate: wrote results.csv, results.json and three SVG charts to \(directory)")
     }
     return 0

@@ -1,7 +1,8 @@
-import Operations
+import Arguments
 import Foundation
 import Inference
 import Kafka
+import Operations
 import Pipeline
 import PipelineCore
 import Planner
@@ -94,7 +95,8 @@ enum WorkerCommand {
     log.info(
       "\(kind.rawValue) worker on \(backend.name)\(backend.emulated ? " (emulated from the \(profile.name) profile)" : "") at \(cluster.bootstrap)"
     )
-    let service = WorkerService(common: cluster.common, settings: settings, backend: backend, log: log)
+    let service = WorkerService(
+      common: cluster.common, settings: settings, backend: backend, log: log)
     return await ServiceGroup([service], log: log).run(keepingAlive: cluster.embedded)
   }
 }

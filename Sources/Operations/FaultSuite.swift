@@ -347,7 +347,10 @@ public final class FaultSuite: @unchecked Sendable {  // driven from one thread;
       }
       while producing.load(ordering: .acquiring) {
         let now = (ContinuousClock.now - start).seconds
-        for request in failed.withLock({ list in defer { list.removeAll() }; return list }) {
+        for request in failed.withLock({ list in
+          defer { list.removeAll() }
+          return list
+        }) {
           do { try send(request) } catch { failed.withLock { $0.append(request) } }
         }
         for index in apps.indices where next[index] <= now {

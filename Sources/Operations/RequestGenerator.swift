@@ -60,7 +60,8 @@ public struct RequestGenerator: Sendable {
       let app = apps[index]
       requests.append(
         RequestRecord(
-          app: app.id, id: "\(idPrefix)-\(count)", sloMs: sloMs ?? (app.slo * 1_000_000).rounded() / 1000,
+          app: app.id, id: "\(idPrefix)-\(count)",
+          sloMs: sloMs ?? (app.slo * 1_000_000).rounded() / 1000,
           payload: Array(Self.sentences[count % Self.sentences.count].utf8)))
       count += 1
       let current = rate(of: index, at: next[index])

@@ -40,7 +40,9 @@ public enum SimulationReport {
   }
 
   /// results.csv, results.json and three SVG charts in `directory`.
-  public static func write(_ results: [Simulation.Result], to directory: String, title: String) throws {
+  public static func write(_ results: [Simulation.Result], to directory: String, title: String)
+    throws
+  {
     try FileManager.default.createDirectory(
       atPath: directory, withIntermediateDirectories: true)
     var csv =

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 import Planner
 
 /// What the batcher keeps of a request while it waits in a buffer.
@@ -99,4 +99,3 @@ extension ReadyBatch where Item == BatchItem {
       value: json.bytes, headers: [], timestampMs: Int64((flushedAt * 1000).rounded()))
   }
 }
-

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 import Planner
 
 /// The batcher stage: a consumer-group member on hb.grouped that keeps one buffer per group (and

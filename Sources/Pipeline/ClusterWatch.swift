@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 import Synchronization
 
 /// Whether a stage's Kafka cluster is reachable: a thread of its own asks a broker for metadata

@@ -1,5 +1,5 @@
-import PipelineCore
 import Kafka
+import PipelineCore
 import Planner
 
 /// A request on hb.grouped: the original record plus the router's headers, which carry all the

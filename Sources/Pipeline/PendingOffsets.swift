@@ -1,5 +1,5 @@
-import PipelineCore
 import Kafka
+import PipelineCore
 
 /// Which source offsets may be committed: a record's offset is pending from when it is read until
 /// everything produced from it is acknowledged by the broker. The committable offset of a

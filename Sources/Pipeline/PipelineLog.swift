@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 
 /// The services' own log lines on standard error: `harmonybatch <service>: message`, so that an
 /// operator sees what happened (plans applied, batches, rejections, shutdown) without a debugger.

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 import Planner
 
 /// Follows the compacted plan topic: reads it to the end at start to find the latest plan, then

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 
 /// What a stage already produced from input records it had not committed when it stopped — read
 /// back from its own output topics when it is given input partitions, so that a record read

@@ -1,5 +1,5 @@
-import PipelineCore
 import Kafka
+import PipelineCore
 import Planner
 
 /// The router stage's decision for one record of hb.requests (pure): validated and tagged for
@@ -107,4 +107,3 @@ public struct RequestRouter: Sendable {
       DeadLetter.message(for: record, code: code, detail: detail, topic: topics.deadLetter), code)
   }
 }
-

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 import Planner
 
 /// The router stage: a consumer-group member on hb.requests that validates every request, tags it
@@ -158,4 +158,3 @@ public struct RouterService: PipelineService {
         + "\(plan.groups.reduce(0) { $0 + $1.apps.count }) apps)")
   }
 }
-

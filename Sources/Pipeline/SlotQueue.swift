@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 
 /// Batch records a worker has read and its slots have not started yet, first in, first out.
 /// The worker's reading thread puts records in as soon as they arrive (so the time a batch waits

@@ -1,5 +1,5 @@
-import PipelineCore
 import Kafka
+import PipelineCore
 import Synchronization
 
 /// The Kafka side of one pipeline stage: a consumer-group member reading its input, a producer

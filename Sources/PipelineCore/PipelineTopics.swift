@@ -1,4 +1,3 @@
-
 import Planner
 
 /// The pipeline's topic names, all under one prefix (`--topic-prefix`, default `hb.`).
@@ -27,4 +26,3 @@ public struct PipelineTopics: Sendable, Equatable {
     kind == .cpu ? batchesCPU : batchesGPU
   }
 }
-

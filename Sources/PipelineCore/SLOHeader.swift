@@ -1,4 +1,3 @@
-
 /// The `hb-slo-ms` header, strictly: decimal digits with an optional fraction (`500`, `250.5`),
 /// nothing else — no sign, exponent, hexadecimal, spaces or digit groups — within `range`.
 public enum SLOHeader {

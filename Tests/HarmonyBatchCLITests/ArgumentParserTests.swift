@@ -1,3 +1,4 @@
+import Arguments
 import HarmonyBatchCLI
 import Operations
 import Testing

@@ -3,8 +3,8 @@ import Kafka
 import Planner
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// The hand-written batch JSON reads back, through Codable, as exactly what was batched.
 @Suite struct BatchMessageTests {

@@ -2,8 +2,8 @@ import Foundation
 import Planner
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// The controller's decisions on a virtual clock, without a broker: what it plans on, when it
 /// publishes, what it recommends.

@@ -2,8 +2,8 @@ import Foundation
 import Planner
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// The controller's estimators, pure and on a virtual clock.
 @Suite struct ControllerModelTests {

@@ -4,8 +4,8 @@ import Planner
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// `harmonybatch controller` and `harmonybatch worker` processes on a `harmonybatch broker`: the
 /// controller publishes a plan, the worker reports its slots on hb.workers, and the controller

@@ -1,8 +1,8 @@
 import Planner
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// The batching state machine on a virtual clock: no sleeps, no Kafka.
 @Suite struct GroupBuffersTests {

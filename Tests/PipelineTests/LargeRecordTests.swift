@@ -4,8 +4,8 @@ import Planner
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// Records near and over the broker's size limit: none stops a stage, none is lost.
 @Suite struct RecordLimitTests {

@@ -5,8 +5,8 @@ import Planner
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// A CPU worker with real MiniLM inference, through Kafka: each request's embedding comes back in
 /// its result, equal to the encoder's own; a payload that is not text goes to the dead letter.

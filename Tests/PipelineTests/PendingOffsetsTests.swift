@@ -1,7 +1,8 @@
 import Kafka
-@testable import PipelineCore
 import Pipeline
 import Testing
+
+@testable import PipelineCore
 
 @Suite struct PendingOffsetsTests {
   let p0 = KafkaTopicPartition(topic: "hb.requests", partition: 0)

@@ -4,8 +4,8 @@ import Planner
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// Router and batcher on the embedded broker: every request produced ends in exactly one of a
 /// batch, the dead letter or the late topic.

@@ -5,8 +5,8 @@ import Synchronization
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// `harmonybatch batcher` as processes against a `harmonybatch broker` process: killed without
 /// warning and restarted, and two of them sharing the partitions.

@@ -3,8 +3,8 @@ import Kafka
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// What a restarted stage finds it already produced. The embedded broker cannot look offsets up
 /// by time, so the ledger searches by CreateTime itself; CreateTimes do not rise with offsets

@@ -4,8 +4,8 @@ import Planner
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// The router's decision for single records (pure, no broker).
 @Suite struct RequestRouterTests {

@@ -1,8 +1,8 @@
 import Kafka
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 @Suite struct RouteParserTests {
   func route(_ grouped: GroupedRecord) -> [KafkaHeader] { grouped.headers(keeping: []) }

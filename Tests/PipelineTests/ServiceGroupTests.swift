@@ -1,11 +1,12 @@
 import Foundation
 import Kafka
-@testable import PipelineCore
 import Pipeline
 import Planner
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import PipelineCore
 
 /// The one lifecycle every command runs: services on threads, graceful shutdown in reverse order,
 /// failures that end the group, readiness, and a grace period that is not waited out forever.

@@ -2,8 +2,8 @@ import Foundation
 import Kafka
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// The queue between a worker's reading thread and its slots.
 @Suite struct SlotQueueTests {

@@ -5,8 +5,8 @@ import Synchronization
 import TestSupport
 import Testing
 
-@testable import PipelineCore
 @testable import Pipeline
+@testable import PipelineCore
 
 /// `harmonybatch worker` processes on a `harmonybatch broker` process: two emulated GPU workers
 /// share a stream of batches, one is killed mid-batch, and every request still gets a result.

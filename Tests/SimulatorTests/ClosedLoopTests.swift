@@ -1,8 +1,8 @@
 import Foundation
+import PipelineCore
 import Planner
 import Testing
 
-import PipelineCore
 @testable import Simulator
 
 /// The controller's own core (`ControllerCore`) driving the closed loop in virtual time: rates,

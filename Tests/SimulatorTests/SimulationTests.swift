@@ -1,8 +1,8 @@
 import Foundation
+import PipelineCore
 import Planner
 import Testing
 
-import PipelineCore
 @testable import Simulator
 
 /// The simulator on the paper's Table I apps and on random workloads.

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Kafka
+import PipelineCore
 import Planner
 
 /// The controller service: the Kafka shell around `ControllerCore`. It reads the routers'

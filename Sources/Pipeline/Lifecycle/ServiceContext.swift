@@ -1,5 +1,5 @@
-import PipelineCore
 import Foundation
+import PipelineCore
 
 /// What a running service is given: the flag that asks it to stop, and a way to say it is ready
 /// (serving: partitions assigned, a plan in hand) or to wait for the others of its group.

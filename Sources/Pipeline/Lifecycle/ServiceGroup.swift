@@ -1,5 +1,5 @@
-import PipelineCore
 import Foundation
+import PipelineCore
 
 #if canImport(Glibc)
   import Glibc
@@ -53,7 +53,8 @@ public final class ServiceGroup: @unchecked Sendable {
   private var failureList: [String] = []
   private var started = false
 
-  public init(_ services: [any PipelineService], settings: Settings = Settings(), log: PipelineLog) {
+  public init(_ services: [any PipelineService], settings: Settings = Settings(), log: PipelineLog)
+  {
     precondition(
       Set(services.map(\.name)).count == services.count, "service names must be unique")
     self.settings = settings

@@ -1,5 +1,5 @@
-import PipelineCore
 import Dispatch
+import PipelineCore
 import Synchronization
 
 #if canImport(Glibc)

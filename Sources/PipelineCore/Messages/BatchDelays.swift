@@ -1,4 +1,3 @@
-
 /// Where a batch's time went after its flush (seconds).
 public struct BatchDelays: Sendable, Equatable {
   /// Flush → the worker read the batch, plus finished → results handed to the producer.

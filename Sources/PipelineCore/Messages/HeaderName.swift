@@ -1,4 +1,3 @@
-
 /// Header names of the pipeline's records (`Schemas/headers.md`).
 public enum HeaderName {
   /// Request: the SLO in milliseconds.
@@ -25,4 +24,3 @@ public enum HeaderName {
   /// ... and, when even that was too large, how many of the original headers were left out.
   public static let headersDropped = "hb-headers-dropped"
 }
-

@@ -1,4 +1,3 @@
-
 /// Stable codes of dead-letter records (`hb-error`).
 public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   /// The request has no key (the app id).

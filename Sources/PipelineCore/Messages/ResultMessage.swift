@@ -9,7 +9,7 @@ public struct ResultMessage: Codable, Sendable, Equatable {
   public var group: String
   public var backend: String
   public var emulated: Bool
-/// The embedding, when the backend computes one.
+  /// The embedding, when the backend computes one.
   public var output: [Float]?
   public var sloMs: Double
   /// Milliseconds since the epoch: arrival → batch flush → worker received the batch → a slot
@@ -25,7 +25,6 @@ public struct ResultMessage: Codable, Sendable, Equatable {
   public var sloMet: Bool
   /// Forwarded although its SLO could not be met (`--late-policy forward`).
   public var late: Bool
-
 
   public init(
     requestID: String,

@@ -1,4 +1,3 @@
-
 /// What the router saw in a window: requests per app (with whether the plan covers the app) and
 /// rejections per reason. Published on hb.rates for the controller (`Schemas/rates.schema.json`).
 public struct RouterReport: Sendable, Codable, Equatable {

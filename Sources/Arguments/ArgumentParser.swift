@@ -1,5 +1,3 @@
-import Operations
-
 /// One `--name [VALUE]` option of a command.
 public struct OptionSpec: Sendable {
   public let name: String
