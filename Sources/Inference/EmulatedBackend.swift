@@ -50,7 +50,7 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
     else {
       return Array(
         repeating: .failed(
-          code: "bad-batch",
+          code: .badBatch,
           detail: "the function \(function) cannot be emulated on \(model.profile.name)"),
         count: payloads.count)
     }

@@ -24,7 +24,7 @@ public struct MiniLMBackend: InferenceBackend {
     var outputs = [BackendOutput](repeating: .emulated, count: payloads.count)
     for (index, payload) in payloads.enumerated() {
       guard let text = String(validating: payload, as: UTF8.self) else {
-        outputs[index] = .failed(code: "bad-payload", detail: "the payload is not UTF-8 text")
+        outputs[index] = .failed(code: .badPayload, detail: "the payload is not UTF-8 text")
         continue
       }
       texts.append(text)

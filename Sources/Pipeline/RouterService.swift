@@ -131,7 +131,7 @@ public struct RouterService: PipelineService {
     }
     try io.produce(
       KafkaProducerMessage(
-        topic: settings.topics.rates, key: Array(settings.instance.utf8), value: body.jsonData()),
+        topic: settings.topics.rates, key: Array(settings.instance.utf8), value: try body.messageJSON()),
       sources: [])
   }
 

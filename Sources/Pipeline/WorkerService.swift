@@ -167,7 +167,7 @@ public struct WorkerService: PipelineService {
     try io.produce(
       KafkaProducerMessage(
         topic: settings.topics.workers, key: Array(settings.instance.utf8),
-        value: report.sortedJSON()),
+        value: try report.messageJSON()),
       sources: [])
   }
 
@@ -213,7 +213,7 @@ public struct WorkerService: PipelineService {
       guard let payload = Data(base64Encoded: request.payload) else {
         messages.append(
           deadLetter(
-            request, batch: batch, code: "bad-payload", detail: "the payload is not base64",
+            request, batch: batch, code: .badPayload, detail: "the payload is not base64",
             batchSource: record.coordinates))
         continue
       }
@@ -242,9 +242,17 @@ public struct WorkerService: PipelineService {
         receivedMs: received * 1000, startedMs: started * 1000, finishedMs: finished * 1000,
         publishedMs: published * 1000,
         latencyMs: latency, sloMet: latency <= request.sloMs, late: request.late)
+      guard let value = try? result.messageJSON() else {
+        messages.append(
+          deadLetter(
+            request, batch: batch, code: .badOutput,
+            detail: "the backend's output cannot be written as JSON (not a finite number)",
+            batchSource: record.coordinates))
+        continue
+      }
       messages.append(
         KafkaProducerMessage(
-          topic: settings.topics.results, key: Array(request.id.utf8), value: result.sortedJSON(),
+          topic: settings.topics.results, key: Array(request.id.utf8), value: value,
           headers: [KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8))]))
     }
     let seconds = finished - started
@@ -267,7 +275,7 @@ public struct WorkerService: PipelineService {
       messages.append(
         KafkaProducerMessage(
           topic: settings.topics.feedback, key: Array(batch.group.utf8),
-          value: feedback.sortedJSON()))
+          value: try feedback.messageJSON()))
     } else {
       log.warning("no feedback for batch \(batch.batchID): \(checks.summary)")
     }
@@ -286,14 +294,14 @@ public struct WorkerService: PipelineService {
 
   /// A dead letter for one request of a batch: its payload, with the request's identity.
   private func deadLetter(
-    _ request: BatchMessage.Request, batch: BatchMessage, code: String, detail: String,
+    _ request: BatchMessage.Request, batch: BatchMessage, code: ReasonCode, detail: String,
     batchSource: String
   ) -> KafkaProducerMessage {
     let headers = [
       KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
       KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),
       KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
-      KafkaHeader(key: HeaderName.error, value: Array(code.utf8)),
+      KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)),
       KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)),
       KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
       KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),

@@ -17,5 +17,5 @@ public enum BackendOutput: Sendable, Equatable {
   /// An emulated function ran for the sampled latency and computed nothing.
   case emulated
   /// This payload could not be run (the others in the batch were).
-  case failed(code: String, detail: String)
+  case failed(code: ReasonCode, detail: String)
 }

@@ -55,6 +55,18 @@ import Testing
     }
   }
 
+  /// A message that cannot be written throws: no record is ever sent with an empty value.
+  @Test func aMessageThatCannotBeWrittenThrowsInsteadOfBecomingEmpty() throws {
+    var result = ResultMessage(
+      requestID: "r", app: "a", batchID: "b", group: "g", backend: "minilm", emulated: false,
+      output: [0.5, 0.25], sloMs: 500, arrivalMs: 0, flushedMs: 1, startedMs: 2, finishedMs: 3,
+      publishedMs: 4, latencyMs: 4, sloMet: true, late: false)
+    let written = String(decoding: try result.messageJSON(), as: UTF8.self)
+    #expect(written.hasPrefix("{\"app\":\"a\",\"arrival_ms\":0,\"backend\":\"minilm\""))
+    result.output = [Float.nan]
+    #expect(throws: EncodingError.self) { try result.messageJSON() }
+  }
+
   @Test func groupedHeadersReadBack() throws {
     let spec = GroupSpec(
       key: GroupKey(planVersion: 3, group: "g2"), function: .cpu(vcpu: 1.55), capacity: 2,

@@ -69,7 +69,7 @@ import Testing
     let message = RatesMessage(
       router: "r", planVersion: 1, windowStartMs: 0, windowEndMs: 1000, apps: ["a1": count],
       rejected: [:])
-    #expect(String(decoding: message.jsonData(), as: UTF8.self).contains("\"backlog\":2"))
+    #expect(String(decoding: try message.messageJSON(), as: UTF8.self).contains("\"backlog\":2"))
     #expect(message.checks.isValid)
   }
 

@@ -124,7 +124,7 @@ public struct ControllerService: PipelineService {
           try producer.enqueue(
             KafkaProducerMessage(
               topic: settings.topics.scaling, key: Array(recommendation.group.utf8),
-              value: recommendation.sortedJSON()))
+              value: try recommendation.messageJSON()))
         }
       case .log(let level, let message):
         log.log(level, message)

@@ -54,12 +54,6 @@ public struct BatchMessage: Codable, Sendable, Equatable {
     case batcher, requests
   }
 
-  public func jsonData() -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return (try? Array(encoder.encode(self))) ?? []
-  }
-
   /// Reads a batch and refuses one whose numbers no batcher makes (`checks`): a worker must not
   /// start work it cannot do (a GPU function of 0 GB, a batch of −3).
   public static func decode(_ bytes: [UInt8]) throws -> BatchMessage {

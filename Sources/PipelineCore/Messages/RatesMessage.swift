@@ -28,10 +28,4 @@ public struct RatesMessage: Codable, Sendable, Equatable {
     case windowEndMs = "window_end_ms"
     case apps, rejected
   }
-
-  public func jsonData() -> [UInt8] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    return (try? Array(encoder.encode(self))) ?? []
-  }
 }

@@ -20,4 +20,6 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   case badBatch = "bad-batch"
   /// A payload the worker's backend cannot run (e.g. not UTF-8 text for MiniLM).
   case badPayload = "bad-payload"
+  /// The backend's output for the request cannot be written as JSON (a NaN in an embedding).
+  case badOutput = "bad-output"
 }
