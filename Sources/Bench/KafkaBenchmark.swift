@@ -1,3 +1,4 @@
+import PipelineCore
 import Arguments
 import Foundation
 import Kafka
@@ -62,9 +63,7 @@ public struct KafkaBenchmark {
     }
 
     public static func median(_ values: [Double]) -> Double {
-      let sorted = values.sorted()
-      return sorted.count % 2 == 1
-        ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+      Quantile.median(values.sorted())
     }
 
     /// The compared paths: a name, our rate, kcat's rate.

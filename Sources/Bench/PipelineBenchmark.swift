@@ -36,13 +36,10 @@ public struct PipelineBenchmark {
 
     public var table: String {
       func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+        values.isEmpty ? 0 : Quantile.median(values.sorted())
       }
       func percentile(_ p: Double) -> Double {
-        let sorted = latenessMs.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        latenessMs.isEmpty ? 0 : Quantile.nearestRank(latenessMs.sorted(), p)
       }
       var text = "bench pipeline: \(settings.messages) requests of 100 B, 4 partitions, "
       text += "embedded broker in its own process, \(settings.rounds) round(s)\n"

@@ -1,3 +1,4 @@
+import PipelineCore
 import Foundation
 import Operations
 import Planner
@@ -76,7 +77,7 @@ public struct PlannerBenchmark {
         samples.sort()
         timings.append(
           Timing(
-            apps: size, algorithm: algorithm.rawValue, medianMs: samples[samples.count / 2],
+            apps: size, algorithm: algorithm.rawValue, medianMs: Quantile.median(samples),
             runs: samples.count, groups: groups))
       }
     }

@@ -121,7 +121,7 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
       samples.sort()
       let mean = samples.reduce(0, +) / Double(samples.count)
       let scale = predicted.avg / mean
-      return (scale, samples[Int(Double(samples.count) * 0.99)] * scale)
+      return (scale, Quantile.nearestRank(samples, 0.99) * scale)
     }
     var low = 0.0
     var high = 1.0

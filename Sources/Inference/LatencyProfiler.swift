@@ -1,3 +1,4 @@
+import PipelineCore
 import Foundation
 import Planner
 
@@ -59,7 +60,7 @@ public struct LatencyProfiler {
         samples.sort()
         let measurement = Measurement(
           batch: batch, vcpu: Double(threads), avg: samples.reduce(0, +) / Double(samples.count),
-          p99: samples[min(samples.count - 1, Int(Double(samples.count) * 0.99))], measured: true)
+          p99: Quantile.nearestRank(samples, 0.99), measured: true)
         results.append(measurement)
         progress(measurement)
         if threads == 1 {

@@ -1,3 +1,4 @@
+import PipelineCore
 import Foundation
 import Planner
 
@@ -46,7 +47,7 @@ public struct ProfileCalibration: Sendable {
         samples.append(Double(seconds) + Double(attoseconds) / 1e18)
       }
       samples.sort()
-      measured.append(samples[samples.count / 2])
+      measured.append(Quantile.median(samples))
       predicted.append(model.cpu(vcpu: 1, batch: batch).avg)
     }
     return ProfileCalibration(measured: measured, predicted: predicted)

@@ -179,8 +179,8 @@ public final class ClusterView: @unchecked Sendable {
       let recent = stats.published.filter { $0 > newest - 10_000 }.count
       table.append([
         app, String(format: "%.1f", Double(recent) / 10), String(stats.results),
-        sorted.isEmpty ? "-" : String(format: "%.1f", DemoSummary.percentile(sorted, 0.5)),
-        sorted.isEmpty ? "-" : String(format: "%.1f", DemoSummary.percentile(sorted, 0.99)),
+        sorted.isEmpty ? "-" : String(format: "%.1f", Quantile.nearestRank(sorted, 0.5)),
+        sorted.isEmpty ? "-" : String(format: "%.1f", Quantile.nearestRank(sorted, 0.99)),
         stats.results == 0
           ? "-" : String(format: "%.2f %%", Double(stats.met) / Double(stats.results) * 100),
         String(stats.late), String(stats.dead),
@@ -197,10 +197,10 @@ public final class ClusterView: @unchecked Sendable {
       let sorted = stats.inference.sorted()
       groupTable.append([
         group, stats.backend, String(stats.batches),
-        String(format: "%.1f", DemoSummary.percentile(stats.transport.sorted(), 0.95)),
-        String(format: "%.1f", DemoSummary.percentile(stats.queueing.sorted(), 0.95)),
-        String(format: "%.1f", DemoSummary.percentile(sorted, 0.5)),
-        String(format: "%.1f", DemoSummary.percentile(sorted, 0.99)),
+        String(format: "%.1f", Quantile.nearestRank(stats.transport.sorted(), 0.95)),
+        String(format: "%.1f", Quantile.nearestRank(stats.queueing.sorted(), 0.95)),
+        String(format: "%.1f", Quantile.nearestRank(sorted, 0.5)),
+        String(format: "%.1f", Quantile.nearestRank(sorted, 0.99)),
         String(format: "%.1f", stats.predictedMaxMs),
         stats.requests == 0 ? "-" : String(format: "%.4e", stats.cost / Double(stats.requests)),
       ])

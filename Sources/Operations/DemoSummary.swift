@@ -59,8 +59,8 @@ public struct DemoSummary: Sendable {
         app.id, String(Int((app.slo * 1000).rounded())), String(format: "%.1f", app.rate),
         String(ids.count), String(results.count), String(ended.filter { $0.kind == "late" }.count),
         String(ended.filter { $0.kind == "dead-letter" }.count),
-        latencies.isEmpty ? "-" : String(format: "%.1f", Self.percentile(latencies, 0.5)),
-        latencies.isEmpty ? "-" : String(format: "%.1f", Self.percentile(latencies, 0.99)),
+        latencies.isEmpty ? "-" : String(format: "%.1f", Quantile.nearestRank(latencies, 0.5)),
+        latencies.isEmpty ? "-" : String(format: "%.1f", Quantile.nearestRank(latencies, 0.99)),
         ids.isEmpty ? "-" : String(format: "%.2f %%", Double(within) / Double(ids.count) * 100),
       ])
     }
@@ -113,9 +113,5 @@ public struct DemoSummary: Sendable {
     }
     for failure in failures { lines.append("service failure: \(failure)") }
     return lines.joined(separator: "\n")
-  }
-
-  public static func percentile(_ sorted: [Double], _ q: Double) -> Double {
-    Percentiles.nearestRank(sorted, q)
   }
 }

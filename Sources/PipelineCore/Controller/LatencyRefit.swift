@@ -97,7 +97,7 @@ public struct LatencyRefit: Sendable {
     for (batch, tail) in cpu where tail.count >= minimum {
       if let last = tail.last, !fresh(last) {
         if freshRatios.count >= minimum {
-          let ratio = freshRatios[freshRatios.count / 2]
+          let ratio = Quantile.median(freshRatios)
           fitted.cpu.latencyAvg[batch - 1] = Self.scaled(prior.cpu.latencyAvg[batch - 1], ratio)
           fitted.cpu.latencyMax[batch - 1] = Self.scaled(prior.cpu.latencyMax[batch - 1], ratio)
         }
@@ -109,9 +109,9 @@ public struct LatencyRefit: Sendable {
       }
       let observations = tail.suffix(memory)
       let recent = ratios(observations)
-      let median = recent[recent.count / 2]
+      let median = Quantile.median(recent)
       let all = ratios(tail[...])
-      let high = all[min(all.count - 1, Int(Double(all.count) * 0.99))]
+      let high = Quantile.nearestRank(all, 0.99)
       let avg = prior.cpu.latencyAvg[batch - 1]
       let maxCurve = prior.cpu.latencyMax[batch - 1]
       // The measured maximum relative to the prior's maximum curve.

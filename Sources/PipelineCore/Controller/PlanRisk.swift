@@ -97,7 +97,7 @@ public struct PlanRisk: Sendable {
       let standardError = (variance / Double(ratios.count)).squareRoot()
       // The newest ten: fewer would be noise, more would mix in batches from before a change.
       let newest = ratios.suffix(10).sorted()
-      let lag = max(1, newest[newest.count / 2])
+      let lag = max(1, Quantile.median(newest))
       if mean > 1 + tolerance, mean - 1 > sigmas * standardError {
         risks.append(
           Risk(
@@ -108,7 +108,7 @@ public struct PlanRisk: Sendable {
         // The newest batches slower on average: the mean moved (a slowdown shows first in the
         // tail). Otherwise the spread is wider than the model's: widen the maximum.
         let shifted = lag >= 1 + tolerance / 2
-        let p99 = Percentiles.nearestRank(overMax.sorted(), 1 - tailShare)
+        let p99 = Quantile.nearestRank(overMax.sorted(), 1 - tailShare)
         risks.append(
           Risk(
             group: group.id, kind: function.kind,

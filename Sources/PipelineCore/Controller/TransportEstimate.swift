@@ -83,7 +83,7 @@ public struct TransportEstimate: Sendable {
   /// The current estimate: the `quantile` of the recent batches, or the prior.
   public var value: Double {
     guard samples.count >= minimum else { return prior }
-    return Percentiles.nearestRank(samples.sorted(), quantile)
+    return Quantile.nearestRank(samples.sorted(), quantile)
   }
 
   /// What the planner would reserve now, before the per-SLO cap.

@@ -88,13 +88,7 @@ public struct Percentiles: Codable, Sendable, Equatable {
     guard !samples.isEmpty else { return nil }
     let sorted = samples.sorted()
     return Percentiles(
-      p50: nearestRank(sorted, 0.5), p95: nearestRank(sorted, 0.95),
-      p99: nearestRank(sorted, 0.99), max: sorted[sorted.count - 1], count: sorted.count)
-  }
-
-  /// The q-quantile of sorted samples by nearest rank.
-  public static func nearestRank(_ sorted: [Double], _ q: Double) -> Double {
-    let rank = Int((Double(sorted.count) * q).rounded(.up))
-    return sorted[Swift.min(sorted.count - 1, Swift.max(0, rank - 1))]
+      p50: Quantile.nearestRank(sorted, 0.5), p95: Quantile.nearestRank(sorted, 0.95),
+      p99: Quantile.nearestRank(sorted, 0.99), max: sorted[sorted.count - 1], count: sorted.count)
   }
 }
