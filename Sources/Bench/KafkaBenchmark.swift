@@ -1,8 +1,8 @@
-import PipelineCore
 import Arguments
 import Foundation
 import Kafka
 import Operations
+import PipelineCore
 
 /// Producer and consumer throughput of our Kafka layer beside kcat's, on one embedded broker.
 ///

@@ -1,6 +1,6 @@
-import PipelineCore
 import Foundation
 import Operations
+import PipelineCore
 import Planner
 
 /// `harmonybatch bench planner`: how long each algorithm takes to plan 1 to 1,000 apps, and how

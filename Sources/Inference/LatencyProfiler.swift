@@ -1,5 +1,5 @@
-import PipelineCore
 import Foundation
+import PipelineCore
 import Planner
 
 /// Measures the MiniLM encoder on this machine and fits the planner's CPU latency model, for

@@ -1,5 +1,5 @@
-import PipelineCore
 import Foundation
+import PipelineCore
 import Planner
 
 /// A quick measurement of MiniLM on this machine against a profile's CPU part, so a plan starts

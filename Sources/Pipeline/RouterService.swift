@@ -131,7 +131,8 @@ public struct RouterService: PipelineService {
     }
     try io.produce(
       KafkaProducerMessage(
-        topic: settings.topics.rates, key: Array(settings.instance.utf8), value: try body.messageJSON()),
+        topic: settings.topics.rates, key: Array(settings.instance.utf8),
+        value: try body.messageJSON()),
       sources: [])
   }
 

@@ -1,35 +1,3 @@
-/// A request waiting in a batch buffer. Times are seconds on the batcher's clock (epoch-based).
-public struct BufferedRequest<Item: Sendable>: Sendable {
-  public var id: String
-  public var app: String
-  public var arrival: Double
-  public var slo: Double
-  /// How long the request may wait for its batch to fill.
-  public var timeout: Double
-  /// Whatever the shell needs to send the request on (payload, source offset, …).
-  public var item: Item
-  /// What it adds to its batch's record (0: not counted).
-  public var bytes: Int
-
-  public init(
-    id: String, app: String, arrival: Double, slo: Double, timeout: Double, item: Item,
-    bytes: Int = 0
-  ) {
-    self.id = id
-    self.app = app
-    self.arrival = arrival
-    self.slo = slo
-    self.timeout = timeout
-    self.item = item
-    self.bytes = bytes
-  }
-
-  /// The latest flush time the plan allows this request.
-  public var deadline: Double { arrival + timeout }
-  /// When its SLO runs out.
-  public var sloDeadline: Double { arrival + slo }
-}
-
 /// Why a buffer was flushed.
 public enum FlushReason: String, Sendable, Codable {
   /// It held a full batch.
@@ -52,26 +20,6 @@ public enum LatePolicy: String, Sendable, CaseIterable {
   case divert
   /// Dispatch it at once anyway, marked late.
   case forward
-}
-
-/// A batch ready to dispatch.
-public struct ReadyBatch<Item: Sendable>: Sendable {
-  public var spec: GroupSpec
-  public var requests: [BufferedRequest<Item>]
-  public var reason: FlushReason
-  public var flushedAt: Double
-  /// The earliest personal deadline in the buffer when it was flushed.
-  public var dueAt: Double
-  /// Ids of requests that are dispatched although their SLO cannot be met (policy `forward`).
-  public var lateIDs: Set<String>
-}
-
-/// What the batching core asks its shell to do.
-public enum BatchingDirective<Item: Sendable>: Sendable {
-  case dispatch(ReadyBatch<Item>)
-  /// Divert a request that can no longer make its SLO; `lateBy` is how far past its SLO the
-  /// predicted end would be (seconds).
-  case divert(BufferedRequest<Item>, spec: GroupSpec, lateBy: Double)
 }
 
 /// The batching state machine (model reference §2): one buffer per group with capacity b and

@@ -1,0 +1,68 @@
+import Foundation
+import Inference
+import Kafka
+import Pipeline
+import PipelineCore
+import Planner
+import Synchronization
+
+/// Reads results, late records and dead letters (no group: it sees everything).
+public final class OutcomeReader: @unchecked Sendable {
+  public struct Outcome {
+    public var app: String
+    public var latencyMs: Double?
+    public var sloMet: Bool
+    public var kind: String  // result, late, dead-letter
+    public var backend: String?
+  }
+
+  private let consumer: KafkaConsumer
+  private(set) var outcomes: [String: Outcome] = [:]
+  public var ids: Set<String> { Set(outcomes.keys) }
+
+  public init(common: KafkaConfiguration, topics: PipelineTopics) throws {
+    var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
+    configuration.fetchWaitMaxMs = 10
+    consumer = try KafkaConsumer(configuration: configuration)
+    var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
+    for topic in [topics.results, topics.late, topics.deadLetter] {
+      for partition in 0..<Int32(4) {
+        partitions.append((KafkaTopicPartition(topic: topic, partition: partition), .beginning))
+      }
+    }
+    try consumer.assign(partitions)
+  }
+
+  deinit { consumer.close() }
+
+  public func has(_ id: String) -> Bool { outcomes[id] != nil }
+
+  /// Reads what has arrived; returns the ids seen in this call.
+  @discardableResult
+  public func poll() -> [String] {
+    var seen: [String] = []
+    while let event = try? consumer.poll(timeoutMs: 1), case .record(let record) = event {
+      if record.topic.hasSuffix("results") {
+        guard
+          let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(record.value ?? []))
+        else { continue }
+        outcomes[result.requestID] = Outcome(
+          app: result.app, latencyMs: result.latencyMs, sloMet: result.sloMet, kind: "result",
+          backend: result.backend)
+        seen.append(result.requestID)
+      } else {
+        let id =
+          record.headers.last(where: { $0.key == HeaderName.requestID })?.value
+          .map { String(decoding: $0, as: UTF8.self) } ?? record.coordinates
+        let app = record.keyString ?? "?"
+        if outcomes[id] == nil {
+          outcomes[id] = Outcome(
+            app: app, latencyMs: nil, sloMet: false,
+            kind: record.topic.hasSuffix("late") ? "late" : "dead-letter", backend: nil)
+        }
+        seen.append(id)
+      }
+    }
+    return seen
+  }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Planner
+
+/// A plan re-costed under new rates and a new model: its groups as they are, the apps it does
+/// not cover, and the groups whose SLOs are at risk (constraint (10): an SLO below the batch's
+/// maximum latency). A batch that no longer fills in time (constraint (9)) is not a risk — the
+/// buffer flushes at the deadline with fewer requests — but it costs more: requests are costed at
+/// the batch the group can now fill, `min(b, ⌊R·T⌋ + 1)`.
+public struct PlanCost: Sendable, Equatable {
+  public var objective: Double
+  public var uncovered: [String]
+  public var atRisk: [String]
+
+  public static func of(_ plan: Plan, apps: [App], provisioner: Provisioner) -> PlanCost {
+    let latency = provisioner.latencyModel
+    let cost = provisioner.costModel
+    let byID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    var covered = Set<String>()
+    var weighted = 0.0
+    var total = 0.0
+    var atRisk: [String] = []
+    for group in plan.groups {
+      let members = group.apps.compactMap { byID[$0] }
+      covered.formUnion(members.map(\.id))
+      let function = group.function
+      let b = group.batchSize
+      let predicted =
+        function.kind == .cpu
+        ? latency.cpu(vcpu: function.vcpu, batch: min(b, latency.profile.cpu.maxBatch))
+        : latency.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: b)
+      var load = GroupLoad()
+      for member in members.sorted(by: { $0.slo < $1.slo }) {
+        load.add(App(id: member.id, slo: member.slo, rate: member.rate))
+      }
+      // At risk: a member's wait plus the batch's maximum latency no longer fits its SLO (the SLO
+      // the controller plans with: the app's, less the pipeline's measured overhead).
+      if members.contains(where: { member in
+        (group.timeoutsMs[member.id] ?? 0) / 1000 + predicted.max > member.slo + 1e-9
+      }) {
+        atRisk.append(group.id)
+      }
+      let window = load.slos.timeout - predicted.max
+      let filled = max(
+        1, min(b, EquivalentTimeout.reachableBatch(rate: load.rate, timeout: window)))
+      let perCall =
+        (function.kind == .cpu
+        ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: b, avgLatency: predicted.avg)
+        : cost.gpuCostPerRequest(
+          memoryGB: function.gpuMemoryGB, batch: b, avgLatency: predicted.avg)).map {
+          $0 * Double(b)
+        } ?? .infinity
+      let perRequest = perCall / Double(filled)
+      weighted += load.rate * perRequest
+      total += load.rate
+    }
+    let uncovered = apps.map(\.id).filter { !covered.contains($0) }.sorted()
+    return PlanCost(
+      objective: total > 0 ? weighted / total : 0, uncovered: uncovered, atRisk: atRisk)
+  }
+}
