@@ -48,8 +48,7 @@ public struct BatcherService: PipelineService {
     var counters = Counters()
     var routes = RouteParser()
     var ledger = RecoveryLedger()
-    var failure: Error?
-    do {
+    try io.run {
       while !stop.isSet {
         if io.hasJoined { context.ready() }
         var waitMs = 50
@@ -92,19 +91,12 @@ public struct BatcherService: PipelineService {
         try io.advanceOffsetsPeriodically()
       }
       try execute(buffers.drain(now: clock.now()), io: io, counters: &counters)
-    } catch {
-      failure = error
+    } stopped: {
+      log.info(
+        "stopped: \(counters.batches) batches of \(counters.dispatched) requests, "
+          + "\(counters.late) late, \(counters.deadLetters) dead letters"
+          + (counters.recovered > 0 ? ", \(counters.recovered) found done before a restart" : ""))
     }
-    do {
-      try io.finish()
-    } catch {
-      failure = failure ?? error
-    }
-    log.info(
-      "stopped: \(counters.batches) batches of \(counters.dispatched) requests, "
-        + "\(counters.late) late, \(counters.deadLetters) dead letters"
-        + (counters.recovered > 0 ? ", \(counters.recovered) found done before a restart" : ""))
-    if let failure { throw failure }
   }
 
   struct Counters {

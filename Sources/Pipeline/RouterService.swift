@@ -56,8 +56,7 @@ public struct RouterService: PipelineService {
     var ledger = RecoveryLedger()
     var routed = 0
     var rejected = 0
-    var failure: Error?
-    do {
+    try io.run {
       while !stop.isSet {
         if let follower, let newer = follower.newer(than: router.table.version) {
           plan = newer
@@ -103,16 +102,9 @@ public struct RouterService: PipelineService {
         }
       }
       try publishReport(&router, io: io, from: lastReport, to: clock.now())
-    } catch {
-      failure = error
+    } stopped: {
+      log.info("stopped: \(routed) requests routed, \(rejected) dead letters")
     }
-    do {
-      try io.finish()
-    } catch {
-      failure = failure ?? error
-    }
-    log.info("stopped: \(routed) requests routed, \(rejected) dead letters")
-    if let failure { throw failure }
   }
 
   private func publishReport(

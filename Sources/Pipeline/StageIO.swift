@@ -200,6 +200,21 @@ final class StageIO: @unchecked Sendable {
     }
   }
 
+  /// A stage's run from end to end: `work` (its loop, until it stops or fails), then `drain`
+  /// (what it still holds; an error it returns counts as the stage's), then `finish()`, then
+  /// `stopped` (the last log line). Each step runs even when one before it failed; the first
+  /// error is thrown at the end, so nothing past it is committed.
+  func run(
+    _ work: () throws -> Void, drain: () -> (any Error)? = { nil }, stopped: () -> Void
+  ) throws {
+    var failure: (any Error)?
+    do { try work() } catch { failure = error }
+    if let error = drain() { failure = failure ?? error }
+    do { try finish() } catch { failure = failure ?? error }
+    stopped()
+    if let failure { throw failure }
+  }
+
   /// Waits for every produced message, stores and commits the offsets, and leaves the group.
   func finish(timeoutMs: Int = 30_000) throws(KafkaError) {
     watch.stop()

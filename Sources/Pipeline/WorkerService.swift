@@ -93,8 +93,7 @@ public struct WorkerService: PipelineService {
     var batches = 0
     var lastReport = clock.now()
     var ledger = RecoveryLedger()
-    var failure: Error?
-    do {
+    try io.run {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
         if io.hasJoined { context.ready() }
@@ -135,23 +134,17 @@ public struct WorkerService: PipelineService {
           try report(usage.withLock { $0.close(at: now) }, backlog: queue.count, io: io)
         }
       }
-    } catch {
-      failure = error
+    } drain: {
+      // Finish the batches running; the ones not started stay uncommitted for the group.
+      let left = queue.close()
+      running.wait()
+      if left > 0 { log.info("\(left) batches read but not started are left to the group") }
+      return firstError.withLock { $0 }
+    } stopped: {
+      log.info(
+        "stopped: \(batches) batches read, \(requests.load(ordering: .relaxed)) requests run on "
+          + "\(backend.name) in \(slots) slots")
     }
-    // Finish the batches running; the ones not started stay uncommitted for the group.
-    let left = queue.close()
-    running.wait()
-    if left > 0 { log.info("\(left) batches read but not started are left to the group") }
-    failure = failure ?? firstError.withLock { $0 }
-    do {
-      try io.finish()
-    } catch {
-      failure = failure ?? error
-    }
-    log.info(
-      "stopped: \(batches) batches read, \(requests.load(ordering: .relaxed)) requests run on "
-        + "\(backend.name) in \(slots) slots")
-    if let failure { throw failure }
   }
 
   /// Publishes the window's report on hb.workers.
