@@ -70,13 +70,15 @@ enum BatcherCommand {
     routerSettings.planner = planner
     routerSettings.maxPayloadBytes = try options.int(
       "max-payload-bytes", default: RequestRouter.defaultMaxPayloadBytes, in: 1...100_000_000)
-    routerSettings.reportIntervalMs = try options.int(
-      "report-interval-ms", default: 1000, in: 10...3_600_000)
+    routerSettings.reportInterval = .milliseconds(
+      try options.int(
+        "report-interval-ms", default: 1000, in: 10...3_600_000))
     var batcherSettings = BatcherService.Settings()
     batcherSettings.topics = topics
     batcherSettings.latePolicy = latePolicy
-    batcherSettings.flushMarginMs = try options.double(
-      "flush-margin-ms", default: 5, in: 0...10_000)
+    batcherSettings.flushMargin = .milliseconds(
+      try options.double(
+        "flush-margin-ms", default: 5, in: 0...10_000))
 
     // Downstream first: on shutdown the router stops first and the batcher flushes what it sent.
     var services: [any PipelineService] = []

@@ -89,7 +89,8 @@ enum WorkerCommand {
     settings.costModel = CostModel(profile: profile, pricing: pricing)
     settings.concurrency = try options.int(
       "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
-    settings.reportInterval = try options.double("report-interval", default: 1, in: 0...3600)
+    settings.reportInterval = .seconds(
+      try options.double("report-interval", default: 1, in: 0...3600))
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "worker")
     log.info(

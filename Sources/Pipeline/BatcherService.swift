@@ -17,7 +17,7 @@ public struct BatcherService: PipelineService {
     public var latePolicy = LatePolicy.divert
     /// Buffers flush this long before the plan's deadline, so that the wake-up jitter of a busy
     /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max).
-    public var flushMarginMs = 5.0
+    public var flushMargin: Duration = .milliseconds(5)
     public var metrics: PipelineMetrics?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
 
@@ -139,7 +139,7 @@ public struct BatcherService: PipelineService {
       let request = BufferedRequest(
         id: grouped.requestID, app: grouped.app, arrival: Double(grouped.arrivalMs) / 1000,
         slo: grouped.sloMs / 1000,
-        timeout: max(0, grouped.timeoutMs - settings.flushMarginMs) / 1000,
+        timeout: max(0, grouped.timeoutMs / 1000 - settings.flushMargin.seconds),
         item: BatchItem(
           source: record.topicPartition, offset: record.offset, value: record.value,
           headers: record.headers),

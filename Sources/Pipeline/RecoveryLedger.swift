@@ -79,18 +79,17 @@ struct RecoveryLedger {
     var ends: [KafkaTopicPartition: Int64] = [:]
     var starts: [(KafkaTopicPartition, KafkaOffset)] = []
     let byTime = try reader.offsets(for: partitions, atOrAfter: since)
+    // A broker that cannot look offsets up by time (librdkafka's mock cluster answers "the end"
+    // even for time 0) is read from its first record: CreateTimes do not rise with offsets (dead
+    // letters and late records keep their request's time; a producer that lost the broker
+    // appends what it queued behind newer records), so no search by time is safe there, and the
+    // mock keeps at most 5 MiB a partition.
+    let byTimeZero = try reader.offsets(for: partitions, atOrAfter: 0)
     for partition in partitions {
       let (low, end) = try reader.watermarks(partition)
       guard low < end else { continue }
-      var start = byTime[partition] ?? end
-      // A broker that cannot look offsets up by time (librdkafka's mock cluster answers "the
-      // end") is found out by the last record's time; then search for the start ourselves.
-      if start >= end, let last = try Self.timestamp(of: partition, at: end - 1, reader: reader),
-        last >= since
-      {
-        start = try Self.firstOffset(
-          of: partition, atOrAfter: since - Self.appendDelayMs, in: low..<end, reader: reader)
-      }
+      let searchable = (byTimeZero[partition] ?? end) < end
+      let start = searchable ? (byTime[partition] ?? end) : low
       if start < end {
         ends[partition] = end
         starts.append((partition, .exact(start)))
@@ -131,46 +130,6 @@ struct RecoveryLedger {
           + "\(ends.count - finished.count) partitions; some records may be produced twice")
     }
     return ledger
-  }
-}
-
-extension RecoveryLedger {
-  /// The CreateTime of the record at `offset`, read alone.
-  static func timestamp(
-    of partition: KafkaTopicPartition, at offset: Int64, reader: KafkaConsumer
-  ) throws(KafkaError) -> Int64? {
-    try reader.assign([(partition, .exact(offset))])
-    let deadline = ContinuousClock.now + .seconds(5)
-    while ContinuousClock.now < deadline {
-      if case .record(let record) = try reader.poll(timeoutMs: 50) { return record.timestampMs }
-    }
-    return nil
-  }
-
-  /// How long a record may wait in its producer before the broker appends it, as far as the
-  /// search by CreateTime is concerned. CreateTimes do not rise with offsets: a producer that
-  /// lost the broker sends what it queued when it is back (after up to 10 s of reconnect
-  /// backoff), behind newer records of others. Every record created before a point in time
-  /// less this delay was appended before anything created at that point, so a search for that
-  /// earlier time starts early enough.
-  static let appendDelayMs: Int64 = 60_000
-
-  /// The first offset in `range` whose record is at or after `timestampMs` (binary search:
-  /// right where CreateTimes rise with offsets; the caller searches for a time `appendDelayMs`
-  /// early, so that records appended late cannot hide what it looks for).
-  static func firstOffset(
-    of partition: KafkaTopicPartition, atOrAfter timestampMs: Int64, in range: Range<Int64>,
-    reader: KafkaConsumer
-  ) throws(KafkaError) -> Int64 {
-    var (low, high) = (range.lowerBound, range.upperBound)
-    while low < high {
-      let middle = low + (high - low) / 2
-      guard let time = try timestamp(of: partition, at: middle, reader: reader) else {
-        return range.lowerBound
-      }
-      if time < timestampMs { low = middle + 1 } else { high = middle }
-    }
-    return low
   }
 }
 

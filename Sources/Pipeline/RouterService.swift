@@ -6,7 +6,7 @@ import Planner
 /// The router stage: a consumer-group member on hb.requests that validates every request, tags it
 /// with its group under the current plan and re-publishes it on hb.grouped keyed by group id, so
 /// every request of a group reaches the same batcher. Bad records go to hb.dead-letter. Every
-/// `reportIntervalMs` it publishes what it saw on hb.rates for the controller.
+/// `reportInterval` it publishes what it saw on hb.rates for the controller.
 public struct RouterService: PipelineService {
   /// The service is named after its log (`router`, `cpu-worker`, …).
   public var name: String { log.service }
@@ -15,7 +15,7 @@ public struct RouterService: PipelineService {
     public var topics = PipelineTopics()
     public var groupID = "hb-router"
     public var maxPayloadBytes = RequestRouter.defaultMaxPayloadBytes
-    public var reportIntervalMs = 1000
+    public var reportInterval: Duration = .seconds(1)
     /// A fixed plan (`--plan FILE`); otherwise plans are read from the plan topic.
     public var fixedPlan: Plan?
     /// Provisions apps the plan does not cover (they are served alone until it does).
@@ -96,7 +96,7 @@ public struct RouterService: PipelineService {
         }
         try io.advanceOffsetsPeriodically()
         let now = clock.now()
-        if now - lastReport >= Double(settings.reportIntervalMs) / 1000 {
+        if now - lastReport >= settings.reportInterval.seconds {
           try publishReport(&router, io: io, from: lastReport, to: now)
           lastReport = now
         }

@@ -31,7 +31,7 @@ public struct WorkerService: PipelineService {
     /// (slots × the function's vCPU should not pass them).
     public var concurrency = 1
     /// How often the worker reports on hb.workers (seconds; 0: never).
-    public var reportInterval = 1.0
+    public var reportInterval: Duration = .seconds(1)
 
     public init() {}
 
@@ -129,7 +129,7 @@ public struct WorkerService: PipelineService {
         }
         try io.advanceOffsetsPeriodically()
         let now = clock.now()
-        if settings.reportInterval > 0, now - lastReport >= settings.reportInterval {
+        if settings.reportInterval > .zero, now - lastReport >= settings.reportInterval.seconds {
           lastReport = now
           try report(usage.withLock { $0.close(at: now) }, backlog: queue.count, io: io)
         }

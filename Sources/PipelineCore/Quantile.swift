@@ -8,11 +8,10 @@ public enum Quantile {
     return sorted[min(sorted.count - 1, max(0, rank - 1))]
   }
 
-  /// The median of ascending `sorted`: the middle sample, or the mean of the two middle ones.
-  /// `sorted` must not be empty.
+  /// The median of ascending `sorted`: the middle sample (of an even count, the upper of the
+  /// two middle ones: always a sample). `sorted` must not be empty.
   public static func median(_ sorted: [Double]) -> Double {
     precondition(!sorted.isEmpty, "a median of no samples")
-    let middle = sorted.count / 2
-    return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+    return sorted[sorted.count / 2]
   }
 }

@@ -115,7 +115,7 @@ extension RequestRouterTests {
     var settings = RouterService.Settings()
     settings.topics = topics
     settings.groupID = uniqueName("router")
-    settings.reportIntervalMs = 200
+    settings.reportInterval = .milliseconds(200)
     let routing = settings
     let router = RunningService("router") { stop in
       try RouterService(common: quietCommon(bootstrap), settings: routing, log: log.log("router"))

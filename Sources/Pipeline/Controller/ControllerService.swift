@@ -5,7 +5,7 @@ import Planner
 
 /// The controller service: the Kafka shell around `ControllerCore`. It reads the routers'
 /// reports (hb.rates), the workers' feedback (hb.feedback) and reports (hb.workers), hands them
-/// to the core with the time, ticks it every `tickSeconds`, and executes what it decides:
+/// to the core with the time, ticks it every `tick`, and executes what it decides:
 /// plans on the compacted hb.plans (one key), scaling recommendations on hb.scaling (keyed by
 /// pool), log lines.
 public struct ControllerService: PipelineService {
@@ -18,7 +18,7 @@ public struct ControllerService: PipelineService {
     /// What the core decides with (the topics are set from `topics`).
     public var core: ControllerCore.Settings
     /// How often the controller looks at its estimates.
-    public var tickSeconds = 1.0
+    public var tick: Duration = .seconds(1)
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       core = ControllerCore.Settings(prior: prior, pricing: pricing)
@@ -86,7 +86,7 @@ public struct ControllerService: PipelineService {
         }
       }
       let now = clock.now()
-      guard now - lastTick >= settings.tickSeconds else { continue }
+      guard now - lastTick >= settings.tick.seconds else { continue }
       lastTick = now
       try watch.check()
       // A valid plan newer than ours that we did not publish (another controller, a person):
