@@ -193,7 +193,7 @@ public final class DemoRun: Sendable {
       throw RunFailure("no plan appeared on hb.plans: the controller did not publish one")
     }
     return DemoSummary(
-      apps: apps, sent: sent, outcomes: outcomes, plan: plan, baseline: baseline,
+      apps: apps, sent: sent, outcomes: outcomes.outcomes, plan: plan, baseline: baseline,
       seconds: (ContinuousClock.now - started).seconds, failures: [],
       versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
       billed: view.billed)

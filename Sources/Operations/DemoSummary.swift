@@ -7,7 +7,8 @@ import Planner
 public struct DemoSummary: Sendable {
   public let apps: [App]
   public let sent: [String: App]
-  public let outcomes: OutcomeReader
+  /// Request id → where it ended (what the outcome reader saw).
+  public let outcomes: [String: OutcomeReader.Outcome]
   public let plan: Plan
   public let baseline: Plan
   public let seconds: Double
@@ -35,7 +36,7 @@ public struct DemoSummary: Sendable {
     return formatter.date(from: text)?.timeIntervalSince1970
   }
 
-  public var missing: Int { sent.keys.filter { !outcomes.has($0) }.count }
+  public var missing: Int { sent.keys.filter { outcomes[$0] == nil }.count }
 
   public var text: String {
     var table = TextTable([
@@ -48,7 +49,7 @@ public struct DemoSummary: Sendable {
     var backends = Set<String>()
     for app in apps {
       let ids = sent.filter { $0.value.id == app.id }.map(\.key)
-      let ended = ids.compactMap { outcomes.outcomes[$0] }
+      let ended = ids.compactMap { outcomes[$0] }
       let results = ended.filter { $0.kind == "result" }
       let latencies = results.compactMap(\.latencyMs).sorted()
       let within = results.filter(\.sloMet).count

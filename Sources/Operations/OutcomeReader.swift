@@ -8,7 +8,7 @@ import Synchronization
 
 /// Reads results, late records and dead letters (no group: it sees everything).
 public final class OutcomeReader: @unchecked Sendable {
-  public struct Outcome {
+  public struct Outcome: Sendable {
     public var app: String
     public var latencyMs: Double?
     public var sloMet: Bool
