@@ -184,7 +184,7 @@ public final class DemoRun: Sendable {
     // The plan in force at the end (the controller re-plans as it learns rates and latencies),
     // and the feedback of every batch that produced a result (it is published with the results).
     view.catchUp()
-    let results = outcomes.outcomes.values.filter { $0.kind == "result" }.count
+    let results = outcomes.outcomes.values.filter { $0.kind == .result }.count
     let feedbackDeadline = ContinuousClock.now + .seconds(10)
     while view.billed.requests < results, ContinuousClock.now < feedbackDeadline {
       view.read(forMs: 50)

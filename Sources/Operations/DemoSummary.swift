@@ -50,7 +50,7 @@ public struct DemoSummary: Sendable {
     for app in apps {
       let ids = sent.filter { $0.value.id == app.id }.map(\.key)
       let ended = ids.compactMap { outcomes[$0] }
-      let results = ended.filter { $0.kind == "result" }
+      let results = ended.filter { $0.kind == .result }
       let latencies = results.compactMap(\.latencyMs).sorted()
       let within = results.filter(\.sloMet).count
       totalWithin += within
@@ -58,8 +58,8 @@ public struct DemoSummary: Sendable {
       backends.formUnion(results.compactMap(\.backend))
       table.append([
         app.id, String(Int((app.slo * 1000).rounded())), String(format: "%.1f", app.rate),
-        String(ids.count), String(results.count), String(ended.filter { $0.kind == "late" }.count),
-        String(ended.filter { $0.kind == "dead-letter" }.count),
+        String(ids.count), String(results.count), String(ended.filter { $0.kind == .late }.count),
+        String(ended.filter { $0.kind == .deadLetter }.count),
         latencies.isEmpty ? "-" : String(format: "%.1f", Quantile.nearestRank(latencies, 0.5)),
         latencies.isEmpty ? "-" : String(format: "%.1f", Quantile.nearestRank(latencies, 0.99)),
         ids.isEmpty ? "-" : String(format: "%.2f %%", Double(within) / Double(ids.count) * 100),

@@ -12,17 +12,19 @@ public final class OutcomeReader: @unchecked Sendable {
     public var app: String
     public var latencyMs: Double?
     public var sloMet: Bool
-    public var kind: String  // result, late, dead-letter
+    public var kind: OutcomeKind
     public var backend: String?
   }
 
   private let consumer: KafkaConsumer
+  private let topics: PipelineTopics
   private(set) var outcomes: [String: Outcome] = [:]
   public var ids: Set<String> { Set(outcomes.keys) }
 
   public init(common: KafkaConfiguration, topics: PipelineTopics) throws {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
     configuration.fetchWaitMaxMs = 10
+    self.topics = topics
     consumer = try KafkaConsumer(configuration: configuration)
     var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
     for topic in [topics.results, topics.late, topics.deadLetter] {
@@ -42,12 +44,12 @@ public final class OutcomeReader: @unchecked Sendable {
   public func poll() -> [String] {
     var seen: [String] = []
     while let event = try? consumer.poll(timeoutMs: 1), case .record(let record) = event {
-      if record.topic.hasSuffix("results") {
+      if record.topic == topics.results {
         guard
           let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(record.value ?? []))
         else { continue }
         outcomes[result.requestID] = Outcome(
-          app: result.app, latencyMs: result.latencyMs, sloMet: result.sloMet, kind: "result",
+          app: result.app, latencyMs: result.latencyMs, sloMet: result.sloMet, kind: .result,
           backend: result.backend)
         seen.append(result.requestID)
       } else {
@@ -58,7 +60,7 @@ public final class OutcomeReader: @unchecked Sendable {
         if outcomes[id] == nil {
           outcomes[id] = Outcome(
             app: app, latencyMs: nil, sloMet: false,
-            kind: record.topic.hasSuffix("late") ? "late" : "dead-letter", backend: nil)
+            kind: record.topic == topics.late ? .late : .deadLetter, backend: nil)
         }
         seen.append(id)
       }
