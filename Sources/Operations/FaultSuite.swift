@@ -130,27 +130,36 @@ public final class FaultSuite: @unchecked Sendable {  // driven from one thread;
       "--bootstrap", bootstrap, "--unreachable-timeout", "300", "--property",
       "enable.idempotence=false",
     ]
+    // The services run a copy of this binary: a rebuild while the suite runs (it replaces the
+    // file) must not leave the restarts without a program, or mix two versions.
+    let executable = directory + "/harmonybatch"
+    try? FileManager.default.removeItem(atPath: executable)
+    try FileManager.default.copyItem(atPath: ServiceProcess.current, toPath: executable)
     services = [
       ServiceProcess(
         name: "controller",
         arguments: ["controller", "--model", "VGG19", "--apps", appsPath, "--period", "20"]
           + common,
-        directory: directory),
+        directory: directory, executable: executable),
       ServiceProcess(
-        name: "batcher", arguments: ["batcher", "--model", "VGG19"] + common, directory: directory),
+        name: "batcher", arguments: ["batcher", "--model", "VGG19"] + common, directory: directory,
+        executable: executable),
       ServiceProcess(
         name: "worker-cpu",
         arguments: [
           "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
           "--concurrency", "16",
-        ] + common, directory: directory),
+        ] + common, directory: directory, executable: executable),
       ServiceProcess(
         name: "worker-gpu",
         arguments: ["worker", "--kind", "gpu", "--model", "VGG19", "--concurrency", "16"] + common,
-        directory: directory),
+        directory: directory, executable: executable),
     ]
     for service in services { try service.start() }
-    defer { for service in services { service.stop(timeout: 5) } }
+    defer {
+      for service in services { service.stop(timeout: 5) }
+      try? FileManager.default.removeItem(atPath: executable)
+    }
     progress(
       "fault suite: broker at \(bootstrap); services started; logs in \(directory); "
         + "times are seconds since \(ISO8601DateFormatter().string(from: Date()))")

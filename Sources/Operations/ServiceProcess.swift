@@ -16,14 +16,19 @@ public final class ServiceProcess: @unchecked Sendable {  // mutated from the su
   private var startedAt = ContinuousClock.now
   private var killing = false
 
-  public init(name: String, arguments: [String], directory: String) {
+  /// The binary every instance runs.
+  public let executable: String
+
+  public init(name: String, arguments: [String], directory: String, executable: String) {
     self.name = name
+    self.executable = executable
     self.arguments = arguments
     logPath = directory + "/\(name).log"
     _ = FileManager.default.createFile(atPath: logPath, contents: nil)
   }
 
-  public static var executable: String {
+  /// This process's own binary.
+  public static var current: String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
       ?? CommandLine.arguments[0]
   }
@@ -32,7 +37,7 @@ public final class ServiceProcess: @unchecked Sendable {  // mutated from the su
 
   public func start() throws {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: Self.executable)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     // Time-stamped lines, to place what a service did against the suite's faults.
     process.environment = ProcessInfo.processInfo.environment.merging(
