@@ -187,6 +187,12 @@ final class StageIO: @unchecked Sendable {
   /// stage must stop without committing past it, so a restart replays it.
   func advanceOffsets() throws(KafkaError) {
     let (done, failure) = acknowledgements.take()
+    let unconfirmed = acknowledgements.withoutOffset.exchange(0, ordering: .relaxed)
+    if unconfirmed > 0 {
+      log.warning(
+        "\(unconfirmed) records acknowledged without an offset (the broker said it had them "
+          + "already; librdkafka's mock broker may not have: see README, Faults and guarantees)")
+    }
     for (partition, offset) in done { pending.complete(partition, offset: offset) }
     if let failure { throw failure }
     let advanced = pending.takeAdvanced()
@@ -259,12 +265,17 @@ final class Countdown: Sendable {
 /// Delivery reports, handed from the producer's thread to the stage's loop.
 final class Acknowledgements: Sendable {
   private let state = Mutex<(done: [(KafkaTopicPartition, Int64)], failure: KafkaError?)>(([], nil))
+  /// Deliveries reported without an offset: an idempotent producer's retry that the broker
+  /// answered "already have it". A real broker has it; librdkafka's mock broker may not.
+  let withoutOffset = Atomic<Int>(0)
 
   func handler(for sources: [(KafkaTopicPartition, Int64)]) -> KafkaProducer.DeliveryHandler {
     { result in
       self.state.withLock { state in
         switch result {
-        case .success: state.done.append(contentsOf: sources)
+        case .success(let report):
+          if report.offset < 0 { self.withoutOffset.add(1, ordering: .relaxed) }
+          state.done.append(contentsOf: sources)
         case .failure(let error): if state.failure == nil { state.failure = error }
         }
       }
