@@ -1,3 +1,5 @@
+import Foundation
+
 /// One `--name [VALUE]` option of a command.
 public struct OptionSpec: Sendable {
   public let name: String
@@ -43,7 +45,11 @@ public struct CommandSpec: Sendable {
     var text = "\(summary)\n\nUsage: harmonybatch \(name) \(usage)\n"
     if !discussion.isEmpty { text += "\n\(discussion)\n" }
     text += "\nOptions:\n"
-    let rows = options + [.flag("help", "Show this help and exit.")]
+    let rows =
+      options + [
+        .option("config", "FILE", "Options from a JSON file: {\"option-name\": value, ...}."),
+        .flag("help", "Show this help and exit."),
+      ]
     let labels = rows.map { "  --\($0.name)" + ($0.value.map { " \($0)" } ?? "") }
     let width = min(34, (labels.map(\.count).max() ?? 0) + 2)
     for (label, option) in zip(labels, rows) {
@@ -53,11 +59,40 @@ public struct CommandSpec: Sendable {
         : "\n" + String(repeating: " ", count: width)
       text += label + pad + option.help + (option.repeatable ? " (repeatable)" : "") + "\n"
     }
+    text += """
+
+      Every option can also come from the environment (--bootstrap: \(Self.environmentName("bootstrap")),
+      --report-interval: \(Self.environmentName("report-interval")); a flag: true or false) or from
+      the --config file (or \(Self.environmentName("config"))); a flag on the command line wins over
+      the environment, which wins over the file, which wins over the default.
+
+      """
     return text
   }
 
-  /// Parses `--name value`, `--name=value` and `--flag`. `--help` anywhere wins.
-  public func parse(_ arguments: [String]) throws(UsageError) -> ParsedOptions {
+  /// The environment variable of an option: `HARMONYBATCH_` and its name in capitals, dashes as
+  /// underscores (`--model-dir`: `HARMONYBATCH_MODEL_DIR`).
+  public static func environmentName(_ option: String) -> String {
+    "HARMONYBATCH_" + option.uppercased().replacingOccurrences(of: "-", with: "_")
+  }
+
+  /// Parses `--name value`, `--name=value` and `--flag`, then fills the options not given from
+  /// `environment` (`environmentName`) and then from the `--config` JSON file. `--help`
+  /// anywhere wins.
+  public func parse(_ arguments: [String], environment: [String: String] = [:])
+    throws(UsageError) -> ParsedOptions
+  {
+    var parsed = try parseArguments(arguments)
+    guard !parsed.helpRequested else { return parsed }
+    try fill(&parsed, from: environment)
+    if let path = parsed.values["config"]?.last ?? environment[Self.environmentName("config")] {
+      try fill(&parsed, fromFile: path)
+    }
+    parsed.values["config"] = nil
+    return parsed
+  }
+
+  private func parseArguments(_ arguments: [String]) throws(UsageError) -> ParsedOptions {
     var parsed = ParsedOptions(command: name)
     var index = 0
     while index < arguments.count {
@@ -81,7 +116,10 @@ public struct CommandSpec: Sendable {
         inlineValue = String(key[key.index(after: eq)...])
         key = String(key[..<eq])
       }
-      guard let option = options.first(where: { $0.name == key }) else {
+      guard
+        let option = options.first(where: { $0.name == key })
+          ?? (key == "config" ? .option("config", "FILE", "") : nil)
+      else {
         throw UsageError(
           "unknown option '--\(key)' for '\(name)' (see 'harmonybatch \(name) --help')")
       }
@@ -110,6 +148,65 @@ public struct CommandSpec: Sendable {
     }
     return parsed
   }
+
+  /// Options not given on the command line, from `HARMONYBATCH_…` variables.
+  private func fill(_ parsed: inout ParsedOptions, from environment: [String: String])
+    throws(UsageError)
+  {
+    for option in options where !parsed.isGiven(option.name) {
+      let variable = Self.environmentName(option.name)
+      guard let text = environment[variable], !text.isEmpty else { continue }
+      if option.value == nil {
+        switch text.lowercased() {
+        case "1", "true", "yes": parsed.flags.insert(option.name)
+        case "0", "false", "no": break
+        default: throw UsageError("\(variable) must be true or false, got '\(text)'")
+        }
+      } else {
+        parsed.values[option.name] =
+          option.repeatable ? text.split(separator: ",").map(String.init) : [text]
+      }
+    }
+  }
+
+  /// Options given neither on the command line nor in the environment, from a JSON object file.
+  private func fill(_ parsed: inout ParsedOptions, fromFile path: String) throws(UsageError) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw UsageError("cannot read the config file '\(path)'")
+    }
+    guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      throw UsageError("the config file '\(path)' is not a JSON object")
+    }
+    for key in object.keys.sorted() {
+      guard let option = options.first(where: { $0.name == key }) else {
+        throw UsageError("the config file '\(path)' sets '\(key)', not an option of '\(name)'")
+      }
+      guard !parsed.isGiven(key) else { continue }
+      let value = object[key]!
+      if option.value == nil {
+        guard let on = value as? Bool else {
+          throw UsageError("the config file '\(path)': '\(key)' must be true or false")
+        }
+        if on { parsed.flags.insert(key) }
+        continue
+      }
+      func text(_ item: Any) throws(UsageError) -> String {
+        if let string = item as? String { return string }
+        if let number = item as? NSNumber, !(item is Bool) { return number.stringValue }
+        throw UsageError("the config file '\(path)': '\(key)' must be a string or a number")
+      }
+      if let items = value as? [Any] {
+        guard option.repeatable || items.count == 1 else {
+          throw UsageError("the config file '\(path)': '\(key)' takes one value")
+        }
+        var values: [String] = []
+        for item in items { values.append(try text(item)) }
+        parsed.values[key] = values
+      } else {
+        parsed.values[key] = [try text(value)]
+      }
+    }
+  }
 }
 
 /// The options a command was called with, with typed, validating accessors.
@@ -127,6 +224,9 @@ public struct ParsedOptions: Sendable {
   public func strings(_ name: String) -> [String] { values[name] ?? [] }
 
   public func flag(_ name: String) -> Bool { flags.contains(name) }
+
+  /// Whether the option was set (a value or a flag) by an earlier source.
+  func isGiven(_ name: String) -> Bool { values[name] != nil || flags.contains(name) }
 
   public func required(_ name: String) throws(UsageError) -> String {
     guard let value = string(name) else {

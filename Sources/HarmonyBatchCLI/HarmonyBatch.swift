@@ -1,4 +1,5 @@
 import Arguments
+import Foundation
 import Inference
 import Kafka
 import Operations
@@ -67,7 +68,8 @@ public enum HarmonyBatch {
       return 2
     }
     do {
-      let options = try command.spec.parse(Array(arguments.dropFirst()))
+      let options = try command.spec.parse(
+        Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
       if options.helpRequested {
         Console.out(command.spec.help)
         return 0

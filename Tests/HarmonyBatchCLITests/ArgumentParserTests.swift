@@ -1,4 +1,5 @@
 import Arguments
+import Foundation
 import HarmonyBatchCLI
 import Operations
 import Testing
@@ -51,6 +52,47 @@ import Testing
     #expect(parsed.helpRequested)
     for name in ["--count N", "--topic T", "--verbose", "--help"] {
       #expect(spec.help.contains(name))
+    }
+  }
+
+  /// Flag > environment > file > default, for values, repeatable values and flags.
+  @Test func theEnvironmentAndAConfigFileFillWhatTheCommandLineLeaves() throws {
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-config-\(UUID().uuidString).json").path
+    try Data(#"{"count": 4, "topic": ["f1", "f2"], "verbose": true}"#.utf8)
+      .write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let fromFile = try spec.parse(["--config", path])
+    #expect(try fromFile.int("count", default: 0, in: 0...10) == 4)
+    #expect(fromFile.list("topic") == ["f1", "f2"])
+    #expect(fromFile.flag("verbose"))
+    let environment = [
+      "HARMONYBATCH_COUNT": "5", "HARMONYBATCH_TOPIC": "e1,e2", "HARMONYBATCH_CONFIG": path,
+    ]
+    let fromEnvironment = try spec.parse([], environment: environment)
+    #expect(try fromEnvironment.int("count", default: 0, in: 0...10) == 5)
+    #expect(fromEnvironment.list("topic") == ["e1", "e2"])
+    #expect(fromEnvironment.flag("verbose"))
+    let fromFlags = try spec.parse(["--count", "6"], environment: environment)
+    #expect(try fromFlags.int("count", default: 0, in: 0...10) == 6)
+    #expect(
+      try spec.parse([], environment: ["HARMONYBATCH_VERBOSE": "false"]).flag("verbose") == false)
+    #expect(try spec.parse([]).string("count") == nil)
+  }
+
+  @Test func aBadEnvironmentVariableOrConfigFileIsAUsageError() throws {
+    #expect(throws: UsageError("HARMONYBATCH_VERBOSE must be true or false, got 'maybe'")) {
+      try spec.parse([], environment: ["HARMONYBATCH_VERBOSE": "maybe"])
+    }
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-config-\(UUID().uuidString).json").path
+    try Data(#"{"cuont": 4}"#.utf8).write(to: URL(fileURLWithPath: path))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    #expect(
+      throws: UsageError("the config file '\(path)' sets 'cuont', not an option of 'demo'")
+    ) { try spec.parse(["--config", path]) }
+    #expect(throws: UsageError("cannot read the config file '/nonexistent.json'")) {
+      try spec.parse(["--config", "/nonexistent.json"])
     }
   }
 }

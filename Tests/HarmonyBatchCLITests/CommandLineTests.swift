@@ -29,6 +29,30 @@ import Testing
     }
   }
 
+  /// `HARMONYBATCH_BOOTSTRAP` stands for `--bootstrap` (every option has its variable).
+  @Test func theClusterCanBeNamedInTheEnvironment() throws {
+    let topic = uniqueName("env-topic")
+    try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(sharedBroker.bootstrapServers)))
+    try producer.enqueue(KafkaProducerMessage(topic: topic, key: "k", value: "hello"))
+    try producer.flush()
+    _ = producer.close()
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: harmonybatchPath)
+    process.arguments = ["consume", "--topic", topic, "--count", "1", "--commit", "none"]
+    process.environment = ProcessInfo.processInfo.environment.merging(
+      ["HARMONYBATCH_BOOTSTRAP": sharedBroker.bootstrapServers]) { $1 }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0)
+    #expect(text.contains("\"value\":\"hello\""), "\(text)")
+  }
+
   @Test func everyCommandHasHelp() throws {
     for command in [
       "demo", "plan", "batcher", "worker", "controller", "produce", "watch", "profile", "broker",
