@@ -21,6 +21,11 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]
     ),
     .systemLibrary(
+      name: "CMicroHTTPD",
+      pkgConfig: "libmicrohttpd",
+      providers: [.apt(["libmicrohttpd-dev"])]
+    ),
+    .systemLibrary(
       name: "CJemalloc",
       pkgConfig: "jemalloc",
       providers: [.apt(["libjemalloc-dev"])]
@@ -35,7 +40,8 @@ let package = Package(
     // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
     // simulator and the services share.
     .target(name: "PipelineCore", dependencies: ["Planner"]),
-    .target(name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore"]),
+    .target(
+      name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore", "CMicroHTTPD"]),
     .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
     // The command line's options, parsing and help, and the usage error (exit code 2).
     .target(name: "Arguments"),

@@ -32,7 +32,7 @@ enum BatcherCommand {
         "max-payload-bytes", "N",
         "Requests with a larger payload go to the dead letter (default 1048576)."),
       .option("report-interval-ms", "N", "How often the router reports rates (default 1000)."),
-    ] + KafkaOptions.specs,
+    ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       The router (consumer group hb-router on hb.requests) validates each request, looks its
       app up in the plan and re-publishes it on hb.grouped keyed by group; bad records go to
@@ -61,6 +61,7 @@ enum BatcherCommand {
       plan = try Plan.decode(data, source: "plan file '\(path)'")
     }
     let planner = try soloPlanner(options, plan: plan)
+    let group = try ServiceOptions.group(options)
     let cluster = try ClusterSetup.connect(options, topics: topics)
     let log = PipelineLog(service: "batcher")
 
@@ -73,7 +74,9 @@ enum BatcherCommand {
     routerSettings.reportInterval = .milliseconds(
       try options.int(
         "report-interval-ms", default: 1000, in: 10...3_600_000))
+    routerSettings.telemetry = group.telemetry
     var batcherSettings = BatcherService.Settings()
+    batcherSettings.telemetry = group.telemetry
     batcherSettings.topics = topics
     batcherSettings.latePolicy = latePolicy
     batcherSettings.flushMargin = .milliseconds(
@@ -94,7 +97,8 @@ enum BatcherCommand {
     log.info(
       "starting \(stage == "both" ? "router and batcher" : stage) on \(cluster.bootstrap)"
         + (plan.map { " with plan file v\($0.version ?? 0)" } ?? " following \(topics.plans)"))
-    return await ServiceGroup(services, log: log).run(keepingAlive: cluster.embedded)
+    return await ServiceGroup(services, settings: group, log: log)
+      .run(keepingAlive: cluster.embedded)
   }
 
   /// The planner that provisions apps the plan does not cover.

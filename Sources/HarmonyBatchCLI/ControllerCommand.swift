@@ -33,7 +33,7 @@ enum ControllerCommand {
         "scale-down-window", "SECONDS",
         "Recommend fewer replicas only after the need stayed lower this long (default 60)."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
-    ] + KafkaOptions.specs,
+    ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       Reads router reports (hb.rates), worker feedback (hb.feedback) and worker reports
       (hb.workers). Takes only the pipeline's transport (flush → worker, finish → publish; p95
@@ -67,9 +67,11 @@ enum ControllerCommand {
       "target-utilisation", default: 0.7, in: 0.05...1)
     settings.core.scaler.scaleDownWindow = try options.double(
       "scale-down-window", default: 60, in: 0...86_400)
+    let group = try ServiceOptions.group(options)
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "controller")
     let service = ControllerService(common: cluster.common, settings: settings, log: log)
-    return await ServiceGroup([service], log: log).run(keepingAlive: cluster.embedded)
+    return await ServiceGroup([service], settings: group, log: log)
+      .run(keepingAlive: cluster.embedded)
   }
 }

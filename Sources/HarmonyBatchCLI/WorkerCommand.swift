@@ -37,7 +37,7 @@ enum WorkerCommand {
       .option(
         "report-interval", "SECONDS",
         "How often the worker reports its slots on hb.workers (default 1; 0: never)."),
-    ] + KafkaOptions.specs,
+    ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       A worker is a pool of --concurrency slots; each runs one batch at a time (for minilm with
       as many OpenBLAS threads as the function's vCPU, rounded, at least one). Batches are read
@@ -91,6 +91,8 @@ enum WorkerCommand {
       "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
     settings.reportInterval = .seconds(
       try options.double("report-interval", default: 1, in: 0...3600))
+    let group = try ServiceOptions.group(options)
+    settings.telemetry = group.telemetry
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "worker")
     log.info(
@@ -98,6 +100,7 @@ enum WorkerCommand {
     )
     let service = WorkerService(
       common: cluster.common, settings: settings, backend: backend, log: log)
-    return await ServiceGroup([service], log: log).run(keepingAlive: cluster.embedded)
+    return await ServiceGroup([service], settings: group, log: log)
+      .run(keepingAlive: cluster.embedded)
   }
 }

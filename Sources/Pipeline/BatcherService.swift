@@ -19,6 +19,8 @@ public struct BatcherService: PipelineService {
     /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max).
     public var flushMargin: Duration = .milliseconds(5)
     public var metrics: PipelineMetrics?
+    /// Where the batcher counts what it does for `GET /metrics` (nil: nowhere).
+    public var telemetry: MetricsRegistry?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
 
     public init() {}
@@ -176,6 +178,22 @@ public struct BatcherService: PipelineService {
         counters.sequence += 1
         counters.batches += 1
         counters.dispatched += batch.requests.count
+        if let telemetry = settings.telemetry {
+          let group = batch.spec.key.group
+          telemetry.add(
+            .batchesDispatched,
+            labels: [
+              "group": group, "kind": batch.spec.function.kind.rawValue,
+              "reason": batch.reason.rawValue,
+            ])
+          telemetry.add(
+            .requestsDispatched, Double(batch.requests.count), labels: ["group": group])
+          telemetry.observe(
+            .batchFill, Double(batch.requests.count) / Double(batch.spec.capacity))
+          if timerDriven, batch.reason == .deadline {
+            telemetry.observe(.flushLateness, max(0, batch.flushedAt - batch.dueAt))
+          }
+        }
         if let metrics = settings.metrics {
           metrics.batches.add(1, ordering: .relaxed)
           metrics.dispatched.add(batch.requests.count, ordering: .relaxed)
@@ -189,6 +207,7 @@ public struct BatcherService: PipelineService {
         try io.produce(message, sources: batch.requests.map { ($0.item.source, $0.item.offset) })
       case .divert(let request, _, let lateBy):
         counters.late += 1
+        settings.telemetry?.add(.lateRequests, labels: ["app": request.app])
         settings.metrics?.late.add(1, ordering: .relaxed)
         try io.produce(
           LateRecord.message(for: request, lateBy: lateBy, topic: settings.topics.late),

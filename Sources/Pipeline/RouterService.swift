@@ -22,6 +22,8 @@ public struct RouterService: PipelineService {
     public var planner: Planner?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
     public var metrics: PipelineMetrics?
+    /// Where the router counts what it does for `GET /metrics` (nil: nowhere).
+    public var telemetry: MetricsRegistry?
 
     public init() {}
   }
@@ -83,13 +85,16 @@ public struct RouterService: PipelineService {
             continue
           }
           switch router.route(record, nowMs: clock.nowMs()) {
-          case .grouped(let message, _):
+          case .grouped(let message, let grouped):
             try io.produce(message, sources: source)
             routed += 1
+            settings.telemetry?.add(.requestsRouted, labels: ["app": grouped.app])
             settings.metrics?.routed.add(1, ordering: .relaxed)
           case .deadLetter(let message, let code):
             try io.produce(message, sources: source)
             rejected += 1
+            settings.telemetry?.add(
+              .deadLetters, labels: ["stage": "router", "reason": code.rawValue])
             settings.metrics?.deadLetters.add(1, ordering: .relaxed)
             log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
           }
@@ -138,6 +143,7 @@ public struct RouterService: PipelineService {
   }
 
   private func describe(_ plan: Plan?) {
+    settings.telemetry?.set(.planVersion, Double(plan?.version ?? 0))
     guard let plan else {
       log.info(
         settings.planner == nil

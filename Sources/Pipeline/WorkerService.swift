@@ -32,6 +32,8 @@ public struct WorkerService: PipelineService {
     public var concurrency = 1
     /// How often the worker reports on hb.workers (seconds; 0: never).
     public var reportInterval: Duration = .seconds(1)
+    /// Where the worker counts what it does for `GET /metrics` (nil: nowhere).
+    public var telemetry: MetricsRegistry?
 
     public init() {}
 
@@ -74,6 +76,7 @@ public struct WorkerService: PipelineService {
           token += slots
           let started = clock.now()
           usage.withLock { $0.started(token, at: started, waited: started - entry.received) }
+          settings.telemetry?.observe(.slotWait, max(0, started - entry.received))
           var held = 0
           do {
             held = try process(
@@ -247,8 +250,12 @@ public struct WorkerService: PipelineService {
         KafkaProducerMessage(
           topic: settings.topics.results, key: Array(request.id.utf8), value: value,
           headers: [KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8))]))
+      settings.telemetry?.add(
+        .requestsServed, labels: ["app": request.app, "slo_met": String(result.sloMet)])
+      settings.telemetry?.observe(.requestLatency, latency / 1000, labels: ["app": request.app])
     }
     let seconds = finished - started
+    settings.telemetry?.observe(.inference, seconds, labels: ["backend": backend.name])
     // The batch the function really ran: payloads the backend refused were not part of it.
     let ran = outputs.filter {
       if case .failed = $0 { return false }
@@ -290,6 +297,7 @@ public struct WorkerService: PipelineService {
     _ request: BatchMessage.Request, batch: BatchMessage, code: ReasonCode, detail: String,
     batchSource: String
   ) -> KafkaProducerMessage {
+    settings.telemetry?.add(.deadLetters, labels: ["stage": "worker", "reason": code.rawValue])
     let headers = [
       KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
       KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),

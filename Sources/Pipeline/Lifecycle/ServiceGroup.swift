@@ -25,6 +25,11 @@ public final class ServiceGroup: @unchecked Sendable {
     /// Whether SIGINT and SIGTERM shut the group down. Off for groups run inside tests and
     /// benchmarks, which must not take a process's signals.
     public var handlesSignals = true
+    /// Serve `GET /metrics`, `/healthz` and `/readyz` on this port (nil: no endpoint; 0: any
+    /// free port, see `endpointPort`).
+    public var metricsPort: Int?
+    /// What `/metrics` shows (the services count into it).
+    public var telemetry = MetricsRegistry()
 
     public init() {}
   }
@@ -52,6 +57,7 @@ public final class ServiceGroup: @unchecked Sendable {
   private var shutdownDeadline: ContinuousClock.Instant?
   private var failureList: [String] = []
   private var started = false
+  private var endpoint: HTTPEndpoint?
 
   public init(_ services: [any PipelineService], settings: Settings = Settings(), log: PipelineLog)
   {
@@ -75,6 +81,44 @@ public final class ServiceGroup: @unchecked Sendable {
 
   /// Each service and whether it has said it is ready.
   public var readiness: [(name: String, ready: Bool)] { board.snapshot }
+
+  /// The port of the metrics endpoint once the group runs with one.
+  public var endpointPort: Int? {
+    condition.lock()
+    defer { condition.unlock() }
+    return endpoint?.port
+  }
+
+  /// `/healthz`: alive (503 once shutting down); `/readyz`: every service ready (503 naming those
+  /// that are not); `/metrics`: the registry, with each service's readiness.
+  private func respond(to path: String) -> HTTPEndpoint.Response {
+    let states = readiness
+    switch path {
+    case "/healthz":
+      condition.lock()
+      let stopping = shutdownDeadline != nil
+      condition.unlock()
+      return stopping
+        ? HTTPEndpoint.Response(status: 503, body: "stopping\n")
+        : HTTPEndpoint.Response(status: 200, body: "ok\n")
+    case "/readyz":
+      let waiting = states.filter { !$0.ready }.map(\.name)
+      return waiting.isEmpty
+        ? HTTPEndpoint.Response(status: 200, body: "ready\n")
+        : HTTPEndpoint.Response(
+          status: 503, body: "not ready: \(waiting.joined(separator: ", "))\n")
+    case "/metrics":
+      for state in states {
+        settings.telemetry.set(.ready, state.ready ? 1 : 0, labels: ["service": state.name])
+      }
+      return HTTPEndpoint.Response(
+        status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+        body: settings.telemetry.render())
+    default:
+      return HTTPEndpoint.Response(
+        status: 404, body: "not found: try /metrics, /healthz, /readyz\n")
+    }
+  }
 
   /// Asks every service to stop, the last started first (as a signal does).
   public func shutdown(because reason: String? = nil) {
@@ -102,6 +146,19 @@ public final class ServiceGroup: @unchecked Sendable {
     precondition(!started, "a service group runs once")
     started = true
     condition.unlock()
+    if let port = settings.metricsPort {
+      do {
+        let endpoint = try HTTPEndpoint(port: port) { [self] in respond(to: $0) }
+        condition.lock()
+        self.endpoint = endpoint
+        condition.unlock()
+        log.info("metrics and health on port \(endpoint.port): /metrics, /healthz, /readyz")
+      } catch {
+        log.error("\(error)")
+        return Outcome(exitCode: 1, failures: ["metrics endpoint: \(error)"], abandoned: [])
+      }
+    }
+    defer { endpoint?.stop() }
     let trap = settings.handlesSignals ? SignalTrap { [self] in received($0, count: $1) } : nil
     defer { trap?.cancel() }
     for index in members.indices { start(index) }

@@ -1,0 +1,124 @@
+import Synchronization
+
+/// The process's metrics: counters, gauges and histograms by name and labels, rendered in the
+/// Prometheus text exposition format (version 0.0.4) for `GET /metrics`. Thread-safe.
+public final class MetricsRegistry: Sendable {
+  public enum Kind: String, Sendable {
+    case counter, gauge, histogram
+  }
+
+  /// A metric's name, help and kind (and a histogram's bucket bounds).
+  public struct Family: Sendable, Hashable {
+    public let name: String
+    public let help: String
+    public let kind: Kind
+    public let buckets: [Double]
+
+    public init(_ name: String, _ kind: Kind, _ help: String, buckets: [Double] = []) {
+      self.name = name
+      self.kind = kind
+      self.help = help
+      self.buckets = buckets.sorted()
+    }
+  }
+
+  private struct Series {
+    var value = 0.0
+    /// Histograms: counts per bucket bound (not cumulative), then the sum.
+    var counts: [Int] = []
+    var sum = 0.0
+    var count = 0
+  }
+
+  /// Family name → (family, labels rendered → series).
+  private let state = Mutex<[String: (family: Family, series: [String: Series])]>([:])
+
+  public init() {}
+
+  /// Adds `value` to a counter.
+  public func add(_ family: Family, _ value: Double = 1, labels: [String: String] = [:]) {
+    update(family, labels) { $0.value += value }
+  }
+
+  /// Sets a gauge.
+  public func set(_ family: Family, _ value: Double, labels: [String: String] = [:]) {
+    update(family, labels) { $0.value = value }
+  }
+
+  /// Records one observation in a histogram.
+  public func observe(_ family: Family, _ value: Double, labels: [String: String] = [:]) {
+    update(family, labels) { series in
+      if series.counts.isEmpty { series.counts = Array(repeating: 0, count: family.buckets.count) }
+      if let index = family.buckets.firstIndex(where: { value <= $0 }) {
+        series.counts[index] += 1
+      }
+      series.sum += value
+      series.count += 1
+    }
+  }
+
+  private func update(
+    _ family: Family, _ labels: [String: String], _ change: (inout Series) -> Void
+  ) {
+    let key = Self.render(labels)
+    state.withLock { families in
+      var entry = families[family.name] ?? (family, [:])
+      change(&entry.series[key, default: Series()])
+      families[family.name] = entry
+    }
+  }
+
+  /// Every family in the text exposition format, families and series in name order.
+  public func render() -> String {
+    let families = state.withLock { $0 }
+    var text = ""
+    for name in families.keys.sorted() {
+      let (family, series) = families[name]!
+      text += "# HELP \(name) \(family.help)\n# TYPE \(name) \(family.kind.rawValue)\n"
+      for labels in series.keys.sorted() {
+        let entry = series[labels]!
+        guard family.kind == .histogram else {
+          text += "\(name)\(labels.isEmpty ? "" : "{\(labels)}") \(Self.number(entry.value))\n"
+          continue
+        }
+        var cumulative = 0
+        for (bound, count) in zip(family.buckets, entry.counts) {
+          cumulative += count
+          text +=
+            "\(name)_bucket{\(Self.join(labels, "le=\"\(Self.number(bound))\""))} \(cumulative)\n"
+        }
+        text += "\(name)_bucket{\(Self.join(labels, "le=\"+Inf\""))} \(entry.count)\n"
+        let suffix = labels.isEmpty ? "" : "{\(labels)}"
+        text += "\(name)_sum\(suffix) \(Self.number(entry.sum))\n"
+        text += "\(name)_count\(suffix) \(entry.count)\n"
+      }
+    }
+    return text
+  }
+
+  private static func join(_ labels: String, _ extra: String) -> String {
+    labels.isEmpty ? extra : labels + "," + extra
+  }
+
+  /// `a="1",b="x"`, keys sorted, values escaped as the format asks.
+  static func render(_ labels: [String: String]) -> String {
+    labels.keys.sorted().map { key in
+      var value = ""
+      for character in labels[key]! {
+        switch character {
+        case "\\": value += "\\\\"
+        case "\"": value += "\\\""
+        case "\n": value += "\\n"
+        default: value.append(character)
+        }
+      }
+      return "\(key)=\"\(value)\""
+    }.joined(separator: ",")
+  }
+
+  static func number(_ value: Double) -> String {
+    if value.isNaN { return "NaN" }
+    if value.isInfinite { return value > 0 ? "+Inf" : "-Inf" }
+    return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+  }
+}

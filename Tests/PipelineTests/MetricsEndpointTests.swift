@@ -1,0 +1,139 @@
+import Foundation
+import Kafka
+import Planner
+import TestSupport
+import Testing
+
+@testable import Pipeline
+@testable import PipelineCore
+
+/// `--metrics-port` on a batcher and two workers as processes: `/readyz` says 503 until a plan
+/// is in hand, then 200; `/metrics`, read by an independent parser (Python's
+/// `prometheus_client`), counts every request sent.
+@Suite(.serialized) struct MetricsEndpointTests {
+  /// Fetches each URL and parses it with prometheus_client: for `/metrics`, sample name → the
+  /// sum of its values over labels; otherwise {"status": HTTP status}.
+  static let reader = """
+    import json, sys, urllib.error, urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    out = {}
+    for url in sys.argv[1:]:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                status, body = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read().decode()
+        sums = {"status": status}
+        if url.endswith("/metrics"):
+            for family in text_string_to_metric_families(body):
+                for sample in family.samples:
+                    sums[sample.name] = sums.get(sample.name, 0) + sample.value
+        out[url] = sums
+    print(json.dumps(out))
+    """
+
+  static func read(_ urls: [String]) throws -> [String: [String: Double]] {
+    let (status, output, error) = try runToCompletion(
+      "/usr/bin/env", ["python3", "-c", reader] + urls, timeout: .seconds(30))
+    guard status == 0, let line = output.last else {
+      throw TestFailure("the metrics reader failed (\(status)): \(error)")
+    }
+    return try JSONDecoder().decode([String: [String: Double]].self, from: Data(line.utf8))
+  }
+
+  struct TestFailure: Error {
+    let message: String
+    init(_ message: String) { self.message = message }
+  }
+
+  /// The port a service logged for its endpoint.
+  static func port(of process: ChildProcess) -> Int? {
+    var found: Int?
+    _ = eventually(timeout: .seconds(20)) {
+      let text = process.standardError
+      guard let range = text.range(of: "metrics and health on port ") else { return false }
+      found = Int(text[range.upperBound...].prefix { $0.isNumber })
+      return found != nil
+    }
+    return found
+  }
+
+  @Test func readinessWaitsForAPlanAndTheCountersCountEveryRequest() throws {
+    let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
+    let topics = PipelineTopics()
+    try broker.createTopics(topics.specs(partitions: 4))
+    let bootstrap = broker.bootstrapServers
+    let common = [
+      "--bootstrap", bootstrap, "--metrics-port", "0", "--property", "session.timeout.ms=6000",
+    ]
+    let batcher = try ChildProcess(harmonybatchPath, ["batcher", "--model", "VGG19"] + common)
+    let cpu = try ChildProcess(
+      harmonybatchPath,
+      ["worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19"] + common)
+    let gpu = try ChildProcess(
+      harmonybatchPath, ["worker", "--kind", "gpu", "--model", "VGG19"] + common)
+    defer {
+      for process in [batcher, cpu, gpu] {
+        process.signal(SIGTERM)
+        _ = process.waitForExit()
+      }
+    }
+    let ports = [batcher, cpu, gpu].map(Self.port(of:))
+    guard let batcherPort = ports[0], let cpuPort = ports[1], let gpuPort = ports[2] else {
+      Issue.record("no endpoint: \(batcher.standardError) \(cpu.standardError)")
+      return
+    }
+    let base = "http://127.0.0.1:\(batcherPort)"
+
+    // No plan on hb.plans: alive, not ready (the router has nothing to route by).
+    #expect(
+      eventually { (try? Self.read([base + "/healthz"]))?[base + "/healthz"]?["status"] == 200 })
+    #expect(try Self.read([base + "/readyz"])[base + "/readyz"]?["status"] == 503)
+
+    let (_, plan) = try Planner.tableOnePlan(version: 1)
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+    defer { _ = producer.close() }
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData())))
+    try producer.flush()
+    #expect(
+      eventually(timeout: .seconds(40)) {
+        (try? Self.read([base + "/readyz"]))?[base + "/readyz"]?["status"] == 200
+      })
+
+    let sent = 60
+    for index in 0..<sent {
+      try producer.enqueue(
+        RequestRecord(
+          app: ["a1", "a2", "a3"][index % 3], id: "m-\(index)", sloMs: 5000,
+          payload: Array("x".utf8)
+        ).message(topic: topics.requests))
+    }
+    try producer.flush()
+    let urls = [base, "http://127.0.0.1:\(cpuPort)", "http://127.0.0.1:\(gpuPort)"].map {
+      $0 + "/metrics"
+    }
+    var sums: [String: [String: Double]] = [:]
+    let ended = eventually(timeout: .seconds(60)) {
+      sums = (try? Self.read(urls)) ?? [:]
+      let served = urls.dropFirst().map { sums[$0]?["harmonybatch_requests_served_total"] ?? 0 }
+      let late = sums[urls[0]]?["harmonybatch_late_requests_total"] ?? 0
+      return Int(served.reduce(0, +) + late) >= sent
+    }
+    #expect(ended, "\(sums)")
+    let batcherSums = sums[urls[0]] ?? [:]
+    #expect(batcherSums["harmonybatch_requests_routed_total"] == Double(sent))
+    #expect(
+      (batcherSums["harmonybatch_requests_dispatched_total"] ?? 0)
+        + (batcherSums["harmonybatch_late_requests_total"] ?? 0) == Double(sent))
+    #expect(batcherSums["harmonybatch_plan_version"] == 1)
+    #expect(batcherSums["harmonybatch_service_ready"] == 2)
+    let served = urls.dropFirst().map { sums[$0]?["harmonybatch_requests_served_total"] ?? 0 }
+    let latencyCount = urls.dropFirst().map {
+      sums[$0]?["harmonybatch_request_latency_seconds_count"] ?? 0
+    }
+    #expect(served.reduce(0, +) == latencyCount.reduce(0, +))
+  }
+}
