@@ -135,5 +135,8 @@ import Testing
       sums[$0]?["harmonybatch_request_latency_seconds_count"] ?? 0
     }
     #expect(served.reduce(0, +) == latencyCount.reduce(0, +))
+    #expect(
+      served.reduce(0, +) + (batcherSums["harmonybatch_late_requests_total"] ?? 0)
+        == Double(sent))
   }
 }
