@@ -68,6 +68,7 @@ enum ControllerCommand {
     settings.core.scaler.scaleDownWindow = try options.double(
       "scale-down-window", default: 60, in: 0...86_400)
     let group = try ServiceOptions.group(options)
+    settings.telemetry = group.telemetry
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     let log = PipelineLog(service: "controller")
     let service = ControllerService(common: cluster.common, settings: settings, log: log)

@@ -139,4 +139,40 @@ import Testing
       served.reduce(0, +) + (batcherSums["harmonybatch_late_requests_total"] ?? 0)
         == Double(sent))
   }
+
+  @Test func theControllerCountsThePlansItPublishes() throws {
+    let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
+    try broker.createTopics(PipelineTopics().specs(partitions: 4))
+    let apps =
+      FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-apps-\(UUID().uuidString).json").path
+    try Data(
+      #"{"apps":[{"id":"a1","slo_ms":500,"rate":5},{"id":"a2","slo_ms":800,"rate":10}]}"#.utf8
+    )
+    .write(to: URL(fileURLWithPath: apps))
+    let controller = try ChildProcess(
+      harmonybatchPath,
+      [
+        "controller", "--model", "VGG19", "--apps", apps, "--bootstrap", broker.bootstrapServers,
+        "--metrics-port", "0",
+      ])
+    defer {
+      controller.signal(SIGTERM)
+      _ = controller.waitForExit()
+    }
+    guard let port = Self.port(of: controller) else {
+      Issue.record("no endpoint: \(controller.standardError)")
+      return
+    }
+    let url = "http://127.0.0.1:\(port)/metrics"
+    var sums: [String: Double] = [:]
+    #expect(
+      eventually(timeout: .seconds(30)) {
+        sums = (try? Self.read([url]))?[url] ?? [:]
+        return (sums["harmonybatch_plans_published_total"] ?? 0) >= 1
+      }, "\(sums)")
+    #expect((sums["harmonybatch_plan_version"] ?? 0) >= 1)
+    #expect((sums["harmonybatch_plan_cost_per_request"] ?? 0) > 0)
+    #expect(sums["harmonybatch_service_ready"] == 1)
+  }
 }

@@ -19,6 +19,8 @@ public struct ControllerService: PipelineService {
     public var core: ControllerCore.Settings
     /// How often the controller looks at its estimates.
     public var tick: Duration = .seconds(1)
+    /// Where the controller counts the plans it publishes for `GET /metrics` (nil: nowhere).
+    public var telemetry: MetricsRegistry?
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       core = ControllerCore.Settings(prior: prior, pricing: pricing)
@@ -106,6 +108,12 @@ public struct ControllerService: PipelineService {
     for directive in directives {
       switch directive {
       case .publishPlan(let plan):
+        if let telemetry = settings.telemetry {
+          let trigger = plan.reason.map { String($0.prefix { $0 != ":" }) } ?? "unknown"
+          telemetry.add(.plansPublished, labels: ["trigger": trigger])
+          telemetry.set(.planVersion, Double(plan.version ?? 0))
+          telemetry.set(.planCost, plan.objective)
+        }
         try producer.enqueue(
           KafkaProducerMessage(
             topic: settings.topics.plans, key: Array("plan".utf8),

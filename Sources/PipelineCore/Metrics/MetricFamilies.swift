@@ -38,6 +38,12 @@ extension MetricsRegistry.Family {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5])
   public static let planVersion = Self(
     "harmonybatch_plan_version", .gauge, "The version of the plan this service follows.")
+  public static let plansPublished = Self(
+    "harmonybatch_plans_published_total", .counter,
+    "Plan versions the controller published, by trigger (first, new-app, slo-at-risk, cheaper, …).")
+  public static let planCost = Self(
+    "harmonybatch_plan_cost_per_request", .gauge,
+    "The predicted cost per request of the plan the controller published last.")
   public static let ready = Self(
     "harmonybatch_service_ready", .gauge,
     "1 when the service serves (its group joined, its plan in hand), else 0.")
