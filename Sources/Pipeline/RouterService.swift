@@ -115,6 +115,9 @@ public struct RouterService: PipelineService {
   private func publishReport(
     _ router: inout RequestRouter, io: StageIO, from: Double, to: Double
   ) throws {
+    if let lag = io.consumer.lag() {
+      settings.telemetry?.set(.consumerLag, Double(lag), labels: ["group": settings.groupID])
+    }
     let report = router.takeReport()
     guard !report.isEmpty else { return }
     let body = RatesMessage(

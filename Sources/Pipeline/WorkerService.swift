@@ -152,6 +152,10 @@ public struct WorkerService: PipelineService {
 
   /// Publishes the window's report on hb.workers.
   private func report(_ window: SlotUsage.Window, backlog: Int, io: StageIO) throws {
+    let lag = io.consumer.lag()
+    if let lag {
+      settings.telemetry?.set(.consumerLag, Double(lag), labels: ["group": settings.group])
+    }
     let report = WorkerReport(
       worker: settings.instance, group: settings.group, kind: settings.kind,
       backend: backend.name, emulated: backend.emulated, slots: max(1, settings.concurrency),
@@ -159,7 +163,7 @@ public struct WorkerService: PipelineService {
       windowStartMs: (window.start * 1000).rounded(), windowEndMs: (window.end * 1000).rounded(),
       busySlots: window.busySlots, batches: window.batches, requests: window.requests,
       queueWaitMs: Percentiles.of(window.queueWaits.map { $0 * 1000 }), backlog: backlog,
-      lag: io.consumer.lag())
+      lag: lag)
     try io.produce(
       KafkaProducerMessage(
         topic: settings.topics.workers, key: Array(settings.instance.utf8),

@@ -129,6 +129,8 @@ import Testing
       (batcherSums["harmonybatch_requests_dispatched_total"] ?? 0)
         + (batcherSums["harmonybatch_late_requests_total"] ?? 0) == Double(sent))
     #expect(batcherSums["harmonybatch_plan_version"] == 1)
+    // Lag is reported every second (the router's on its rate reports).
+    for url in urls { #expect(sums[url]?["harmonybatch_consumer_lag"] != nil, "\(url)") }
     #expect(batcherSums["harmonybatch_service_ready"] == 2)
     let served = urls.dropFirst().map { sums[$0]?["harmonybatch_requests_served_total"] ?? 0 }
     let latencyCount = urls.dropFirst().map {

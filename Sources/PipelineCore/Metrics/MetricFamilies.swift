@@ -44,6 +44,9 @@ extension MetricsRegistry.Family {
   public static let planCost = Self(
     "harmonybatch_plan_cost_per_request", .gauge,
     "The predicted cost per request of the plan the controller published last.")
+  public static let consumerLag = Self(
+    "harmonybatch_consumer_lag", .gauge,
+    "Records on the stage's input partitions not yet read, by consumer group.")
   public static let ready = Self(
     "harmonybatch_service_ready", .gauge,
     "1 when the service serves (its group joined, its plan in hand), else 0.")
