@@ -59,7 +59,13 @@ struct RecoveryLedger {
       let next = max(low, committed[partition] ?? -1)
       if next < high { firstUncommitted[partition] = next }
     }
-    guard !firstUncommitted.isEmpty else { return RecoveryLedger() }
+    guard !firstUncommitted.isEmpty else {
+      log.info(
+        "recovery: every record committed ("
+          + committed.sorted { $0.key.description < $1.key.description }
+          .map { "\($0.key)@\($0.value)" }.joined(separator: ", ") + ")")
+      return RecoveryLedger()
+    }
     try reader.assign(firstUncommitted.map { ($0.key, .exact($0.value)) })
     var arrivals: [KafkaTopicPartition: Int64] = [:]
     while arrivals.count < firstUncommitted.count, ContinuousClock.now < deadline {
@@ -120,10 +126,14 @@ struct RecoveryLedger {
         }
       }
     }
-    log.log(
-      .debug,
-      "recovery: \(firstUncommitted.count) input partitions with uncommitted records; read \(read) "
-        + "output records from \(starts.count) partitions; \(ledger.count) inputs done already")
+    // Once per assignment: enough to tell afterwards why a record was (not) found done.
+    log.info(
+      "recovery: uncommitted from "
+        + firstUncommitted.sorted { $0.key.description < $1.key.description }
+        .map { "\($0.key)@\($0.value)" }.joined(separator: ", ")
+        + "; read \(read) output records of \(starts.count) partitions; \(ledger.count) inputs "
+        + "done already"
+        + (ledger.isEmpty ? "" : " (" + ledger.done.keys.sorted().joined(separator: ", ") + ")"))
     if finished.count < ends.count {
       log.warning(
         "recovery read \(read) output records in \(timeoutMs) ms without reaching the end of "
