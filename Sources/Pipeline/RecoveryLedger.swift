@@ -104,16 +104,15 @@ struct RecoveryLedger {
     var ledger = RecoveryLedger()
     guard !starts.isEmpty else { return ledger }
     try reader.assign(starts)
-    var finished = Set<KafkaTopicPartition>()
+    var progress = ScanProgress(ends: ends)
     var read = 0
-    while finished.count < ends.count, ContinuousClock.now < deadline {
+    while !progress.isComplete, ContinuousClock.now < deadline {
       for event in try reader.poll(maxEvents: 1024, timeoutMs: 100) {
         switch event {
         case .record(let record):
+          // Records of the input partitions read above may still arrive: not outputs.
+          guard progress.read(record.topicPartition, offset: record.offset) else { continue }
           read += 1
-          if record.offset + 1 >= ends[record.topicPartition] ?? 0 {
-            finished.insert(record.topicPartition)
-          }
           for (source, id) in sources(record) {
             guard let coordinates = Coordinates(source),
               let first = firstUncommitted[coordinates.partition], coordinates.offset >= first
@@ -121,7 +120,7 @@ struct RecoveryLedger {
             ledger.done[source, default: []].formUnion(id.map { [$0] } ?? [])
           }
         case .partitionEOF(let partition, _):
-          finished.insert(partition)
+          progress.reachedEnd(partition)
         default: break
         }
       }
@@ -134,12 +133,36 @@ struct RecoveryLedger {
         + "; read \(read) output records of \(starts.count) partitions; \(ledger.count) inputs "
         + "done already"
         + (ledger.isEmpty ? "" : " (" + ledger.done.keys.sorted().joined(separator: ", ") + ")"))
-    if finished.count < ends.count {
+    if !progress.isComplete {
       log.warning(
         "recovery read \(read) output records in \(timeoutMs) ms without reaching the end of "
-          + "\(ends.count - finished.count) partitions; some records may be produced twice")
+          + "\(progress.unfinished) partitions; some records may be produced twice")
     }
     return ledger
+  }
+}
+
+/// How far the scan of the output partitions has come: done when every one of them has been
+/// read to the end it had when the scan began. Records and end-of-partition events of other
+/// partitions (the inputs the same reader read first) do not count.
+struct ScanProgress {
+  let ends: [KafkaTopicPartition: Int64]
+  private var finished = Set<KafkaTopicPartition>()
+
+  init(ends: [KafkaTopicPartition: Int64]) { self.ends = ends }
+
+  var isComplete: Bool { finished.count == ends.count }
+  var unfinished: Int { ends.count - finished.count }
+
+  /// A record was read; false when it is not of an output partition (ignore it).
+  mutating func read(_ partition: KafkaTopicPartition, offset: Int64) -> Bool {
+    guard let end = ends[partition] else { return false }
+    if offset + 1 >= end { finished.insert(partition) }
+    return true
+  }
+
+  mutating func reachedEnd(_ partition: KafkaTopicPartition) {
+    if ends[partition] != nil { finished.insert(partition) }
   }
 }
 

@@ -77,4 +77,24 @@ import Testing
     }
     #expect(try fixture.doneForInput() == ["r1"])
   }
+
+  /// The scan of the outputs is done only when every output partition is read to its end:
+  /// records and ends of the input partitions the same reader read first do not count. They
+  /// did, the scan stopped early, and a batch whose results were there was run again.
+  @Test func onlyOutputPartitionsCountTowardsTheEndOfTheScan() {
+    let results = (0..<Int32(2)).map { KafkaTopicPartition(topic: "hb.results", partition: $0) }
+    let input = KafkaTopicPartition(topic: "hb.batches.gpu", partition: 3)
+    var progress = ScanProgress(ends: [results[0]: 10, results[1]: 5])
+    let foreign = progress.read(input, offset: 1022)
+    #expect(!foreign)
+    progress.reachedEnd(input)
+    #expect(!progress.isComplete)
+    let first = progress.read(results[0], offset: 9)
+    #expect(first && !progress.isComplete)
+    let second = progress.read(results[1], offset: 3)
+    #expect(second)
+    #expect(!progress.isComplete && progress.unfinished == 1)
+    progress.reachedEnd(results[1])
+    #expect(progress.isComplete)
+  }
 }
