@@ -12,7 +12,8 @@ import Synchronization
 /// Then a soak with steady load and no faults. It accounts for every request id (one result, dead
 /// letter or late record — exactly one), checks every service is running or exited saying why,
 /// watches for stalls, and samples memory.
-public final class FaultSuite: @unchecked Sendable {  // driven from one thread; shared state is locked
+// @unchecked: driven from one thread; the state other threads touch is locked.
+public final class FaultSuite: @unchecked Sendable {
   public struct Settings: Sendable {
     public var faultSeconds = 1500.0
     public var soakSeconds = 300.0
@@ -481,10 +482,10 @@ public final class FaultSuite: @unchecked Sendable {  // driven from one thread;
       let ended = all[id] ?? []
       if ended.isEmpty { report.lost.append(id) }
       if ended.count > 1 {
-        let where_ = places.withLock { $0[id] ?? [] }
+        let seenAt = places.withLock { $0[id] ?? [] }
         report.duplicated.append(
           "\(id) (sent at \(String(format: "%.1f", requests[id] ?? 0)) s): "
-            + zip(ended, where_).map { "\($0) at \($1)" }.joined(separator: ", "))
+            + zip(ended, seenAt).map { "\($0) at \($1)" }.joined(separator: ", "))
       }
       if let first = ended.first { report.byOutcome[first, default: 0] += 1 }
       if let at = requests[id], at >= settings.faultSeconds + Self.settleSeconds {
