@@ -209,6 +209,14 @@ public struct WorkerService: PipelineService {
     var payloads: [[UInt8]] = []
     var messages: [KafkaProducerMessage] = []
     var runnable: [BatchMessage.Request] = []
+    if let alreadyDone {
+      // Rare (after a restart or a revocation): say exactly what is skipped and what is run.
+      let ids = batch.requests.map(\.id)
+      log.info(
+        "batch \(record.coordinates): \(ids.filter(alreadyDone.contains).count) of \(ids.count) "
+          + "requests done before (\(ids.filter(alreadyDone.contains).joined(separator: ","))); "
+          + "running \(ids.filter { !alreadyDone.contains($0) }.joined(separator: ","))")
+    }
     for request in batch.requests where !(alreadyDone?.contains(request.id) ?? false) {
       guard let payload = Data(base64Encoded: request.payload) else {
         messages.append(
