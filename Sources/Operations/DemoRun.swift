@@ -137,7 +137,7 @@ public final class DemoRun: Sendable {
     let warmApp = apps[apps.count - 1]
     try producer.enqueue(
       RequestRecord(
-        app: warmApp.id, id: warmID, sloMs: (warmApp.slo * 1_000_000).rounded() / 1000,
+        app: warmApp.id, id: warmID, sloMs: RequestGenerator.sloMs(of: warmApp),
         payload: Array("warm up".utf8)
       ).message(topic: topics.requests))
     let warmDeadline = ContinuousClock.now + .seconds(30)

@@ -388,7 +388,7 @@ public final class FaultSuite: @unchecked Sendable {
           do {
             try send(
               RequestRecord(
-                app: apps[index].id, id: id, sloMs: (apps[index].slo * 1000).rounded(),
+                app: apps[index].id, id: id, sloMs: RequestGenerator.sloMs(of: apps[index]),
                 payload: Array("x".utf8)))
             sent.withLock { $0[id] = now }
           } catch {

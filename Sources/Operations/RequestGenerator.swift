@@ -41,6 +41,9 @@ public struct RequestGenerator: Sendable {
     for index in apps.indices { next.append(random.exponential(rate: rate(of: index, at: 0))) }
   }
 
+  /// An app's SLO as its requests carry it: milliseconds, to the microsecond.
+  public static func sloMs(of app: App) -> Double { (app.slo * 1_000_000).rounded() / 1000 }
+
   /// App `index`'s rate at `time` seconds from the start (req/s).
   public func rate(of index: Int, at time: Double) -> Double {
     guard let trace else { return apps[index].rate }
@@ -61,7 +64,7 @@ public struct RequestGenerator: Sendable {
       requests.append(
         RequestRecord(
           app: app.id, id: "\(idPrefix)-\(count)",
-          sloMs: sloMs ?? (app.slo * 1_000_000).rounded() / 1000,
+          sloMs: sloMs ?? Self.sloMs(of: app),
           payload: Array(Self.sentences[count % Self.sentences.count].utf8)))
       count += 1
       let current = rate(of: index, at: next[index])

@@ -57,6 +57,8 @@ public struct RouterService: PipelineService {
     var lastReport = clock.now()
     var ledger = RecoveryLedger()
     var routed = 0
+    // Counted per request, handed to the metrics once per report interval (not per request).
+    var pending = PendingCounts()
     var rejected = 0
     try io.run {
       while !stop.isSet {
@@ -88,13 +90,12 @@ public struct RouterService: PipelineService {
           case .grouped(let message, let grouped):
             try io.produce(message, sources: source)
             routed += 1
-            settings.telemetry?.add(.requestsRouted, labels: ["app": grouped.app])
+            if settings.telemetry != nil { pending.routed[grouped.app, default: 0] += 1 }
             settings.metrics?.routed.add(1, ordering: .relaxed)
           case .deadLetter(let message, let code):
             try io.produce(message, sources: source)
             rejected += 1
-            settings.telemetry?.add(
-              .deadLetters, labels: ["stage": "router", "reason": code.rawValue])
+            if settings.telemetry != nil { pending.rejected[code, default: 0] += 1 }
             settings.metrics?.deadLetters.add(1, ordering: .relaxed)
             log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
           }
@@ -103,10 +104,12 @@ public struct RouterService: PipelineService {
         let now = clock.now()
         if now - lastReport >= settings.reportInterval.seconds {
           try publishReport(&router, io: io, from: lastReport, to: now)
+          pending.flush(to: settings.telemetry)
           lastReport = now
         }
       }
       try publishReport(&router, io: io, from: lastReport, to: clock.now())
+      pending.flush(to: settings.telemetry)
     } stopped: {
       log.info("stopped: \(routed) requests routed, \(rejected) dead letters")
     }
@@ -158,5 +161,24 @@ public struct RouterService: PipelineService {
     log.info(
       "following plan v\(plan.version ?? 0) (\(plan.algorithm), \(plan.groups.count) groups, "
         + "\(plan.groups.reduce(0) { $0 + $1.apps.count }) apps)")
+  }
+}
+
+/// What the router counted since it last handed counts to the metrics registry.
+private struct PendingCounts {
+  var routed: [String: Int] = [:]
+  var rejected: [ReasonCode: Int] = [:]
+
+  mutating func flush(to telemetry: MetricsRegistry?) {
+    guard let telemetry else { return }
+    for (app, count) in routed {
+      telemetry.add(.requestsRouted, Double(count), labels: ["app": app])
+    }
+    for (code, count) in rejected {
+      telemetry.add(
+        .deadLetters, Double(count), labels: ["stage": "router", "reason": code.rawValue])
+    }
+    routed.removeAll(keepingCapacity: true)
+    rejected.removeAll(keepingCapacity: true)
   }
 }

@@ -120,7 +120,9 @@ import Testing
       sums = (try? Self.read(urls)) ?? [:]
       let served = urls.dropFirst().map { sums[$0]?["harmonybatch_requests_served_total"] ?? 0 }
       let late = sums[urls[0]]?["harmonybatch_late_requests_total"] ?? 0
-      return Int(served.reduce(0, +) + late) >= sent
+      // The router hands its counts to the registry once per report interval.
+      let routed = sums[urls[0]]?["harmonybatch_requests_routed_total"] ?? 0
+      return Int(served.reduce(0, +) + late) >= sent && Int(routed) >= sent
     }
     #expect(ended, "\(sums)")
     let batcherSums = sums[urls[0]] ?? [:]
