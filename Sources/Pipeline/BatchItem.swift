@@ -76,6 +76,30 @@ extension ReadyBatch where Item == BatchItem {
       json.key("deadline_ms")
       json.number(request.deadline * 1000)
       json.raw(",")
+      if request.item.headers.contains(where: { HeaderName.isCarried($0.key) }) {
+        json.key("headers")
+        json.raw("[")
+        var first = true
+        for header in request.item.headers where HeaderName.isCarried(header.key) {
+          if !first { json.raw(",") }
+          first = false
+          json.raw("{")
+          json.key("name")
+          json.string(header.key)
+          if let bytes = header.value {
+            json.raw(",")
+            if let text = String(validating: bytes, as: UTF8.self) {
+              json.key("value")
+              json.string(text)
+            } else {
+              json.key("base64")
+              json.base64(bytes)
+            }
+          }
+          json.raw("}")
+        }
+        json.raw("],")
+      }
       json.key("id")
       json.string(request.id)
       json.raw(",")

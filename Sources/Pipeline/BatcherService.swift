@@ -130,13 +130,7 @@ public struct BatcherService: PipelineService {
   ) throws {
     switch GroupedRecord.parse(record.headers, routes: &routes) {
     case .failure(let error):
-      counters.deadLetters += 1
-      settings.metrics?.deadLetters.add(1, ordering: .relaxed)
-      try io.produce(
-        DeadLetter.message(
-          for: record, code: .badGroupedRecord, detail: error.message,
-          topic: settings.topics.deadLetter),
-        sources: [(record.topicPartition, record.offset)])
+      try deadLetter(record, .badGroupedRecord, error.message, io: io, counters: &counters)
     case .success(let grouped):
       let request = BufferedRequest(
         id: grouped.requestID, app: grouped.app, arrival: Double(grouped.arrivalMs) / 1000,
@@ -147,23 +141,36 @@ public struct BatcherService: PipelineService {
           headers: record.headers),
         bytes: RecordLimits.batchBytes(
           payload: record.value?.count ?? 0, id: grouped.requestID.utf8.count,
-          app: grouped.app.utf8.count, source: record.topic.utf8.count + 24))
+          app: grouped.app.utf8.count, source: record.topic.utf8.count + 24,
+          headers: RecordLimits.carriedHeaderBytes(record.headers)))
       guard request.bytes <= buffers.maxBatchBytes else {
         // Written by something other than our router (it refuses such requests): a batch of one
         // would not fit a record.
-        counters.deadLetters += 1
-        settings.metrics?.deadLetters.add(1, ordering: .relaxed)
-        try io.produce(
-          DeadLetter.message(
-            for: record, code: .payloadTooLarge,
-            detail:
-              "alone in a batch it would not fit a record of \(RecordLimits.maxRecordBytes) bytes",
-            topic: settings.topics.deadLetter),
-          sources: [(record.topicPartition, record.offset)])
+        try deadLetter(
+          record, .payloadTooLarge,
+          "alone in a batch it would not fit a record of \(RecordLimits.maxRecordBytes) bytes",
+          io: io, counters: &counters)
         return
       }
       try execute(buffers.receive(request, in: grouped.spec, now: now), io: io, counters: &counters)
     }
+  }
+
+  /// A record of hb.grouped that cannot be batched: a dead letter, and a reply when asked for.
+  private func deadLetter(
+    _ record: KafkaRecord, _ code: ReasonCode, _ detail: String, io: StageIO,
+    counters: inout Counters
+  ) throws {
+    counters.deadLetters += 1
+    settings.metrics?.deadLetters.add(1, ordering: .relaxed)
+    settings.telemetry?.add(.deadLetters, labels: ["stage": "batcher", "reason": code.rawValue])
+    let message = DeadLetter.message(
+      for: record, code: code, detail: detail, topic: settings.topics.deadLetter)
+    let reply = Reply.message(
+      for: message, outcome: .deadLetter, fallbackID: record.coordinates, topics: settings.topics)
+    try io.produce(
+      [message], replies: reply.map { [$0] } ?? [],
+      sources: [(record.topicPartition, record.offset)])
   }
 
   /// `timerDriven`: the directives come from a wake-up at a deadline (not from a request that
@@ -209,8 +216,12 @@ public struct BatcherService: PipelineService {
         counters.late += 1
         settings.telemetry?.add(.lateRequests, labels: ["app": request.app])
         settings.metrics?.late.add(1, ordering: .relaxed)
+        let message = LateRecord.message(
+          for: request, lateBy: lateBy, topic: settings.topics.late)
+        let reply = Reply.message(
+          for: message, outcome: .late, fallbackID: request.id, topics: settings.topics)
         try io.produce(
-          LateRecord.message(for: request, lateBy: lateBy, topic: settings.topics.late),
+          [message], replies: reply.map { [$0] } ?? [],
           sources: [(request.item.source, request.item.offset)])
       }
     }

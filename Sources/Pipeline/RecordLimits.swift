@@ -13,8 +13,19 @@ public enum RecordLimits {
 
   /// What one request takes in a batch's JSON: its payload in base64, its id, app and source
   /// (JSON escaping makes a byte at most six), and the fixed fields.
-  public static func batchBytes(payload: Int, id: Int, app: Int, source: Int) -> Int {
-    (payload + 2) / 3 * 4 + 6 * (id + app + source) + 256
+  /// `headers`: what its carried headers take (`carriedHeaderBytes`).
+  public static func batchBytes(payload: Int, id: Int, app: Int, source: Int, headers: Int = 0)
+    -> Int
+  {
+    (payload + 2) / 3 * 4 + 6 * (id + app + source) + 256 + headers
+  }
+
+  /// What a request's carried headers (`HeaderName.isCarried`) take in a batch's JSON, at most.
+  public static func carriedHeaderBytes(_ headers: [KafkaHeader]) -> Int {
+    headers.reduce(0) { total, header in
+      guard HeaderName.isCarried(header.key) else { return total }
+      return total + 6 * (header.key.utf8.count + (header.value?.count ?? 0)) + 40
+    }
   }
 
   /// The largest payload a request may have: alone in a batch, with an id, app and source of up

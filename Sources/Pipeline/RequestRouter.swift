@@ -7,7 +7,8 @@ import Planner
 public struct RequestRouter: Sendable {
   public enum Decision: Sendable {
     case grouped(KafkaProducerMessage, GroupedRecord)
-    case deadLetter(KafkaProducerMessage, ReasonCode)
+    /// The dead letter, and the reply to the caller when the request asked for one.
+    case deadLetter(KafkaProducerMessage, ReasonCode, reply: KafkaProducerMessage?)
   }
 
   public var table: RoutingTable
@@ -28,6 +29,11 @@ public struct RequestRouter: Sendable {
 
   /// Routes one request; `nowMs` stands in for a record without a timestamp.
   public mutating func route(_ record: KafkaRecord, nowMs: Int64) -> Decision {
+    if let topic = Reply.topic(in: record.headers),
+      let problem = ReplyTopic.problem(topic, topics: topics)
+    {
+      return reject(record, .badReplyTopic, problem)
+    }
     guard let key = record.key, !key.isEmpty else {
       return reject(record, .missingApp, "the record has no key (the app id)")
     }
@@ -62,15 +68,13 @@ public struct RequestRouter: Sendable {
       }
       return reject(record, code, detail)
     case .group(let spec, let slo, let timeout, let planned):
-      let requestID =
-        record.headers.last(where: { $0.key == HeaderName.requestID })
-        .flatMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
-        .flatMap { $0.isEmpty ? nil : $0 } ?? record.coordinates
+      let requestID = Self.requestID(of: record)
       // Alone in a batch, with its id, app and headers, it must fit a record.
       let alone =
         RecordLimits.batchOverheadBytes
         + RecordLimits.batchBytes(
-          payload: size, id: requestID.utf8.count, app: app.utf8.count, source: 128)
+          payload: size, id: requestID.utf8.count, app: app.utf8.count, source: 128,
+          headers: RecordLimits.carriedHeaderBytes(record.headers))
       let headerBytes = record.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
       guard alone <= RecordLimits.maxRecordBytes,
         size + headerBytes <= RecordLimits.maxRecordBytes - 4_096
@@ -103,7 +107,21 @@ public struct RequestRouter: Sendable {
     -> Decision
   {
     report.rejected[code.rawValue, default: 0] += 1
-    return .deadLetter(
-      DeadLetter.message(for: record, code: code, detail: detail, topic: topics.deadLetter), code)
+    let deadLetter = DeadLetter.message(
+      for: record, code: code, detail: detail, topic: topics.deadLetter)
+    let reply =
+      record.headers.isEmpty
+      ? nil
+      : Reply.message(
+        for: deadLetter, outcome: .deadLetter, fallbackID: Self.requestID(of: record),
+        topics: topics)
+    return .deadLetter(deadLetter, code, reply: reply)
+  }
+
+  /// The producer's `hb-request-id`, else the request's `topic/partition/offset`.
+  static func requestID(of record: KafkaRecord) -> String {
+    record.headers.last(where: { $0.key == HeaderName.requestID })
+      .flatMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+      .flatMap { $0.isEmpty ? nil : $0 } ?? record.coordinates
   }
 }

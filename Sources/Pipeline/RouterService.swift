@@ -92,8 +92,8 @@ public struct RouterService: PipelineService {
             routed += 1
             if settings.telemetry != nil { pending.routed[grouped.app, default: 0] += 1 }
             settings.metrics?.routed.add(1, ordering: .relaxed)
-          case .deadLetter(let message, let code):
-            try io.produce(message, sources: source)
+          case .deadLetter(let message, let code, let reply):
+            try io.produce([message], replies: reply.map { [$0] } ?? [], sources: source)
             rejected += 1
             if settings.telemetry != nil { pending.rejected[code, default: 0] += 1 }
             settings.metrics?.deadLetters.add(1, ordering: .relaxed)

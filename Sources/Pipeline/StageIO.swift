@@ -162,6 +162,38 @@ final class StageIO: @unchecked Sendable {
     }
   }
 
+  /// Produces a request's outcome `messages` and its `replies` (`Reply`); the `sources` are
+  /// settled when the broker has answered for every one. A reply that cannot be delivered (its
+  /// topic does not exist on a cluster that does not create topics, say) is logged and counted in
+  /// `failedReplies` but does not stop the stage: the outcome is on its topic all the same.
+  func produce(
+    _ messages: [KafkaProducerMessage], replies: [KafkaProducerMessage],
+    sources: [(KafkaTopicPartition, Int64)]
+  ) throws(KafkaError) {
+    guard !replies.isEmpty, !messages.isEmpty else {
+      return try produce(messages + replies, sources: sources)
+    }
+    let countdown = Countdown(
+      messages.count + replies.count, then: acknowledgements.handler(for: sources))
+    for message in messages {
+      try producer.enqueue(message, onDelivery: countdown.handler)
+    }
+    let log = self.log
+    let acknowledgements = self.acknowledgements
+    for reply in replies {
+      let topic = reply.topic
+      try producer.enqueue(
+        reply,
+        onDelivery: countdown.tolerantHandler { error in
+          acknowledgements.failedReplies.add(1, ordering: .relaxed)
+          log.warning("a reply to \(topic) was not delivered: \(error.message)")
+        })
+    }
+  }
+
+  /// Replies the broker did not take (`produce(_:replies:sources:)`).
+  var failedReplies: Int { acknowledgements.failedReplies.load(ordering: .relaxed) }
+
   /// The group took partitions away: their records will be read again by the new owner.
   func forget(_ partitions: [KafkaTopicPartition]) {
     pending.forget(partitions)
@@ -237,27 +269,45 @@ final class StageIO: @unchecked Sendable {
 
 /// Calls `then` once, after `count` deliveries (with the first failure, if any).
 final class Countdown: Sendable {
-  private let state: Mutex<(left: Int, failure: KafkaError?)>
+  private let state: Mutex<(left: Int, failure: KafkaError?, report: KafkaDeliveryReport?)>
   private let then: KafkaProducer.DeliveryHandler
 
   init(_ count: Int, then: @escaping KafkaProducer.DeliveryHandler) {
-    state = Mutex((count, nil))
+    state = Mutex((count, nil, nil))
     self.then = then
   }
 
   var handler: KafkaProducer.DeliveryHandler {
+    { result in self.count(result, tolerated: false) }
+  }
+
+  /// Counts a delivery whose failure is reported to `onFailure` and does not fail the rest.
+  func tolerantHandler(onFailure: @escaping @Sendable (KafkaError) -> Void)
+    -> KafkaProducer.DeliveryHandler
+  {
     { result in
-      let finished: (Bool, KafkaError?) = self.state.withLock { state in
-        if case .failure(let error) = result, state.failure == nil { state.failure = error }
-        state.left -= 1
-        return (state.left == 0, state.failure)
+      if case .failure(let error) = result { onFailure(error) }
+      self.count(result, tolerated: true)
+    }
+  }
+
+  private func count(_ result: Result<KafkaDeliveryReport, KafkaError>, tolerated: Bool) {
+    let finished: (left: Int, failure: KafkaError?, last: KafkaDeliveryReport?) = state.withLock {
+      state in
+      if !tolerated, case .failure(let error) = result, state.failure == nil {
+        state.failure = error
       }
-      guard finished.0 else { return }
-      if let failure = finished.1 {
-        self.then(.failure(failure))
-      } else {
-        self.then(result)
-      }
+      if case .success(let report) = result, !tolerated { state.report = report }
+      state.left -= 1
+      return (state.left, state.failure, state.report)
+    }
+    guard finished.left == 0 else { return }
+    // At least one delivery is not tolerated (`StageIO.produce(_:replies:sources:)`), so there
+    // is a failure or a report.
+    if let failure = finished.failure {
+      then(.failure(failure))
+    } else if let report = finished.last {
+      then(.success(report))
     }
   }
 }
@@ -268,6 +318,8 @@ final class Acknowledgements: Sendable {
   /// Deliveries reported without an offset: an idempotent producer's retry that the broker
   /// answered "already have it". A real broker has it; librdkafka's mock broker may not.
   let withoutOffset = Atomic<Int>(0)
+  /// Replies whose delivery failed (`StageIO.produce(_:replies:sources:)`).
+  let failedReplies = Atomic<Int>(0)
 
   func handler(for sources: [(KafkaTopicPartition, Int64)]) -> KafkaProducer.DeliveryHandler {
     { result in

@@ -208,6 +208,7 @@ public struct WorkerService: PipelineService {
     }
     var payloads: [[UInt8]] = []
     var messages: [KafkaProducerMessage] = []
+    var replies: [KafkaProducerMessage] = []
     var runnable: [BatchMessage.Request] = []
     if let alreadyDone {
       // Rare (after a restart or a revocation): say exactly what is skipped and what is run.
@@ -219,10 +220,10 @@ public struct WorkerService: PipelineService {
     }
     for request in batch.requests where !(alreadyDone?.contains(request.id) ?? false) {
       guard let payload = Data(base64Encoded: request.payload) else {
-        messages.append(
-          deadLetter(
-            request, batch: batch, code: .badPayload, detail: "the payload is not base64",
-            batchSource: record.coordinates))
+        deadLetter(
+          into: &messages, replies: &replies,
+          request, batch: batch, code: .badPayload, detail: "the payload is not base64",
+          batchSource: record.coordinates)
         continue
       }
       payloads.append(Array(payload))
@@ -234,9 +235,9 @@ public struct WorkerService: PipelineService {
     var endToEnd: [Double] = []
     for (request, output) in zip(runnable, outputs) {
       if case .failed(let code, let detail) = output {
-        messages.append(
-          deadLetter(
-            request, batch: batch, code: code, detail: detail, batchSource: record.coordinates))
+        deadLetter(
+          into: &messages, replies: &replies,
+          request, batch: batch, code: code, detail: detail, batchSource: record.coordinates)
         continue
       }
       let latency = published * 1000 - Double(request.arrivalMs)
@@ -251,17 +252,25 @@ public struct WorkerService: PipelineService {
         publishedMs: published * 1000,
         latencyMs: latency, sloMet: latency <= request.sloMs, late: request.late)
       guard let value = try? result.messageJSON() else {
-        messages.append(
-          deadLetter(
-            request, batch: batch, code: .badOutput,
-            detail: "the backend's output cannot be written as JSON (not a finite number)",
-            batchSource: record.coordinates))
+        deadLetter(
+          into: &messages, replies: &replies,
+          request, batch: batch, code: .badOutput,
+          detail: "the backend's output cannot be written as JSON (not a finite number)",
+          batchSource: record.coordinates)
         continue
       }
+      let carried = request.kafkaHeaders
       messages.append(
         KafkaProducerMessage(
           topic: settings.topics.results, key: Array(request.id.utf8), value: value,
-          headers: [KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8))]))
+          headers: [KafkaHeader(key: HeaderName.source, value: Array(record.coordinates.utf8))]
+            + carried))
+      if let reply = Reply.message(
+        headers: carried, requestID: request.id, outcome: .result, value: value,
+        topics: settings.topics)
+      {
+        replies.append(reply)
+      }
       settings.telemetry?.add(
         .requestsServed, labels: ["app": request.app, "slo_met": String(result.sloMet)])
       settings.telemetry?.observe(.requestLatency, latency / 1000, labels: ["app": request.app])
@@ -291,7 +300,7 @@ public struct WorkerService: PipelineService {
     } else {
       log.warning("no feedback for batch \(batch.batchID): \(checks.summary)")
     }
-    try io.produce(messages, sources: source)
+    try io.produce(messages, replies: replies, sources: source)
     return batch.requests.count
   }
 
@@ -304,11 +313,13 @@ public struct WorkerService: PipelineService {
     return perRequest.map { $0 * Double(batch) }
   }
 
-  /// A dead letter for one request of a batch: its payload, with the request's identity.
+  /// A dead letter for one request of a batch (its payload, with the request's identity and its
+  /// carried headers), and its reply when the request asked for one.
   private func deadLetter(
+    into messages: inout [KafkaProducerMessage], replies: inout [KafkaProducerMessage],
     _ request: BatchMessage.Request, batch: BatchMessage, code: ReasonCode, detail: String,
     batchSource: String
-  ) -> KafkaProducerMessage {
+  ) {
     settings.telemetry?.add(.deadLetters, labels: ["stage": "worker", "reason": code.rawValue])
     let headers = [
       KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
@@ -319,10 +330,16 @@ public struct WorkerService: PipelineService {
       KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
       KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
     ]
-    return RecordLimits.fitting(
+    let message = RecordLimits.fitting(
       KafkaProducerMessage(
         topic: settings.topics.deadLetter, key: Array(request.app.utf8),
         value: Data(base64Encoded: request.payload).map(Array.init) ?? Array(request.payload.utf8),
-        headers: headers))
+        headers: request.kafkaHeaders + headers))
+    messages.append(message)
+    if let reply = Reply.message(
+      for: message, outcome: .deadLetter, fallbackID: request.id, topics: settings.topics)
+    {
+      replies.append(reply)
+    }
   }
 }

@@ -125,6 +125,10 @@ extension BatchMessage {
         request.sloMs, "\(name) slo_ms", in: 0.001...FieldBounds.milliseconds.upperBound)
       checks.number(Double(request.arrivalMs), "\(name) arrival_ms", in: epochMilliseconds)
       checks.number(request.deadlineMs, "\(name) deadline_ms", in: epochMilliseconds)
+      for header in (request.headers ?? []).prefix(64) {
+        checks.text(header.name, "\(name) header name")
+      }
+      checks.integer(request.headers?.count ?? 0, "\(name) headers", in: 0...64)
     }
     return checks
   }

@@ -22,6 +22,14 @@ public struct PipelineTopics: Sendable, Equatable {
   /// The controller's scaling recommendation per worker pool (for autoscalers and operators).
   public var scaling: String { prefix + "scaling" }
 
+  /// Every topic of the pipeline.
+  public var all: Set<String> {
+    [
+      requests, grouped, batchesCPU, batchesGPU, plans, deadLetter, late, results, feedback,
+      rates, workers, scaling,
+    ]
+  }
+
   public func batches(for kind: FunctionConfig.Kind) -> String {
     kind == .cpu ? batchesCPU : batchesGPU
   }

@@ -25,7 +25,7 @@ import Testing
   static func code(_ decision: RequestRouter.Decision) -> String {
     switch decision {
     case .grouped: "grouped"
-    case .deadLetter(_, let code): code.rawValue
+    case .deadLetter(_, let code, _): code.rawValue
     }
   }
 

@@ -32,13 +32,40 @@ public struct BatchMessage: Codable, Sendable, Equatable {
     public var source: String
     /// The model input, base64.
     public var payload: String
+    /// The request's own headers that travel to its result and reply (`HeaderName.isCarried`:
+    /// a `traceparent`, `hb-reply-topic`); absent when it has none.
+    public var headers: [Header]?
 
     enum CodingKeys: String, CodingKey {
       case id, app
       case sloMs = "slo_ms"
       case arrivalMs = "arrival_ms"
       case deadlineMs = "deadline_ms"
-      case late, source, payload
+      case late, source, payload, headers
+    }
+  }
+
+  /// One Kafka header of a request: its value as text when it is UTF-8, else in base64.
+  public struct Header: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: String?
+    public var base64: String?
+
+    public init(name: String, bytes: [UInt8]?) {
+      self.name = name
+      if let bytes {
+        if let text = String(validating: bytes, as: UTF8.self) {
+          value = text
+        } else {
+          base64 = Data(bytes).base64EncodedString()
+        }
+      }
+    }
+
+    /// The value's bytes (nil for a header without a value, or a `base64` that does not decode).
+    public var bytes: [UInt8]? {
+      if let value { return Array(value.utf8) }
+      return base64.flatMap { Data(base64Encoded: $0) }.map(Array.init)
     }
   }
 

@@ -23,4 +23,15 @@ public enum HeaderName {
   public static let valueDroppedBytes = "hb-value-dropped-bytes"
   /// ... and, when even that was too large, how many of the original headers were left out.
   public static let headersDropped = "hb-headers-dropped"
+  /// Request: a topic where the request's outcome is also produced, keyed by request id.
+  public static let replyTopic = "hb-reply-topic"
+  /// On a reply: `result`, `dead-letter` or `late`.
+  public static let outcome = "hb-outcome"
+
+  /// Whether a request's header travels with it to its result and reply: every header but the
+  /// pipeline's own (`hb-` names are reserved), except `hb-reply-topic`. A W3C `traceparent`
+  /// travels; an `hb-source` a producer set does not (it would mislead recovery).
+  public static func isCarried(_ name: String) -> Bool {
+    !name.hasPrefix("hb-") || name == replyTopic
+  }
 }

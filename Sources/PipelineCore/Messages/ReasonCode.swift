@@ -4,6 +4,8 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   case missingApp = "missing-app"
   /// The key (the app id) is not UTF-8 text.
   case badKey = "bad-key"
+  /// `hb-reply-topic` is not a legal topic name, or names one of the pipeline's own topics.
+  case badReplyTopic = "bad-reply-topic"
   /// `hb-slo-ms` is not a decimal number of milliseconds in 1…3,600,000.
   case badSLO = "bad-slo"
   /// No `hb-slo-ms` header and the app has no SLO in the plan.

@@ -1,0 +1,72 @@
+import Foundation
+import Kafka
+import PipelineCore
+import TestSupport
+import Testing
+
+/// The Python client in Deploy/clients/python (confluent-kafka, an independent client) against a
+/// batcher and two workers as processes: every request it sends with `hb-reply-topic` and a
+/// `traceparent` gets exactly its own reply, with the traceparent intact; requests whose SLO no
+/// function can meet get a dead-letter reply that says why.
+@Suite(.serialized) struct ReplyRoundTripTests {
+  static let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Deploy/clients/python/harmonybatch_client.py").path
+
+  struct Summary: Decodable {
+    let sent: Int
+    let replies: Int
+    let outcomes: [String: Int]
+    let traceparent_intact: Int
+    let undelivered: Int
+  }
+
+  static func runClient(_ bootstrap: String, _ arguments: [String]) throws -> (Int32?, Summary?) {
+    let (status, output, error) = try runToCompletion(
+      "/usr/bin/env", ["python3", client, "--bootstrap", bootstrap] + arguments,
+      timeout: .seconds(120))
+    let summary = output.last.flatMap {
+      try? JSONDecoder().decode(Summary.self, from: Data($0.utf8))
+    }
+    if summary == nil { Issue.record("the client printed no summary (\(status)): \(error)") }
+    return (status, summary)
+  }
+
+  @Test func everyRequestGetsItsOwnReplyWithItsTraceContext() throws {
+    let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
+    try broker.createTopics(PipelineTopics().specs(partitions: 4))
+    let bootstrap = broker.bootstrapServers
+    let common = ["--bootstrap", bootstrap, "--property", "session.timeout.ms=6000"]
+    let services = [
+      try ChildProcess(harmonybatchPath, ["batcher", "--model", "VGG19"] + common),
+      try ChildProcess(
+        harmonybatchPath,
+        ["worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19"] + common),
+      try ChildProcess(harmonybatchPath, ["worker", "--kind", "gpu", "--model", "VGG19"] + common),
+    ]
+    defer {
+      for process in services {
+        process.signal(SIGTERM)
+        _ = process.waitForExit()
+      }
+    }
+    // 100 requests at 100/s with an SLO every function meets: 100 results.
+    let (status, summary) = try Self.runClient(
+      bootstrap, ["--count", "100", "--rate", "100", "--slo-ms", "5000", "--timeout", "90"])
+    let served = try #require(summary)
+    #expect(status == 0, "\(services.map(\.standardError))")
+    #expect(served.sent == 100)
+    #expect(served.replies == 100)
+    #expect(served.outcomes == ["result": 100])
+    #expect(served.traceparent_intact == 100)
+    #expect(served.undelivered == 0)
+
+    // An SLO of 1 ms: no function can meet it; each request is a dead letter, and says so.
+    let (_, refused) = try Self.runClient(
+      bootstrap, ["--count", "5", "--rate", "0", "--slo-ms", "1", "--timeout", "30"])
+    let dead = try #require(refused)
+    #expect(dead.replies == 5)
+    #expect(dead.outcomes == ["dead-letter": 5])
+    #expect(dead.traceparent_intact == 5)
+  }
+}
