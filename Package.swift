@@ -30,7 +30,8 @@ let package = Package(
       pkgConfig: "jemalloc",
       providers: [.apt(["libjemalloc-dev"])]
     ),
-    .target(name: "Kafka", dependencies: ["CRdKafka"]),
+    .target(name: "Logging"),
+    .target(name: "Kafka", dependencies: ["CRdKafka", "Logging"]),
     .target(
       name: "Inference", dependencies: ["COpenBLAS", "Planner", "PipelineCore"],
       // The encoder's loops are the hot path of every CPU worker; optimise them in debug
@@ -39,9 +40,10 @@ let package = Package(
     .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
     // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
     // simulator and the services share.
-    .target(name: "PipelineCore", dependencies: ["Planner"]),
+    .target(name: "PipelineCore", dependencies: ["Planner", "Logging"]),
     .target(
-      name: "Pipeline", dependencies: ["Kafka", "Planner", "PipelineCore", "CMicroHTTPD"]),
+      name: "Pipeline",
+      dependencies: ["Kafka", "Planner", "PipelineCore", "CMicroHTTPD", "Logging"]),
     .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
     // The command line's options, parsing and help, and the usage error (exit code 2).
     .target(name: "Arguments"),
@@ -62,13 +64,15 @@ let package = Package(
     .target(
       name: "HarmonyBatchCLI",
       dependencies: [
-        "Arguments", "CJemalloc", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference",
+        "Arguments", "CJemalloc", "Kafka", "Logging", "Planner", "PipelineCore", "Pipeline",
+        "Inference",
         "Simulator", "Operations", "Bench",
       ]),
     .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
     .target(
       name: "TestSupport", dependencies: ["Kafka", "PipelineCore", "Pipeline", "Planner"],
       path: "Tests/TestSupport"),
+    .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
     .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
     .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),

@@ -41,6 +41,13 @@ public struct CommandSpec: Sendable {
     self.positionals = positionals
   }
 
+  /// The same command with `more` options after its own.
+  public func adding(_ more: [OptionSpec]) -> CommandSpec {
+    CommandSpec(
+      name: name, summary: summary, usage: usage, options: options + more,
+      discussion: discussion, positionals: positionals)
+  }
+
   public var help: String {
     var text = "\(summary)\n\nUsage: harmonybatch \(name) \(usage)\n"
     if !discussion.isEmpty { text += "\n\(discussion)\n" }
@@ -195,7 +202,15 @@ public struct CommandSpec: Sendable {
         if let number = item as? NSNumber, !(item is Bool) { return number.stringValue }
         throw UsageError("the config file '\(path)': '\(key)' must be a string or a number")
       }
-      if let items = value as? [Any] {
+      if let pairs = value as? [String: Any] {
+        // A repeatable KEY=VALUE option as an object: {"security.protocol": "SASL_SSL"}.
+        guard option.repeatable, option.value == "KEY=VALUE" else {
+          throw UsageError("the config file '\(path)': '\(key)' cannot be an object")
+        }
+        var values: [String] = []
+        for name in pairs.keys.sorted() { values.append(name + "=" + (try text(pairs[name]!))) }
+        parsed.values[key] = values
+      } else if let items = value as? [Any] {
         guard option.repeatable || items.count == 1 else {
           throw UsageError("the config file '\(path)': '\(key)' takes one value")
         }

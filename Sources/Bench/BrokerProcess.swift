@@ -13,7 +13,7 @@ public final class BrokerProcess {
       fileURLWithPath: Bundle.main.executablePath ?? ProcessInfo.processInfo.arguments[0])
     process.arguments = [
       "broker", "--topics", topics.joined(separator: ","), "--partitions", String(partitions),
-      "--log-level", "error",
+      "--kafka-log-level", "error",
     ]
     let out = Pipe()
     process.standardOutput = out

@@ -19,7 +19,8 @@ enum BrokerCommand {
         repeatable: true),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
       .option(
-        "log-level", "LEVEL", "Broker log level: error|warning|notice|info|debug (default warning)."
+        "kafka-log-level", "LEVEL",
+        "The broker's (librdkafka's) log level: error|warning|notice|info|debug (default warning)."
       ),
     ],
     discussion: """
@@ -47,12 +48,12 @@ enum BrokerCommand {
       brokers: brokers, logger: .standardError(minimumLevel: logLevel))
     try broker.createTopics(specs)
     Console.out(broker.bootstrapServers)
-    Console.err(
-      "embedded broker: \(brokers) broker(s) at \(broker.bootstrapServers)"
-        + "; topics \(topics.joined(separator: ","))"
-        + "; stop with Ctrl-C")
+    let log = PipelineLog(service: "broker")
+    log.info(
+      "\(brokers) embedded broker(s) at \(broker.bootstrapServers); topics "
+        + "\(topics.joined(separator: ",")); stop with Ctrl-C")
     let service = ClosureService("broker") { $0.waitForStop() }
-    return await ServiceGroup([service], log: PipelineLog(service: "broker"))
+    return await ServiceGroup([service], log: log)
       .run(keepingAlive: broker)
   }
 }

@@ -29,9 +29,8 @@ struct ClusterSetup {
       } catch {
         // The embedded broker of another process has no CreateTopics; it creates topics on
         // first use (4 partitions), which serves too.
-        Console.err(
-          "harmonybatch \(options.command): note: topics not created (\(error.message)); "
-            + "relying on the cluster's auto-creation")
+        PipelineLog(service: options.command).info(
+          "topics not created (\(error.message)); relying on the cluster's auto-creation")
       }
       return ClusterSetup(bootstrap: bootstrap, common: common, embedded: nil)
     }
@@ -42,9 +41,9 @@ struct ClusterSetup {
     }
     let broker = try EmbeddedBroker(brokers: 1, logger: .standardError(minimumLevel: logLevel))
     try broker.createTopics(topics.specs(partitions: partitions))
-    Console.err(
-      "harmonybatch \(options.command): private embedded broker at \(broker.bootstrapServers) "
-        + "(it ends with this process; other processes reach it only with this address)")
+    PipelineLog(service: options.command).info(
+      "private embedded broker at \(broker.bootstrapServers) (it ends with this process; other "
+        + "processes reach it only with this address)")
     return ClusterSetup(
       bootstrap: broker.bootstrapServers,
       common: try KafkaOptions.configuration(options, bootstrap: broker.bootstrapServers),

@@ -2,6 +2,7 @@ import Arguments
 import Foundation
 import Inference
 import Kafka
+import Logging
 import Operations
 import Planner
 
@@ -67,29 +68,40 @@ public enum HarmonyBatch {
       Console.err("harmonybatch: unknown command '\(first)' (see 'harmonybatch --help')")
       return 2
     }
+    let spec = command.spec.adding(LogOptions.specs)
     do {
-      let options = try command.spec.parse(
+      let options = try spec.parse(
         Array(arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
       if options.helpRequested {
-        Console.out(command.spec.help)
+        Console.out(spec.help)
         return 0
       }
+      try LogOptions.configure(options)
       return try await command.run(options)
     } catch let error as UsageError {
       Console.err("harmonybatch \(command.spec.name): \(error.message)")
       return 2
     } catch let error as InferenceError {
-      Console.err("harmonybatch \(command.spec.name): \(error.message)")
+      fail(command, error.message)
       return 1
     } catch let error as PlannerInputError {
       Console.err("harmonybatch \(command.spec.name): \(error.message)")
       return 2
     } catch let error as KafkaError {
-      Console.err("harmonybatch \(command.spec.name): \(error.message)")
-      return error.code == .config ? 2 : 1
+      if error.code == .config {
+        Console.err("harmonybatch \(command.spec.name): \(error.message)")
+        return 2
+      }
+      fail(command, error.message)
+      return 1
     } catch {
-      Console.err("harmonybatch \(command.spec.name): \(error)")
+      fail(command, "\(error)")
       return 1
     }
+  }
+
+  /// Why a command failed at run time, as its last log line (in the log format chosen).
+  private static func fail(_ command: Command, _ message: String) {
+    LogOutput.write(level: LogLevel.error.name, component: command.spec.name, message: message)
   }
 }

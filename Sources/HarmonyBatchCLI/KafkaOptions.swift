@@ -22,11 +22,13 @@ enum KafkaOptions {
   /// The client options every Kafka-speaking command shares.
   static let clientSpecs: [OptionSpec] = [
     .option(
-      "property", "KEY=VALUE", "librdkafka property for every client, e.g. socket.timeout.ms=5000.",
+      "property", "KEY=VALUE",
+      "librdkafka property for every client, e.g. socket.timeout.ms=5000; prefixed consumer., "
+        + "producer. or admin., for that kind of client only.",
       repeatable: true),
     .option(
-      "log-level", "LEVEL",
-      "Kafka client log level: error|warning|notice|info|debug (default warning)."),
+      "kafka-log-level", "LEVEL",
+      "librdkafka's log level: error|warning|notice|info|debug (default warning)."),
   ]
 
   /// Builds the shared client configuration; unknown properties fail when a client is created.
@@ -55,7 +57,8 @@ enum KafkaOptions {
       "error": .error, "warning": .warning, "notice": .notice, "info": .info, "debug": .debug,
     ]
     let name = try options.choice(
-      "log-level", default: "warning", from: ["error", "warning", "notice", "info", "debug"])
+      "kafka-log-level", default: "warning",
+      from: ["error", "warning", "notice", "info", "debug"])
     return levels[name]!
   }
 }

@@ -10,7 +10,7 @@ public final class KafkaAdmin: Sendable {
     client = try RDKafkaClient(
       kind: .producer,
       properties: configuration.baseProperties
-        + configuration.properties.sorted { $0.key < $1.key },
+        + configuration.properties(for: .admin),
       callbacks: RDKafkaCallbacks(logger: configuration.logger))
   }
 

@@ -11,7 +11,9 @@ public struct KafkaConfiguration: Sendable {
   public var bootstrapServers: [String]
   public var clientID: String = "harmonybatch"
   public var logger: KafkaLogger = .standardError()
-  /// Pass-through librdkafka properties (`key` → `value`), e.g. `socket.timeout.ms`.
+  /// Pass-through librdkafka properties (`key` → `value`), e.g. `socket.timeout.ms`, for every
+  /// client; a key prefixed `consumer.`, `producer.` or `admin.` is for that kind of client only
+  /// (prefix removed): `consumer.fetch.wait.max.ms`.
   public var properties: [String: String] = [:]
   /// Ours, not librdkafka's: how long a service may go without reaching any broker before it
   /// gives up and exits (it says it is unhealthy after a tenth of it, at least 5 s).
@@ -26,6 +28,27 @@ public struct KafkaConfiguration: Sendable {
       bootstrapServers: bootstrapServers.split(separator: ",").map {
         String($0).trimmingCharacters(in: .whitespaces)
       })
+  }
+
+  /// The kinds of client a property can be meant for, by its prefix.
+  public enum ClientKind: String, Sendable, CaseIterable {
+    case consumer, producer, admin
+  }
+
+  /// `properties` for a `kind` of client, in key order: the unprefixed ones, then the ones
+  /// prefixed with its kind (without the prefix), which win; other kinds' are left out.
+  func properties(for kind: ClientKind) -> [(String, String)] {
+    var chosen: [String: String] = [:]
+    var own: [String: String] = [:]
+    for (key, value) in properties {
+      if let other = ClientKind.allCases.first(where: { key.hasPrefix($0.rawValue + ".") }) {
+        if other == kind { own[String(key.dropFirst(kind.rawValue.count + 1))] = value }
+      } else {
+        chosen[key] = value
+      }
+    }
+    chosen.merge(own) { $1 }
+    return chosen.sorted { $0.key < $1.key }
   }
 
   var baseProperties: [(String, String)] {
@@ -79,7 +102,7 @@ public struct KafkaProducerConfiguration: Sendable {
       ("enable.idempotence", idempotence ? "true" : "false"),
       ("message.timeout.ms", String(messageTimeoutMs)),
       ("queue.buffering.max.messages", String(queueBufferingMaxMessages)),
-    ] + common.properties.sorted { $0.key < $1.key }
+    ] + common.properties(for: .producer)
   }
 }
 
@@ -157,7 +180,7 @@ public struct KafkaConsumerConfiguration: Sendable {
     case .manual:
       props.append(("enable.auto.commit", "false"))
     }
-    return props + common.properties.sorted { $0.key < $1.key }
+    return props + common.properties(for: .consumer)
   }
 }
 

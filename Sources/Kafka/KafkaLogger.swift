@@ -1,8 +1,5 @@
 import Foundation
-
-#if canImport(Glibc)
-  import Glibc
-#endif
+import Logging
 
 /// Severity of a log line, in syslog order (lower is more severe), as librdkafka reports it.
 public enum KafkaLogLevel: Int, Sendable, Comparable, CustomStringConvertible {
@@ -11,6 +8,16 @@ public enum KafkaLogLevel: Int, Sendable, Comparable, CustomStringConvertible {
 
   public static func < (lhs: KafkaLogLevel, rhs: KafkaLogLevel) -> Bool {
     lhs.rawValue < rhs.rawValue
+  }
+
+  /// The level's name on our log lines: librdkafka's eight folded into ours (`LogLevel`).
+  public var name: String {
+    switch self {
+    case .emergency, .alert, .critical, .error: "error"
+    case .warning: "warning"
+    case .notice, .info: "info"
+    case .debug: "debug"
+    }
   }
 
   public var description: String {
@@ -47,12 +54,12 @@ public struct KafkaLogger: Sendable {
     if level <= minimumLevel { sink(level, facility, message) }
   }
 
-  /// Writes `LEVEL [facility] message` lines to standard error (after the time, when
-  /// `HARMONYBATCH_LOG_TIME` is set: `LogTime`).
+  /// Writes lines to standard error in the process's format (`LogOutput`), component `kafka`,
+  /// librdkafka's facility beside the message.
   public static func standardError(minimumLevel: KafkaLogLevel = .warning) -> KafkaLogger {
     KafkaLogger(minimumLevel: minimumLevel) { level, facility, message in
-      let line = "\(LogTime.prefix())kafka \(level) [\(facility)] \(message)\n"
-      FileHandle.standardError.write(Data(line.utf8))
+      LogOutput.write(
+        level: level.name, component: "kafka", message: message, fields: ["facility": facility])
     }
   }
 

@@ -39,9 +39,6 @@ public final class ServiceProcess: @unchecked Sendable {  // mutated from the su
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    // Time-stamped lines, to place what a service did against the suite's faults.
-    process.environment = ProcessInfo.processInfo.environment.merging(
-      ["HARMONYBATCH_LOG_TIME": "1"]) { $1 }
     let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
     log.seekToEndOfFile()
     log.write(Data("--- instance \(instances + 1)\n".utf8))

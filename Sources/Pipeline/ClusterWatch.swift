@@ -21,7 +21,7 @@ final class ClusterWatch: Sendable {
     self.producer = producer
     self.log = log
     timeout = Double(max(1000, timeoutMs)) / 1000
-    unhealthyAfter = max(5, timeout / 10)
+    unhealthyAfter = min(timeout, max(5, timeout / 10))
     state = Mutex((ContinuousClock.now, false))
     let probe = Thread { [self] in
       while !stopped.load(ordering: .acquiring) {

@@ -1,21 +1,23 @@
 import Foundation
 import Kafka
+import Logging
 import PipelineCore
 
-/// The services' own log lines on standard error: `harmonybatch <service>: message`, so that an
-/// operator sees what happened (plans applied, batches, rejections, shutdown) without a debugger.
+/// The services' own log lines: one per event, with its time, level, service and message, in the
+/// process's format (`LogOutput`: `--log-format text|json`), so that an operator sees what
+/// happened (plans applied, batches, rejections, shutdown) without a debugger.
 public struct PipelineLog: Sendable {
   public typealias Level = LogLevel
 
   public let service: String
   public let minimumLevel: Level
-  private let sink: @Sendable (String) -> Void
+  /// Where formatted lines go instead of standard error (tests, the demo's console).
+  private let sink: (@Sendable (String) -> Void)?
 
+  /// `minimumLevel`: by default the process's (`--log-level`).
   public init(
-    service: String, minimumLevel: Level = .info,
-    sink: @escaping @Sendable (String) -> Void = {
-      FileHandle.standardError.write(Data(($0 + "\n").utf8))
-    }
+    service: String, minimumLevel: Level = LogOutput.level,
+    sink: (@Sendable (String) -> Void)? = nil
   ) {
     self.service = service
     self.minimumLevel = minimumLevel
@@ -32,8 +34,13 @@ public struct PipelineLog: Sendable {
 
   public func log(_ level: Level, _ message: @autoclosure () -> String) {
     guard level <= minimumLevel else { return }
-    let prefix = level == .error ? "error: " : level == .warning ? "warning: " : ""
-    sink("\(LogTime.prefix())harmonybatch \(service): \(prefix)\(message())")
+    if let sink {
+      sink(
+        LogOutput.format.line(
+          time: LogTime.now(), level: level.name, component: service, message: message()))
+    } else {
+      LogOutput.write(level: level.name, component: service, message: message())
+    }
   }
 
   public func info(_ message: @autoclosure () -> String) { log(.info, message()) }

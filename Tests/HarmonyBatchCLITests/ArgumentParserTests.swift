@@ -80,6 +80,31 @@ import Testing
     #expect(try spec.parse([]).string("count") == nil)
   }
 
+  /// librdkafka properties in a config file as an object: each pair one KEY=VALUE, in key order;
+  /// only a KEY=VALUE option takes an object.
+  @Test func propertiesMayBeAnObjectInTheConfigFile() throws {
+    let spec = CommandSpec(
+      name: "worker", summary: "s", usage: "u",
+      options: [
+        .option("property", "KEY=VALUE", "p", repeatable: true),
+        .option("topic", "T", "t", repeatable: true),
+      ])
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-config-\(UUID().uuidString).json").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try Data(
+      #"{"property": {"sasl.mechanism": "PLAIN", "consumer.fetch.wait.max.ms": 100}}"#.utf8
+    ).write(to: URL(fileURLWithPath: path))
+    #expect(
+      try spec.parse(["--config", path]).strings("property") == [
+        "consumer.fetch.wait.max.ms=100", "sasl.mechanism=PLAIN",
+      ])
+    try Data(#"{"topic": {"a": "b"}}"#.utf8).write(to: URL(fileURLWithPath: path))
+    #expect(throws: UsageError("the config file '\(path)': 'topic' cannot be an object")) {
+      try spec.parse(["--config", path])
+    }
+  }
+
   @Test func aBadEnvironmentVariableOrConfigFileIsAUsageError() throws {
     #expect(throws: UsageError("HARMONYBATCH_VERBOSE must be true or false, got 'maybe'")) {
       try spec.parse([], environment: ["HARMONYBATCH_VERBOSE": "maybe"])

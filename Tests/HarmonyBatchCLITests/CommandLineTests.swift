@@ -19,6 +19,8 @@ import Testing
       ["produce", "--apps", "x.json"], ["worker", "--kind", "gpu"],
       ["controller", "--model", "VGG19"], ["batcher", "--model", "VGG19"],
       ["worker", "--kind", "gpu", "--bootstrap", "127.0.0.1:1", "--embedded"],
+      ["plan", "--log-format", "xml"], ["worker", "--log-level", "loud"],
+      ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--kafka-log-level", "chatty"],
     ]
     for arguments in cases {
       let (status, _, stderr) = try runToCompletion(harmonybatchPath, arguments)
@@ -65,6 +67,49 @@ import Testing
     let (status, stdout, _) = try runToCompletion(harmonybatchPath, ["--help"])
     #expect(status == 0)
     #expect(stdout.contains { $0.contains("broker") })
+  }
+
+  /// Every line a service writes has a time, a level, a component and a message: as JSON objects
+  /// with `--log-format json`; `--log-level` hides our less important lines.
+  @Test func logLinesAreTimedLevelledAndMayBeJSON() throws {
+    let worker = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "gpu", "--model", "VGG19", "--bootstrap",
+        sharedBroker.bootstrapServers, "--log-format", "json", "--group", uniqueName("hb-log"),
+      ])
+    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    worker.signal(SIGTERM)
+    #expect(worker.waitForExit(timeout: .seconds(40)) == 0)
+    let lines = worker.standardError.split(separator: "\n").filter { !$0.hasPrefix("---") }
+    #expect(lines.count >= 2)
+    for line in lines {
+      let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+      #expect(object != nil, "not a JSON object: \(line)")
+      #expect(
+        object?["time"]?.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z/) != nil,
+        "\(line)")
+      #expect(["error", "warning", "info", "debug"].contains(object?["level"] ?? ""), "\(line)")
+      #expect(object?["component"]?.isEmpty == false, "\(line)")
+      #expect(object?["message"] != nil, "\(line)")
+    }
+    #expect(lines.contains { $0.contains(#""message":"stopped"#) })
+
+    // Text, errors only: a worker whose cluster never answers says nothing but why it exits.
+    let (status, _, stderr) = try runToCompletion(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "gpu", "--model", "VGG19", "--bootstrap", "127.0.0.1:1",
+        "--unreachable-timeout", "3", "--log-level", "error", "--kafka-log-level", "error",
+      ])
+    #expect(status == 1)
+    let textLines = stderr.split(separator: "\n")
+    #expect(!textLines.isEmpty)
+    for line in textLines {
+      #expect(
+        line.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z error [a-z-]+: .+/) != nil,
+        "\(line)")
+    }
   }
 
   /// A service whose cluster stops answering says it is unhealthy, then exits 1 — it used to log

@@ -80,7 +80,7 @@ import Testing
       harmonybatchPath,
       [
         "consume", "--bootstrap", broker.bootstrapServers, "--topic", "work", "--group", "workers",
-        "--commit", "none", "--session-timeout-ms", "3000", "--log-level", "error",
+        "--commit", "none", "--session-timeout-ms", "3000", "--kafka-log-level", "error",
       ])
     let seen = doomed.waitForLines(50, timeout: .seconds(60))
     #expect(

@@ -30,6 +30,27 @@ import Testing
     #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: configuration) }
   }
 
+  /// `consumer.`, `producer.` and `admin.` keys reach only their kind of client (librdkafka
+  /// checks each value when the client is made: a bad one fails only the client it is for).
+  @Test func prefixedPropertiesReachOnlyTheirKindOfClient() throws {
+    var common = KafkaConfiguration(bootstrapServers: "127.0.0.1:1")
+    common.logger = .silent
+    common.properties["consumer.session.timeout.ms"] = "soon"
+    #expect(throws: KafkaError.self) {
+      _ = try KafkaConsumer(configuration: KafkaConsumerConfiguration(common: common, groupID: "g"))
+    }
+    _ = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common)).close()
+    common.properties = ["producer.linger.ms": "not-a-number"]
+    #expect(throws: KafkaError.self) {
+      _ = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
+    }
+    try KafkaConsumer(configuration: KafkaConsumerConfiguration(common: common, groupID: "g"))
+      .close()
+    // The prefixed key wins over the unprefixed one for its kind.
+    common.properties = ["linger.ms": "not-a-number", "producer.linger.ms": "3"]
+    _ = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common)).close()
+  }
+
   @Test func parsesKeyValueProperties() throws {
     let (key, value) = try KafkaConfiguration.parseProperty("sasl.password=a=b")
     #expect(key == "sasl.password")

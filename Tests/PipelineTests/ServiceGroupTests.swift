@@ -122,7 +122,7 @@ import Testing
     let second = CapturedLog()
     _ = ServiceGroup([other, both], settings: Self.quietSettings(), log: second.log("test"))
       .runBlocking()
-    #expect(second.contains("harmonybatch test: ready: other, both"))
+    #expect(second.contains(" info test: ready: other, both"))
   }
 }
 
@@ -162,7 +162,7 @@ import Testing
     guard exited else { return }
     let log = process.standardError
     #expect(process.process.terminationStatus == 1, "\(log)")
-    #expect(log.contains("harmonybatch batcher: error: router failed"), "\(log)")
+    #expect(log.contains(" error batcher: router failed"), "\(log)")
     // The batcher stage was stopped, not abandoned, and no signal was needed.
     #expect(!log.contains("did not stop within"), "\(log)")
     #expect(!log.contains("received"), "\(log)")

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Planner
 
 /// The controller's decisions, with no I/O (the style of `GroupBuffers`): it is told what the

@@ -1,0 +1,23 @@
+import Arguments
+import Logging
+
+/// The options every command takes for its own log lines (librdkafka's have
+/// `--kafka-log-level`): the format and the least important level shown.
+enum LogOptions {
+  static let specs: [OptionSpec] = [
+    .option(
+      "log-format", "FORMAT",
+      "Log lines as text (time level component: message) or json, one object per line "
+        + "(default text)."),
+    .option("log-level", "LEVEL", "Our log lines shown: error|warning|info|debug (default info)."),
+  ]
+
+  /// Sets the process's log output from the options (`LogOutput`).
+  static func configure(_ options: ParsedOptions) throws(UsageError) {
+    let format = try options.choice(
+      "log-format", default: "text", from: LogFormat.allCases.map(\.rawValue))
+    let level = try options.choice(
+      "log-level", default: "info", from: LogLevel.allCases.map(\.name))
+    LogOutput.configure(format: LogFormat(rawValue: format)!, level: LogLevel(name: level)!)
+  }
+}
