@@ -85,8 +85,12 @@ public final class ServiceProcess: @unchecked Sendable {  // mutated from the su
     guard let process, exits.count < instances else { return }
     let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
     let last = text.components(separatedBy: "--- instance \(instances)\n").last ?? ""
-    exits.append(
-      (process.terminationStatus, last.contains("error:") || last.contains("warning:"), killing))
+    // Said why: a line at level error or warning (`time level component: message`).
+    let saidWhy = last.split(separator: "\n").contains { line in
+      let fields = line.split(separator: " ", maxSplits: 2)
+      return fields.count > 1 && (fields[1] == "error" || fields[1] == "warning")
+    }
+    exits.append((process.terminationStatus, saidWhy, killing))
   }
 
   /// Samples the running instance's resident memory once it has run `warmUp` seconds.
