@@ -22,7 +22,7 @@ enum DemoCommand {
           + "when this machine's cores cannot serve that)."),
       .option("seed", "N", "Seed of the Poisson arrivals (default 1)."),
       .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
-    ] + KafkaOptions.clientSpecs,
+    ] + ServiceOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
       the built-in minilm profile to it; sizes the CPU worker's slots to the cores and, unless
@@ -50,6 +50,7 @@ enum DemoCommand {
     settings.modelDirectory = try ModelLocator.directory(explicit: options.string("model-dir"))
     settings.logLevel = try KafkaOptions.logLevel(options)
     settings.properties = try KafkaOptions.configuration(options, bootstrap: "-").properties
+    settings.metricsPort = try ServiceOptions.group(options).metricsPort
     let summary = try await DemoRun(settings: settings).run()
     Console.out(summary.text)
     return summary.missing == 0 ? 0 : 1

@@ -17,6 +17,8 @@ public final class DemoRun: Sendable {
     public var modelDirectory = ""
     public var logLevel = KafkaLogLevel.warning
     public var properties: [String: String] = [:]
+    /// Serve `/metrics`, `/healthz` and `/readyz` for every part of the demo on this port.
+    public var metricsPort: Int?
 
     public init() {}
   }
@@ -67,20 +69,27 @@ public final class DemoRun: Sendable {
 
     // The services, each on a thread of its own, all in this process.
     let log = ServiceLog()
+    var groupSettings = ServiceGroup.Settings()
+    groupSettings.metricsPort = settings.metricsPort
+    let telemetry = groupSettings.telemetry
     var control = ControllerService.Settings(prior: planner.profile, pricing: planner.pricing)
     control.core.apps = apps
     control.core.policy.period = 10
     control.core.policy.minInterval = 20
     control.core.rateWindow = 20
+    control.telemetry = telemetry
     var routing = RouterService.Settings()
     routing.planner = planner
+    routing.telemetry = telemetry
     var batching = BatcherService.Settings()
     batching.topics = topics
+    batching.telemetry = telemetry
     var cpu = WorkerService.Settings()
     cpu.kind = .cpu
     cpu.costModel = planner.provisioner.costModel
     cpu.concurrency = slots.count
     cpu.instance = "demo-cpu-worker"
+    cpu.telemetry = telemetry
     var gpu = cpu
     gpu.kind = .gpu
     gpu.concurrency = 16
@@ -105,7 +114,7 @@ public final class DemoRun: Sendable {
         BatcherService(common: common, settings: batching, log: log.pipeline("batcher")),
         RouterService(common: common, settings: routing, log: log.pipeline("router")),
         workload,
-      ], log: PipelineLog(service: "demo"))
+      ], settings: groupSettings, log: PipelineLog(service: "demo"))
     let code = await group.run(keepingAlive: broker)
     guard var result = summary.withLock({ $0 }) else {
       throw RunFailure(

@@ -50,9 +50,16 @@ public struct BatcherService: PipelineService {
     var counters = Counters()
     var routes = RouteParser()
     var ledger = RecoveryLedger()
+    var lastLag = clock.now()
     try io.run {
       while !stop.isSet {
         if io.hasJoined { context.ready() }
+        if let telemetry = settings.telemetry, clock.now() - lastLag >= 1 {
+          lastLag = clock.now()
+          if let lag = io.consumer.lag() {
+            telemetry.set(.consumerLag, Double(lag), labels: ["group": settings.groupID])
+          }
+        }
         var waitMs = 50
         if let deadline = buffers.nextDeadline {
           waitMs = max(0, min(waitMs, Int(((deadline - clock.now()) * 1000).rounded(.up))))

@@ -50,4 +50,11 @@ extension MetricsRegistry.Family {
   public static let ready = Self(
     "harmonybatch_service_ready", .gauge,
     "1 when the service serves (its group joined, its plan in hand), else 0.")
+
+  /// Every family above (the README's table and the Grafana dashboard in Deploy/ use these).
+  public static let all: [Self] = [
+    requestsRouted, deadLetters, batchesDispatched, requestsDispatched, lateRequests, batchFill,
+    flushLateness, requestsServed, requestLatency, inference, slotWait, planVersion,
+    plansPublished, planCost, consumerLag, ready,
+  ]
 }
