@@ -156,6 +156,9 @@ public struct WorkerService: PipelineService {
     if let lag {
       settings.telemetry?.set(.consumerLag, Double(lag), labels: ["group": settings.group])
     }
+    settings.telemetry?.set(
+      .slotUtilisation, window.busySlots / Double(max(1, settings.concurrency)),
+      labels: ["group": settings.group])
     let report = WorkerReport(
       worker: settings.instance, group: settings.group, kind: settings.kind,
       backend: backend.name, emulated: backend.emulated, slots: max(1, settings.concurrency),

@@ -133,6 +133,10 @@ import Testing
     #expect(batcherSums["harmonybatch_plan_version"] == 1)
     // Lag is reported every second (the router's on its rate reports).
     for url in urls { #expect(sums[url]?["harmonybatch_consumer_lag"] != nil, "\(url)") }
+    for url in urls.dropFirst() {
+      let busy = sums[url]?["harmonybatch_slot_utilisation_ratio"]
+      #expect(busy.map { (0...1).contains($0) } == true, "\(url): \(String(describing: busy))")
+    }
     #expect(batcherSums["harmonybatch_service_ready"] == 2)
     let served = urls.dropFirst().map { sums[$0]?["harmonybatch_requests_served_total"] ?? 0 }
     let latencyCount = urls.dropFirst().map {

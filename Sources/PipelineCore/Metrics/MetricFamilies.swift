@@ -36,6 +36,9 @@ extension MetricsRegistry.Family {
     "harmonybatch_slot_wait_seconds", .histogram,
     "How long a batch read by a worker waited for a free slot.",
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5])
+  public static let slotUtilisation = Self(
+    "harmonybatch_slot_utilisation_ratio", .gauge,
+    "Busy slots over slots in the worker's last report window (time-averaged), by worker group.")
   public static let planVersion = Self(
     "harmonybatch_plan_version", .gauge, "The version of the plan this service follows.")
   public static let plansPublished = Self(
@@ -54,7 +57,8 @@ extension MetricsRegistry.Family {
   /// Every family above (the README's table and the Grafana dashboard in Deploy/ use these).
   public static let all: [Self] = [
     requestsRouted, deadLetters, batchesDispatched, requestsDispatched, lateRequests, batchFill,
-    flushLateness, requestsServed, requestLatency, inference, slotWait, planVersion,
+    flushLateness, requestsServed, requestLatency, inference, slotWait, slotUtilisation,
+    planVersion,
     plansPublished, planCost, consumerLag, ready,
   ]
 }
