@@ -20,17 +20,32 @@ struct ClusterSetup {
     let logLevel = try KafkaOptions.logLevel(options)
     if let bootstrap = options.string("bootstrap") {
       if options.flag("embedded") { throw UsageError("give --bootstrap or --embedded, not both") }
-      let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
+      var common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
+      let layout = try TopicOptions.layout(options)
+      let log = PipelineLog(service: options.command)
       do {
         let admin = try KafkaAdmin(configuration: common)
-        let existing = try admin.topics()
-        let missing = topics.specs(partitions: partitions).filter { existing[$0.name] == nil }
-        try admin.createTopics(missing, timeoutMs: 5000)
+        let cluster = try admin.describeCluster()
+        tune(&common, for: cluster)
+        if cluster.isEmbeddedBroker {
+          // No CreateTopics there: it creates topics on first use, with 4 partitions.
+          log.log(.debug, "an embedded broker: its topics are created on first use")
+        } else {
+          let missing = layout.specs(topics, brokers: cluster.brokers).filter {
+            cluster.topics[$0.name] == nil
+          }
+          if !missing.isEmpty {
+            try admin.createTopics(missing, timeoutMs: 10_000)
+            log.info(
+              "created topics "
+                + missing.map { "\($0.name) (\($0.partitions)×\($0.replicationFactor))" }
+                .joined(separator: ", "))
+          }
+        }
       } catch {
-        // The embedded broker of another process has no CreateTopics; it creates topics on
-        // first use (4 partitions), which serves too.
-        PipelineLog(service: options.command).info(
-          "topics not created (\(error.message)); relying on the cluster's auto-creation")
+        log.warning(
+          "topics not checked or created (\(error.message)); relying on the cluster's "
+            + "auto-creation (harmonybatch topics creates them)")
       }
       return ClusterSetup(bootstrap: bootstrap, common: common, embedded: nil)
     }
@@ -48,5 +63,17 @@ struct ClusterSetup {
       bootstrap: broker.bootstrapServers,
       common: try KafkaOptions.configuration(options, bootstrap: broker.bootstrapServers),
       embedded: broker)
+  }
+
+  /// Client settings for the cluster found. Our consumers ask fetches to wait at most 10 ms,
+  /// because the embedded broker holds an empty fetch for the whole wait even when records
+  /// arrive; a real broker answers as soon as there is data, so there the wait goes back to
+  /// librdkafka's 500 ms (fewer idle fetches), unless a property sets it.
+  static func tune(_ common: inout KafkaConfiguration, for cluster: KafkaClusterInfo) {
+    guard !cluster.isEmbeddedBroker else { return }
+    let keys = ["fetch.wait.max.ms", "consumer.fetch.wait.max.ms"]
+    if !keys.contains(where: { common.properties[$0] != nil }) {
+      common.properties["consumer.fetch.wait.max.ms"] = "500"
+    }
   }
 }

@@ -27,6 +27,7 @@ public enum HarmonyBatch {
     Command(spec: WatchCommand.spec, run: WatchCommand.run),
     Command(spec: SimulateCommand.spec, run: SimulateCommand.run),
     Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
+    Command(spec: TopicsCommand.spec, run: TopicsCommand.run),
     Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
     Command(spec: BenchCommand.spec, run: BenchCommand.run),
     Command(spec: FaultsCommand.spec, run: FaultsCommand.run),

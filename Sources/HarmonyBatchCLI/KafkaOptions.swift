@@ -17,7 +17,7 @@ enum KafkaOptions {
         "unreachable-timeout", "SECONDS",
         "Exit 1 when no broker has answered for this long (default 120; unhealthy, and said "
           + "so, after a tenth of it)."),
-    ] + clientSpecs
+    ] + TopicOptions.specs + clientSpecs
 
   /// The client options every Kafka-speaking command shares.
   static let clientSpecs: [OptionSpec] = [

@@ -76,6 +76,33 @@ public final class KafkaAdmin: Sendable {
     }
   }
 
+  /// The cluster's id, broker count and topics (names and partition counts). Fails with
+  /// `.timeout` when no broker answers.
+  public func describeCluster(timeoutMs: Int = 10_000) throws(KafkaError) -> KafkaClusterInfo {
+    var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+    let err = rd_kafka_metadata(client.handle, 1, nil, &metadata, Int32(clamping: timeoutMs))
+    guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
+      let code: KafkaError.Code =
+        err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT
+        ? .timeout : .admin
+      throw KafkaError(code, "cannot read cluster metadata", rdError: err)
+    }
+    defer { rd_kafka_metadata_destroy(metadata) }
+    var topics: [String: Int] = [:]
+    for i in 0..<Int(metadata.pointee.topic_cnt) {
+      let topic = metadata.pointee.topics[i]
+      if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        topics[String(cString: topic.topic)] = Int(topic.partition_cnt)
+      }
+    }
+    var id: String?
+    if let raw = rd_kafka_clusterid(client.handle, Int32(clamping: min(timeoutMs, 2000))) {
+      id = String(cString: raw)
+      rd_kafka_mem_free(client.handle, raw)
+    }
+    return KafkaClusterInfo(id: id, brokers: Int(metadata.pointee.broker_cnt), topics: topics)
+  }
+
   /// Topic names and partition counts known to the cluster. Also a connectivity check: it
   /// fails with `.timeout` when no broker answers.
   public func topics(timeoutMs: Int = 10_000) throws(KafkaError) -> [String: Int] {
@@ -97,4 +124,23 @@ public final class KafkaAdmin: Sendable {
     }
     return result
   }
+}
+
+/// What a cluster says about itself (`KafkaAdmin.describeCluster`).
+public struct KafkaClusterInfo: Sendable, Equatable {
+  /// The cluster id, when the cluster has one.
+  public var id: String?
+  public var brokers: Int
+  /// Topic names and partition counts.
+  public var topics: [String: Int]
+
+  public init(id: String?, brokers: Int, topics: [String: Int]) {
+    self.id = id
+    self.brokers = brokers
+    self.topics = topics
+  }
+
+  /// Whether it is librdkafka's mock cluster (an embedded broker, here or in another process):
+  /// its ids start with `mockCluster`.
+  public var isEmbeddedBroker: Bool { id?.hasPrefix("mockCluster") ?? false }
 }

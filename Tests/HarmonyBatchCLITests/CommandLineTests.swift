@@ -20,6 +20,8 @@ import Testing
       ["controller", "--model", "VGG19"], ["batcher", "--model", "VGG19"],
       ["worker", "--kind", "gpu", "--bootstrap", "127.0.0.1:1", "--embedded"],
       ["plan", "--log-format", "xml"], ["worker", "--log-level", "loud"],
+      ["topics"], ["topics", "--bootstrap", "127.0.0.1:1", "--topic-partitions", "hb.late"],
+      ["topics", "--bootstrap", "127.0.0.1:1", "--replication-factor", "0"],
       ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--kafka-log-level", "chatty"],
     ]
     for arguments in cases {
@@ -55,10 +57,22 @@ import Testing
     #expect(text.contains("\"value\":\"hello\""), "\(text)")
   }
 
+  /// `topics` reads the cluster it is given: on the embedded broker (no CreateTopics) it shows
+  /// the topics and says they are made on first use.
+  @Test func topicsShowsTheLayoutOnTheEmbeddedBroker() throws {
+    let (status, stdout, stderr) = try runToCompletion(
+      harmonybatchPath,
+      ["topics", "--bootstrap", sharedBroker.bootstrapServers, "--partitions", "6"])
+    #expect(status == 0, "\(stderr)")
+    #expect(stdout.first?.hasPrefix("topic") == true)
+    #expect(stdout.contains { $0.hasPrefix("hb.plans") && $0.contains("cleanup.policy=compact") })
+    #expect(stdout.last?.contains("an embedded broker") == true, "\(stdout)")
+  }
+
   @Test func everyCommandHasHelp() throws {
     for command in [
       "demo", "plan", "batcher", "worker", "controller", "produce", "watch", "profile", "broker",
-      "consume", "bench",
+      "consume", "bench", "topics",
     ] {
       let (status, stdout, _) = try runToCompletion(harmonybatchPath, [command, "--help"])
       #expect(status == 0)

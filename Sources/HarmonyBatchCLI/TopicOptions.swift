@@ -1,0 +1,36 @@
+import Arguments
+import Pipeline
+
+/// The options that lay out the pipeline's topics on a real cluster (`TopicLayout`).
+enum TopicOptions {
+  static let specs: [OptionSpec] = [
+    .option(
+      "partitions", "N",
+      "Partitions of the data topics created on a real cluster (default 8: the most batcher or "
+        + "worker replicas a group can use)."),
+    .option(
+      "topic-partitions", "TOPIC=N",
+      "Partitions of one topic, by full name (wins over --partitions).",
+      repeatable: true),
+    .option(
+      "replication-factor", "N",
+      "Replication factor of the topics created (default 3, or the broker count if fewer)."),
+  ]
+
+  static func layout(_ options: ParsedOptions) throws(UsageError) -> TopicLayout {
+    var layout = TopicLayout()
+    layout.partitions = try options.int("partitions", default: 8, in: 1...10_000)
+    if options.string("replication-factor") != nil {
+      layout.replicationFactor = try options.int("replication-factor", default: 3, in: 1...32)
+    }
+    for item in options.list("topic-partitions") {
+      guard let eq = item.lastIndex(of: "="), let count = Int(item[item.index(after: eq)...]),
+        (1...10_000).contains(count), eq != item.startIndex
+      else {
+        throw UsageError("--topic-partitions must be TOPIC=N with N in 1...10000, got '\(item)'")
+      }
+      layout.partitionsByTopic[String(item[..<eq])] = count
+    }
+    return layout
+  }
+}
