@@ -106,23 +106,7 @@ public final class KafkaAdmin: Sendable {
   /// Topic names and partition counts known to the cluster. Also a connectivity check: it
   /// fails with `.timeout` when no broker answers.
   public func topics(timeoutMs: Int = 10_000) throws(KafkaError) -> [String: Int] {
-    var metadata: UnsafePointer<rd_kafka_metadata>? = nil
-    let err = rd_kafka_metadata(client.handle, 1, nil, &metadata, Int32(clamping: timeoutMs))
-    guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
-      let code: KafkaError.Code =
-        err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__TIMED_OUT
-        ? .timeout : .admin
-      throw KafkaError(code, "cannot read cluster metadata", rdError: err)
-    }
-    defer { rd_kafka_metadata_destroy(metadata) }
-    var result: [String: Int] = [:]
-    for i in 0..<Int(metadata.pointee.topic_cnt) {
-      let topic = metadata.pointee.topics[i]
-      if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        result[String(cString: topic.topic)] = Int(topic.partition_cnt)
-      }
-    }
-    return result
+    try describeCluster(timeoutMs: timeoutMs).topics
   }
 }
 
