@@ -17,9 +17,16 @@ public final class ChildProcess: @unchecked Sendable {
   private let lines = Mutex<[String]>([])
   private let errorText = Mutex<String>("")
 
-  public init(_ executable: String, _ arguments: [String], stdin: String? = nil) throws {
+  /// `environment`: variables set for the child on top of this process's.
+  public init(
+    _ executable: String, _ arguments: [String], stdin: String? = nil,
+    environment: [String: String] = [:]
+  ) throws {
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    if !environment.isEmpty {
+      process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -84,11 +91,11 @@ public final class ChildProcess: @unchecked Sendable {
 /// Runs a command to completion and returns (status, stdout, stderr).
 public func runToCompletion(
   _ executable: String, _ arguments: [String], stdin: String? = nil,
-  timeout: Duration = .seconds(60)
+  timeout: Duration = .seconds(60), environment: [String: String] = [:]
 )
   throws -> (Int32?, [String], String)
 {
-  let child = try ChildProcess(executable, arguments, stdin: stdin)
+  let child = try ChildProcess(executable, arguments, stdin: stdin, environment: environment)
   let status = child.waitForExit(timeout: timeout)
   // Let the reader threads drain what the process wrote before it exited.
   Thread.sleep(forTimeInterval: 0.05)

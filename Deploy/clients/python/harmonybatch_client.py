@@ -22,6 +22,7 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, KafkaError, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 
 class HarmonyBatchClient:
@@ -32,6 +33,7 @@ class HarmonyBatchClient:
         self.requests_topic = requests_topic
         self.reply_topic = reply_topic
         self.producer = Producer({**common, "enable.idempotence": True, "linger.ms": 1})
+        self._create_reply_topic(common)
         # A group of its own that reads the reply topic from its start: no reply is missed
         # however soon it comes (the topic is this client's own).
         self.consumer = Consumer(
@@ -50,6 +52,25 @@ class HarmonyBatchClient:
         self.pending = {}  # request id -> (traceparent, time sent)
         self.replies = {}  # request id -> reply dict
         self.undelivered = 0
+
+    def _create_reply_topic(self, common):
+        """Creates the reply topic before subscribing to it: a consumer subscribed to a topic
+        that does not exist yet may not notice it once it does (and clusters that do not create
+        topics on first use would never make it). librdkafka's embedded mock broker has no
+        CreateTopics; it creates topics on first use, so there is nothing to do."""
+        admin = AdminClient(common)
+        metadata = admin.list_topics(timeout=10)
+        if (metadata.cluster_id or "").startswith("mockCluster") or self.reply_topic in metadata.topics:
+            return
+        futures = admin.create_topics([NewTopic(self.reply_topic, num_partitions=1)],
+                                      operation_timeout=10, request_timeout=15)
+        for future in futures.values():
+            try:
+                future.result()
+            except Exception as error:  # an existing topic, or no right to create one
+                if "TOPIC_ALREADY_EXISTS" not in str(error):
+                    print("reply topic %s not created: %s" % (self.reply_topic, error),
+                          file=sys.stderr)
 
     def join(self, timeout_s=30):
         """Waits until the reply consumer has its partitions (a group's first join takes seconds),
@@ -134,10 +155,18 @@ def main():
     parser.add_argument("--rate", type=float, default=50, help="requests per second (0: at once)")
     parser.add_argument("--timeout", type=float, default=60, help="seconds to wait for replies")
     parser.add_argument("--text", default="a sentence to embed", help="each request's input")
+    parser.add_argument("--property", action="append", default=[], metavar="KEY=VALUE",
+                        help="a librdkafka property for every client (SASL, TLS, timeouts)")
     args = parser.parse_args()
+    config = {}
+    for item in args.property:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            parser.error("--property must be KEY=VALUE, got %r" % item)
+        config[key] = value
 
     reply_topic = args.reply_topic or "hb-replies-" + uuid.uuid4().hex[:12]
-    client = HarmonyBatchClient(args.bootstrap, reply_topic)
+    client = HarmonyBatchClient(args.bootstrap, reply_topic, config=config)
     try:
         if not client.join():
             print("the reply consumer got no partitions of %s yet" % reply_topic, file=sys.stderr)
