@@ -17,8 +17,13 @@ import Testing
     let sent: Int
     let replies: Int
     let outcomes: [String: Int]
-    let traceparent_intact: Int
+    let traceparentIntact: Int
     let undelivered: Int
+
+    enum CodingKeys: String, CodingKey {
+      case sent, replies, outcomes, undelivered
+      case traceparentIntact = "traceparent_intact"
+    }
   }
 
   static func runClient(_ bootstrap: String, _ arguments: [String]) throws -> (Int32?, Summary?) {
@@ -58,7 +63,7 @@ import Testing
     #expect(served.sent == 100)
     #expect(served.replies == 100)
     #expect(served.outcomes == ["result": 100])
-    #expect(served.traceparent_intact == 100)
+    #expect(served.traceparentIntact == 100)
     #expect(served.undelivered == 0)
 
     // An SLO of 1 ms: no function can meet it; each request is a dead letter, and says so.
@@ -67,6 +72,6 @@ import Testing
     let dead = try #require(refused)
     #expect(dead.replies == 5)
     #expect(dead.outcomes == ["dead-letter": 5])
-    #expect(dead.traceparent_intact == 5)
+    #expect(dead.traceparentIntact == 5)
   }
 }
