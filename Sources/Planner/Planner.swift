@@ -5,7 +5,9 @@ import Foundation
 /// groups and looks up. Pure: no I/O, no clocks except for `planning_ms`.
 public struct Planner: Sendable {
   public enum Algorithm: String, CaseIterable, Sendable {
-    /// The cheapest contiguous grouping (dynamic programming); the default for real plans.
+    /// The cheapest grouping: the best of all partitions up to 12 apps (`PartitionSearch`),
+    /// beyond that the cheapest contiguous grouping improved by local moves; the default for
+    /// real plans.
     case optimal
     /// The paper's two-stage merge, kept to reproduce it.
     case harmony
@@ -63,8 +65,7 @@ public struct Planner: Sendable {
     let groups: [GroupAssignment]
     switch algorithm {
     case .optimal:
-      let span = maxGroupSpan ?? (feasible.count <= 2000 ? max(1, feasible.count) : 256)
-      groups = ContiguousOptimum(provisioner: provisioner, maxSpan: max(1, span)).plan(feasible)
+      groups = optimal(feasible)
     case .harmony: groups = TwoStageMerge(provisioner: provisioner).plan(feasible)
     case .batch: groups = BatchBaseline(provisioner: provisioner).plan(feasible)
     case .mbs: groups = MBSPlus(provisioner: provisioner).plan(feasible)
@@ -73,13 +74,34 @@ public struct Planner: Sendable {
     return assemble(groups, infeasible: infeasible, algorithm: algorithm, elapsed: elapsed)
   }
 
+  /// `optimal`: exact up to `PartitionSearch.maxApps`, else contiguous dynamic programming and
+  /// local search. Groups in order of their tightest SLO, members in planner order.
+  private func optimal(_ feasible: [App]) -> [GroupAssignment] {
+    var groups: [GroupAssignment]
+    if let exact = PartitionSearch(provisioner: provisioner).plan(feasible) {
+      groups = exact
+    } else {
+      let span = maxGroupSpan ?? (feasible.count <= 2000 ? max(1, feasible.count) : 256)
+      let contiguous = ContiguousOptimum(provisioner: provisioner, maxSpan: max(1, span))
+        .plan(feasible)
+      let search = LocalSearch(provisioner: provisioner)
+      // Two starts, different local optima: the contiguous optimum and the paper's merge.
+      let starts = [contiguous, TwoStageMerge(provisioner: provisioner).plan(feasible)]
+      groups = starts.map(search.improve).min {
+        $0.reduce(0) { $0 + $1.weightedCost } < $1.reduce(0) { $0 + $1.weightedCost }
+      }!
+    }
+    for index in groups.indices { groups[index].members.sort(by: App.ordered) }
+    return groups.sorted { App.ordered($0.members[0], $1.members[0]) }
+  }
+
   /// The knee rate r* of a single app with this SLO (seconds) under the paper's provisioning.
   public func kneeRate(slo: Double) -> Double {
     KneeRate(provisioner: provisioner, search: .paper).rate(slo: slo)
   }
 
-  /// The objective of the best of all partitions (a yardstick; at most `PartitionSearch.maxApps`
-  /// feasible apps), or nil.
+  /// The objective of the best of all partitions (a yardstick; at most
+  /// `PartitionSearch.maxYardstickApps` feasible apps), or nil.
   public func bestPartitionObjective(_ apps: [App]) -> Double? {
     PartitionSearch(provisioner: provisioner).objective(apps)
   }
