@@ -164,8 +164,8 @@ final class StageIO: @unchecked Sendable {
 
   /// Produces a request's outcome `messages` and its `replies` (`Reply`); the `sources` are
   /// settled when the broker has answered for every one. A reply that cannot be delivered (its
-  /// topic does not exist on a cluster that does not create topics, say) is logged and counted in
-  /// `failedReplies` but does not stop the stage: the outcome is on its topic all the same.
+  /// topic does not exist on a cluster that does not create topics, say) is logged but does not
+  /// stop the stage: the outcome is on its topic all the same.
   func produce(
     _ messages: [KafkaProducerMessage], replies: [KafkaProducerMessage],
     sources: [(KafkaTopicPartition, Int64)]
@@ -179,20 +179,15 @@ final class StageIO: @unchecked Sendable {
       try producer.enqueue(message, onDelivery: countdown.handler)
     }
     let log = self.log
-    let acknowledgements = self.acknowledgements
     for reply in replies {
       let topic = reply.topic
       try producer.enqueue(
         reply,
         onDelivery: countdown.tolerantHandler { error in
-          acknowledgements.failedReplies.add(1, ordering: .relaxed)
           log.warning("a reply to \(topic) was not delivered: \(error.message)")
         })
     }
   }
-
-  /// Replies the broker did not take (`produce(_:replies:sources:)`).
-  var failedReplies: Int { acknowledgements.failedReplies.load(ordering: .relaxed) }
 
   /// The group took partitions away: their records will be read again by the new owner.
   func forget(_ partitions: [KafkaTopicPartition]) {
@@ -320,8 +315,6 @@ final class Acknowledgements: Sendable {
   /// Deliveries reported without an offset: an idempotent producer's retry that the broker
   /// answered "already have it". A real broker has it; librdkafka's mock broker may not.
   let withoutOffset = Atomic<Int>(0)
-  /// Replies whose delivery failed (`StageIO.produce(_:replies:sources:)`).
-  let failedReplies = Atomic<Int>(0)
 
   func handler(for sources: [(KafkaTopicPartition, Int64)]) -> KafkaProducer.DeliveryHandler {
     { result in
