@@ -51,10 +51,11 @@ enum BenchCommand {
                 (harmony, re-planning every minute); --apps, --minutes.
         inference MiniLM sentences/s at batch 1, 4, 8, 16 with 1 and 2 OpenBLAS threads, next
                 to the numpy/OpenBLAS reference implementation run by the same command.
-        planner planning time of every algorithm for 1, 6, 12, 100 and 1,000 apps (median of
-                repeated runs; the paper's Python timings beside them), and how far `optimal`
-                (contiguous DP) and `harmony` (two-stage merge) are from the best of all
-                partitions, found by exhaustive search, on random 6-app workloads of each model.
+        planner planning time of every algorithm for 1, 6, 12, 14, 100 and 1,000 apps (median
+                of repeated runs; the paper's Python timings beside them), and how far `optimal`
+                (exact up to 12 apps, local search beyond) and `harmony` (two-stage merge) are
+                from the best of all partitions, found by exhaustive search, on random 6- and
+                14-app workloads of each model.
       """,
     positionals: 1...1)
 

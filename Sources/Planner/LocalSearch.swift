@@ -11,6 +11,9 @@ struct LocalSearch: Sendable {
   var maxAppsForSwaps = 60
   /// Pairs of groups are re-partitioned exactly only up to this many groups.
   var maxGroupsForPairs = 40
+  /// Two groups of more than `PartitionSearch.maxApps` apps together are split two ways exactly
+  /// (2ⁿ⁻¹ splits) up to this many apps, and only in plans of at most three times as many.
+  var maxAppsForSplits = 16
 
   func improve(_ groups: [GroupAssignment]) -> [GroupAssignment] {
     var members = groups.map(\.members)
@@ -108,20 +111,28 @@ struct LocalSearch: Sendable {
         while first < members.count {
           var second = first + 1
           while second < members.count {
-            let union = members[first] + members[second]
+            let union = (members[first] + members[second]).sorted(by: App.ordered)
             let before = costs[first] + costs[second]
-            if union.count <= PartitionSearch.maxApps,
-              let best = PartitionSearch(provisioner: provisioner).plan(
-                union.sorted(by: App.ordered)),
-              before - best.reduce(0, { $0 + $1.weightedCost }) > 1e-12 * before
+            var better: [(members: [App], cost: Double)]?
+            if union.count <= PartitionSearch.maxApps {
+              if let best = PartitionSearch(provisioner: provisioner).plan(union),
+                before - best.reduce(0, { $0 + $1.weightedCost }) > 1e-12 * before
+              {
+                better = best.map { ($0.members, $0.weightedCost) }
+              }
+            } else if union.count <= maxAppsForSplits, appCount <= maxAppsForSplits * 3,
+              let split = bestSplit(union), before - split.cost > 1e-12 * before
             {
+              better = split.groups
+            }
+            if let better {
               members.remove(at: second)
               costs.remove(at: second)
               members.remove(at: first)
               costs.remove(at: first)
-              for group in best {
+              for group in better {
                 members.append(group.members)
-                costs.append(group.weightedCost)
+                costs.append(group.cost)
               }
               improved = true
               continue
@@ -156,6 +167,35 @@ struct LocalSearch: Sendable {
     return members.map { group in
       GroupAssignment(members: group, choice: provisioner.provision(group, search: search)!)
     }
+  }
+
+  /// The cheapest way to hold `apps` (in planner order) in one group or two: every two-way
+  /// split, 2ⁿ⁻¹ of them (the first app's side fixed).
+  private func bestSplit(_ apps: [App]) -> (groups: [(members: [App], cost: Double)], cost: Double)?
+  {
+    let count = apps.count
+    var best: (mask: Int, cost: Double, a: Double, b: Double)?
+    for rest in 0..<(1 << (count - 1)) {
+      let mask = (rest << 1) | 1
+      var a = GroupLoad()
+      var b = GroupLoad()
+      for index in 0..<count {
+        if mask & (1 << index) != 0 { a.add(apps[index]) } else { b.add(apps[index]) }
+      }
+      guard let costA = cost(a) else { continue }
+      let costB = b.count == 0 ? 0 : (cost(b) ?? .infinity)
+      if costA + costB < (best?.cost ?? .infinity) { best = (mask, costA + costB, costA, costB) }
+    }
+    guard let best else { return nil }
+    let inA = (0..<count).filter { best.mask & (1 << $0) != 0 }.map { apps[$0] }
+    let inB = (0..<count).filter { best.mask & (1 << $0) == 0 }.map { apps[$0] }
+    var groups = [(members: inA, cost: best.a)]
+    if !inB.isEmpty { groups.append((members: inB, cost: best.b)) }
+    return (groups, best.cost)
+  }
+
+  private func cost(_ load: GroupLoad) -> Double? {
+    provisioner.provision(load, search: search).map { load.rate * $0.costPerRequest }
   }
 
   /// `R_X · C_X` of a group (infinite when no function serves it).
