@@ -58,7 +58,11 @@ enum SimulateCommand {
         seed: UInt64(try options.int("seed", default: 1, in: 0...Int.max)))
       evaluation.rateScale = try options.double("rate-scale", default: 1, in: 0.001...1000)
       let rows = try evaluation.run()
-      let table = PaperEvaluation.table(rows)
+      let table =
+        PaperEvaluation.table(rows)
+        + "\n\npredicted (the plans' objective: every batch full), expected billed (batches as "
+        + "they fill, latencies as they vary, rounded up to the billing step) and simulated cost "
+        + "per request\n\n" + PaperEvaluation.predictionTable(rows)
       Console.out(
         "simulate --paper: 8 apps per model (Pareto rates ≥ 0.5 req/s), \(evaluation.minutes) minutes of a diurnal "
           + "trace, seed \(evaluation.seed), pricing alibaba-cny; cost per request (CNY)\n")

@@ -63,4 +63,29 @@ public struct PaperEvaluation {
     }
     return table.rendered
   }
+
+  /// Per model and algorithm: the plans' predicted cost per request (every batch full), their
+  /// expected billed cost (`BilledCost`), and the simulated one, with the simulated against each.
+  public static func predictionTable(_ rows: [Row]) -> String {
+    var table = TextTable([
+      ("model", .left), ("algorithm", .left), ("predicted", .right),
+      ("expected billed", .right), ("simulated", .right), ("simulated vs predicted", .right),
+      ("simulated vs expected", .right),
+    ])
+    for row in rows {
+      for result in row.results {
+        table.append([
+          row.model, result.algorithm, String(format: "%.3e", result.predictedCostPerRequest),
+          String(format: "%.3e", result.expectedBilledCostPerRequest),
+          String(format: "%.3e", result.costPerRequest),
+          String(
+            format: "%+.1f %%", (result.costPerRequest / result.predictedCostPerRequest - 1) * 100),
+          String(
+            format: "%+.1f %%",
+            (result.costPerRequest / result.expectedBilledCostPerRequest - 1) * 100),
+        ])
+      }
+    }
+    return table.rendered
+  }
 }

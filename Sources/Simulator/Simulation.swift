@@ -23,6 +23,12 @@ public struct Simulation: Sendable {
     public var infeasibleRequests: Int
     /// Cost per minute, for plots.
     public var costByMinute: [Double]
+    /// The planners' own figure: each minute's plan's predicted cost per request (every batch
+    /// full), weighted by the planned rates.
+    public var predictedCostPerRequest: Double = 0
+    /// The same plans' expected billed cost per request (`BilledCost`: batches as they fill,
+    /// latencies as they vary, durations rounded up to the billing step).
+    public var expectedBilledCostPerRequest: Double = 0
 
     enum CodingKeys: String, CodingKey {
       case algorithm, requests, violations
@@ -35,6 +41,8 @@ public struct Simulation: Sendable {
       case replans
       case infeasibleRequests = "infeasible_requests"
       case costByMinute = "cost_by_minute"
+      case predictedCostPerRequest = "predicted_cost_per_request"
+      case expectedBilledCostPerRequest = "expected_billed_cost_per_request"
     }
   }
 
@@ -60,6 +68,10 @@ public struct Simulation: Sendable {
       infeasibleRequests: 0, costByMinute: Array(repeating: 0, count: workload.minutes))
     var gpuRequests = 0
     var previousSignature = ""
+    let billed = BilledCost(latency: latency, cost: cost)
+    var plannedRate = 0.0
+    var predictedWeighted = 0.0
+    var billedWeighted = 0.0
 
     func dispatch(_ batch: ReadyBatch<Int>) {
       let spec = batch.spec
@@ -103,6 +115,11 @@ public struct Simulation: Sendable {
       let signature = plan.groups.map { "\($0.apps)\($0.function)\($0.batchSize)" }.joined()
       if minute > 0, signature != previousSignature { result.replans += 1 }
       previousSignature = signature
+      for group in plan.groups {
+        plannedRate += group.rate
+        predictedWeighted += group.rate * group.costPerRequest
+        billedWeighted += group.rate * (billed.perRequest(group) ?? group.costPerRequest)
+      }
       // Routing for this minute: app → (spec, timeout, slo), split apps by their shares.
       var routes: [String: [(spec: GroupSpec, timeout: Double, share: Double)]] = [:]
       for group in plan.groups {
@@ -156,6 +173,8 @@ public struct Simulation: Sendable {
     while let due = buffers.nextDeadline { handle(buffers.advance(to: due)) }
     handle(buffers.drain(now: Double(workload.minutes) * 60))
     result.costPerRequest = result.requests > 0 ? result.totalCost / Double(result.requests) : 0
+    result.predictedCostPerRequest = plannedRate > 0 ? predictedWeighted / plannedRate : 0
+    result.expectedBilledCostPerRequest = plannedRate > 0 ? billedWeighted / plannedRate : 0
     result.violationPercent =
       result.requests > 0 ? Double(result.violations) / Double(result.requests) * 100 : 0
     result.gpuShare = result.requests > 0 ? Double(gpuRequests) / Double(result.requests) : 0
