@@ -1,6 +1,6 @@
 /// Improves a partition by local moves until none helps (or `maxPasses` passes): move one app to
-/// another group or to a group of its own, or swap two apps of different groups; a move is taken
-/// when it lowers `Σ R_X · C_X`. Started from the best contiguous partition, it finds the
+/// another group or to a group of its own, swap two apps of different groups, re-partition two
+/// groups exactly, merge two groups; a move is taken when it lowers `Σ R_X · C_X`. Started from the best contiguous partition, it finds the
 /// non-contiguous groupings that pay (a busy app with a middle SLO that fills batches best beside
 /// others) when there are too many apps to search every partition (`PartitionSearch`).
 struct LocalSearch: Sendable {
@@ -16,157 +16,180 @@ struct LocalSearch: Sendable {
   var maxAppsForSplits = 16
 
   func improve(_ groups: [GroupAssignment]) -> [GroupAssignment] {
-    var members = groups.map(\.members)
-    var costs = members.map(weightedCost)
-    let appCount = members.reduce(0) { $0 + $1.count }
+    var partition = Partition(members: groups.map(\.members), costs: [])
+    partition.costs = partition.members.map(weightedCost)
+    let appCount = partition.members.reduce(0) { $0 + $1.count }
     for _ in 0..<maxPasses {
-      var improved = false
-      // Moves: each app to every other group, or alone.
-      var from = 0
-      while from < members.count {
-        var index = 0
-        while index < members[from].count {
-          let app = members[from][index]
-          var left = members[from]
-          left.remove(at: index)
-          let leftCost = left.isEmpty ? 0 : weightedCost(left)
-          var bestGain = 1e-12 * (costs[from] + 1e-300)
-          var bestTarget: Int?
-          var bestTargetCost = 0.0
-          for to in members.indices where to != from {
-            let joined = members[to] + [app]
-            let gain = costs[from] + costs[to] - leftCost - weightedCost(joined)
-            if gain > bestGain {
-              bestGain = gain
-              bestTarget = to
-              bestTargetCost = weightedCost(joined)
-            }
-          }
-          if members[from].count > 1 {
-            let alone = weightedCost([app])
-            let gain = costs[from] - leftCost - alone
-            if gain > bestGain {
-              bestGain = gain
-              bestTarget = members.count
-              bestTargetCost = alone
-            }
-          }
-          guard let to = bestTarget, leftCost.isFinite else {
-            index += 1
-            continue
-          }
-          improved = true
-          if to == members.count {
-            members.append([app])
-            costs.append(bestTargetCost)
-          } else {
-            members[to].append(app)
-            costs[to] = bestTargetCost
-          }
-          members[from] = left
-          costs[from] = leftCost
-          if left.isEmpty { break }
-        }
-        if members[from].isEmpty {
-          members.remove(at: from)
-          costs.remove(at: from)
-        } else {
-          from += 1
-        }
+      var improved = moveApps(&partition)
+      if appCount <= maxAppsForSwaps { improved = swapApps(&partition) || improved }
+      if partition.members.count <= maxGroupsForPairs {
+        improved = repartitionPairs(&partition, appCount: appCount) || improved
       }
-      // Swaps: two apps of different groups trade places.
-      if appCount <= maxAppsForSwaps {
-        for first in members.indices {
-          for second in members.indices where second > first {
-            var swapped = true
-            while swapped {
-              swapped = false
-              search: for i in members[first].indices {
-                for j in members[second].indices {
-                  var a = members[first]
-                  var b = members[second]
-                  (a[i], b[j]) = (b[j], a[i])
-                  let costA = weightedCost(a)
-                  let costB = weightedCost(b)
-                  let before = costs[first] + costs[second]
-                  if before - costA - costB > 1e-12 * before {
-                    members[first] = a
-                    members[second] = b
-                    costs[first] = costA
-                    costs[second] = costB
-                    improved = true
-                    swapped = true
-                    break search
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-      // Two groups together re-partitioned exactly, when they are small enough (this takes any
-      // mix of moves, swaps, splits and merges between them).
-      if members.count <= maxGroupsForPairs {
-        var first = 0
-        while first < members.count {
-          var second = first + 1
-          while second < members.count {
-            let union = (members[first] + members[second]).sorted(by: App.ordered)
-            let before = costs[first] + costs[second]
-            var better: [(members: [App], cost: Double)]?
-            if union.count <= PartitionSearch.maxApps {
-              if let best = PartitionSearch(provisioner: provisioner).plan(union),
-                before - best.reduce(0, { $0 + $1.weightedCost }) > 1e-12 * before
-              {
-                better = best.map { ($0.members, $0.weightedCost) }
-              }
-            } else if union.count <= maxAppsForSplits, appCount <= maxAppsForSplits * 3,
-              let split = bestSplit(union), before - split.cost > 1e-12 * before
-            {
-              better = split.groups
-            }
-            if let better {
-              members.remove(at: second)
-              costs.remove(at: second)
-              members.remove(at: first)
-              costs.remove(at: first)
-              for group in better {
-                members.append(group.members)
-                costs.append(group.cost)
-              }
-              improved = true
-              continue
-            }
-            second += 1
-          }
-          first += 1
-        }
-      }
-      // Merges: two groups become one.
-      var first = 0
-      while first < members.count {
-        var merged = false
-        for second in members.indices where second > first {
-          let joined = members[first] + members[second]
-          let cost = weightedCost(joined)
-          let before = costs[first] + costs[second]
-          if before - cost > 1e-12 * before {
-            members[first] = joined
-            costs[first] = cost
-            members.remove(at: second)
-            costs.remove(at: second)
-            improved = true
-            merged = true
-            break
-          }
-        }
-        if !merged { first += 1 }
-      }
+      improved = mergeGroups(&partition) || improved
       if !improved { break }
     }
-    return members.map { group in
+    return partition.members.map { group in
       GroupAssignment(members: group, choice: provisioner.provision(group, search: search)!)
     }
+  }
+
+  /// Groups and their `R_X · C_X`, side by side.
+  private struct Partition {
+    var members: [[App]]
+    var costs: [Double]
+
+    mutating func remove(at index: Int) {
+      members.remove(at: index)
+      costs.remove(at: index)
+    }
+
+    mutating func append(_ group: [App], cost: Double) {
+      members.append(group)
+      costs.append(cost)
+    }
+  }
+
+  /// Whether `after` is cheaper than `before` by more than rounding.
+  private func saves(_ before: Double, _ after: Double) -> Bool {
+    before - after > 1e-12 * before
+  }
+
+  /// Each app to the other group (or a group of its own) where it saves most, if any.
+  private func moveApps(_ partition: inout Partition) -> Bool {
+    var improved = false
+    var from = 0
+    while from < partition.members.count {
+      var index = 0
+      while index < partition.members[from].count {
+        let app = partition.members[from][index]
+        var left = partition.members[from]
+        left.remove(at: index)
+        let leftCost = left.isEmpty ? 0 : weightedCost(left)
+        let before = partition.costs[from]
+        var best: (target: Int, cost: Double, gain: Double)?
+        for to in partition.members.indices where to != from {
+          let cost = weightedCost(partition.members[to] + [app])
+          let gain = before + partition.costs[to] - leftCost - cost
+          if gain > (best?.gain ?? 1e-12 * before) { best = (to, cost, gain) }
+        }
+        if partition.members[from].count > 1 {
+          let cost = weightedCost([app])
+          let gain = before - leftCost - cost
+          if gain > (best?.gain ?? 1e-12 * before) { best = (partition.members.count, cost, gain) }
+        }
+        guard let best, leftCost.isFinite else {
+          index += 1
+          continue
+        }
+        improved = true
+        if best.target == partition.members.count {
+          partition.append([app], cost: best.cost)
+        } else {
+          partition.members[best.target].append(app)
+          partition.costs[best.target] = best.cost
+        }
+        partition.members[from] = left
+        partition.costs[from] = leftCost
+        if left.isEmpty { break }
+      }
+      if partition.members[from].isEmpty {
+        partition.remove(at: from)
+      } else {
+        from += 1
+      }
+    }
+    return improved
+  }
+
+  /// Two apps of different groups trade places, while that saves.
+  private func swapApps(_ partition: inout Partition) -> Bool {
+    var improved = false
+    for first in partition.members.indices {
+      for second in partition.members.indices where second > first {
+        var swapped = true
+        while swapped {
+          swapped = false
+          pairs: for i in partition.members[first].indices {
+            for j in partition.members[second].indices {
+              var a = partition.members[first]
+              var b = partition.members[second]
+              (a[i], b[j]) = (b[j], a[i])
+              let costA = weightedCost(a)
+              let costB = weightedCost(b)
+              guard saves(partition.costs[first] + partition.costs[second], costA + costB)
+              else { continue }
+              partition.members[first] = a
+              partition.members[second] = b
+              partition.costs[first] = costA
+              partition.costs[second] = costB
+              improved = true
+              swapped = true
+              break pairs
+            }
+          }
+        }
+      }
+    }
+    return improved
+  }
+
+  /// Two groups together re-partitioned exactly when they are small enough — every partition up
+  /// to `PartitionSearch.maxApps` apps, every two-way split up to `maxAppsForSplits` (this takes
+  /// any mix of moves, swaps, splits and merges between them).
+  private func repartitionPairs(_ partition: inout Partition, appCount: Int) -> Bool {
+    var improved = false
+    var first = 0
+    while first < partition.members.count {
+      var second = first + 1
+      while second < partition.members.count {
+        let union = (partition.members[first] + partition.members[second]).sorted(by: App.ordered)
+        let before = partition.costs[first] + partition.costs[second]
+        var better: [(members: [App], cost: Double)]?
+        if union.count <= PartitionSearch.maxApps {
+          if let best = PartitionSearch(provisioner: provisioner).plan(union),
+            saves(before, best.reduce(0) { $0 + $1.weightedCost })
+          {
+            better = best.map { ($0.members, $0.weightedCost) }
+          }
+        } else if union.count <= maxAppsForSplits, appCount <= maxAppsForSplits * 3,
+          let split = bestSplit(union), saves(before, split.cost)
+        {
+          better = split.groups
+        }
+        guard let better else {
+          second += 1
+          continue
+        }
+        partition.remove(at: second)
+        partition.remove(at: first)
+        for group in better { partition.append(group.members, cost: group.cost) }
+        improved = true
+      }
+      first += 1
+    }
+    return improved
+  }
+
+  /// Two groups become one, while that saves.
+  private func mergeGroups(_ partition: inout Partition) -> Bool {
+    var improved = false
+    var first = 0
+    while first < partition.members.count {
+      var merged = false
+      for second in partition.members.indices where second > first {
+        let joined = partition.members[first] + partition.members[second]
+        let cost = weightedCost(joined)
+        guard saves(partition.costs[first] + partition.costs[second], cost) else { continue }
+        partition.members[first] = joined
+        partition.costs[first] = cost
+        partition.remove(at: second)
+        improved = true
+        merged = true
+        break
+      }
+      if !merged { first += 1 }
+    }
+    return improved
   }
 
   /// The cheapest way to hold `apps` (in planner order) in one group or two: every two-way
