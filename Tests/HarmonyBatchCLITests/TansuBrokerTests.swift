@@ -15,8 +15,12 @@ import Testing
   @Test func thePipelineServesEveryRequestOnTansu() throws {
     let tansu = try ChildProcess(Self.root.appendingPathComponent("scripts/tansu").path, [])
     defer {
-      tansu.signal(SIGTERM)
-      _ = tansu.waitForExit()
+      // Tansu stops on SIGINT and ignores SIGTERM; nothing may outlive the test.
+      tansu.signal(SIGINT)
+      if tansu.waitForExit(timeout: .seconds(10)) == nil {
+        tansu.signal(SIGKILL)
+        _ = tansu.waitForExit()
+      }
     }
     // The script may first install Tansu and librdkafka 2.16 from PyPI.
     let lines = tansu.waitForLines(2, timeout: .seconds(600))
