@@ -2,7 +2,7 @@ import Foundation
 import Logging
 
 /// Severity of a log line, in syslog order (lower is more severe), as librdkafka reports it.
-public enum KafkaLogLevel: Int, Sendable, Comparable, CustomStringConvertible {
+public enum KafkaLogLevel: Int, Sendable, Comparable {
   case emergency = 0
   case alert, critical, error, warning, notice, info, debug
 
@@ -17,19 +17,6 @@ public enum KafkaLogLevel: Int, Sendable, Comparable, CustomStringConvertible {
     case .warning: "warning"
     case .notice, .info: "info"
     case .debug: "debug"
-    }
-  }
-
-  public var description: String {
-    switch self {
-    case .emergency: "EMERG"
-    case .alert: "ALERT"
-    case .critical: "CRIT"
-    case .error: "ERROR"
-    case .warning: "WARN"
-    case .notice: "NOTICE"
-    case .info: "INFO"
-    case .debug: "DEBUG"
     }
   }
 }

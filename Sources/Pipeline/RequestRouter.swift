@@ -109,12 +109,9 @@ public struct RequestRouter: Sendable {
     report.rejected[code.rawValue, default: 0] += 1
     let deadLetter = DeadLetter.message(
       for: record, code: code, detail: detail, topic: topics.deadLetter)
-    let reply =
-      record.headers.isEmpty
-      ? nil
-      : Reply.message(
-        for: deadLetter, outcome: .deadLetter, fallbackID: Self.requestID(of: record),
-        topics: topics)
+    let reply = Reply.message(
+      for: deadLetter, outcome: .deadLetter, fallbackID: Self.requestID(of: record),
+      topics: topics)
     return .deadLetter(deadLetter, code, reply: reply)
   }
 

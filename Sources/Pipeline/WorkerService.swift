@@ -309,11 +309,9 @@ public struct WorkerService: PipelineService {
 
   private func billedCost(_ function: FunctionConfig, seconds: Double, batch: Int) -> Double? {
     guard let cost = settings.costModel, batch > 0 else { return nil }
-    let perRequest =
-      function.kind == .cpu
-      ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: batch, avgLatency: seconds)
-      : cost.gpuCostPerRequest(memoryGB: function.gpuMemoryGB, batch: batch, avgLatency: seconds)
-    return perRequest.map { $0 * Double(batch) }
+    return cost.costPerRequest(of: function, batch: batch, avgLatency: seconds).map {
+      $0 * Double(batch)
+    }
   }
 
   /// A dead letter for one request of a batch (its payload, with the request's identity and its

@@ -36,14 +36,7 @@ public struct BilledCost: Sendable {
 
   /// The expected cost of one invocation holding `requests` requests, over its latency.
   func expectedBatchCost(function: FunctionConfig, requests: Int) -> Double? {
-    let predicted: Latency
-    switch function.kind {
-    case .cpu:
-      predicted = latency.cpu(
-        vcpu: function.vcpu, batch: min(requests, latency.profile.cpu.maxBatch))
-    case .gpu:
-      predicted = latency.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: requests)
-    }
+    let predicted = latency.latency(of: function, batch: requests)
     let spread = max(0, predicted.max - predicted.avg) / 2.326
     // E over a standard normal z on [−5, 5] (the simulator's draw: avg + spread·z, at least a
     // fifth of the average).
@@ -53,12 +46,10 @@ public struct BilledCost: Sendable {
       let z = -5 + Double(step) * 0.1
       let weight = exp(-z * z / 2)
       let seconds = max(0.2 * predicted.avg, predicted.avg + spread * z)
-      let perRequest =
-        function.kind == .cpu
-        ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: requests, avgLatency: seconds)
-        : cost.gpuCostPerRequest(
-          memoryGB: function.gpuMemoryGB, batch: requests, avgLatency: seconds)
-      guard let perRequest else { return nil }
+      guard
+        let perRequest = cost.costPerRequest(
+          of: function, batch: requests, avgLatency: seconds)
+      else { return nil }
       total += weight * perRequest * Double(requests)
       weights += weight
     }

@@ -33,6 +33,18 @@ public struct CostModel: Sendable {
     return roundedUpGB(megabytes: Swift.max(demand, bounds.min * vcpu) * 1024)
   }
 
+  /// Cost per request of a batch of `batch` requests on `function` that ran `avgLatency`
+  /// seconds; nil when the configuration is infeasible.
+  public func costPerRequest(of function: FunctionConfig, batch: Int, avgLatency: Double)
+    -> Double?
+  {
+    switch function.kind {
+    case .cpu: cpuCostPerRequest(vcpu: function.vcpu, batch: batch, avgLatency: avgLatency)
+    case .gpu:
+      gpuCostPerRequest(memoryGB: function.gpuMemoryGB, batch: batch, avgLatency: avgLatency)
+    }
+  }
+
   /// Cost per request of a CPU batch with average latency `avgLatency`; nil when infeasible.
   public func cpuCostPerRequest(vcpu: Double, batch: Int, avgLatency: Double) -> Double? {
     guard let memory = cpuMemoryGB(vcpu: vcpu, batch: batch) else { return nil }

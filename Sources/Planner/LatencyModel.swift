@@ -14,6 +14,15 @@ public struct LatencyModel: Sendable {
     self.gpuMaxMargin = gpuMaxMargin
   }
 
+  /// The latency of `batch` requests on `function`: a CPU batch beyond the profile's largest
+  /// measured batch is predicted at that batch. Requires a GPU profile for a GPU function.
+  public func latency(of function: FunctionConfig, batch: Int) -> Latency {
+    switch function.kind {
+    case .cpu: cpu(vcpu: function.vcpu, batch: min(batch, profile.cpu.maxBatch))
+    case .gpu: gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: batch)
+    }
+  }
+
   /// Eq. 1, for `batch` in 1...cpu.maxBatch.
   public func cpu(vcpu: Double, batch: Int) -> Latency {
     Latency(

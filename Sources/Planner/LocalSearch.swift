@@ -223,8 +223,6 @@ struct LocalSearch: Sendable {
 
   /// `R_X · C_X` of a group (infinite when no function serves it).
   private func weightedCost(_ group: [App]) -> Double {
-    let load = GroupLoad(group)
-    guard let choice = provisioner.provision(load, search: search) else { return .infinity }
-    return load.rate * choice.costPerRequest
+    cost(GroupLoad(group)) ?? .infinity
   }
 }

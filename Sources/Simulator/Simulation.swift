@@ -76,16 +76,10 @@ public struct Simulation: Sendable {
     func dispatch(_ batch: ReadyBatch<Int>) {
       let spec = batch.spec
       let b = batch.requests.count
-      let predicted =
-        spec.function.kind == .cpu
-        ? latency.cpu(vcpu: spec.function.vcpu, batch: min(b, latency.profile.cpu.maxBatch))
-        : latency.gpu(memoryGB: spec.function.gpuMemoryGB, vcpu: spec.function.vcpu, batch: b)
+      let predicted = latency.latency(of: spec.function, batch: b)
       let spread = max(0, predicted.max - predicted.avg) / 2.326
       let drawn = max(0.2 * predicted.avg, predicted.avg + spread * latencyRandom.normal())
-      let perRequest =
-        spec.function.kind == .cpu
-        ? cost.cpuCostPerRequest(vcpu: spec.function.vcpu, batch: b, avgLatency: drawn)
-        : cost.gpuCostPerRequest(memoryGB: spec.function.gpuMemoryGB, batch: b, avgLatency: drawn)
+      let perRequest = cost.costPerRequest(of: spec.function, batch: b, avgLatency: drawn)
       let invocation = (perRequest ?? 0) * Double(b)
       result.totalCost += invocation
       let flushMinute = min(workload.minutes - 1, Int(batch.flushedAt / 60))

@@ -24,10 +24,7 @@ public struct PlanCost: Sendable, Equatable {
       covered.formUnion(members.map(\.id))
       let function = group.function
       let b = group.batchSize
-      let predicted =
-        function.kind == .cpu
-        ? latency.cpu(vcpu: function.vcpu, batch: min(b, latency.profile.cpu.maxBatch))
-        : latency.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: b)
+      let predicted = latency.latency(of: function, batch: b)
       var load = GroupLoad()
       for member in members.sorted(by: { $0.slo < $1.slo }) {
         load.add(App(id: member.id, slo: member.slo, rate: member.rate))
@@ -43,10 +40,7 @@ public struct PlanCost: Sendable, Equatable {
       let filled = max(
         1, min(b, EquivalentTimeout.reachableBatch(rate: load.rate, timeout: window)))
       let perCall =
-        (function.kind == .cpu
-        ? cost.cpuCostPerRequest(vcpu: function.vcpu, batch: b, avgLatency: predicted.avg)
-        : cost.gpuCostPerRequest(
-          memoryGB: function.gpuMemoryGB, batch: b, avgLatency: predicted.avg)).map {
+        cost.costPerRequest(of: function, batch: b, avgLatency: predicted.avg).map {
           $0 * Double(b)
         } ?? .infinity
       let perRequest = perCall / Double(filled)
