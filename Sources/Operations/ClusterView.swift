@@ -158,7 +158,9 @@ public final class ClusterView: @unchecked Sendable {
     if let plan {
       lines.append(
         "plan v\(plan.version ?? 0) · \(plan.algorithm) · \(plan.model) · \(plan.groups.count) groups · "
-          + String(format: "%.4e %@/request predicted", plan.objective, plan.currency)
+          + String(
+            format: "%.4e %@/request expected billed", plan.billedObjective ?? plan.objective,
+            plan.currency)
           + (plan.reason.map { " · \($0)" } ?? ""))
       for group in plan.groups {
         lines.append(

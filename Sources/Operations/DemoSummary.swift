@@ -84,7 +84,8 @@ public struct DemoSummary: Sendable {
       let at = Self.time(of: version).map { String(format: "%+.1f s", $0 - workloadStart) } ?? "?"
       lines.append("  v\(version.version ?? 0) at \(at): \(version.reason ?? "-")")
     }
-    let baselineCost = plan.baselineObjective ?? baseline.objective
+    let baselineCost = plan.baselineObjective ?? baseline.billedObjective ?? baseline.objective
+    let planCost = plan.billedObjective ?? plan.objective
     lines += [
       "",
       "worker pools at the end:",
@@ -98,10 +99,9 @@ public struct DemoSummary: Sendable {
       "",
       String(
         format:
-          "cost per request: %.4e %@ with this plan vs %.4e with per-app CPU functions (BATCH) "
-          + "on the same model, rates and SLOs: %.1f %% cheaper",
-        plan.objective, plan.currency, baselineCost,
-        (1 - plan.objective / max(baselineCost, 1e-30)) * 100),
+          "expected billed cost per request: %.4e %@ with this plan vs %.4e with per-app CPU "
+          + "functions (BATCH) on the same model, rates and SLOs: %.1f %% cheaper",
+        planCost, plan.currency, baselineCost, (1 - planCost / max(baselineCost, 1e-30)) * 100),
     ]
     if billed.requests > 0 {
       lines.append(

@@ -70,7 +70,7 @@ public struct PaperEvaluation {
     var table = TextTable([
       ("model", .left), ("algorithm", .left), ("predicted", .right),
       ("expected billed", .right), ("simulated", .right), ("simulated vs predicted", .right),
-      ("simulated vs expected", .right),
+      ("simulated vs expected", .right), ("worst group vs expected", .right),
     ])
     for row in rows {
       for result in row.results {
@@ -83,9 +83,22 @@ public struct PaperEvaluation {
           String(
             format: "%+.1f %%",
             (result.costPerRequest / result.expectedBilledCostPerRequest - 1) * 100),
+          worstGroup(result).map { String(format: "%+.1f %%", $0 * 100) } ?? "-",
         ])
       }
     }
     return table.rendered
+  }
+
+  /// The groups that ran at least this many batches count in `worstGroup` (fewer are noise).
+  public static let groupBatchesCounted = 200
+
+  /// Of the groups with at least `groupBatchesCounted` batches, the simulated cost per request
+  /// against the expected billed one, farthest from it (a fraction); nil when no group ran that
+  /// many.
+  public static func worstGroup(_ result: Simulation.Result) -> Double? {
+    result.groups.filter { $0.batches >= groupBatchesCounted && $0.expectedBilledCost > 0 }
+      .map { $0.costPerRequest / $0.expectedBilledCostPerRequest - 1 }
+      .max { abs($0) < abs($1) }
   }
 }

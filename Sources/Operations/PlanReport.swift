@@ -7,7 +7,8 @@ public enum PlanReport {
     var table = TextTable([
       ("group", .left), ("apps", .left), ("function", .left), ("batch", .right),
       ("timeouts ms", .left), ("avg ms", .right), ("max ms", .right),
-      ("cost/request", .right), ("req/s", .right), ("share", .right),
+      ("cost/request", .right), ("billed/request", .right), ("req/s", .right),
+      ("share", .right),
     ])
     for group in plan.groups {
       let timeouts = group.apps.map { app in
@@ -17,7 +18,9 @@ public enum PlanReport {
         group.id, group.apps.joined(separator: ","), group.function.description,
         String(group.batchSize), timeouts.joined(separator: " "),
         String(format: "%.1f", group.latencyAvgMs), String(format: "%.1f", group.latencyMaxMs),
-        String(format: "%.4e", group.costPerRequest), String(format: "%.2f", group.rate),
+        String(format: "%.4e", group.costPerRequest),
+        group.billedCostPerRequest.map { String(format: "%.4e", $0) } ?? "-",
+        String(format: "%.2f", group.rate),
         String(format: "%.1f %%", group.share * 100),
       ])
     }
@@ -30,8 +33,12 @@ public enum PlanReport {
       table.rendered,
       "",
       String(
-        format: "objective: %.4e %@ per request (%.2f req/s served)", plan.objective,
-        plan.currency, plan.rate),
+        format: "objective: %.4e %@ per request (the paper's: every batch full)%@ "
+          + "(%.2f req/s served)",
+        plan.objective, plan.currency,
+        plan.billedObjective.map {
+          String(format: "; expected billed: %.4e", $0)
+        } ?? "", plan.rate),
     ]
     for app in plan.infeasible {
       lines.append("infeasible: \(app.app) — \(app.reason)")

@@ -1,12 +1,12 @@
 import Foundation
 
-/// What a group is expected to be billed per request, rather than what the planner's objective
+/// What a group is expected to be billed per request, rather than what the paper's objective
 /// counts (every batch full, billed on its average latency): under Poisson arrivals a batch
 /// flushes with `k` requests (`BatchFill`: full at the batch size, or fewer when the equivalent
-/// timeout ends first), each batch's latency varies (normal around the profile's average, its
-/// maximum the 99th percentile, as the simulator draws it), and the platform bills each
-/// invocation's duration rounded up to its billing step (whole seconds on GPU functions). The
-/// expected cost per request is E[cost of a batch] / E[requests in a batch].
+/// timeout ends first), each batch's latency varies (`ExpectedBilling`), and the platform bills
+/// each invocation's duration rounded up to its billing step (whole seconds on GPU functions).
+/// The expected cost per request is E[cost of a batch] / E[requests in a batch]. `optimal` plans
+/// on it (`Provisioner.Objective.billed`); every plan reports it beside the paper's objective.
 public struct BilledCost: Sendable {
   public let latency: LatencyModel
   public let cost: CostModel
@@ -22,46 +22,47 @@ public struct BilledCost: Sendable {
   public func perRequest(function: FunctionConfig, batch: Int, rate: Double, window: Double)
     -> Double?
   {
-    let fill = BatchFill(rate: rate, window: window, capacity: batch)
-    var expectedCost = 0.0
-    for (index, probability) in fill.probabilities.enumerated() where probability > 0 {
-      guard let batchCost = expectedBatchCost(function: function, requests: index + 1) else {
-        return nil
+    var feasible = true
+    let value = BatchFill.expectedPerRequest(
+      mean: max(0, rate) * max(0, window), capacity: batch
+    ) { requests in
+      guard let invocation = expectedBatchCost(function: function, requests: requests) else {
+        feasible = false
+        return .infinity
       }
-      expectedCost += probability * batchCost
+      return invocation
     }
-    let expectedRequests = fill.expected
-    return expectedRequests > 0 ? expectedCost / expectedRequests : nil
+    return feasible && value.isFinite ? value : nil
   }
 
   /// The expected cost of one invocation holding `requests` requests, over its latency.
   func expectedBatchCost(function: FunctionConfig, requests: Int) -> Double? {
-    let predicted = latency.latency(of: function, batch: requests)
-    let spread = max(0, predicted.max - predicted.avg) / 2.326
-    // E over a standard normal z on [−5, 5] (the simulator's draw: avg + spread·z, at least a
-    // fifth of the average).
-    var total = 0.0
-    var weights = 0.0
-    for step in 0...100 {
-      let z = -5 + Double(step) * 0.1
-      let weight = exp(-z * z / 2)
-      let seconds = max(0.2 * predicted.avg, predicted.avg + spread * z)
-      guard
-        let perRequest = cost.costPerRequest(
-          of: function, batch: requests, avgLatency: seconds)
-      else { return nil }
-      total += weight * perRequest * Double(requests)
-      weights += weight
-    }
-    return total / weights
+    cost.expectedInvocationCost(
+      of: function, requests: requests, latency: latency.latency(of: function, batch: requests))
   }
 
   /// The expected cost per request of a planned group (its function, batch size, rates and
-  /// timeouts).
+  /// timeouts), its batches filled as the buffer fills them (`BatchFill(apps:capacity:)`).
   public func perRequest(_ group: PlanGroup) -> Double? {
-    let window = EquivalentTimeout.of(
-      group.apps.map { ((group.timeoutsMs[$0] ?? 0) / 1000, group.appRates[$0] ?? 0) })
-    return perRequest(
-      function: group.function, batch: group.batchSize, rate: group.rate, window: window)
+    perRequest(
+      function: group.function, batch: group.batchSize,
+      apps: group.apps.map { ((group.timeoutsMs[$0] ?? 0) / 1000, group.appRates[$0] ?? 0) })
+  }
+
+  /// The expected cost per request of `function` with batch size `batch` for apps with these
+  /// timeouts (seconds) and rates; nil when the function cannot run the batch.
+  public func perRequest(
+    function: FunctionConfig, batch: Int, apps: [(timeout: Double, rate: Double)]
+  ) -> Double? {
+    let fill = BatchFill(apps: apps, capacity: batch)
+    var cost = 0.0
+    for (index, probability) in fill.probabilities.enumerated() where probability > 0 {
+      guard let invocation = expectedBatchCost(function: function, requests: index + 1) else {
+        return nil
+      }
+      cost += probability * invocation
+    }
+    let requests = fill.expected
+    return requests > 0 ? cost / requests : nil
   }
 }

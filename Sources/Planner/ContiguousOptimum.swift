@@ -24,7 +24,7 @@ struct ContiguousOptimum: Sendable {
       for end in start..<min(count, start + maxSpan) {
         load.add(apps[end])
         guard let choice = provisioner.provision(load, search: search) else { break }
-        let total = base + load.rate * choice.costPerRequest
+        let total = base + load.rate * choice.objectiveCost
         if total < best[end + 1] {
           best[end + 1] = total
           cut[end + 1] = start

@@ -47,11 +47,18 @@ public struct CostModel: Sendable {
 
   /// Cost per request of a CPU batch with average latency `avgLatency`; nil when infeasible.
   public func cpuCostPerRequest(vcpu: Double, batch: Int, avgLatency: Double) -> Double? {
-    guard let memory = cpuMemoryGB(vcpu: vcpu, batch: batch) else { return nil }
     let billed = PricingPreset.billed(avgLatency, step: pricing.cpu.billingStepS)
-    let perCall =
-      pricing.invocation + (vcpu * pricing.vcpuSecond + memory * pricing.memoryGBSecond) * billed
-    return perCall / Double(batch)
+    return cpuInvocationCost(vcpu: vcpu, batch: batch, billedSeconds: billed).map {
+      $0 / Double(batch)
+    }
+  }
+
+  /// The cost of one invocation of a CPU function sized for `batch` and billed `billedSeconds`
+  /// (already rounded to the billing step); nil when infeasible.
+  func cpuInvocationCost(vcpu: Double, batch: Int, billedSeconds: Double) -> Double? {
+    guard let memory = cpuMemoryGB(vcpu: vcpu, batch: batch) else { return nil }
+    return pricing.invocation
+      + (vcpu * pricing.vcpuSecond + memory * pricing.memoryGBSecond) * billedSeconds
   }
 
   /// The host vCPU of a GPU function with `memoryGB` GB.
@@ -75,14 +82,42 @@ public struct CostModel: Sendable {
   /// Cost per request of a GPU batch; nil when the platform has no GPU or the host memory does
   /// not fit.
   public func gpuCostPerRequest(memoryGB: Int, batch: Int, avgLatency: Double) -> Double? {
+    guard let billing = pricing.gpu else { return nil }
+    let billed = PricingPreset.billed(avgLatency, step: billing.billingStepS)
+    return gpuInvocationCost(memoryGB: memoryGB, billedSeconds: billed).map { $0 / Double(batch) }
+  }
+
+  /// The cost of one invocation of a GPU function billed `billedSeconds` (already rounded to the
+  /// billing step); nil when the platform has no GPU or the host memory does not fit.
+  func gpuInvocationCost(memoryGB: Int, billedSeconds: Double) -> Double? {
     guard let billing = pricing.gpu, let vcpu = gpuVCPU(memoryGB: memoryGB),
       let host = gpuHostMemoryGB(memoryGB: memoryGB)
     else { return nil }
-    let billed = PricingPreset.billed(avgLatency, step: billing.billingStepS)
     var rate = Double(memoryGB) * pricing.gpuMemoryGBSecond
     if billing.billsHost {
       rate += vcpu * pricing.vcpuSecond + host * pricing.memoryGBSecond
     }
-    return (pricing.invocation + rate * billed) / Double(batch)
+    return pricing.invocation + rate * billedSeconds
+  }
+
+  /// The billing step of `function`'s kind (seconds; 0 bills the exact duration).
+  func billingStep(of function: FunctionConfig) -> Double {
+    switch function.kind {
+    case .cpu: pricing.cpu.billingStepS
+    case .gpu: pricing.gpu?.billingStepS ?? 0
+    }
+  }
+
+  /// The expected cost of one invocation of `function` holding `requests` requests whose latency
+  /// varies around `latency` (`ExpectedBilling`); nil when infeasible.
+  func expectedInvocationCost(of function: FunctionConfig, requests: Int, latency: Latency)
+    -> Double?
+  {
+    let seconds = ExpectedBilling.seconds(latency, step: billingStep(of: function))
+    switch function.kind {
+    case .cpu:
+      return cpuInvocationCost(vcpu: function.vcpu, batch: requests, billedSeconds: seconds)
+    case .gpu: return gpuInvocationCost(memoryGB: function.gpuMemoryGB, billedSeconds: seconds)
+    }
   }
 }

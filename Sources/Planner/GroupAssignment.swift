@@ -5,12 +5,15 @@ struct GroupAssignment: Sendable {
   var function: FunctionConfig
   var batch: Int
   var latency: Latency
+  /// The paper's cost per request (every batch full).
   var costPerRequest: Double
+  /// The cost per request the algorithm ranked the group by (`Provisioner.Choice.objectiveCost`).
+  var objectiveCost: Double
   /// Seconds each member may wait in the buffer, by app id.
   var timeouts: [String: Double]
 
   var rate: Double { members.reduce(0) { $0 + $1.rate } }
-  var weightedCost: Double { rate * costPerRequest }
+  var weightedCost: Double { rate * objectiveCost }
 
   /// HarmonyBatch's rule: every member waits as long as its SLO allows, `t_w = s_w − L_max`.
   init(members: [App], choice: Provisioner.Choice) {
@@ -19,6 +22,7 @@ struct GroupAssignment: Sendable {
     batch = choice.batch
     latency = choice.latency
     costPerRequest = choice.costPerRequest
+    objectiveCost = choice.objectiveCost
     timeouts = Dictionary(
       members.map { ($0.id, max(0, $0.slo - choice.latency.max)) }, uniquingKeysWith: min)
   }
@@ -32,6 +36,7 @@ struct GroupAssignment: Sendable {
     self.batch = batch
     self.latency = latency
     self.costPerRequest = costPerRequest
+    objectiveCost = costPerRequest
     self.timeouts = timeouts
   }
 }

@@ -218,7 +218,7 @@ struct LocalSearch: Sendable {
   }
 
   private func cost(_ load: GroupLoad) -> Double? {
-    provisioner.provision(load, search: search).map { load.rate * $0.costPerRequest }
+    provisioner.provision(load, search: search).map { load.rate * $0.objectiveCost }
   }
 
   /// `R_X · C_X` of a group (infinite when no function serves it).

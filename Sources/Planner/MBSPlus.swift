@@ -19,7 +19,7 @@ struct MBSPlus: Sendable {
           cost = .infinity
           break
         }
-        cost += share.reduce(0) { $0 + $1.rate } * choice.costPerRequest
+        cost += share.reduce(0) { $0 + $1.rate } * choice.objectiveCost
       }
       if cost < (best?.cost ?? .infinity) { best = (cost, shares) }
     }

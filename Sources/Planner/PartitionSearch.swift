@@ -28,7 +28,7 @@ struct PartitionSearch: Sendable {
       var load = GroupLoad()
       for index in 0..<count where mask & (1 << index) != 0 { load.add(apps[index]) }
       if let choice = provisioner.provision(load, search: search) {
-        blockCost[mask] = load.rate * choice.costPerRequest
+        blockCost[mask] = load.rate * choice.objectiveCost
         blockChoice[mask] = choice
       }
     }

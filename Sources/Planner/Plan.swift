@@ -13,8 +13,12 @@ public struct Plan: Codable, Sendable, Equatable {
   public var modelEstimated: Bool
   public var pricing: String
   public var currency: String
-  /// The average cost per request: `Σ η_X · C_X` (Eq. 7).
+  /// The average cost per request by the paper's model: `Σ η_X · C_X` (Eq. 7), every batch full.
   public var objective: Double
+  /// The average expected billed cost per request (`BilledCost`: batches as Poisson arrivals
+  /// fill them, billed in the platform's steps), which `optimal` minimises. Set by every
+  /// planner; absent in plans written before it existed.
+  public var billedObjective: Double?
   public var planningMs: Double
   /// Total arrival rate of the apps the plan serves.
   public var rate: Double
@@ -40,6 +44,7 @@ public struct Plan: Codable, Sendable, Equatable {
     case algorithm, model
     case modelEstimated = "model_estimated"
     case pricing, currency, objective
+    case billedObjective = "billed_objective"
     case planningMs = "planning_ms"
     case rate, groups, infeasible
     case feedbackBatches = "feedback_batches"
@@ -89,7 +94,11 @@ public struct PlanGroup: Codable, Sendable, Equatable {
   public var slosMs: [String: Double]
   public var latencyAvgMs: Double
   public var latencyMaxMs: Double
+  /// The paper's cost per request (Eq. 6, every batch full).
   public var costPerRequest: Double
+  /// The expected billed cost per request (`BilledCost`); absent in plans written before it
+  /// existed.
+  public var billedCostPerRequest: Double?
   public var rate: Double
   /// This group's share of all traffic (η_X).
   public var share: Double
@@ -97,7 +106,8 @@ public struct PlanGroup: Codable, Sendable, Equatable {
   public init(
     id: String, apps: [String], appRates: [String: Double], function: FunctionConfig,
     batchSize: Int, timeoutsMs: [String: Double], slosMs: [String: Double], latencyAvgMs: Double,
-    latencyMaxMs: Double, costPerRequest: Double, rate: Double, share: Double
+    latencyMaxMs: Double, costPerRequest: Double, billedCostPerRequest: Double? = nil,
+    rate: Double, share: Double
   ) {
     self.id = id
     self.apps = apps
@@ -109,6 +119,7 @@ public struct PlanGroup: Codable, Sendable, Equatable {
     self.latencyAvgMs = latencyAvgMs
     self.latencyMaxMs = latencyMaxMs
     self.costPerRequest = costPerRequest
+    self.billedCostPerRequest = billedCostPerRequest
     self.rate = rate
     self.share = share
   }
@@ -123,6 +134,7 @@ public struct PlanGroup: Codable, Sendable, Equatable {
     case latencyAvgMs = "latency_avg_ms"
     case latencyMaxMs = "latency_max_ms"
     case costPerRequest = "cost_per_request"
+    case billedCostPerRequest = "billed_cost_per_request"
     case rate, share
   }
 }
@@ -167,6 +179,9 @@ extension Plan {
     var checks = FieldChecks()
     if let version { checks.integer(version, "version", in: 1...Int(Int32.max)) }
     checks.number(objective, "objective", in: FieldBounds.cost)
+    if let billedObjective {
+      checks.number(billedObjective, "billed_objective", in: FieldBounds.cost)
+    }
     checks.number(rate, "rate", in: FieldBounds.rate)
     checks.require(
       !groups.isEmpty || !infeasible.isEmpty, "no groups and no app it cannot serve")
@@ -182,6 +197,9 @@ extension Plan {
       checks.number(group.latencyAvgMs, "\(name) latency_avg_ms", in: FieldBounds.milliseconds)
       checks.number(group.latencyMaxMs, "\(name) latency_max_ms", in: FieldBounds.milliseconds)
       checks.number(group.costPerRequest, "\(name) cost_per_request", in: FieldBounds.cost)
+      if let billed = group.billedCostPerRequest {
+        checks.number(billed, "\(name) billed_cost_per_request", in: FieldBounds.cost)
+      }
       checks.number(group.rate, "\(name) rate", in: FieldBounds.rate)
       checks.number(group.share, "\(name) share", in: 0...1.000_001)
       for app in group.apps {

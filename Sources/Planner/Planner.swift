@@ -5,9 +5,9 @@ import Foundation
 /// groups and looks up. Pure: no I/O, no clocks except for `planning_ms`.
 public struct Planner: Sendable {
   public enum Algorithm: String, CaseIterable, Sendable {
-    /// The cheapest grouping: the best of all partitions up to 12 apps (`PartitionSearch`),
-    /// beyond that the cheapest contiguous grouping improved by local moves; the default for
-    /// real plans.
+    /// The cheapest grouping by the expected billed cost (`BilledCost`): the best of all
+    /// partitions up to 12 apps (`PartitionSearch`), beyond that the cheapest contiguous grouping
+    /// improved by local moves; the default for real plans.
     case optimal
     /// The paper's two-stage merge, kept to reproduce it.
     case harmony
@@ -19,7 +19,10 @@ public struct Planner: Sendable {
 
   public let profile: ModelProfile
   public let pricing: PricingPreset
+  /// Ranks functions by the paper's objective (`harmony`, the baselines, feasibility).
   public let provisioner: Provisioner
+  /// The same functions ranked by the expected billed cost (`optimal`).
+  public let billedProvisioner: Provisioner
   /// The most apps one group may hold in `optimal`; nil lets the planner pick (no cap up to 2,000
   /// apps, then 256).
   public var maxGroupSpan: Int?
@@ -34,6 +37,7 @@ public struct Planner: Sendable {
     provisioner = Provisioner(
       latency: LatencyModel(profile: profile, gpuMaxMargin: gpuMaxMargin),
       cost: CostModel(profile: profile, pricing: pricing))
+    billedProvisioner = provisioner.ranking(by: .billed)
   }
 
   /// A planner for a built-in model under a built-in pricing preset.
@@ -75,8 +79,10 @@ public struct Planner: Sendable {
   }
 
   /// `optimal`: exact up to `PartitionSearch.maxApps`, else contiguous dynamic programming and
-  /// local search. Groups in order of their tightest SLO, members in planner order.
+  /// local search, all on the expected billed cost. Groups in order of their tightest SLO,
+  /// members in planner order.
   private func optimal(_ feasible: [App]) -> [GroupAssignment] {
+    let provisioner = billedProvisioner
     var groups: [GroupAssignment]
     if let exact = PartitionSearch(provisioner: provisioner).plan(feasible) {
       groups = exact
@@ -86,7 +92,7 @@ public struct Planner: Sendable {
         .plan(feasible)
       let search = LocalSearch(provisioner: provisioner)
       // Two starts, different local optima: the contiguous optimum and the paper's merge.
-      let starts = [contiguous, TwoStageMerge(provisioner: provisioner).plan(feasible)]
+      let starts = [contiguous, TwoStageMerge(provisioner: self.provisioner).plan(feasible)]
       groups = starts.map(search.improve).min {
         $0.reduce(0) { $0 + $1.weightedCost } < $1.reduce(0) { $0 + $1.weightedCost }
       }!
@@ -100,10 +106,30 @@ public struct Planner: Sendable {
     KneeRate(provisioner: provisioner, search: .paper).rate(slo: slo)
   }
 
-  /// The objective of the best of all partitions (a yardstick; at most
+  /// The lowest `searchObjective` of all partitions (a yardstick for at most
   /// `PartitionSearch.maxYardstickApps` feasible apps), or nil.
   public func bestPartitionObjective(_ apps: [App]) -> Double? {
-    PartitionSearch(provisioner: provisioner).objective(apps)
+    PartitionSearch(provisioner: billedProvisioner).objective(apps)
+  }
+
+  /// What `optimal` ranks plans by, for any plan's groups as they are: the expected billed cost
+  /// per request with each group's batches filled at its equivalent timeout (a Poisson count,
+  /// one number per group and function, fast enough for the search). The plan's
+  /// `billedObjective` fills them as the buffer does, app by app (`BatchFill(apps:capacity:)`):
+  /// the better estimate of the bill, too slow to search with.
+  public func searchObjective(_ plan: Plan) -> Double {
+    let billed = BilledCost(latency: provisioner.latencyModel, cost: provisioner.costModel)
+    var weighted = 0.0
+    for group in plan.groups {
+      let window = EquivalentTimeout.of(
+        group.apps.map { ((group.timeoutsMs[$0] ?? 0) / 1000, group.appRates[$0] ?? 0) })
+      let perRequest =
+        billed.perRequest(
+          function: group.function, batch: group.batchSize, rate: group.rate, window: window)
+        ?? .infinity
+      weighted += group.rate * perRequest
+    }
+    return plan.rate > 0 ? weighted / plan.rate : 0
   }
 
   static func validate(_ apps: [App]) throws(PlannerInputError) {
@@ -145,7 +171,8 @@ public struct Planner: Sendable {
       ? groups.reduce(0) { $0 + $1.weightedCost } / total
       : (groups.isEmpty
         ? 0 : groups.reduce(0) { $0 + $1.costPerRequest } / Double(groups.count))
-    let planGroups = groups.enumerated().map { index, group in
+    let billed = BilledCost(latency: provisioner.latencyModel, cost: provisioner.costModel)
+    var planGroups = groups.enumerated().map { index, group in
       PlanGroup(
         id: "g\(index + 1)",
         apps: group.members.map(\.id),
@@ -160,11 +187,21 @@ public struct Planner: Sendable {
         rate: group.rate,
         share: total > 0 ? group.rate / total : 0)
     }
+    for index in planGroups.indices {
+      planGroups[index].billedCostPerRequest = billed.perRequest(planGroups[index])
+    }
+    let billedCosts = planGroups.map { $0.billedCostPerRequest ?? $0.costPerRequest }
+    let billedObjective =
+      total > 0
+      ? zip(planGroups, billedCosts).reduce(0) { $0 + $1.0.rate * $1.1 } / total
+      : (billedCosts.isEmpty ? 0 : billedCosts.reduce(0, +) / Double(billedCosts.count))
     let (seconds, attoseconds) = elapsed.components
-    return Plan(
+    var plan = Plan(
       version: nil, createdAt: nil, algorithm: algorithm.rawValue, model: profile.name,
       modelEstimated: profile.estimated, pricing: pricing.name, currency: pricing.currency,
       objective: objective, planningMs: Double(seconds) * 1000 + Double(attoseconds) / 1e15,
       rate: total, groups: planGroups, infeasible: infeasible)
+    plan.billedObjective = billedObjective
+    return plan
   }
 }

@@ -29,6 +29,9 @@ public struct Simulation: Sendable {
     /// The same plans' expected billed cost per request (`BilledCost`: batches as they fill,
     /// latencies as they vary, durations rounded up to the billing step).
     public var expectedBilledCostPerRequest: Double = 0
+    /// Per group (the same apps on the same function, batch size and timeouts, over every minute
+    /// whose plan has it), in order of first appearance.
+    public var groups: [GroupOutcome] = []
 
     enum CodingKeys: String, CodingKey {
       case algorithm, requests, violations
@@ -43,6 +46,41 @@ public struct Simulation: Sendable {
       case costByMinute = "cost_by_minute"
       case predictedCostPerRequest = "predicted_cost_per_request"
       case expectedBilledCostPerRequest = "expected_billed_cost_per_request"
+      case groups
+    }
+  }
+
+  /// What one group cost in the simulation beside what its plans said it would.
+  public struct GroupOutcome: Sendable, Codable, Equatable {
+    public var apps: [String]
+    public var function: String
+    public var batchSize: Int
+    /// Minutes whose plan had this group.
+    public var minutes: Int = 0
+    public var requests: Int = 0
+    public var batches: Int = 0
+    public var cost: Double = 0
+    /// Requests the plans routed here (rate × 60 s per minute), and the plans' predicted and
+    /// expected billed cost of them.
+    public var plannedRequests: Double = 0
+    public var predictedCost: Double = 0
+    public var expectedBilledCost: Double = 0
+
+    public var costPerRequest: Double { requests > 0 ? cost / Double(requests) : 0 }
+    public var predictedCostPerRequest: Double {
+      plannedRequests > 0 ? predictedCost / plannedRequests : 0
+    }
+    public var expectedBilledCostPerRequest: Double {
+      plannedRequests > 0 ? expectedBilledCost / plannedRequests : 0
+    }
+
+    enum CodingKeys: String, CodingKey {
+      case apps, function
+      case batchSize = "batch_size"
+      case minutes, requests, batches, cost
+      case plannedRequests = "planned_requests"
+      case predictedCost = "predicted_cost"
+      case expectedBilledCost = "expected_billed_cost"
     }
   }
 
@@ -72,6 +110,12 @@ public struct Simulation: Sendable {
     var plannedRate = 0.0
     var predictedWeighted = 0.0
     var billedWeighted = 0.0
+    // A group the next minute's plan keeps as it is (apps, function, batch size, timeouts) keeps
+    // its key and its buffer, as the controller publishes no new version for the same decisions;
+    // its outcome accumulates under its signature.
+    var keys: [String: GroupKey] = [:]
+    var outcomeIndex: [String: Int] = [:]
+    var outcomeOfKey: [GroupKey: Int] = [:]
 
     func dispatch(_ batch: ReadyBatch<Int>) {
       let spec = batch.spec
@@ -85,6 +129,11 @@ public struct Simulation: Sendable {
       let flushMinute = min(workload.minutes - 1, Int(batch.flushedAt / 60))
       result.costByMinute[flushMinute] += invocation
       result.batches += 1
+      if let index = outcomeOfKey[spec.key] {
+        result.groups[index].requests += b
+        result.groups[index].batches += 1
+        result.groups[index].cost += invocation
+      }
       result.batchSizes[b, default: 0] += 1
       if spec.function.kind == .gpu { gpuRequests += b }
       result.violations +=
@@ -109,22 +158,39 @@ public struct Simulation: Sendable {
       let signature = plan.groups.map { "\($0.apps)\($0.function)\($0.batchSize)" }.joined()
       if minute > 0, signature != previousSignature { result.replans += 1 }
       previousSignature = signature
+      var nextKeys: [String: GroupKey] = [:]
+      var routes: [String: [(spec: GroupSpec, timeout: Double, share: Double)]] = [:]
       for group in plan.groups {
         plannedRate += group.rate
         predictedWeighted += group.rate * group.costPerRequest
-        billedWeighted += group.rate * (billed.perRequest(group) ?? group.costPerRequest)
-      }
-      // Routing for this minute: app → (spec, timeout, slo), split apps by their shares.
-      var routes: [String: [(spec: GroupSpec, timeout: Double, share: Double)]] = [:]
-      for group in plan.groups {
+        let billedPerRequest =
+          group.billedCostPerRequest ?? billed.perRequest(group) ?? group.costPerRequest
+        billedWeighted += group.rate * billedPerRequest
+        let groupSignature = Self.signature(group)
+        let key = keys[groupSignature] ?? GroupKey(planVersion: minute, group: group.id)
+        nextKeys[groupSignature] = key
+        if outcomeIndex[groupSignature] == nil {
+          outcomeIndex[groupSignature] = result.groups.count
+          result.groups.append(
+            GroupOutcome(
+              apps: group.apps, function: group.function.description, batchSize: group.batchSize))
+        }
+        let index = outcomeIndex[groupSignature]!
+        outcomeOfKey[key] = index
+        result.groups[index].minutes += 1
+        result.groups[index].plannedRequests += group.rate * 60
+        result.groups[index].predictedCost += group.rate * 60 * group.costPerRequest
+        result.groups[index].expectedBilledCost += group.rate * 60 * billedPerRequest
+        // Routing for this minute: app → (spec, timeout, slo), split apps by their shares.
         let spec = GroupSpec(
-          key: GroupKey(planVersion: minute, group: group.id), function: group.function,
+          key: key, function: group.function,
           capacity: group.batchSize, latencyMax: group.latencyMaxMs / 1000)
         for app in group.apps {
           routes[app, default: []].append(
             (spec, (group.timeoutsMs[app] ?? 0) / 1000, group.appRates[app] ?? 0))
         }
       }
+      keys = nextKeys
       // Poisson arrivals of every app in this minute, in time order.
       var arrivals: [(time: Double, app: Int)] = []
       for (index, app) in apps.enumerated() where app.rate > 0 {
@@ -165,6 +231,7 @@ public struct Simulation: Sendable {
       }
     }
     while let due = buffers.nextDeadline { handle(buffers.advance(to: due)) }
+
     handle(buffers.drain(now: Double(workload.minutes) * 60))
     result.costPerRequest = result.requests > 0 ? result.totalCost / Double(result.requests) : 0
     result.predictedCostPerRequest = plannedRate > 0 ? predictedWeighted / plannedRate : 0
@@ -173,5 +240,12 @@ public struct Simulation: Sendable {
       result.requests > 0 ? Double(result.violations) / Double(result.requests) * 100 : 0
     result.gpuShare = result.requests > 0 ? Double(gpuRequests) / Double(result.requests) : 0
     return result
+  }
+
+  /// What routes and batches a group's requests: its apps, function, batch size and timeouts
+  /// to the millisecond (as the controller's test for publishing the same decisions).
+  static func signature(_ group: PlanGroup) -> String {
+    let timeouts = group.apps.map { "\($0)=\(Int((group.timeoutsMs[$0] ?? 0).rounded()))" }
+    return "\(group.apps)|\(group.function)|\(group.batchSize)|\(timeouts)"
   }
 }

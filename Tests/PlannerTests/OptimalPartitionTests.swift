@@ -3,12 +3,12 @@ import Testing
 @testable import Planner
 
 /// `optimal` is the best of *all* partitions up to `PartitionSearch.maxApps` apps (often not a
-/// contiguous SLO range), and beyond that never dearer than the contiguous optimum or the paper's
-/// merge it starts from.
+/// contiguous SLO range) by the expected billed cost, and beyond that never dearer than the
+/// contiguous optimum or the paper's merge it starts from.
 @Suite struct OptimalPartitionTests {
   static func contiguousObjective(_ planner: Planner, _ apps: [App]) -> Double {
     let sorted = apps.sorted(by: App.ordered)
-    let groups = ContiguousOptimum(provisioner: planner.provisioner, maxSpan: sorted.count)
+    let groups = ContiguousOptimum(provisioner: planner.billedProvisioner, maxSpan: sorted.count)
       .plan(sorted)
     let total = sorted.reduce(0) { $0 + $1.rate }
     return groups.reduce(0) { $0 + $1.weightedCost } / total
@@ -19,20 +19,44 @@ import Testing
     let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
     var random = SeededRandom(seed: 17)
-    var nonContiguous = 0
     for round in 0..<24 {
-      let apps = generator.apps(count: 6 + round % 7, using: &random)
+      let apps = Self.scaled(generator.apps(count: 6 + round % 7, using: &random), round: round)
       let plan = try planner.plan(apps, algorithm: .optimal)
       PlanPropertyTests.checkConstraints(plan, apps: apps, planner: planner)
       let best = try #require(planner.bestPartitionObjective(apps))
-      #expect(abs(plan.objective / best - 1) < 1e-9, "round \(round): \(plan.objective) vs \(best)")
-      let contiguous = Self.contiguousObjective(planner, apps)
-      #expect(plan.objective <= contiguous * (1 + 1e-9))
-      if plan.objective < contiguous * (1 - 1e-9) { nonContiguous += 1 }
+      #expect(
+        abs(planner.searchObjective(plan) / best - 1) < 1e-9,
+        "round \(round): \(planner.searchObjective(plan)) vs \(best)")
+      #expect(planner.searchObjective(plan) <= Self.contiguousObjective(planner, apps) * (1 + 1e-9))
     }
-    // Some of these workloads are served cheaper by groups that are not SLO ranges, or the
-    // exact search proves nothing the contiguous optimum did not already find.
-    #expect(nonContiguous > 0, "\(model): no workload where the best grouping is not contiguous")
+  }
+
+  /// Some workloads are served cheaper by groups that are not SLO ranges, or the exact search
+  /// proves nothing the contiguous optimum did not already find. On the billed cost they are
+  /// rarer than on the paper's objective (a few in a hundred, more at higher rates), so this
+  /// counts over all four models.
+  @Test func someBestGroupingsAreNotSLORanges() throws {
+    var counts: [String: Int] = [:]
+    for model in ModelProfile.paperModelNames {
+      let planner = try Planner(model: model)
+      let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
+      var random = SeededRandom(seed: 17)
+      for round in 0..<60 {
+        let apps = Self.scaled(generator.apps(count: 6 + round % 3, using: &random), round: round)
+        let plan = try planner.plan(apps, algorithm: .optimal)
+        if planner.searchObjective(plan) < Self.contiguousObjective(planner, apps) * (1 - 1e-9) {
+          counts[model, default: 0] += 1
+        }
+      }
+    }
+    #expect(counts.values.reduce(0, +) > 0, "no workload where the best grouping is not contiguous")
+    #expect(counts.count >= 2, "non-contiguous best groupings only for \(counts)")
+  }
+
+  /// The paper's rates, 4× and 16× them, by round: fuller batches make other groupings pay.
+  static func scaled(_ apps: [App], round: Int) -> [App] {
+    let scale = [1.0, 4.0, 16.0][round % 3]
+    return apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * scale) }
   }
 
   @Test(arguments: ModelProfile.paperModelNames)
@@ -45,12 +69,12 @@ import Testing
       let plan = try planner.plan(apps, algorithm: .optimal)
       PlanPropertyTests.checkConstraints(plan, apps: apps, planner: planner)
       #expect(Set(plan.groups.flatMap(\.apps)).count == apps.count - plan.infeasible.count)
-      #expect(plan.objective <= Self.contiguousObjective(planner, apps) * (1 + 1e-9))
-      let harmony = try planner.plan(apps, algorithm: .harmony).objective
-      #expect(plan.objective <= harmony * (1 + 1e-9))
+      #expect(planner.searchObjective(plan) <= Self.contiguousObjective(planner, apps) * (1 + 1e-9))
+      let harmony = planner.searchObjective(try planner.plan(apps, algorithm: .harmony))
+      #expect(planner.searchObjective(plan) <= harmony * (1 + 1e-9))
       if apps.count <= PartitionSearch.maxYardstickApps {
         let best = try #require(planner.bestPartitionObjective(apps))
-        #expect(best <= plan.objective * (1 + 1e-9))
+        #expect(best <= planner.searchObjective(plan) * (1 + 1e-9))
       }
     }
   }

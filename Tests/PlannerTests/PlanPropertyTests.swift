@@ -83,7 +83,7 @@ import Testing
       for algorithm in [Planner.Algorithm.optimal, .harmony, .mbs] {
         let plan = try planner.plan(apps, algorithm: algorithm)
         Self.checkConstraints(plan, apps: apps, planner: planner)
-        objectives[algorithm] = plan.objective
+        objectives[algorithm] = planner.searchObjective(plan)
         for group in plan.groups {
           if group.function.kind == .gpu { gpuGroups += 1 } else { cpuGroups += 1 }
           if group.apps.count > 1 { sharedGroups += 1 }

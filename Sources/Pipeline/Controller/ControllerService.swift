@@ -112,7 +112,7 @@ public struct ControllerService: PipelineService {
           let trigger = plan.reason.map { String($0.prefix { $0 != ":" }) } ?? "unknown"
           telemetry.add(.plansPublished, labels: ["trigger": trigger])
           telemetry.set(.planVersion, Double(plan.version ?? 0))
-          telemetry.set(.planCost, plan.objective)
+          telemetry.set(.planCost, plan.billedObjective ?? plan.objective)
         }
         try producer.enqueue(
           KafkaProducerMessage(

@@ -391,7 +391,9 @@ public struct ControllerCore: Sendable {
     candidate.feedbackBatches = refit.observations
     candidate.predictionError = error
     candidate.transportReserveMs = (reserve * 1000).rounded()
-    candidate.baselineObjective = (try? planner.plan(apps, algorithm: .batch))?.objective
+    candidate.baselineObjective = (try? planner.plan(apps, algorithm: .batch)).map {
+      $0.billedObjective ?? $0.objective
+    }
     let capped = known.values.contains { transport.reserve(reserve, for: $0.slo).capped }
     candidate.reason = String(
       format: "%@: %@; SLOs less %.0f ms of transport%@ (p%.0f of %d batches%@)",
@@ -417,7 +419,9 @@ public struct ControllerCore: Sendable {
       .log(
         .info,
         "published plan v\(version) (\(candidate.groups.count) groups, "
-          + String(format: "%.4e %@/request", candidate.objective, candidate.currency)
+          + String(
+            format: "%.4e %@/request expected billed",
+            candidate.billedObjective ?? candidate.objective, candidate.currency)
           + "): \(candidate.reason ?? "")"))
     return directives
   }

@@ -4,8 +4,10 @@ import Planner
 /// A plan re-costed under new rates and a new model: its groups as they are, the apps it does
 /// not cover, and the groups whose SLOs are at risk (constraint (10): an SLO below the batch's
 /// maximum latency). A batch that no longer fills in time (constraint (9)) is not a risk — the
-/// buffer flushes at the deadline with fewer requests — but it costs more: requests are costed at
-/// the batch the group can now fill, `min(b, ⌊R·T⌋ + 1)`.
+/// buffer flushes at the deadline with fewer requests — but it costs more: every group is costed
+/// at its expected billed cost (`BilledCost`: its batches filled by the new rates within its
+/// timeouts), the cost `optimal` plans on, so a candidate and the plan in force compare like with
+/// like.
 public struct PlanCost: Sendable, Equatable {
   public var objective: Double
   public var uncovered: [String]
@@ -13,7 +15,7 @@ public struct PlanCost: Sendable, Equatable {
 
   public static func of(_ plan: Plan, apps: [App], provisioner: Provisioner) -> PlanCost {
     let latency = provisioner.latencyModel
-    let cost = provisioner.costModel
+    let billed = BilledCost(latency: latency, cost: provisioner.costModel)
     let byID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var covered = Set<String>()
     var weighted = 0.0
@@ -25,10 +27,7 @@ public struct PlanCost: Sendable, Equatable {
       let function = group.function
       let b = group.batchSize
       let predicted = latency.latency(of: function, batch: b)
-      var load = GroupLoad()
-      for member in members.sorted(by: { $0.slo < $1.slo }) {
-        load.add(App(id: member.id, slo: member.slo, rate: member.rate))
-      }
+      let rate = members.reduce(0) { $0 + $1.rate }
       // At risk: a member's wait plus the batch's maximum latency no longer fits its SLO (the SLO
       // the controller plans with: the app's, less the pipeline's measured overhead).
       if members.contains(where: { member in
@@ -36,16 +35,12 @@ public struct PlanCost: Sendable, Equatable {
       }) {
         atRisk.append(group.id)
       }
-      let window = load.slos.timeout - predicted.max
-      let filled = max(
-        1, min(b, EquivalentTimeout.reachableBatch(rate: load.rate, timeout: window)))
-      let perCall =
-        cost.costPerRequest(of: function, batch: b, avgLatency: predicted.avg).map {
-          $0 * Double(b)
-        } ?? .infinity
-      let perRequest = perCall / Double(filled)
-      weighted += load.rate * perRequest
-      total += load.rate
+      let window = EquivalentTimeout.of(
+        members.map { ((group.timeoutsMs[$0.id] ?? 0) / 1000, $0.rate) })
+      let perRequest =
+        billed.perRequest(function: function, batch: b, rate: rate, window: window) ?? .infinity
+      weighted += rate * perRequest
+      total += rate
     }
     let uncovered = apps.map(\.id).filter { !covered.contains($0) }.sorted()
     return PlanCost(

@@ -137,7 +137,7 @@ public struct ReplanPolicy: Sendable {
     let missing = currentCost.uncovered.filter { !unservable.contains($0) }
     if !missing.isEmpty { return .uncovered(missing) }
     if !currentCost.atRisk.isEmpty { return .atRisk(currentCost.atRisk) }
-    let newCost = candidateCost?.objective ?? candidate.objective
+    let newCost = candidateCost?.objective ?? candidate.billedObjective ?? candidate.objective
     guard newCost < currentCost.objective * (1 - improvement) else { return nil }
     if trigger != .measurements, let lastPublished, now - lastPublished < minInterval {
       retryAt = lastPublished + minInterval

@@ -46,7 +46,7 @@ extension MetricsRegistry.Family {
     "Plan versions the controller published, by trigger (first, new-app, slo-at-risk, cheaper, …).")
   public static let planCost = Self(
     "harmonybatch_plan_cost_per_request", .gauge,
-    "The predicted cost per request of the plan the controller published last.")
+    "The expected billed cost per request of the plan the controller published last.")
   public static let consumerLag = Self(
     "harmonybatch_consumer_lag", .gauge,
     "Records on the stage's input partitions not yet read, by consumer group.")
