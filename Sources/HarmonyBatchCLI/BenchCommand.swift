@@ -53,9 +53,9 @@ enum BenchCommand {
                 to the numpy/OpenBLAS reference implementation run by the same command.
         planner planning time of every algorithm for 1, 6, 12, 14, 100 and 1,000 apps (median
                 of repeated runs; the paper's Python timings beside them), and how far `optimal`
-                (exact up to 12 apps, local search beyond) and `harmony` (two-stage merge) are
-                from the best of all partitions, found by exhaustive search, on random 6- and
-                14-app workloads of each model.
+                (exact up to 12 apps, local search beyond) and `harmony` (two-stage merge) are,
+                by the expected billed cost, from the best of all partitions, found by
+                exhaustive search, on random 6- and 14-app workloads of each model.
       """,
     positionals: 1...1)
 

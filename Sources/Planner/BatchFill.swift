@@ -80,10 +80,11 @@ extension BatchFill {
   /// t_i, the flush time T is the first of t_i and every arrival's own deadline `s + t_j`:
   /// P(T > τ) = exp(−Σ_j r_j (τ − t_j)⁺) for τ < t_i. Given T = τ, the requests that joined are
   /// Poisson with mean Σ_j r_j min(τ, t_j), plus the one whose deadline set T when τ < t_i.
-  /// Exact for Poisson arrivals; one app gives `init(rate:window:capacity:)`.
+  /// Exact for Poisson arrivals (up to `maxClasses` distinct timeouts; beyond, neighbours share
+  /// their rate-weighted mean timeout); one app gives `init(rate:window:capacity:)`.
   public init(apps: [(timeout: Double, rate: Double)], capacity: Int) {
     let b = max(1, capacity)
-    let apps = apps.filter { $0.rate > 0 }.sorted { $0.timeout < $1.timeout }
+    let apps = Self.classes(of: apps)
     let total = apps.reduce(0) { $0 + $1.rate }
     var probabilities = [Double](repeating: 0, count: b)
     guard total > 0 else {
@@ -132,5 +133,30 @@ extension BatchFill {
       add(weight: share * survival, mean: joined(limit), extra: 0)
     }
     self.probabilities = probabilities
+  }
+
+  /// The most distinct timeouts `init(apps:capacity:)` works with: its time is quadratic in them.
+  static let maxClasses = 32
+
+  /// Apps with a rate, by timeout, those with the same timeout merged; beyond `maxClasses`,
+  /// runs of neighbours merged at their rate-weighted mean timeout.
+  static func classes(of apps: [(timeout: Double, rate: Double)]) -> [(
+    timeout: Double, rate: Double
+  )] {
+    var merged: [(timeout: Double, rate: Double)] = []
+    for app in apps.filter({ $0.rate > 0 }).sorted(by: { $0.timeout < $1.timeout }) {
+      if let last = merged.last, last.timeout == app.timeout {
+        merged[merged.count - 1].rate += app.rate
+      } else {
+        merged.append(app)
+      }
+    }
+    guard merged.count > maxClasses else { return merged }
+    let size = (merged.count + maxClasses - 1) / maxClasses
+    return stride(from: 0, to: merged.count, by: size).map { start in
+      let run = merged[start..<min(merged.count, start + size)]
+      let rate = run.reduce(0) { $0 + $1.rate }
+      return (run.reduce(0) { $0 + $1.timeout * $1.rate } / rate, rate)
+    }
   }
 }

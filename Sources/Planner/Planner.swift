@@ -79,26 +79,46 @@ public struct Planner: Sendable {
   }
 
   /// `optimal`: exact up to `PartitionSearch.maxApps`, else contiguous dynamic programming and
-  /// local search, all on the expected billed cost. Groups in order of their tightest SLO,
-  /// members in planner order.
+  /// local search, all on the search's objective (`searchObjective`); then, of what the search
+  /// found and the paper's merge, the cheaper by the expected billed cost with batches filled
+  /// app by app (`expectedBilled`), which the equivalent timeout the search uses only
+  /// approximates. Groups in order of their tightest SLO, members in planner order.
   private func optimal(_ feasible: [App]) -> [GroupAssignment] {
     let provisioner = billedProvisioner
-    var groups: [GroupAssignment]
+    let merge = TwoStageMerge(provisioner: self.provisioner).plan(feasible)
+    var candidates: [[GroupAssignment]]
     if let exact = PartitionSearch(provisioner: provisioner).plan(feasible) {
-      groups = exact
+      candidates = [exact]
     } else {
       let span = maxGroupSpan ?? (feasible.count <= 2000 ? max(1, feasible.count) : 256)
       let contiguous = ContiguousOptimum(provisioner: provisioner, maxSpan: max(1, span))
         .plan(feasible)
       let search = LocalSearch(provisioner: provisioner)
       // Two starts, different local optima: the contiguous optimum and the paper's merge.
-      let starts = [contiguous, TwoStageMerge(provisioner: self.provisioner).plan(feasible)]
-      groups = starts.map(search.improve).min {
-        $0.reduce(0) { $0 + $1.weightedCost } < $1.reduce(0) { $0 + $1.weightedCost }
-      }!
+      let improved = [contiguous, merge].map(search.improve)
+      candidates = [
+        improved.min {
+          $0.reduce(0) { $0 + $1.weightedCost } < $1.reduce(0) { $0 + $1.weightedCost }
+        }!
+      ]
     }
+    candidates.append(merge)
+    var groups = candidates.map { ($0, expectedBilled($0)) }.min { $0.1 < $1.1 }!.0
     for index in groups.indices { groups[index].members.sort(by: App.ordered) }
     return groups.sorted { App.ordered($0.members[0], $1.members[0]) }
+  }
+
+  /// The expected billed cost of `groups`, summed over their rates (`BilledCost`, batches
+  /// filled app by app as the buffer fills them).
+  func expectedBilled(_ groups: [GroupAssignment]) -> Double {
+    let billed = BilledCost(latency: provisioner.latencyModel, cost: provisioner.costModel)
+    return groups.reduce(0) { sum, group in
+      let apps = group.members.map { (group.timeouts[$0.id] ?? 0, $0.rate) }
+      let perRequest =
+        billed.perRequest(function: group.function, batch: group.batch, apps: apps)
+        ?? .infinity
+      return sum + group.rate * perRequest
+    }
   }
 
   /// The knee rate r* of a single app with this SLO (seconds) under the paper's provisioning.
@@ -110,6 +130,19 @@ public struct Planner: Sendable {
   /// `PartitionSearch.maxYardstickApps` feasible apps), or nil.
   public func bestPartitionObjective(_ apps: [App]) -> Double? {
     PartitionSearch(provisioner: billedProvisioner).objective(apps)
+  }
+
+  /// The expected billed cost per request (batches filled app by app, as a plan's
+  /// `billedObjective`) of the partition with the lowest `searchObjective` (a yardstick for at
+  /// most `PartitionSearch.maxYardstickApps` feasible apps), or nil.
+  public func bestPartitionBilled(_ apps: [App]) -> Double? {
+    let sorted = apps.sorted(by: App.ordered)
+    guard
+      let groups = PartitionSearch(provisioner: billedProvisioner)
+        .plan(sorted, limit: PartitionSearch.maxYardstickApps)
+    else { return nil }
+    let total = sorted.reduce(0) { $0 + $1.rate }
+    return total > 0 ? expectedBilled(groups) / total : 0
   }
 
   /// What `optimal` ranks plans by, for any plan's groups as they are: the expected billed cost

@@ -80,10 +80,12 @@ import Testing
     for round in 0..<40 {
       let apps = generator.apps(count: 2 + round % 6, using: &random)
       var objectives: [Planner.Algorithm: Double] = [:]
+      var searched = 0.0
       for algorithm in [Planner.Algorithm.optimal, .harmony, .mbs] {
         let plan = try planner.plan(apps, algorithm: algorithm)
         Self.checkConstraints(plan, apps: apps, planner: planner)
-        objectives[algorithm] = planner.searchObjective(plan)
+        objectives[algorithm] = plan.billedObjective!
+        if algorithm == .optimal { searched = planner.searchObjective(plan) }
         for group in plan.groups {
           if group.function.kind == .gpu { gpuGroups += 1 } else { cpuGroups += 1 }
           if group.apps.count > 1 { sharedGroups += 1 }
@@ -91,7 +93,7 @@ import Testing
       }
       let best = try #require(planner.bestPartitionObjective(apps))
       let optimal = objectives[.optimal]!
-      #expect(best <= optimal * (1 + 1e-9), "round \(round): best \(best) > optimal \(optimal)")
+      #expect(best <= searched * (1 + 1e-9), "round \(round): best \(best) > optimal \(searched)")
       #expect(
         optimal <= objectives[.harmony]! * (1 + 1e-9),
         "round \(round): optimal \(optimal) > harmony \(objectives[.harmony]!)")
