@@ -22,7 +22,7 @@ import Testing
         attainment.dropFirst("SLO attainment: ".count).prefix(while: { $0 != " " })) ?? 0
     #expect(percent >= 99.5, "\(attainment)")
     #expect(attainment.contains("minilm"))
-    #expect(stdout.contains { $0.hasPrefix("cost per request:") })
+    #expect(stdout.contains { $0.hasPrefix("expected billed cost per request:") })
     // The summary says how many plan versions there were and why; the pools as the controller
     // saw them.
     #expect(stdout.contains { $0.hasPrefix("plan versions: ") })
