@@ -201,7 +201,7 @@ public struct Planner: Sendable {
     let total = groups.reduce(0) { $0 + $1.rate }
     let objective =
       total > 0
-      ? groups.reduce(0) { $0 + $1.weightedCost } / total
+      ? groups.reduce(0) { $0 + $1.rate * $1.costPerRequest } / total
       : (groups.isEmpty
         ? 0 : groups.reduce(0) { $0 + $1.costPerRequest } / Double(groups.count))
     let billed = BilledCost(latency: provisioner.latencyModel, cost: provisioner.costModel)

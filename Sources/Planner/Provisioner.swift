@@ -18,10 +18,9 @@ public struct Provisioner: Sendable {
     case predicted
     /// The expected billed cost (`BilledCost`): batches filled as Poisson arrivals fill them
     /// within the group's equivalent timeout, latency varying, each invocation rounded up to the
-    /// billing step. `optimal` plans on it. Among CPU sizes it ranks, for each batch size, the
-    /// cheapest predicted one (CPU billing is per millisecond or finer, so the fill hardly moves
-    /// the ranking of vCPU sizes); among GPU functions it ranks every memory size and batch size,
-    /// pruned by `FunctionCatalog.gpuFloor`.
+    /// billing step. `optimal` plans on it. Every feasible function and batch size is ranked
+    /// (whatever the `Search`), pruned by lower bounds (`FunctionCatalog.cpuFloor`, `gpuFloor`)
+    /// that never cut the cheapest.
     case billed
   }
 
@@ -87,8 +86,8 @@ public struct Provisioner: Sendable {
   }
 
   /// The expected billed cost per request of `option` for the group, its batches waiting the
-  /// equivalent timeout of `t_w = s_w − L_max`.
-  /// `invocation(k)`: the expected cost of one invocation holding k requests.
+  /// equivalent timeout of `t_w = s_w − L_max`; `invocation(k)` is the expected cost of one
+  /// invocation holding k requests.
   @inline(__always)
   private func billed(
     _ option: FunctionCatalog.Option, _ load: GroupLoad, invocation: (Int) -> Double
