@@ -13,6 +13,15 @@ import Testing
     let latency = planner.provisioner.latencyModel
     let cost = planner.provisioner.costModel
     var served: [String: Double] = [:]
+    // The objectives are the rate-weighted means of the groups' costs: the paper's, and billed.
+    if plan.rate > 0 {
+      let paper = plan.groups.reduce(0) { $0 + $1.rate * $1.costPerRequest } / plan.rate
+      let billed =
+        plan.groups.reduce(0) { $0 + $1.rate * ($1.billedCostPerRequest ?? .nan) } / plan.rate
+      #expect(abs(plan.objective / paper - 1) < 1e-9, sourceLocation: sourceLocation)
+      #expect(
+        abs((plan.billedObjective ?? .nan) / billed - 1) < 1e-9, sourceLocation: sourceLocation)
+    }
     for group in plan.groups {
       let function = group.function
       let predicted =
