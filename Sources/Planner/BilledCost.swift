@@ -22,17 +22,10 @@ public struct BilledCost: Sendable {
   public func perRequest(function: FunctionConfig, batch: Int, rate: Double, window: Double)
     -> Double?
   {
-    var feasible = true
     let value = BatchFill.expectedPerRequest(
       mean: max(0, rate) * max(0, window), capacity: batch
-    ) { requests in
-      guard let invocation = expectedBatchCost(function: function, requests: requests) else {
-        feasible = false
-        return .infinity
-      }
-      return invocation
-    }
-    return feasible && value.isFinite ? value : nil
+    ) { expectedBatchCost(function: function, requests: $0) ?? .infinity }
+    return value.isFinite ? value : nil
   }
 
   /// The expected cost of one invocation holding `requests` requests, over its latency.
@@ -44,9 +37,7 @@ public struct BilledCost: Sendable {
   /// The expected cost per request of a planned group (its function, batch size, rates and
   /// timeouts), its batches filled as the buffer fills them (`BatchFill(apps:capacity:)`).
   public func perRequest(_ group: PlanGroup) -> Double? {
-    perRequest(
-      function: group.function, batch: group.batchSize,
-      apps: group.apps.map { ((group.timeoutsMs[$0] ?? 0) / 1000, group.appRates[$0] ?? 0) })
+    perRequest(function: group.function, batch: group.batchSize, apps: group.waits)
   }
 
   /// The expected cost per request of `function` with batch size `batch` for apps with these
@@ -55,14 +46,9 @@ public struct BilledCost: Sendable {
     function: FunctionConfig, batch: Int, apps: [(timeout: Double, rate: Double)]
   ) -> Double? {
     let fill = BatchFill(apps: apps, capacity: batch)
-    var cost = 0.0
-    for (index, probability) in fill.probabilities.enumerated() where probability > 0 {
-      guard let invocation = expectedBatchCost(function: function, requests: index + 1) else {
-        return nil
-      }
-      cost += probability * invocation
-    }
-    let requests = fill.expected
-    return requests > 0 ? cost / requests : nil
+    let value =
+      fill.mean { expectedBatchCost(function: function, requests: $0) ?? .infinity }
+      / fill.expected
+    return value.isFinite ? value : nil
   }
 }

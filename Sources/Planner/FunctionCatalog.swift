@@ -24,20 +24,16 @@ struct FunctionCatalog: Sendable {
   let gpu: [[Option]]
   /// `gpuCheapestUpTo[i][b − 1]`: index (b − 1) of the cheapest batch among 1...b (first on ties).
   let gpuCheapestUpTo: [[Int]]
-  /// `cpuInvocation[k − 1][v]`: the expected billed cost of one invocation holding k requests on
+  /// `cpuInvocation[v][k − 1]`: the expected billed cost of one invocation holding k requests on
   /// the v-th vCPU size (`ExpectedBilling`); `.infinity` where memory rules forbid it.
   let cpuInvocation: [[Double]]
-  /// `cpuFloor[b − 1][v]`: the least `cpuInvocation[k − 1][v] / k` over k in 1...b, a lower bound
-  /// of the expected billed cost per request of the v-th vCPU size with batch size b (a mean of
-  /// costs over a mean of requests is at least the least ratio); `cpuByFloor[b − 1]` lists the
-  /// vCPU sizes by it, lowest first.
+  /// `cpuFloor[v][b − 1]`: a lower bound of the expected billed cost per request of the v-th vCPU
+  /// size with batch size b (`floors`); `cpuByFloor[b − 1]` lists the vCPU sizes by it, lowest
+  /// first.
   let cpuFloor: [[Double]]
   let cpuByFloor: [[Int]]
-  /// `gpuInvocation[i][k − 1]`: the same on the i-th GPU memory size.
+  /// `gpuInvocation[i][k − 1]` and `gpuFloor[i][b − 1]`: the same on the i-th GPU memory size.
   let gpuInvocation: [[Double]]
-  /// `gpuFloor[i][b − 1]`: the least `gpuInvocation[i][k − 1] / k` over k in 1...b, a lower bound
-  /// of the expected billed cost per request of any batch size up to b (a mean of costs over a
-  /// mean of requests is at least the least ratio).
   let gpuFloor: [[Double]]
 
   init(latency: LatencyModel, cost: CostModel) {
@@ -70,24 +66,14 @@ struct FunctionCatalog: Sendable {
         })
     }
     self.cpu = cpu
-    let cpuInvocation: [[Double]] = cpu.map { options in
-      options.map { option -> Double in
-        guard option.cost.isFinite else { return .infinity }
-        return cost.expectedInvocationCost(
-          of: option.function, requests: option.batch, latency: option.latency) ?? .infinity
-      }
+    // Options by vCPU size, each with its batch sizes in order.
+    let byVCPU = sizes.indices.map { v in cpu.map { $0[v] } }
+    cpuInvocation = byVCPU.map { Self.expectedInvocations($0, cost: cost) }
+    let cpuFloor = cpuInvocation.map(Self.floors)
+    self.cpuFloor = cpuFloor
+    cpuByFloor = cpu.indices.map { b in
+      sizes.indices.sorted { cpuFloor[$0][b] < cpuFloor[$1][b] }
     }
-    var floors: [[Double]] = []
-    for batch in cpu.indices {
-      var floor = [Double](repeating: .infinity, count: sizes.count)
-      for v in sizes.indices {
-        for k in 0...batch { floor[v] = min(floor[v], cpuInvocation[k][v] / Double(k + 1)) }
-      }
-      floors.append(floor)
-    }
-    self.cpuInvocation = cpuInvocation
-    cpuFloor = floors
-    cpuByFloor = floors.map { floor in floor.indices.sorted { floor[$0] < floor[$1] } }
     self.cpuCheapestFrom = cheapestFrom
     self.cpuFirstWithMemory = firstWithMemory
     self.cpuInteriorMinimum = interior
@@ -121,19 +107,27 @@ struct FunctionCatalog: Sendable {
     }
     self.gpu = gpu
     self.gpuCheapestUpTo = cheapestUpTo
-    gpuInvocation = gpu.map { options in
-      options.map { option -> Double in
-        guard option.cost.isFinite else { return .infinity }
-        return cost.expectedInvocationCost(
-          of: option.function, requests: option.batch, latency: option.latency) ?? .infinity
-      }
+    gpuInvocation = gpu.map { Self.expectedInvocations($0, cost: cost) }
+    gpuFloor = gpuInvocation.map(Self.floors)
+  }
+
+  /// The expected billed cost of one invocation of each option, holding its batch size.
+  private static func expectedInvocations(_ options: [Option], cost: CostModel) -> [Double] {
+    options.map { option in
+      guard option.cost.isFinite else { return .infinity }
+      return cost.expectedInvocationCost(
+        of: option.function, requests: option.batch, latency: option.latency) ?? .infinity
     }
-    gpuFloor = gpuInvocation.map { costs in
-      var least = Double.infinity
-      return costs.enumerated().map { index, invocation in
-        least = min(least, invocation / Double(index + 1))
-        return least
-      }
+  }
+
+  /// `floors(c)[b − 1]`: the least `c[k − 1] / k` over k in 1...b. A lower bound of the expected
+  /// billed cost per request with batch size b, whatever the fill: a mean of costs over a mean of
+  /// requests is at least the least ratio.
+  private static func floors(_ invocations: [Double]) -> [Double] {
+    var least = Double.infinity
+    return invocations.enumerated().map { index, invocation in
+      least = min(least, invocation / Double(index + 1))
+      return least
     }
   }
 

@@ -139,6 +139,21 @@ public struct PlanGroup: Codable, Sendable, Equatable {
   }
 }
 
+extension PlanGroup {
+  /// Each app's timeout (seconds) and the rate it sends here, as `BatchFill(apps:capacity:)` and
+  /// `EquivalentTimeout.of` take them.
+  public var waits: [(timeout: Double, rate: Double)] {
+    apps.map { ((timeoutsMs[$0] ?? 0) / 1000, appRates[$0] ?? 0) }
+  }
+
+  /// What routes and batches this group's requests: its apps, function, batch size and timeouts
+  /// to the millisecond. Two plans whose groups have the same decisions batch every request alike.
+  public var decisions: String {
+    let timeouts = apps.map { "\($0)=\(Int((timeoutsMs[$0] ?? 0).rounded()))" }
+    return "\(apps)|\(function)|\(batchSize)|\(timeouts)"
+  }
+}
+
 /// An app the plan cannot serve, and why.
 public struct InfeasibleApp: Codable, Sendable, Equatable {
   public var app: String

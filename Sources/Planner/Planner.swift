@@ -86,24 +86,20 @@ public struct Planner: Sendable {
   private func optimal(_ feasible: [App]) -> [GroupAssignment] {
     let provisioner = billedProvisioner
     let merge = TwoStageMerge(provisioner: self.provisioner).plan(feasible)
-    var candidates: [[GroupAssignment]]
+    let searched: [GroupAssignment]
     if let exact = PartitionSearch(provisioner: provisioner).plan(feasible) {
-      candidates = [exact]
+      searched = exact
     } else {
       let span = maxGroupSpan ?? (feasible.count <= 2000 ? max(1, feasible.count) : 256)
       let contiguous = ContiguousOptimum(provisioner: provisioner, maxSpan: max(1, span))
         .plan(feasible)
       let search = LocalSearch(provisioner: provisioner)
       // Two starts, different local optima: the contiguous optimum and the paper's merge.
-      let improved = [contiguous, merge].map(search.improve)
-      candidates = [
-        improved.min {
-          $0.reduce(0) { $0 + $1.weightedCost } < $1.reduce(0) { $0 + $1.weightedCost }
-        }!
-      ]
+      searched = [contiguous, merge].map(search.improve).min {
+        $0.reduce(0) { $0 + $1.weightedCost } < $1.reduce(0) { $0 + $1.weightedCost }
+      }!
     }
-    candidates.append(merge)
-    var groups = candidates.map { ($0, expectedBilled($0)) }.min { $0.1 < $1.1 }!.0
+    var groups = expectedBilled(merge) < expectedBilled(searched) ? merge : searched
     for index in groups.indices { groups[index].members.sort(by: App.ordered) }
     return groups.sorted { App.ordered($0.members[0], $1.members[0]) }
   }
@@ -154,8 +150,7 @@ public struct Planner: Sendable {
     let billed = BilledCost(latency: provisioner.latencyModel, cost: provisioner.costModel)
     var weighted = 0.0
     for group in plan.groups {
-      let window = EquivalentTimeout.of(
-        group.apps.map { ((group.timeoutsMs[$0] ?? 0) / 1000, group.appRates[$0] ?? 0) })
+      let window = EquivalentTimeout.of(group.waits)
       let perRequest =
         billed.perRequest(
           function: group.function, batch: group.batchSize, rate: group.rate, window: window)

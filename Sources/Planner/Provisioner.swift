@@ -136,12 +136,11 @@ public struct Provisioner: Sendable {
         }
       case .billed:
         // Every vCPU size from `lower`, lowest floor first, until the floor reaches the best.
-        let floor = catalog.cpuFloor[batch - 1]
         for v in catalog.cpuByFloor[batch - 1] where v >= lower {
-          if floor[v] >= (best?.cost ?? .infinity) { break }
+          if catalog.cpuFloor[v][batch - 1] >= (best?.cost ?? .infinity) { break }
           let option = options[v]
           guard option.cost.isFinite else { continue }
-          let cost = billed(option, load) { catalog.cpuInvocation[$0 - 1][v] }
+          let cost = billed(option, load) { catalog.cpuInvocation[v][$0 - 1] }
           if cost < (best?.cost ?? .infinity) { best = ranked(option, objectiveCost: cost) }
         }
       }

@@ -166,7 +166,7 @@ public struct Simulation: Sendable {
         let billedPerRequest =
           group.billedCostPerRequest ?? billed.perRequest(group) ?? group.costPerRequest
         billedWeighted += group.rate * billedPerRequest
-        let groupSignature = Self.signature(group)
+        let groupSignature = group.decisions
         let key = keys[groupSignature] ?? GroupKey(planVersion: minute, group: group.id)
         nextKeys[groupSignature] = key
         if outcomeIndex[groupSignature] == nil {
@@ -240,12 +240,5 @@ public struct Simulation: Sendable {
       result.requests > 0 ? Double(result.violations) / Double(result.requests) * 100 : 0
     result.gpuShare = result.requests > 0 ? Double(gpuRequests) / Double(result.requests) : 0
     return result
-  }
-
-  /// What routes and batches a group's requests: its apps, function, batch size and timeouts
-  /// to the millisecond (as the controller's test for publishing the same decisions).
-  static func signature(_ group: PlanGroup) -> String {
-    let timeouts = group.apps.map { "\($0)=\(Int((group.timeoutsMs[$0] ?? 0).rounded()))" }
-    return "\(group.apps)|\(group.function)|\(group.batchSize)|\(timeouts)"
   }
 }

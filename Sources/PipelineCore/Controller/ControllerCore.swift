@@ -429,13 +429,7 @@ public struct ControllerCore: Sendable {
   /// Whether two plans route and batch every request alike (groups, functions, batch sizes and
   /// timeouts to the millisecond).
   static func sameDecisions(_ a: Plan, _ b: Plan) -> Bool {
-    func signature(_ plan: Plan) -> [String] {
-      plan.groups.map { group in
-        let timeouts = group.apps.map { "\($0)=\(Int(((group.timeoutsMs[$0] ?? 0)).rounded()))" }
-        return "\(group.apps)|\(group.function)|\(group.batchSize)|\(timeouts)"
-      }.sorted()
-    }
-    return signature(a) == signature(b)
+    a.groups.map(\.decisions).sorted() == b.groups.map(\.decisions).sorted()
   }
 
   /// Says once which apps no function can serve (and again if the set changes).

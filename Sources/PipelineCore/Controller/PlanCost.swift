@@ -6,8 +6,8 @@ import Planner
 /// maximum latency). A batch that no longer fills in time (constraint (9)) is not a risk — the
 /// buffer flushes at the deadline with fewer requests — but it costs more: every group is costed
 /// at its expected billed cost (`BilledCost`: its batches filled by the new rates within its
-/// timeouts), the cost `optimal` plans on, so a candidate and the plan in force compare like with
-/// like.
+/// timeouts, app by app), as a plan's `billedObjective`, so a candidate and the plan in force
+/// compare like with like.
 public struct PlanCost: Sendable, Equatable {
   public var objective: Double
   public var uncovered: [String]
@@ -35,10 +35,8 @@ public struct PlanCost: Sendable, Equatable {
       }) {
         atRisk.append(group.id)
       }
-      let window = EquivalentTimeout.of(
-        members.map { ((group.timeoutsMs[$0.id] ?? 0) / 1000, $0.rate) })
-      let perRequest =
-        billed.perRequest(function: function, batch: b, rate: rate, window: window) ?? .infinity
+      let waits = members.map { ((group.timeoutsMs[$0.id] ?? 0) / 1000, $0.rate) }
+      let perRequest = billed.perRequest(function: function, batch: b, apps: waits) ?? .infinity
       weighted += rate * perRequest
       total += rate
     }
