@@ -64,9 +64,7 @@ public final class EmulatedBackend: InferenceBackend, Sendable {
     case .cpu:
       let b = min(max(1, batch), model.profile.cpu.maxBatch)
       let predicted = model.cpu(vcpu: function.vcpu, batch: b)
-      let spread = max(0, predicted.max - predicted.avg) / 2.326
-      let draw = random.withLock { $0.normal() }
-      return max(0.2 * predicted.avg, predicted.avg + spread * draw)
+      return predicted.drawn(z: random.withLock { $0.normal() })
     case .gpu:
       let b = min(max(1, batch), model.profile.gpu!.maxBatch)
       let calibration = calibrate(function, batch: b)

@@ -170,9 +170,8 @@ final class StageIO: @unchecked Sendable {
     _ messages: [KafkaProducerMessage], replies: [KafkaProducerMessage],
     sources: [(KafkaTopicPartition, Int64)]
   ) throws(KafkaError) {
-    guard !replies.isEmpty, !messages.isEmpty else {
-      return try produce(messages + replies, sources: sources)
-    }
+    guard !replies.isEmpty else { return try produce(messages, sources: sources) }
+    guard !messages.isEmpty else { return try produce(replies, sources: sources) }
     let countdown = Countdown(
       messages.count + replies.count, then: acknowledgements.handler(for: sources))
     for message in messages {

@@ -18,7 +18,7 @@ public enum ReplyTopic {
       return "\(HeaderName.replyTopic) '\(name.prefix(60))' is not a Kafka topic name "
         + "(letters, digits, '.', '_' and '-')"
     }
-    guard !topics.all.contains(name) else {
+    guard !(name.hasPrefix(topics.prefix) && topics.all.contains(name)) else {
       return "\(HeaderName.replyTopic) '\(name)' is one of the pipeline's own topics"
     }
     return nil

@@ -1,19 +1,15 @@
 import Foundation
 
-/// The expected billed duration of one invocation whose latency varies as the simulator and the
-/// emulated workers draw it: normal around the profile's average with its maximum as the 99th
-/// percentile (σ = (max − avg) / 2.326), never below a fifth of the average, and billed rounded up
-/// to the platform's step (whole seconds on GPU functions; 0 bills the exact duration). Closed
-/// forms, so that the planner can tabulate every function and batch fill when it is built.
+/// The expected billed duration of one invocation whose latency varies as `Latency.drawn(z:)`
+/// draws it, billed rounded up to the platform's step (whole seconds on GPU functions; 0 bills
+/// the exact duration). Closed forms, so that the planner can tabulate every function and batch
+/// fill when it is built.
 enum ExpectedBilling {
-  /// The z of the 99th percentile of a standard normal.
-  static let p99 = 2.326
-
   /// E[billed(max(avg / 5, avg + σZ))] in seconds.
   static func seconds(_ latency: Latency, step: Double) -> Double {
     let mean = latency.avg
-    let floor = 0.2 * mean
-    let sigma = max(0, latency.max - latency.avg) / p99
+    let floor = latency.floor
+    let sigma = latency.spread
     guard sigma > 0 else { return PricingPreset.billed(max(floor, mean), step: step) }
     guard step > 0 else {
       // E[max(a, X)] = a·Φ(α) + μ·(1 − Φ(α)) + σ·φ(α), α = (a − μ)/σ.

@@ -52,4 +52,14 @@ public struct Latency: Sendable, Equatable {
     self.avg = avg
     self.max = max
   }
+
+  /// How one batch's latency varies, as the simulator and the emulated workers draw it (and
+  /// `ExpectedBilling` bills it): normal around `avg` with `max` its 99th percentile, never
+  /// below `floor`. The standard deviation.
+  public var spread: Double { Swift.max(0, max - avg) / 2.326 }
+  /// The least a draw takes: a fifth of the average.
+  public var floor: Double { 0.2 * avg }
+
+  /// The latency at standard normal `z`.
+  public func drawn(z: Double) -> Double { Swift.max(floor, avg + spread * z) }
 }

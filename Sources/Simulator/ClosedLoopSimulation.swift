@@ -239,8 +239,7 @@ public struct ClosedLoopSimulation: Sendable {
         function.kind == .cpu
         ? truth.cpu(vcpu: function.vcpu, batch: min(b, truth.profile.cpu.maxBatch))
         : truth.gpu(memoryGB: function.gpuMemoryGB, vcpu: function.vcpu, batch: b)
-      let spread = max(0, predicted.max - predicted.avg) / 2.326
-      return max(0.2 * predicted.avg, predicted.avg + spread * latencyRandom.normal())
+      return predicted.drawn(z: latencyRandom.normal())
     }
 
     mutating func finish(_ id: Int, at now: Double) {

@@ -121,8 +121,7 @@ public struct Simulation: Sendable {
       let spec = batch.spec
       let b = batch.requests.count
       let predicted = latency.latency(of: spec.function, batch: b)
-      let spread = max(0, predicted.max - predicted.avg) / 2.326
-      let drawn = max(0.2 * predicted.avg, predicted.avg + spread * latencyRandom.normal())
+      let drawn = predicted.drawn(z: latencyRandom.normal())
       let perRequest = cost.costPerRequest(of: spec.function, batch: b, avgLatency: drawn)
       let invocation = (perRequest ?? 0) * Double(b)
       result.totalCost += invocation

@@ -51,17 +51,6 @@ public struct BatchMessage: Codable, Sendable, Equatable {
     public var value: String?
     public var base64: String?
 
-    public init(name: String, bytes: [UInt8]?) {
-      self.name = name
-      if let bytes {
-        if let text = String(validating: bytes, as: UTF8.self) {
-          value = text
-        } else {
-          base64 = Data(bytes).base64EncodedString()
-        }
-      }
-    }
-
     /// The value's bytes (nil for a header without a value, or a `base64` that does not decode).
     public var bytes: [UInt8]? {
       if let value { return Array(value.utf8) }
