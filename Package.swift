@@ -15,10 +15,10 @@ let package = Package(
       pkgConfig: "rdkafka",
       providers: [.apt(["librdkafka-dev"])]
     ),
+    // oneDNN has no pkg-config file in Debian; its module map links libdnnl and libgomp.
     .systemLibrary(
-      name: "COpenBLAS",
-      pkgConfig: "openblas",
-      providers: [.apt(["libopenblas-dev"])]
+      name: "CDNNL",
+      providers: [.apt(["libdnnl-dev"])]
     ),
     .systemLibrary(
       name: "CMicroHTTPD",
@@ -33,7 +33,7 @@ let package = Package(
     .target(name: "Logging"),
     .target(name: "Kafka", dependencies: ["CRdKafka", "Logging"]),
     .target(
-      name: "Inference", dependencies: ["COpenBLAS", "Planner", "PipelineCore"],
+      name: "Inference", dependencies: ["CDNNL", "Planner", "PipelineCore"],
       // The encoder's loops are the hot path of every CPU worker; optimise them in debug
       // builds too, so tests and the debug binary serve requests at a realistic speed.
       swiftSettings: [.unsafeFlags(["-O"])]),

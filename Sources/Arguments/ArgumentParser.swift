@@ -288,6 +288,21 @@ public struct ParsedOptions: Sendable {
   public func list(_ name: String) -> [String] {
     strings(name).flatMap { $0.split(separator: ",").map(String.init) }.filter { !$0.isEmpty }
   }
+
+  /// A comma-separated list of integers in `range` (or repeated options).
+  public func intList(_ name: String, default defaultValue: [Int], in range: ClosedRange<Int>)
+    throws(UsageError) -> [Int]
+  {
+    let items = list(name)
+    guard !items.isEmpty else { return defaultValue }
+    return try items.map { (text) throws(UsageError) -> Int in
+      guard let value = Int(text.replacingUnderscores), range.contains(value) else {
+        throw UsageError(
+          "--\(name) must list integers in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+      }
+      return value
+    }
+  }
 }
 
 extension String {

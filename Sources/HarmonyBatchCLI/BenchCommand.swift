@@ -26,12 +26,17 @@ enum BenchCommand {
       .option("rate", "R", "pipeline: request rate of the punctuality run (default 10000)."),
       .option("apps", "N", "simulate: apps (default 1000)."),
       .option("minutes", "N", "simulate: minutes (default 1440)."),
-      .option("seconds", "S", "inference: seconds per measurement (default 3)."),
+      .option("seconds", "S", "inference: seconds per measurement (default 1)."),
       .option("model-dir", "DIR", "inference: the MiniLM model directory (default: the cache)."),
       .option(
-        "reference", "PATH",
-        "inference: the numpy reference script (default Tests/InferenceTests/Reference/minilm_reference.py)."
-      ),
+        "peers-script", "PATH",
+        "inference: the peers script (default Tests/InferenceTests/Reference/minilm_peers.py)."),
+      .option(
+        "peers", "LIST",
+        "inference: peers to compare with, comma-separated (default numpy,torch,onnxruntime)."),
+      .option("tokens", "LIST", "inference: sentence lengths in tokens (default 8,32,128)."),
+      .option("batches", "LIST", "inference: batch sizes (default 1,8,32)."),
+      .option("threads", "LIST", "inference: thread counts (default 1,2)."),
     ],
     discussion: """
       Suites:
@@ -49,8 +54,13 @@ enum BenchCommand {
                 deadline at a steady 10,000 req/s.
         simulate the simulator on 1,000 Azure-like apps × 24 h of a diurnal per-minute trace
                 (harmony, re-planning every minute); --apps, --minutes.
-        inference MiniLM sentences/s at batch 1, 4, 8, 16 with 1 and 2 OpenBLAS threads, next
-                to the numpy/OpenBLAS reference implementation run by the same command.
+        inference MiniLM sentences/s of our encoder next to PyTorch (transformers), ONNX
+                Runtime (fused BERT operators) and the numpy reference, on the same token ids:
+                sentences of about 8, 32 and 128 tokens, batches of 1, 8 and 32, 1 and 2
+                threads; the median of --rounds (default 3) rounds of --seconds each, and the
+                ratio to the fastest peer. The peers run in Python processes started by
+                Tests/InferenceTests/Reference/minilm_peers.py, whose set-up pip-installs what
+                they need; a peer that cannot be installed or loaded is reported as missing.
         planner planning time of every algorithm for 1, 6, 12, 14, 100 and 1,000 apps (median
                 of repeated runs; the paper's Python timings beside them), and how far `optimal`
                 (exact up to 12 apps, local search beyond) and `harmony` (two-stage merge) are,
@@ -102,12 +112,23 @@ enum BenchCommand {
     case "inference":
       var settings = InferenceBenchmark.Settings(
         modelDirectory: try ModelLocator.directory(explicit: options.string("model-dir")))
-      settings.seconds = try options.double("seconds", default: 3, in: 0.1...600)
-      if let reference = options.string("reference") { settings.reference = reference }
-      let rows = try await Task.detached { [settings] in
+      settings.seconds = try options.double("seconds", default: 1, in: 0.1...600)
+      settings.rounds = try options.int("rounds", default: 3, in: 1...50)
+      if let script = options.string("peers-script") { settings.peersScript = script }
+      let peers = options.list("peers")
+      if let unknown = peers.first(where: { !InferenceBenchmark.knownPeers.contains($0) }) {
+        throw UsageError(
+          "--peers lists '\(unknown)'; the peers are "
+            + InferenceBenchmark.knownPeers.joined(separator: ", "))
+      }
+      if !peers.isEmpty { settings.peers = peers }
+      settings.lengths = try options.intList("tokens", default: settings.lengths, in: 3...256)
+      settings.batches = try options.intList("batches", default: settings.batches, in: 1...1024)
+      settings.threads = try options.intList("threads", default: settings.threads, in: 1...256)
+      let report = try await Task.detached { [settings] in
         try InferenceBenchmark(settings: settings).run()
       }.value
-      Console.out(InferenceBenchmark.table(rows, seconds: settings.seconds))
+      Console.out(InferenceBenchmark.table(report, settings: settings))
       return 0
     case let other:
       throw UsageError(

@@ -17,7 +17,7 @@ enum WorkerCommand {
       .option("kind", "K", "cpu or gpu: which batch topic and consumer group (hb-workers-K)."),
       .option(
         "backend", "B",
-        "minilm (real MiniLM inference on OpenBLAS; default for cpu), emulated-cpu, or "
+        "minilm (real MiniLM inference on oneDNN; default for cpu), emulated-cpu, or "
           + "emulated-gpu (default for gpu: this machine has no GPU)."),
       .option(
         "model", "NAME",
@@ -40,7 +40,7 @@ enum WorkerCommand {
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       A worker is a pool of --concurrency slots; each runs one batch at a time (for minilm with
-      as many OpenBLAS threads as the function's vCPU, rounded, at least one). Batches are read
+      as many threads as the function's vCPU, rounded, at least one). Batches are read
       as they arrive and wait for a free slot; every feedback record carries when the batch was
       flushed, read, started, finished and published, so transport, waiting for a slot and
       inference are told apart. Every --report-interval the worker reports its slots, how busy

@@ -44,16 +44,15 @@ public struct LatencyProfiler {
   public func measure(progress: (Measurement) -> Void = { _ in }) -> [Measurement] {
     var results: [Measurement] = []
     for threads in 1...maxThreads {
-      MiniLMEncoder.setThreads(threads)
       for batch in 1...4 {
         let tokens = (0..<batch).map {
           encoder.tokenizer.encode(Self.sentences[$0 % Self.sentences.count])
         }
-        _ = encoder.embed(tokens: tokens)
+        _ = encoder.embed(tokens: tokens, threads: threads)
         var samples: [Double] = []
         for _ in 0..<runs {
           let start = ContinuousClock.now
-          _ = encoder.embed(tokens: tokens)
+          _ = encoder.embed(tokens: tokens, threads: threads)
           let (seconds, attoseconds) = (ContinuousClock.now - start).components
           samples.append(Double(seconds) + Double(attoseconds) / 1e18)
         }

@@ -2,7 +2,7 @@ import Foundation
 import PipelineCore
 import Planner
 
-/// Real CPU inference: the MiniLM encoder with as many OpenBLAS threads as the function's vCPU
+/// Real CPU inference: the MiniLM encoder with as many threads as the function's vCPU
 /// (rounded, at least 1, at most the machine's cores).
 public struct MiniLMBackend: InferenceBackend {
   public let name = "minilm"
@@ -18,7 +18,6 @@ public struct MiniLMBackend: InferenceBackend {
   }
 
   public func run(_ payloads: [[UInt8]], on function: FunctionConfig) -> [BackendOutput] {
-    MiniLMEncoder.setThreads(Self.threads(for: function))
     var texts: [String] = []
     var positions: [Int] = []
     var outputs = [BackendOutput](repeating: .emulated, count: payloads.count)
@@ -30,7 +29,7 @@ public struct MiniLMBackend: InferenceBackend {
       texts.append(text)
       positions.append(index)
     }
-    for (position, vector) in zip(positions, encoder.embed(texts)) {
+    for (position, vector) in zip(positions, encoder.embed(texts, threads: Self.threads(for: function))) {
       outputs[position] = .embedding(vector)
     }
     return outputs

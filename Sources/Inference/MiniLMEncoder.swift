@@ -1,11 +1,15 @@
-import COpenBLAS
+import CDNNL
 import Foundation
 import Synchronization
 
-/// The all-MiniLM-L6-v2 sentence encoder: BERT embeddings, six layers of masked multi-head
-/// self-attention and GELU feed-forward with LayerNorm, mean pooling over real tokens, L2
-/// normalisation. Batched: every sequence is padded to the longest in the batch, and every
-/// projection is one OpenBLAS matrix product over the whole batch.
+/// The all-MiniLM-L6-v2 sentence encoder: BERT embeddings, six layers of multi-head
+/// self-attention and GELU feed-forward with LayerNorm, mean pooling, L2 normalisation.
+///
+/// Batched without padding: the batch's tokens are packed row after row (a sequence of n tokens
+/// takes n rows), every projection is one oneDNN matrix product over all rows, and attention runs
+/// per sequence and head over that sequence's own rows. With `threads` > 1 the products run on
+/// oneDNN's OpenMP threads and the element-wise work and attention are split over the same
+/// threads (see `Parallel`).
 public final class MiniLMEncoder: Sendable {
   public static let hidden = 384
   static let heads = 12
@@ -16,8 +20,7 @@ public final class MiniLMEncoder: Sendable {
 
   struct Linear: Sendable {
     /// [in, out], row-major: PyTorch's [out, in] transposed once at load, so every product is
-    /// `x · W` with no transposed operand (OpenBLAS packs a plain operand faster: with the
-    /// transposed layout its packing copy took a third of a batch-1 forward pass).
+    /// `x · W` with no transposed operand.
     let weight: [Float]
     let bias: [Float]
     let inputs: Int
@@ -44,8 +47,8 @@ public final class MiniLMEncoder: Sendable {
   }
 
   struct Layer: Sendable {
-    /// Query, key and value projections fused into one [3·384, 384] weight: the input is read
-    /// (and packed by OpenBLAS) once instead of three times.
+    /// Query, key and value projections fused into one [384, 3·384] weight: one product
+    /// instead of three.
     let queryKeyValue: Linear
     let attentionOutput: Linear
     let attentionNorm: Norm
@@ -61,35 +64,9 @@ public final class MiniLMEncoder: Sendable {
   let layers: [Layer]
   public let tokenizer: WordPieceTokenizer
   let maxPositions: Int
-  /// Scratch buffers, reused across calls (fresh megabyte-sized arrays per call cost page faults).
-  private let workspaces = Mutex<[Workspace]>([])
-
-  struct Workspace: Sendable {
-    var x: [Float] = []
-    var qkv: [Float] = []
-    var context: [Float] = []
-    var projected: [Float] = []
-    var expanded: [Float] = []
-    var scores: [Float] = []
-    var mask: [Float] = []
-
-    mutating func fit(rows: Int, length: Int) {
-      func size(_ array: inout [Float], _ count: Int) {
-        if array.count != count { array = [Float](repeating: 0, count: count) }
-      }
-      let h = MiniLMEncoder.hidden
-      size(&qkv, rows * 3 * h)
-      for keyPath in [\Workspace.x, \.context, \.projected]
-        as [WritableKeyPath<Workspace, [Float]>]
-      {
-        size(&self[keyPath: keyPath], rows * h)
-      }
-      size(&expanded, rows * MiniLMEncoder.intermediate)
-      size(&scores, length * length)
-      size(&mask, rows)
-      for i in 0..<rows { mask[i] = 0 }
-    }
-  }
+  /// Scratch buffers, reused across calls (fresh megabyte-sized buffers per call cost page
+  /// faults); one per concurrent call.
+  private let workspaces = Mutex<[EncoderWorkspace]>([])
 
   public init(tensors: SafeTensors, tokenizer: WordPieceTokenizer) throws(InferenceError) {
     let h = Self.hidden
@@ -147,165 +124,65 @@ public final class MiniLMEncoder: Sendable {
     try self.init(tensors: tensors, tokenizer: tokenizer)
   }
 
-  /// OpenBLAS threads for the calls that follow (process-wide).
-  public static func setThreads(_ count: Int) {
-    openblas_set_num_threads(Int32(max(1, count)))
+  /// Unit-length sentence embeddings, one per text, computed on `threads` threads.
+  public func embed(_ texts: [String], threads: Int = 1) -> [[Float]] {
+    embed(tokens: texts.map(tokenizer.encode), threads: threads)
   }
 
-  /// Unit-length sentence embeddings, one per text.
-  public func embed(_ texts: [String]) -> [[Float]] {
-    embed(tokens: texts.map(tokenizer.encode))
-  }
-
-  /// Embeddings of already tokenised inputs (each with `[CLS]` and `[SEP]`).
-  public func embed(tokens batch: [[Int32]]) -> [[Float]] {
+  /// Embeddings of already tokenised inputs (each with `[CLS]` and `[SEP]`), computed on
+  /// `threads` threads (the calling thread and `threads - 1` OpenMP threads).
+  public func embed(tokens batch: [[Int32]], threads: Int = 1) -> [[Float]] {
     guard !batch.isEmpty else { return [] }
-    let h = Self.hidden
-    let length = batch.map(\.count).max()!
-    let rows = batch.count * length
-    var space = workspaces.withLock { $0.popLast() } ?? Workspace()
+    let threads = max(1, min(threads, 1024))
+    // The OpenMP count is per calling thread: set it for this thread's products.
+    omp_set_num_threads(Int32(threads))
+    var starts: [Int] = []
+    var rows = 0
+    for ids in batch {
+      starts.append(rows)
+      rows += ids.count
+    }
+    let longest = batch.map(\.count).max()!
+    let space = workspaces.withLock { $0.popLast() } ?? EncoderWorkspace()
     defer { workspaces.withLock { $0.append(space) } }
-    space.fit(rows: rows, length: length)
-    var x = space.x
-    var mask = space.mask
-    var qkv = space.qkv
-    var context = space.context
-    var projected = space.projected
-    var expanded = space.expanded
-    var scores = space.scores
-    // Hand the buffers back (uniquely referenced again) when done.
-    defer {
-      space.x = x
-      space.mask = mask
-      space.qkv = qkv
-      space.context = context
-      space.projected = projected
-      space.expanded = expanded
-      space.scores = scores
-    }
-    space = Workspace()
-    // Embeddings: word + position + token type 0, then LayerNorm.
-    x.withUnsafeMutableBufferPointer { x in
-      for (sequence, ids) in batch.enumerated() {
-        for position in 0..<length {
-          let row = sequence * length + position
-          let id = position < ids.count ? Int(ids[position]) : Int(tokenizer.padding)
-          if position < ids.count { mask[row] = 1 }
-          let out = x.baseAddress! + row * h
-          wordEmbeddings.withUnsafeBufferPointer { words in
-            positionEmbeddings.withUnsafeBufferPointer { positions in
-              tokenTypeEmbeddings.withUnsafeBufferPointer { types in
-                for i in 0..<h {
-                  out[i] = words[id * h + i] + positions[position * h + i] + types[i]
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    layerNorm(&x, rows: rows, embeddingNorm)
-    let scale = 1 / Float(Self.headSize).squareRoot()
+    space.fit(rows: rows, longest: longest, threads: threads)
+    let parallel = Parallel(threads: threads)
+    let sequences = zip(starts, batch).map { Sequence(start: $0, ids: $1) }
+    embedTokens(sequences, into: space.x, parallel: parallel, rows: rows)
     for layer in layers {
-      apply(layer.queryKeyValue, to: x, rows: rows, into: &qkv)
-      let stride = 3 * h
-      for sequence in 0..<batch.count {
-        for head in 0..<Self.heads {
-          let query = sequence * length * stride + head * Self.headSize
-          let out = sequence * length * h + head * Self.headSize
-          if length <= Self.smallSequence {
-            // Short inputs: a few thousand multiply-adds per head, less than a BLAS call costs.
-            attendDirectly(
-              qkv: qkv, query: query, context: &context, out: out, scores: &scores,
-              length: length, scale: scale, mask: mask, maskOffset: sequence * length)
-            continue
-          }
-          qkv.withUnsafeBufferPointer { qkv in
-            scores.withUnsafeMutableBufferPointer { s in
-              cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(length), Int32(length),
-                Int32(Self.headSize), scale, qkv.baseAddress! + query, Int32(stride),
-                qkv.baseAddress! + query + h, Int32(stride), 0, s.baseAddress!, Int32(length))
-            }
-          }
-          softmaxRows(&scores, length: length, mask: mask, maskOffset: sequence * length)
-          scores.withUnsafeBufferPointer { s in
-            qkv.withUnsafeBufferPointer { qkv in
-              context.withUnsafeMutableBufferPointer { c in
-                cblas_sgemm(
-                  CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(length), Int32(Self.headSize),
-                  Int32(length), 1, s.baseAddress!, Int32(length),
-                  qkv.baseAddress! + query + 2 * h, Int32(stride), 0, c.baseAddress! + out,
-                  Int32(h))
-              }
-            }
-          }
-        }
-      }
-      apply(layer.attentionOutput, to: context, rows: rows, into: &projected)
-      addInPlace(&x, projected)
-      layerNorm(&x, rows: rows, layer.attentionNorm)
-      apply(layer.intermediate, to: x, rows: rows, into: &expanded)
-      gelu(&expanded)
-      apply(layer.output, to: expanded, rows: rows, into: &projected)
-      addInPlace(&x, projected)
-      layerNorm(&x, rows: rows, layer.outputNorm)
+      encode(layer, sequences: sequences, rows: rows, space: space, parallel: parallel)
     }
-    // Mean over real tokens, then unit length.
-    return (0..<batch.count).map { sequence in
-      var pooled = [Float](repeating: 0, count: h)
-      var count: Float = 0
-      for position in 0..<length where mask[sequence * length + position] > 0 {
-        let row = (sequence * length + position) * h
-        for i in 0..<h { pooled[i] += x[row + i] }
-        count += 1
-      }
-      var norm: Float = 0
-      for i in 0..<h {
-        pooled[i] /= max(count, 1)
-        norm += pooled[i] * pooled[i]
-      }
-      let inverse = 1 / max(norm.squareRoot(), 1e-12)
-      return pooled.map { $0 * inverse }
-    }
+    return sequences.map { pool(space.x + $0.start * Self.hidden, rows: $0.ids.count) }
   }
 
-  /// Sequences up to this length compute attention in plain loops rather than BLAS calls.
-  static let smallSequence = 48
+  /// One input's place in the packed rows.
+  struct Sequence {
+    let start: Int
+    let ids: [Int32]
+  }
 
-  /// One head's attention for one sequence: scores = scale · Q Kᵀ, masked softmax, context = P V.
-  /// `query` indexes the head's first query in the fused [rows, 3·384] buffer (keys follow 384
-  /// later, values 768); `out` its first context value in the [rows, 384] context.
-  private func attendDirectly(
-    qkv: [Float], query: Int, context: inout [Float], out: Int, scores: inout [Float],
-    length: Int, scale: Float, mask: [Float], maskOffset: Int
+  /// Word + position + token type 0 embeddings, then LayerNorm, row by row.
+  private func embedTokens(
+    _ sequences: [Sequence], into x: UnsafeMutablePointer<Float>, parallel: Parallel, rows: Int
   ) {
     let h = Self.hidden
-    let stride = 3 * h
-    let d = Self.headSize
-    qkv.withUnsafeBufferPointer { qkv in
-      scores.withUnsafeMutableBufferPointer { s in
-        for i in 0..<length {
-          let qi = qkv.baseAddress! + query + i * stride
-          for j in 0..<length {
-            let kj = qkv.baseAddress! + query + h + j * stride
-            s[i * length + j] = Self.dot(qi, kj, count: d) * scale
-          }
-        }
-      }
+    var owners: [(sequence: Int, position: Int)] = []
+    owners.reserveCapacity(rows)
+    for (index, sequence) in sequences.enumerated() {
+      for position in sequence.ids.indices { owners.append((index, position)) }
     }
-    softmaxRows(&scores, length: length, mask: mask, maskOffset: maskOffset)
-    scores.withUnsafeBufferPointer { s in
-      qkv.withUnsafeBufferPointer { qkv in
-        context.withUnsafeMutableBufferPointer { c in
-          for i in 0..<length {
-            let ci = c.baseAddress! + out + i * h
-            for e in 0..<d { ci[e] = 0 }
-            for j in 0..<length {
-              let p = s[i * length + j]
-              if p == 0 { continue }
-              let vj = qkv.baseAddress! + query + 2 * h + j * stride
-              for e in 0..<d { ci[e] += p * vj[e] }
+    wordEmbeddings.withUnsafeBufferPointer { words in
+      positionEmbeddings.withUnsafeBufferPointer { positions in
+        tokenTypeEmbeddings.withUnsafeBufferPointer { types in
+          parallel.rows(rows) { range in
+            for row in range {
+              let (sequence, position) = owners[row]
+              let id = Int(sequences[sequence].ids[position])
+              let out = x + row * h
+              let word = words.baseAddress! + id * h
+              let place = positions.baseAddress! + position * h
+              for i in 0..<h { out[i] = word[i] + place[i] + types[i] }
+              Self.normalize(out, embeddingNorm)
             }
           }
         }
@@ -313,148 +190,152 @@ public final class MiniLMEncoder: Sendable {
     }
   }
 
-  /// `out = input · W + b` for `rows` rows.
-  private func apply(_ linear: Linear, to input: [Float], rows: Int, into out: inout [Float]) {
-    out.withUnsafeMutableBufferPointer { out in
-      let o = out.baseAddress!
-      linear.bias.withUnsafeBufferPointer { bias in
-        for row in 0..<rows {
-          (o + row * linear.outputs).update(from: bias.baseAddress!, count: linear.outputs)
-        }
-      }
-      input.withUnsafeBufferPointer { input in
-        linear.weight.withUnsafeBufferPointer { weight in
-          cblas_sgemm(
-            CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows), Int32(linear.outputs),
-            Int32(linear.inputs), 1, input.baseAddress!, Int32(linear.inputs),
-            weight.baseAddress!, Int32(linear.outputs), 1, o, Int32(linear.outputs))
-        }
-      }
-    }
-  }
-
-  private func addInPlace(_ x: inout [Float], _ y: [Float]) {
-    x.withUnsafeMutableBufferPointer { x in
-      y.withUnsafeBufferPointer { y in
-        for i in 0..<x.count { x[i] += y[i] }
-      }
-    }
-  }
-
-  private func layerNorm(_ x: inout [Float], rows: Int, _ norm: Norm) {
+  /// One transformer layer over the packed rows in `space.x`, in place.
+  private func encode(
+    _ layer: Layer, sequences: [Sequence], rows: Int, space: EncoderWorkspace, parallel: Parallel
+  ) {
     let h = Self.hidden
-    x.withUnsafeMutableBufferPointer { x in
-      norm.weight.withUnsafeBufferPointer { weight in
-        norm.bias.withUnsafeBufferPointer { bias in
-          for row in 0..<rows {
-            let r = x.baseAddress! + row * h
-            let mean = Self.sum(r, count: h) / Float(h)
-            for i in 0..<h { r[i] -= mean }
-            let variance = Self.dot(r, r, count: h) / Float(h)
-            let inverse = 1 / (variance + Self.epsilon).squareRoot()
-            for i in 0..<h { r[i] = r[i] * inverse * weight[i] + bias[i] }
-          }
+    // Fused Q, K, V with their bias.
+    layer.queryKeyValue.bias.withUnsafeBufferPointer { bias in
+      for row in 0..<rows {
+        (space.qkv + row * 3 * h).update(from: bias.baseAddress!, count: 3 * h)
+      }
+    }
+    Self.product(layer.queryKeyValue, space.x, rows: rows, into: space.qkv, accumulate: true)
+    // Attention, one (sequence, head) pair at a time.
+    let pairs = sequences.count * Self.heads
+    let scale = 1 / Float(Self.headSize).squareRoot()
+    parallel.items(pairs, cost: { sequences[$0 / Self.heads].ids.count }) { pair, thread in
+      let sequence = sequences[pair / Self.heads]
+      let head = pair % Self.heads
+      Self.attend(
+        qkv: space.qkv + sequence.start * 3 * h + head * Self.headSize,
+        context: space.context + sequence.start * h + head * Self.headSize,
+        scores: space.scores(thread: thread), length: sequence.ids.count, scale: scale)
+    }
+    // Output projection, residual and LayerNorm.
+    Self.product(layer.attentionOutput, space.context, rows: rows, into: space.projected)
+    addResidualAndNormalize(space, bias: layer.attentionOutput.bias, layer.attentionNorm, rows, parallel)
+    // Feed-forward: GELU(x W₁ + b₁) W₂ + b₂, residual and LayerNorm.
+    Self.product(layer.intermediate, space.x, rows: rows, into: space.expanded)
+    layer.intermediate.bias.withUnsafeBufferPointer { bias in
+      parallel.rows(rows) { range in
+        for row in range {
+          VectorMath.addBiasAndGELU(
+            space.expanded + row * Self.intermediate, bias.baseAddress!, count: Self.intermediate)
+        }
+      }
+    }
+    Self.product(layer.output, space.expanded, rows: rows, into: space.projected)
+    addResidualAndNormalize(space, bias: layer.output.bias, layer.outputNorm, rows, parallel)
+  }
+
+  /// `x = LayerNorm(x + projected + bias)`, row by row.
+  private func addResidualAndNormalize(
+    _ space: EncoderWorkspace, bias: [Float], _ norm: Norm, _ rows: Int, _ parallel: Parallel
+  ) {
+    let h = Self.hidden
+    bias.withUnsafeBufferPointer { bias in
+      parallel.rows(rows) { range in
+        for row in range {
+          let x = space.x + row * h
+          let y = space.projected + row * h
+          for i in 0..<h { x[i] += y[i] + bias[i] }
+          Self.normalize(x, norm)
         }
       }
     }
   }
 
-  /// Masked softmax over each row of an `length × length` score matrix: padded keys get zero.
-  private func softmaxRows(_ scores: inout [Float], length: Int, mask: [Float], maskOffset: Int) {
-    scores.withUnsafeMutableBufferPointer { s in
-      mask.withUnsafeBufferPointer { mask in
-        for row in 0..<length {
-          let r = s.baseAddress! + row * length
-          var peak = -Float.infinity
-          for j in 0..<length where mask[maskOffset + j] > 0 { peak = max(peak, r[j]) }
-          var sum: Float = 0
-          for j in 0..<length {
-            let value: Float =
-              mask[maskOffset + j] > 0 ? Self.exponentOfNonPositive(r[j] - peak) : 0
-            r[j] = value
-            sum += value
-          }
-          let inverse = 1 / sum
-          for j in 0..<length { r[j] *= inverse }
-        }
+  /// Mean of `rows` rows from `x`, scaled to unit length.
+  private func pool(_ x: UnsafeMutablePointer<Float>, rows: Int) -> [Float] {
+    let h = Self.hidden
+    var pooled = [Float](repeating: 0, count: h)
+    for row in 0..<rows {
+      for i in 0..<h { pooled[i] += x[row * h + i] }
+    }
+    var norm: Float = 0
+    for i in 0..<h {
+      pooled[i] /= Float(max(rows, 1))
+      norm += pooled[i] * pooled[i]
+    }
+    let inverse = 1 / max(norm.squareRoot(), 1e-12)
+    return pooled.map { $0 * inverse }
+  }
+
+  /// `out = input · W` (or `out += input · W` when `accumulate`) for `rows` rows, on oneDNN.
+  static func product(
+    _ linear: Linear, _ input: UnsafePointer<Float>, rows: Int,
+    into out: UnsafeMutablePointer<Float>, accumulate: Bool = false
+  ) {
+    linear.weight.withUnsafeBufferPointer { weight in
+      let status = dnnl_sgemm(
+        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), dnnl_dim_t(rows),
+        dnnl_dim_t(linear.outputs), dnnl_dim_t(linear.inputs), 1, input,
+        dnnl_dim_t(linear.inputs), weight.baseAddress!, dnnl_dim_t(linear.outputs),
+        accumulate ? 1 : 0, out, dnnl_dim_t(linear.outputs))
+      precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
+    }
+  }
+
+  /// Sequences up to this length compute attention in plain loops rather than products.
+  static let smallSequence = 48
+
+  /// One head's attention for one sequence of `length` rows: scores = scale · Q Kᵀ, softmax,
+  /// context = P V. `qkv` points at the head's first query in the fused [rows, 3·384] buffer
+  /// (keys follow 384 later, values 768); `context` at its first value in the [rows, 384]
+  /// context; `scores` holds `length²` floats.
+  static func attend(
+    qkv: UnsafePointer<Float>, context: UnsafeMutablePointer<Float>,
+    scores: UnsafeMutablePointer<Float>, length: Int, scale: Float
+  ) {
+    let h = hidden
+    let stride = 3 * h
+    let d = headSize
+    if length > smallSequence {
+      let n = dnnl_dim_t(length)
+      var status = dnnl_sgemm(
+        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), n, n, dnnl_dim_t(d), scale, qkv,
+        dnnl_dim_t(stride), qkv + h, dnnl_dim_t(stride), 0, scores, n)
+      precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
+      for row in 0..<length { VectorMath.softmax(scores + row * length, count: length) }
+      status = dnnl_sgemm(
+        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), n, dnnl_dim_t(d), n, 1, scores, n,
+        qkv + 2 * h, dnnl_dim_t(stride), 0, context, dnnl_dim_t(h))
+      precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
+      return
+    }
+    // Short inputs: a few thousand multiply-adds per head, less than a product call costs.
+    for i in 0..<length {
+      let qi = qkv + i * stride
+      for j in 0..<length {
+        scores[i * length + j] = VectorMath.dot(qi, qkv + h + j * stride, count: d) * scale
+      }
+    }
+    for row in 0..<length { VectorMath.softmax(scores + row * length, count: length) }
+    for i in 0..<length {
+      let ci = context + i * h
+      for e in 0..<d { ci[e] = 0 }
+      for j in 0..<length {
+        let p = scores[i * length + j]
+        let vj = qkv + 2 * h + j * stride
+        for e in 0..<d { ci[e] += p * vj[e] }
       }
     }
   }
 
-  /// GELU, `x · Φ(x) = x/2 · (1 + erf(x/√2))`, with erf from Abramowitz & Stegun 7.1.26
-  /// (absolute error ≤ 1.5e-7, below float32's resolution of the result): a polynomial and one
-  /// exponential instead of libm's erff, which cost a fifth of a batch-1 forward pass; the
-  /// exponential is `exponentOfNonPositive`, which the compiler vectorises (libm's expf is a call
-  /// per element: three times slower over the whole loop).
-  private func gelu(_ x: inout [Float]) {
-    x.withUnsafeMutableBufferPointer { x in
-      for i in 0..<x.count {
-        let value = x[i]
-        let z = abs(value) * 0.707_106_77
-        let t = 1 / (1 + 0.327_591_1 * z)
-        let poly =
-          t
-          * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))))
-        let erfAbs = 1 - poly * Self.exponentOfNonPositive(-z * z)
-        let erf = value < 0 ? -erfAbs : erfAbs
-        x[i] = 0.5 * value * (1 + erf)
+  /// LayerNorm of one 384-wide row in place.
+  @inline(__always)
+  static func normalize(_ r: UnsafeMutablePointer<Float>, _ norm: Norm) {
+    let h = hidden
+    let mean = VectorMath.sum(r, count: h) / Float(h)
+    for i in 0..<h { r[i] -= mean }
+    let variance = VectorMath.dot(r, r, count: h) / Float(h)
+    let inverse = 1 / (variance + epsilon).squareRoot()
+    norm.weight.withUnsafeBufferPointer { weight in
+      norm.bias.withUnsafeBufferPointer { bias in
+        for i in 0..<h { r[i] = r[i] * inverse * weight[i] + bias[i] }
       }
     }
-  }
-
-  /// `eˣ` for `x ≤ 0` (below -87 it returns about 2⁻¹²⁶): `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2`,
-  /// `eʳ` by its Taylor polynomial to r⁶ (relative error below 2e-7), `2ⁿ` built in the exponent
-  /// bits. Only arithmetic and bit operations, so loops around it vectorise.
-  @inline(__always)
-  static func exponentOfNonPositive(_ x: Float) -> Float {
-    let clamped = max(x, -87)
-    // Adding 1.5·2²³ rounds x·log₂e to an integer held in the low bits of the mantissa.
-    let shifted = clamped * 1.442_695_04 + 12_582_912
-    let n = shifted - 12_582_912
-    let r = clamped - n * 0.693_145_75 - n * 1.428_606_8e-6
-    let series =
-      1 + r
-      * (1 + r
-        * (0.5 + r * (0.166_666_67 + r * (0.041_666_668 + r * (0.008_333_361 + r * 0.001_388_89)))))
-    let power = Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)
-    return series * power
-  }
-
-  /// `Σ aᵢ·bᵢ` over `count` elements, a multiple of 8 (every length here is): two four-wide
-  /// partial sums, so the loop runs on vector registers (a plain `+=` loop stays scalar, since
-  /// reordering a float sum changes it, and waits on each addition in turn).
-  @inline(__always)
-  static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
-    assert(count % 8 == 0)
-    var low = SIMD4<Float>()
-    var high = SIMD4<Float>()
-    let a = UnsafeRawPointer(a)
-    let b = UnsafeRawPointer(b)
-    let width = MemoryLayout<SIMD4<Float>>.size
-    for offset in stride(from: 0, to: count * 4, by: 2 * width) {
-      low +=
-        a.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-        * b.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-      high +=
-        a.loadUnaligned(fromByteOffset: offset + width, as: SIMD4<Float>.self)
-        * b.loadUnaligned(fromByteOffset: offset + width, as: SIMD4<Float>.self)
-    }
-    return (low + high).sum()
-  }
-
-  /// `Σ aᵢ` over `count` elements, a multiple of 8, as `dot`.
-  @inline(__always)
-  static func sum(_ a: UnsafePointer<Float>, count: Int) -> Float {
-    assert(count % 8 == 0)
-    var low = SIMD4<Float>()
-    var high = SIMD4<Float>()
-    let a = UnsafeRawPointer(a)
-    let width = MemoryLayout<SIMD4<Float>>.size
-    for offset in stride(from: 0, to: count * 4, by: 2 * width) {
-      low += a.loadUnaligned(fromByteOffset: offset, as: SIMD4<Float>.self)
-      high += a.loadUnaligned(fromByteOffset: offset + width, as: SIMD4<Float>.self)
-    }
-    return (low + high).sum()
   }
 }

@@ -31,7 +31,6 @@ public struct ProfileCalibration: Sendable {
     _ encoder: MiniLMEncoder, against profile: ModelProfile, runs: Int = 7
   ) -> ProfileCalibration {
     let model = LatencyModel(profile: profile)
-    MiniLMEncoder.setThreads(1)
     var measured: [Double] = []
     var predicted: [Double] = []
     for batch in 1...min(4, profile.cpu.maxBatch) {

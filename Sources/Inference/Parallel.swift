@@ -1,0 +1,61 @@
+import CDNNL
+
+/// Splits the encoder's element-wise work and attention over the OpenMP threads that oneDNN's
+/// products run on (GNU OpenMP's `GOMP_parallel`): the same threads, already awake after a
+/// product, rather than a second pool competing with them for the cores.
+struct Parallel {
+  let threads: Int
+
+  /// Rows that are not worth waking a second thread for: a row of LayerNorm or GELU is well
+  /// under a microsecond, a parallel region a few.
+  static let minimumRowsPerThread = 4
+
+  /// Runs `body` on contiguous slices of `0..<count`, one per thread.
+  func rows(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let team = min(threads, count / Self.minimumRowsPerThread)
+    guard team > 1 else {
+      body(0..<count)
+      return
+    }
+    Self.run(team) { thread in
+      body(count * thread / team..<count * (thread + 1) / team)
+    }
+  }
+
+  /// Runs `body(item, thread)` for every item of `0..<count`, the items split into one
+  /// contiguous run per thread of about equal total `cost`.
+  func items(_ count: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
+    let team = min(threads, count)
+    guard team > 1 else {
+      for item in 0..<count { body(item, 0) }
+      return
+    }
+    var bounds = [0]
+    var total = 0
+    for item in 0..<count { total += cost(item) }
+    var running = 0
+    for item in 0..<count where bounds.count < team {
+      running += cost(item)
+      if running * team >= total * bounds.count { bounds.append(item + 1) }
+    }
+    while bounds.count <= team { bounds.append(count) }
+    bounds[team] = count
+    Self.run(team) { thread in
+      for item in bounds[thread]..<bounds[thread + 1] { body(item, thread) }
+    }
+  }
+
+  /// `body(thread)` on `team` threads, the calling one as thread 0; returns when all are done.
+  private static func run(_ team: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+      var context = body
+      withUnsafeMutablePointer(to: &context) { pointer in
+        GOMP_parallel(
+          { raw in
+            let body = raw!.assumingMemoryBound(to: ((Int) -> Void).self).pointee
+            body(Int(omp_get_thread_num()))
+          }, pointer, UInt32(team), 0)
+      }
+    }
+  }
+}
