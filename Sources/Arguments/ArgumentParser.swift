@@ -298,7 +298,8 @@ public struct ParsedOptions: Sendable {
     return try items.map { (text) throws(UsageError) -> Int in
       guard let value = Int(text.replacingUnderscores), range.contains(value) else {
         throw UsageError(
-          "--\(name) must list integers in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+          "--\(name) must list integers in \(range.lowerBound)...\(range.upperBound), got '\(text)'"
+        )
       }
       return value
     }

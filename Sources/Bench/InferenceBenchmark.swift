@@ -215,7 +215,8 @@ public struct InferenceBenchmark {
     text += "| threads | tokens | batch | ours | " + peers.joined(separator: " | ") + " | ratio |\n"
     text += "|---:|---:|---:|---:|" + String(repeating: "---:|", count: peers.count + 1) + "\n"
     for row in report.rows {
-      text += String(format: "| %d | %d | %d | %.1f | ", row.threads, row.tokens, row.batch, row.ours)
+      text += String(
+        format: "| %d | %d | %d | %.1f | ", row.threads, row.tokens, row.batch, row.ours)
       for name in peers {
         text += row.peers[name].map { String(format: "%.1f | ", $0) } ?? "- | "
       }

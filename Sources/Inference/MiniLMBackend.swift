@@ -29,7 +29,9 @@ public struct MiniLMBackend: InferenceBackend {
       texts.append(text)
       positions.append(index)
     }
-    for (position, vector) in zip(positions, encoder.embed(texts, threads: Self.threads(for: function))) {
+    for (position, vector) in zip(
+      positions, encoder.embed(texts, threads: Self.threads(for: function)))
+    {
       outputs[position] = .embedding(vector)
     }
     return outputs

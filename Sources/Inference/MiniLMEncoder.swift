@@ -215,7 +215,8 @@ public final class MiniLMEncoder: Sendable {
     }
     // Output projection, residual and LayerNorm.
     Self.product(layer.attentionOutput, space.context, rows: rows, into: space.projected)
-    addResidualAndNormalize(space, bias: layer.attentionOutput.bias, layer.attentionNorm, rows, parallel)
+    addResidualAndNormalize(
+      space, bias: layer.attentionOutput.bias, layer.attentionNorm, rows, parallel)
     // Feed-forward: GELU(x W₁ + b₁) W₂ + b₂, residual and LayerNorm.
     Self.product(layer.intermediate, space.x, rows: rows, into: space.expanded)
     layer.intermediate.bias.withUnsafeBufferPointer { bias in

@@ -50,13 +50,18 @@ import Testing
 
   @Test func embeddingsMatchTheReference() {
     let texts = Self.reference.cases.map(\.text)
-    // As one padded batch and one by one: padding must not leak into the result.
+    // As one packed batch (3 to 256 tokens: attention in loops and in products), the same on
+    // two threads (the element-wise work and attention split between them), and one by one.
     let batched = Self.encoder.embed(texts)
+    let twoThreads = Self.encoder.embed(texts, threads: 2)
     for (index, item) in Self.reference.cases.enumerated() {
       let single = Self.encoder.embed([item.text])[0]
       let batchCosine = Self.cosine(batched[index], item.embedding)
+      let twoThreadCosine = Self.cosine(twoThreads[index], item.embedding)
       let singleCosine = Self.cosine(single, item.embedding)
       #expect(batchCosine >= 0.9999, "\(item.text.prefix(40).debugDescription): \(batchCosine)")
+      #expect(
+        twoThreadCosine >= 0.9999, "\(item.text.prefix(40).debugDescription): \(twoThreadCosine)")
       #expect(singleCosine >= 0.9999, "\(item.text.prefix(40).debugDescription): \(singleCosine)")
       let norm = single.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
       #expect(abs(norm - 1) < 1e-4)

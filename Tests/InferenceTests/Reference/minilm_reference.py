@@ -5,7 +5,6 @@ Only numpy and the standard library are used: the safetensors reader, the BERT
 (WordPiece) tokenizer and the transformer forward pass are implemented here.
 
   python3 minilm_reference.py generate MODEL_DIR   # writes minilm_reference.json next to this file
-  python3 minilm_reference.py bench MODEL_DIR --batch N --seconds S
   python3 minilm_reference.py check MODEL_DIR      # self-checks (+ `tokenizers` cross-check if installed)
 
 MODEL_DIR holds model.safetensors, vocab.txt (and tokenizer.json for `check`).
@@ -244,7 +243,6 @@ CASES = [
     "Someone is playing an acoustic guitar.",
     "The stock market fell sharply today.",
 ]
-BENCH_SENTENCE = "The quick brown fox jumps over the lazy dog near the quiet river bank."
 
 
 def sig7(v):
@@ -265,21 +263,6 @@ def cmd_generate(args):
         f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
         f.write("\n]}\n")
     print(f"wrote {out}: {len(cases)} cases in {time.perf_counter() - t0:.2f}s")
-
-
-def cmd_bench(args):
-    tok, model = BertTokenizer(os.path.join(args.model_dir, "vocab.txt")), MiniLM(args.model_dir)
-    ids, mask = tok.batch([BENCH_SENTENCE] * args.batch)  # tokenised once, outside the loop
-    model.forward(ids, mask, erf=erf_fast)  # warm-up
-    runs, t0 = 0, time.perf_counter()
-    while True:
-        model.forward(ids, mask, erf=erf_fast)
-        runs += 1
-        elapsed = time.perf_counter() - t0
-        if elapsed >= args.seconds:
-            break
-    print(json.dumps({"batch": args.batch, "sentences_per_s": round(runs * args.batch / elapsed, 2),
-                      "threads": os.environ.get("OPENBLAS_NUM_THREADS")}))
 
 
 def cmd_check(args):
@@ -315,12 +298,10 @@ def cmd_check(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("command", choices=["generate", "bench", "check"])
+    ap.add_argument("command", choices=["generate", "check"])
     ap.add_argument("model_dir")
-    ap.add_argument("--batch", type=int, default=1)
-    ap.add_argument("--seconds", type=float, default=3.0)
     args = ap.parse_args()
-    {"generate": cmd_generate, "bench": cmd_bench, "check": cmd_check}[args.command](args)
+    {"generate": cmd_generate, "check": cmd_check}[args.command](args)
 
 
 if __name__ == "__main__":
