@@ -138,7 +138,13 @@ public final class MiniLMEncoder: Sendable {
     omp_set_num_threads(Int32(threads))
     var starts: [Int] = []
     var rows = 0
+    let vocabulary = wordEmbeddings.count / Self.hidden
     for ids in batch {
+      // The embedding tables are read without bounds checks below.
+      precondition(
+        ids.count <= maxPositions, "an input longer than the model's \(maxPositions) positions")
+      precondition(
+        ids.allSatisfy { $0 >= 0 && Int($0) < vocabulary }, "a token id outside the vocabulary")
       starts.append(rows)
       rows += ids.count
     }
