@@ -209,9 +209,9 @@ public final class MiniLMEncoder: Sendable {
     }
     Self.product(layer.queryKeyValue, space.x, rows: rows, into: space.qkv, accumulate: true)
     // Attention, one (sequence, head) pair at a time.
-    let pairs = sequences.count * Self.heads
+    let costs = sequences.flatMap { repeatElement($0.ids.count, count: Self.heads) }
     let scale = 1 / Float(Self.headSize).squareRoot()
-    parallel.items(pairs, cost: { sequences[$0 / Self.heads].ids.count }) { pair, thread in
+    parallel.items(costs: costs) { pair, thread in
       let sequence = sequences[pair / Self.heads]
       let head = pair % Self.heads
       Self.attend(

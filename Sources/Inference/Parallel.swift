@@ -22,20 +22,20 @@ struct Parallel {
     }
   }
 
-  /// Runs `body(item, thread)` for every item of `0..<count`, the items split into one
-  /// contiguous run per thread of about equal total `cost`.
-  func items(_ count: Int, cost: (Int) -> Int, _ body: (Int, Int) -> Void) {
+  /// Runs `body(item, thread)` for every item of `costs.indices`, the items split into one
+  /// contiguous run per thread of about equal total cost.
+  func items(costs: [Int], _ body: (Int, Int) -> Void) {
+    let count = costs.count
     let team = min(threads, count)
     guard team > 1 else {
       for item in 0..<count { body(item, 0) }
       return
     }
+    let total = costs.reduce(0, +)
     var bounds = [0]
-    var total = 0
-    for item in 0..<count { total += cost(item) }
     var running = 0
-    for item in 0..<count where bounds.count < team {
-      running += cost(item)
+    for (item, cost) in costs.enumerated() where bounds.count < team {
+      running += cost
       if running * team >= total * bounds.count { bounds.append(item + 1) }
     }
     while bounds.count <= team { bounds.append(count) }

@@ -53,7 +53,8 @@ import Testing
     // Items 0-11 cost 10 each, 12-23 cost 1 (132 in all): the first thread's run ends where
     // the cost passes half, after item 6.
     let seen = Mutex<[(item: Int, thread: Int)]>([])
-    Parallel(threads: 2).items(24, cost: { $0 < 12 ? 10 : 1 }) { item, thread in
+    let costs = (0..<24).map { $0 < 12 ? 10 : 1 }
+    Parallel(threads: 2).items(costs: costs) { item, thread in
       seen.withLock { $0.append((item, thread)) }
     }
     let pairs = seen.withLock { $0 }

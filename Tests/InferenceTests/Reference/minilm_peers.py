@@ -128,24 +128,22 @@ def onnx_graph(model_dir):
         qkv_b = np.concatenate([p(s + n + ".bias") for n in ("query", "key", "value")])
         a = node("Attention", [x, constant(f"qkv_w{i}", qkv_w), constant(f"qkv_b{i}", qkv_b),
                                "mask_index"], [f"attention{i}"], domain=ms, num_heads=HEADS)
-        a = node("MatMul", [a, constant(f"ao_w{i}", p("attention.output.dense.weight").T)],
-                 [f"attention_out{i}"])
-        x = node("SkipLayerNormalization", [
-            a, x, constant(f"ln1_g{i}", p("attention.output.LayerNorm.weight")),
-            constant(f"ln1_b{i}", p("attention.output.LayerNorm.bias")),
-            constant(f"ao_b{i}", p("attention.output.dense.bias"))], [f"x{i}a"], domain=ms,
-            epsilon=LN_EPS)
+
+        def project_add_norm(y, x, block, out):
+            """LayerNorm(x + y W + b) for the block's dense layer and LayerNorm (fused)."""
+            y = node("MatMul", [y, constant(f"{block}_w{i}", p(block + ".dense.weight").T)],
+                     [f"{block}_projected{i}"])
+            return node("SkipLayerNormalization", [
+                y, x, constant(f"{block}_g{i}", p(block + ".LayerNorm.weight")),
+                constant(f"{block}_lb{i}", p(block + ".LayerNorm.bias")),
+                constant(f"{block}_b{i}", p(block + ".dense.bias"))], [out], domain=ms,
+                epsilon=LN_EPS)
+        x = project_add_norm(a, x, "attention.output", f"x{i}a")
         f = node("MatMul", [x, constant(f"in_w{i}", p("intermediate.dense.weight").T)],
                  [f"expanded{i}"])
         f = node("BiasGelu", [f, constant(f"in_b{i}", p("intermediate.dense.bias"))],
                  [f"gelu{i}"], domain=ms)
-        f = node("MatMul", [f, constant(f"out_w{i}", p("output.dense.weight").T)],
-                 [f"projected{i}"])
-        x = node("SkipLayerNormalization", [
-            f, x, constant(f"ln2_g{i}", p("output.LayerNorm.weight")),
-            constant(f"ln2_b{i}", p("output.LayerNorm.bias")),
-            constant(f"out_b{i}", p("output.dense.bias"))], [f"x{i + 1}"], domain=ms,
-            epsilon=LN_EPS)
+        x = project_add_norm(f, x, "output", f"x{i + 1}")
     # Mean over real tokens, then unit length.
     node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT)
     node("Unsqueeze", ["mask_f", constant("axis2", np.array([2], np.int64))], ["mask_3d"])
