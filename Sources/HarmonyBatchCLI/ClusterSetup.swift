@@ -13,6 +13,8 @@ struct ClusterSetup {
   let common: KafkaConfiguration
   /// Kept alive while the command runs.
   let embedded: EmbeddedBroker?
+  /// Partition counts of the topics found or created at start (empty when none could be read).
+  var partitions: [String: Int] = [:]
 
   static func connect(_ options: ParsedOptions, topics: PipelineTopics, partitions: Int = 4)
     throws -> ClusterSetup
@@ -23,10 +25,12 @@ struct ClusterSetup {
       var common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
       let layout = try TopicOptions.layout(options)
       let log = PipelineLog(service: options.command)
+      var partitions: [String: Int] = [:]
       do {
         let admin = try KafkaAdmin(configuration: common)
         let cluster = try admin.describeCluster()
         tune(&common, for: cluster)
+        partitions = cluster.topics
         if cluster.isEmbeddedBroker {
           // No CreateTopics there: it creates topics on first use, with 4 partitions.
           log.log(.debug, "an embedded broker: its topics are created on first use")
@@ -36,6 +40,7 @@ struct ClusterSetup {
           }
           if !missing.isEmpty {
             try admin.createTopics(missing, timeoutMs: 10_000)
+            for spec in missing { partitions[spec.name] = spec.partitions }
             log.info(
               "created topics "
                 + missing.map { "\($0.name) (\($0.partitions)×\($0.replicationFactor))" }
@@ -47,7 +52,8 @@ struct ClusterSetup {
           "topics not checked or created (\(error.message)); relying on the cluster's "
             + "auto-creation (harmonybatch topics creates them)")
       }
-      return ClusterSetup(bootstrap: bootstrap, common: common, embedded: nil)
+      return ClusterSetup(
+        bootstrap: bootstrap, common: common, embedded: nil, partitions: partitions)
     }
     guard options.flag("embedded") else {
       throw UsageError(
@@ -62,7 +68,10 @@ struct ClusterSetup {
     return ClusterSetup(
       bootstrap: broker.bootstrapServers,
       common: try KafkaOptions.configuration(options, bootstrap: broker.bootstrapServers),
-      embedded: broker)
+      embedded: broker,
+      partitions: Dictionary(
+        topics.specs(partitions: partitions).map { ($0.name, $0.partitions) },
+        uniquingKeysWith: { first, _ in first }))
   }
 
   /// Client settings for the cluster found. Our consumers ask fetches to wait at most 10 ms,

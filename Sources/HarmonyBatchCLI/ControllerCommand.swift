@@ -32,6 +32,10 @@ enum ControllerCommand {
       .option(
         "scale-down-window", "SECONDS",
         "Recommend fewer replicas only after the need stayed lower this long (default 60)."),
+      .option(
+        "worker-group", "ID",
+        "A worker pool besides hb-workers-cpu and hb-workers-gpu (worker --group) whose reports "
+          + "count. Reports from other consumer groups are refused.", repeatable: true),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -46,7 +50,12 @@ enum ControllerCommand {
       the new plan is more than 2 % cheaper (at most once per --min-interval, and only when the
       worker pools have the slots it needs). Each version says why. Every 5 s, and whenever a
       pool's status or desired replicas change, publishes per worker pool the slots the plan
-      needs against the slots reported, and the replicas to run, on hb.scaling.
+      needs against the slots reported, and the replicas to run, on hb.scaling: never more
+      replicas than the batch topic has partitions (status partition-limit, with the slots per
+      replica that would do, when those are not enough). Up at once when the load passes the
+      target utilisation of the desired replicas by 10 %; down only after the need stayed lower
+      for --scale-down-window; a replica counts until it leaves its group or misses three
+      report intervals.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -69,7 +78,11 @@ enum ControllerCommand {
       "scale-down-window", default: 60, in: 0...86_400)
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
+    settings.core.workerGroups = Set(options.strings("worker-group"))
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
+    for kind in [FunctionConfig.Kind.cpu, .gpu] {
+      settings.core.batchPartitions[kind] = cluster.partitions[settings.topics.batches(for: kind)]
+    }
     let log = PipelineLog(service: "controller")
     let service = ControllerService(common: cluster.common, settings: settings, log: log)
     return await ServiceGroup([service], settings: group, log: log)

@@ -12,7 +12,8 @@ enum DemoCommand {
   static let spec = CommandSpec(
     name: "demo",
     summary: "Run the system end to end on the embedded broker with a generated workload.",
-    usage: "[--duration SECONDS] [--apps N] [--rate-scale X] [--seed N]",
+    usage:
+      "[--duration SECONDS] [--apps N] [--rate-scale X] [--seed N] [--processes [--autoscale]]",
     options: [
       .option("duration", "SECONDS", "How long requests are generated (default 20)."),
       .option("apps", "N", "Applications, with SLOs spread over 0.3..1.0 s (default 8)."),
@@ -22,6 +23,15 @@ enum DemoCommand {
           + "when this machine's cores cannot serve that)."),
       .option("seed", "N", "Seed of the Poisson arrivals (default 1)."),
       .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
+      .flag(
+        "processes",
+        "Run the controller, the batcher and each worker as its own harmonybatch process on the "
+          + "embedded broker, as a deployment does (logs in a temporary directory)."),
+      .flag(
+        "autoscale",
+        "With --processes: workers of one slot, one replica per pool at first; add and remove "
+          + "worker processes as hb.scaling asks (what KEDA does in a cluster), at most the "
+          + "cores' worth for real MiniLM on CPU and the partitions for the GPU pool."),
     ] + ServiceOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
@@ -51,6 +61,14 @@ enum DemoCommand {
     settings.logLevel = try KafkaOptions.logLevel(options)
     settings.properties = try KafkaOptions.configuration(options, bootstrap: "-").properties
     settings.metricsPort = try ServiceOptions.group(options).metricsPort
+    settings.processes = options.flag("processes")
+    settings.autoscale = options.flag("autoscale")
+    if settings.autoscale, !settings.processes {
+      throw UsageError("--autoscale needs --processes (it starts and stops worker processes)")
+    }
+    if settings.processes, settings.metricsPort != nil {
+      throw UsageError("--metrics-port serves the in-process demo; with --processes give none")
+    }
     let summary = try await DemoRun(settings: settings).run()
     Console.out(summary.text)
     return summary.missing == 0 ? 0 : 1

@@ -35,6 +35,11 @@ enum WorkerCommand {
           + "emulated backends, 1 for minilm; for minilm keep slots × the plan's vCPU within "
           + "the cores)."),
       .option(
+        "late-policy", "P",
+        "shed (default): a request whose batch starts too late for its SLO is not run and ends "
+          + "on hb.late (reason queued-past-slo); run: run it anyway (its result says "
+          + "slo_met false)."),
+      .option(
         "report-interval", "SECONDS",
         "How often the worker reports its slots on hb.workers (default 1; 0: never)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
@@ -50,6 +55,13 @@ enum WorkerCommand {
       after the broker acknowledges them. Run more workers with the same --kind to share the
       batches (the controller's recommendation on hb.scaling says how many). SIGINT/SIGTERM:
       finish the batches running, leave the ones not started to the group, commit, leave.
+
+      Late policy: when a slot starts a batch, a request whose SLO (arrival + SLO) comes before
+      the start plus the fastest this worker has run a batch on that function cannot be met
+      whatever the batch takes. With --late-policy shed (the default) it is not run: it ends on
+      hb.late with hb-late-reason queued-past-slo (and its reply, when it asked for one), the
+      rest of the batch runs, and an overloaded queue drains instead of growing while every late
+      invocation is billed. Requests the batcher forwarded late on purpose run either way.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -89,6 +101,10 @@ enum WorkerCommand {
     settings.costModel = CostModel(profile: profile, pricing: pricing)
     settings.concurrency = try options.int(
       "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
+    let latePolicy = try options.choice(
+      "late-policy", default: WorkerLatePolicy.shed.rawValue,
+      from: WorkerLatePolicy.allCases.map(\.rawValue))
+    settings.latePolicy = WorkerLatePolicy(rawValue: latePolicy) ?? .shed
     settings.reportInterval = .seconds(
       try options.double("report-interval", default: 1, in: 0...3600))
     let group = try ServiceOptions.group(options)

@@ -205,15 +205,22 @@ public final class KafkaConsumer: Sendable {
   /// the broker, so it is cheap and may lag a fetch behind. Nil when no assigned partition has a
   /// known position and end yet (nothing fetched so far). Group members only.
   public func lag() -> Int? {
+    guard let byPartition = lagByPartition() else { return nil }
+    if byPartition.isEmpty, !assignment().isEmpty { return nil }
+    return byPartition.values.reduce(0, +)
+  }
+
+  /// `lag()` for each assigned partition whose position and end are known (a partition not read
+  /// from yet is left out). Nil for a consumer that is not a group member.
+  public func lagByPartition() -> [KafkaTopicPartition: Int]? {
     guard reader == nil else { return nil }
     let partitions = assignment()
-    guard !partitions.isEmpty else { return 0 }
+    guard !partitions.isEmpty else { return [:] }
     let handle = client.handle
     return try? RDKafkaTopicPartitionList.with(partitions.map { ($0, 0) }) {
-      (list) throws(KafkaError) -> Int? in
+      (list) throws(KafkaError) -> [KafkaTopicPartition: Int]? in
       guard rd_kafka_position(handle, list) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-      var total = 0
-      var known = false
+      var lags: [KafkaTopicPartition: Int] = [:]
       for i in 0..<Int(list.pointee.cnt) {
         let element = list.pointee.elems[i]
         var low: Int64 = -1
@@ -225,11 +232,29 @@ public final class KafkaConsumer: Sendable {
         // Without a position yet the consumer starts from its committed offset, which is not
         // known here; such a partition counts once it has been read from.
         guard element.offset >= 0 else { continue }
-        total += Int(max(0, high - element.offset))
-        known = true
+        let partition = KafkaTopicPartition(
+          topic: String(cString: element.topic), partition: element.partition)
+        lags[partition] = Int(max(0, high - element.offset))
       }
-      return known ? total : nil
+      return lags
     } ?? nil
+  }
+
+  /// How many partitions `topic` has, as the brokers say (asks them; nil when they do not
+  /// answer within `timeoutMs` or do not know the topic).
+  public func partitionCount(of topic: String, timeoutMs: Int = 2_000) -> Int? {
+    var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+    // Locally known topics only: the subscribed ones, without listing the whole cluster.
+    let err = rd_kafka_metadata(client.handle, 0, nil, &metadata, Int32(clamping: timeoutMs))
+    guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return nil }
+    defer { rd_kafka_metadata_destroy(metadata) }
+    for i in 0..<Int(metadata.pointee.topic_cnt) {
+      let entry = metadata.pointee.topics[i]
+      if entry.err == RD_KAFKA_RESP_ERR_NO_ERROR, String(cString: entry.topic) == topic {
+        return Int(entry.partition_cnt)
+      }
+    }
+    return nil
   }
 
   /// For each partition, the first offset whose record's timestamp is at or after `timestampMs`,

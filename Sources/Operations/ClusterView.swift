@@ -58,7 +58,8 @@ public final class ClusterView: @unchecked Sendable {
   /// The latest report of every worker (by pool and instance), and the controller's latest
   /// recommendation per pool.
   private(set) var workers: [String: WorkerReport] = [:]
-  private(set) var scaling: [String: ScalingRecommendation] = [:]
+  /// The latest recommendation of each pool seen on hb.scaling.
+  public private(set) var scaling: [String: ScalingRecommendation] = [:]
   private(set) var billed = (cost: 0.0, requests: 0)
   private var apps: [String: AppStats] = [:]
   private var groups: [String: GroupStats] = [:]
@@ -245,6 +246,9 @@ public final class ClusterView: @unchecked Sendable {
     case .noWorkers: "no workers: start \(recommendation.desiredReplicas)"
     case .scaleUp: "add \(recommendation.replicasToAdd) replica(s)"
     case .scaleDown: "\(-recommendation.replicasToAdd) replica(s) may go"
+    case .partitionLimit:
+      "at \(recommendation.partitions ?? recommendation.desiredReplicas) partitions: "
+        + "\(recommendation.slotsPerReplicaNeeded ?? recommendation.slotsPerReplica) slots/replica"
     }
   }
 }

@@ -19,6 +19,11 @@ public final class DemoRun: Sendable {
     public var properties: [String: String] = [:]
     /// Serve `/metrics`, `/healthz` and `/readyz` for every part of the demo on this port.
     public var metricsPort: Int?
+    /// Run each service as its own process, as a deployment does (`--processes`).
+    public var processes = false
+    /// With `processes`: workers of one slot, one replica per pool at first, then as many as
+    /// hb.scaling asks for (`--autoscale`).
+    public var autoscale = false
 
     public init() {}
   }
@@ -66,6 +71,12 @@ public final class DemoRun: Sendable {
     let slots = sizing.cpuSlots(for: apps)
     Console.err(sizing.describe(apps: apps, scale: rateScale, chosen: settings.rateScale == nil))
     let baseline = try planner.plan(apps, algorithm: .batch)
+
+    if settings.processes {
+      return try await runAsProcesses(
+        broker: broker, common: common, topics: topics, planner: planner, apps: apps,
+        cpuSlots: slots.count, baseline: baseline)
+    }
 
     // The services, each on a thread of its own, all in this process.
     let log = ServiceLog()
@@ -124,18 +135,86 @@ public final class DemoRun: Sendable {
     return Summary(text: result.text, missing: result.missing)
   }
 
+  /// The demo with its services as processes on `broker`: the controller, the batcher and the
+  /// workers are `harmonybatch` processes given the profile and apps this demo planned with;
+  /// the workload and the accounting run here.
+  private func runAsProcesses(
+    broker: EmbeddedBroker, common: KafkaConfiguration, topics: PipelineTopics, planner: Planner,
+    apps: [App], cpuSlots: Int, baseline: Plan
+  ) async throws -> Summary {
+    var deploy = DemoDeployment.Settings()
+    deploy.bootstrap = broker.bootstrapServers
+    deploy.modelDirectory = settings.modelDirectory
+    deploy.cpuSlots = cpuSlots
+    deploy.autoscale = settings.autoscale
+    deploy.maxReplicas = [.cpu: cpuSlots, .gpu: 4]
+    deploy.properties = settings.properties
+    let processes = try DemoDeployment(settings: deploy, profile: planner.profile, apps: apps)
+    Console.err(
+      "demo: controller, batcher and workers as processes (logs in \(processes.directory))"
+        + (settings.autoscale
+          ? "; workers of one slot, one per pool at first, then as hb.scaling asks (at most "
+            + "\(cpuSlots) CPU replicas: this machine's cores, 4 GPU: the partitions)" : ""))
+    let summary = Mutex<DemoSummary?>(nil)
+    let workload = ClosureService("workload") { [self] context in
+      try processes.start()
+      defer { processes.stop() }
+      let result = try runWorkload(
+        context, common: common, topics: topics, apps: apps, baseline: baseline,
+        deployment: processes)
+      summary.withLock { $0 = result }
+    }
+    let group = ServiceGroup([workload], settings: .init(), log: PipelineLog(service: "demo"))
+    let code = await group.run(keepingAlive: broker)
+    guard var result = summary.withLock({ $0 }) else {
+      throw RunFailure(
+        "the demo did not finish (exit \(code)): " + group.failures.joined(separator: "; "))
+    }
+    result.failures = group.failures
+    return Summary(text: result.text, missing: result.missing)
+  }
+
+  /// Waits until every process of `deployment` is ready and, when it autoscales, until its pools
+  /// have the replicas hb.scaling asks for and have held them 5 s (at most 90 s in all).
+  private func settle(
+    _ deployment: DemoDeployment, view: ClusterView, context: ServiceContext
+  ) throws {
+    let deadline = ContinuousClock.now + .seconds(90)
+    var quietSince = ContinuousClock.now
+    while ContinuousClock.now < deadline, !context.isStopping {
+      view.read(forMs: 100)
+      let failures = deployment.failures
+      guard failures.isEmpty else {
+        throw RunFailure(failures.joined(separator: "; "))
+      }
+      if try deployment.follow(view.scaling, now: Date().timeIntervalSince1970) {
+        quietSince = .now
+      }
+      let asked = !deployment.settings.autoscale || view.scaling.count >= 1
+      if deployment.isReady, asked, ContinuousClock.now - quietSince >= .seconds(5) { return }
+    }
+    if context.isStopping { throw RunFailure("stopped before the pipeline was ready") }
+    guard deployment.isReady else {
+      throw RunFailure("the services were not ready within 90 s (logs in \(deployment.directory))")
+    }
+  }
+
   /// Sends the workload once every service is ready, waits for every outcome, and sums up.
   private func runWorkload(
     _ context: ServiceContext, common: KafkaConfiguration, topics: PipelineTopics, apps: [App],
-    baseline: Plan
+    baseline: Plan, deployment: DemoDeployment? = nil
   ) throws -> DemoSummary {
     guard context.waitUntilOthersReady(timeout: .seconds(60)) else {
       if context.isStopping { throw RunFailure("stopped before the pipeline was ready") }
       throw RunFailure(
         "not ready within 60 s: \(context.othersNotReady.joined(separator: ", "))")
     }
+    let view = try ClusterView(common: common, topics: topics)
+    if let deployment { try settle(deployment, view: view, context: context) }
     Console.err(
-      "demo: the controller published plan v1 on hb.plans; router, batcher and workers are up")
+      "demo: the controller published plan v1 on hb.plans; router, batcher and workers are up"
+        + (deployment.map { " (replicas: \($0.replicas(.cpu)) CPU, \($0.replicas(.gpu)) GPU)" }
+          ?? ""))
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
     defer { _ = producer.close() }
 
@@ -161,7 +240,7 @@ public final class DemoRun: Sendable {
     var generator = RequestGenerator(apps: apps, seed: settings.seed, idPrefix: "demo")
     let appsByID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var sent: [String: App] = [:]
-    let view = try ClusterView(common: common, topics: topics)
+    var sentAt: [String: Double] = [:]
     var lastView = ContinuousClock.now
     let started = ContinuousClock.now
     while !context.isStopping {
@@ -170,9 +249,13 @@ public final class DemoRun: Sendable {
       for request in generator.due(by: elapsed) {
         try producer.enqueue(request.message(topic: topics.requests))
         sent[request.id] = appsByID[request.app]
+        sentAt[request.id] = elapsed
       }
       _ = outcomes.poll()
       view.read(forMs: 1)
+      if let deployment {
+        try deployment.follow(view.scaling, now: Date().timeIntervalSince1970)
+      }
       if ContinuousClock.now - lastView >= .seconds(5) {
         lastView = .now
         // The live view, as 'harmonybatch watch' shows it.
@@ -201,11 +284,53 @@ public final class DemoRun: Sendable {
     guard let plan = view.plan else {
       throw RunFailure("no plan appeared on hb.plans: the controller did not publish one")
     }
-    return DemoSummary(
+    var summary = DemoSummary(
       apps: apps, sent: sent, outcomes: outcomes.outcomes, plan: plan, baseline: baseline,
       seconds: (ContinuousClock.now - started).seconds, failures: [],
       versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
       billed: view.billed)
+    if let deployment {
+      summary.deployment = Self.deploymentLines(
+        deployment, workloadStart: workloadStart, sent: sent, sentAt: sentAt,
+        outcomes: outcomes.outcomes)
+    }
+    return summary
+  }
+
+  /// The summary's lines on a deployment of processes: the replicas over time and, after the
+  /// last change, how many requests met their SLO.
+  static func deploymentLines(
+    _ deployment: DemoDeployment, workloadStart: Double, sent: [String: App],
+    sentAt: [String: Double], outcomes: [String: OutcomeReader.Outcome]
+  ) -> [String] {
+    var lines = [
+      "services as processes (logs in \(deployment.directory))"
+        + (deployment.settings.autoscale
+          ? "; one-slot workers autoscaled from hb.scaling" : ""),
+      "replicas over time (s from the workload's start): "
+        + deployment.history(since: workloadStart),
+    ]
+    guard deployment.settings.autoscale else { return lines }
+    let last = (deployment.changes.map(\.time).max() ?? workloadStart) - workloadStart
+    let after = sent.keys.filter { (sentAt[$0] ?? 0) >= last }
+    let within = after.filter { outcomes[$0]?.sloMet == true }.count
+    var perApp: [String: (Int, Int)] = [:]
+    for id in after {
+      guard let app = sent[id]?.id else { continue }
+      perApp[app, default: (0, 0)].0 += outcomes[id]?.sloMet == true ? 1 : 0
+      perApp[app, default: (0, 0)].1 += 1
+    }
+    let worst = perApp.map { ($0.key, Double($0.value.0) / Double(max(1, $0.value.1))) }
+      .min { $0.1 < $1.1 }
+    lines.append(
+      String(
+        format:
+          "after the last replica change (%+.1f s): %d of %d requests within SLO (%.2f %%); "
+          + "the lowest app %@ at %.2f %%",
+        last, within, after.count,
+        after.isEmpty ? 100 : Double(within) / Double(after.count) * 100, worst?.0 ?? "-",
+        (worst?.1 ?? 1) * 100))
+    return lines
   }
 }
 

@@ -21,6 +21,8 @@ public struct DemoSummary: Sendable {
   public let pools: String
   /// What the workers billed, over the requests they ran.
   public let billed: (cost: Double, requests: Int)
+  /// How the services ran, when as separate processes (`demo --processes`): lines for the end.
+  public var deployment: [String] = []
 
   /// Versions published after the first `warmUp` seconds of the workload.
   public func versionsAfter(_ warmUp: Double) -> Int {
@@ -112,6 +114,7 @@ public struct DemoSummary: Sendable {
     if plan.modelEstimated {
       lines.append("(the minilm profile's CPU part is measured here; its GPU part is estimated)")
     }
+    if !deployment.isEmpty { lines += [""] + deployment }
     for failure in failures { lines.append("service failure: \(failure)") }
     return lines.joined(separator: "\n")
   }

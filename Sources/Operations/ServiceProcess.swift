@@ -119,6 +119,11 @@ public final class ServiceProcess: @unchecked Sendable {  // mutated from the su
     return worst
   }
 
+  /// Whether its log (all instances) contains `text`.
+  public func logContains(_ text: String) -> Bool {
+    ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains(text)
+  }
+
   /// The last lines of its log.
   public func tail(_ lines: Int = 5) -> String {
     let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""

@@ -9,20 +9,31 @@ public struct BatchItem: Sendable {
   public var offset: Int64
   public var value: [UInt8]?
   public var headers: [KafkaHeader]
+  /// When the batcher read it (seconds since the epoch; 0: not known): its time before the
+  /// batcher (producer → broker → router → hb.grouped → batcher) is this less its arrival.
+  public var received: Double
 
-  public init(source: KafkaTopicPartition, offset: Int64, value: [UInt8]?, headers: [KafkaHeader]) {
+  public init(
+    source: KafkaTopicPartition, offset: Int64, value: [UInt8]?, headers: [KafkaHeader],
+    received: Double = 0
+  ) {
     self.source = source
     self.offset = offset
     self.value = value
     self.headers = headers
+    self.received = received
   }
 
   var coordinates: String { "\(source.topic)/\(source.partition)/\(offset)" }
 }
 
 extension ReadyBatch where Item == BatchItem {
-  /// The batch as a message for its function's topic, keyed by group. Written by hand (the same
-  /// object `BatchMessage` decodes): this runs once per batch on the hot path.
+  /// The batch as a message for its function's topic, keyed by its own batch id: batches need no
+  /// order, so the key's hash spreads one group's batches over every partition of the topic and
+  /// every member of the worker group shares every group's load (keyed by group, a hot group's
+  /// batches would all sit on one partition, read by one replica however many there are).
+  /// Written by hand (the same object `BatchMessage` decodes): this runs once per batch on the
+  /// hot path.
   public func message(id: String, batcher: String, topics: PipelineTopics) -> KafkaProducerMessage {
     var json = JSONBytes(
       capacity: 320 + requests.reduce(0) { $0 + 160 + ($1.item.value?.count ?? 0) * 4 / 3 })
@@ -56,6 +67,14 @@ extension ReadyBatch where Item == BatchItem {
     json.key("group")
     json.string(spec.key.group)
     json.raw(",")
+    let intake = requests.reduce(-1.0) {
+      $1.item.received > 0 ? max($0, $1.item.received - $1.arrival) : $0
+    }
+    if intake >= 0 {
+      json.key("intake_ms")
+      json.number((intake * 1000 * 1000).rounded() / 1000)
+      json.raw(",")
+    }
     json.key("latency_max_ms")
     json.number(spec.latencyMax * 1000)
     json.raw(",")
@@ -119,7 +138,7 @@ extension ReadyBatch where Item == BatchItem {
     }
     json.raw("]}")
     return KafkaProducerMessage(
-      topic: topics.batches(for: spec.function.kind), key: Array(spec.key.group.utf8),
+      topic: topics.batches(for: spec.function.kind), key: Array(id.utf8),
       value: json.bytes, headers: [], timestampMs: Int64((flushedAt * 1000).rounded()))
   }
 }

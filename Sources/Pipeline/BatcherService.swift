@@ -145,7 +145,7 @@ public struct BatcherService: PipelineService {
         timeout: max(0, grouped.timeoutMs / 1000 - settings.flushMargin.seconds),
         item: BatchItem(
           source: record.topicPartition, offset: record.offset, value: record.value,
-          headers: record.headers),
+          headers: record.headers, received: now),
         bytes: RecordLimits.batchBytes(
           payload: record.value?.count ?? 0, id: grouped.requestID.utf8.count,
           app: grouped.app.utf8.count, source: record.topic.utf8.count + 24,

@@ -29,6 +29,15 @@ final class SlotQueue: @unchecked Sendable {
     return entries.count - head
   }
 
+  /// Records waiting, by partition.
+  var countsByPartition: [KafkaTopicPartition: Int] {
+    condition.lock()
+    defer { condition.unlock() }
+    var counts: [KafkaTopicPartition: Int] = [:]
+    for entry in entries[head...] { counts[entry.record.topicPartition, default: 0] += 1 }
+    return counts
+  }
+
   func put(_ entry: Entry) {
     condition.lock()
     entries.append(entry)

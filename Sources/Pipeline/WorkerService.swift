@@ -34,6 +34,8 @@ public struct WorkerService: PipelineService {
     public var reportInterval: Duration = .seconds(1)
     /// Where the worker counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
+    /// What to do with a request that can no longer meet its SLO when its batch starts.
+    public var latePolicy = WorkerLatePolicy.shed
 
     public init() {}
 
@@ -66,6 +68,7 @@ public struct WorkerService: PipelineService {
     let usage = Mutex(SlotUsage(slots: slots, start: clock.now()))
     let requests = Atomic<Int>(0)
     let firstError = Mutex<Error?>(nil)
+    let floor = Mutex(InferenceFloor())
     let running = DispatchGroup()
     for slot in 0..<slots {
       running.enter()
@@ -79,10 +82,12 @@ public struct WorkerService: PipelineService {
           settings.telemetry?.observe(.slotWait, max(0, started - entry.received))
           var held = 0
           do {
-            held = try process(
+            let outcome = try process(
               entry.record, io: io, clock: clock, received: entry.received, started: started,
-              alreadyDone: entry.alreadyDone)
+              floor: floor, alreadyDone: entry.alreadyDone)
+            held = outcome.ran
             requests.add(held, ordering: .relaxed)
+            if outcome.shed > 0 { usage.withLock { $0.shed(outcome.shed) } }
           } catch {
             firstError.withLock { $0 = $0 ?? error }
           }
@@ -96,6 +101,7 @@ public struct WorkerService: PipelineService {
     var batches = 0
     var lastReport = clock.now()
     var ledger = RecoveryLedger()
+    var topicPartitions = TopicPartitionCount(topic: settings.topics.batches(for: settings.kind))
     try io.run {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
@@ -120,7 +126,9 @@ public struct WorkerService: PipelineService {
             ledger.merge(
               try io.recover(
                 partitions, common: common,
-                outputs: [settings.topics.results, settings.topics.deadLetter],
+                outputs: [
+                  settings.topics.results, settings.topics.deadLetter, settings.topics.late,
+                ],
                 sources: Self.recoverySources))
           })
         if let record {
@@ -134,7 +142,9 @@ public struct WorkerService: PipelineService {
         let now = clock.now()
         if settings.reportInterval > .zero, now - lastReport >= settings.reportInterval.seconds {
           lastReport = now
-          try report(usage.withLock { $0.close(at: now) }, backlog: queue.count, io: io)
+          try report(
+            usage.withLock { $0.close(at: now) }, queue: queue,
+            topicPartitions: topicPartitions.value(io.consumer, now: now), io: io)
         }
       }
     } drain: {
@@ -142,6 +152,12 @@ public struct WorkerService: PipelineService {
       let left = queue.close()
       running.wait()
       if left > 0 { log.info("\(left) batches read but not started are left to the group") }
+      if settings.reportInterval > .zero {
+        // The last report says the worker is leaving, so its slots stop counting at once.
+        try? report(
+          usage.withLock { $0.close(at: clock.now()) }, queue: queue,
+          topicPartitions: topicPartitions.known, io: io, leaving: true)
+      }
       return firstError.withLock { $0 }
     } stopped: {
       log.info(
@@ -150,9 +166,20 @@ public struct WorkerService: PipelineService {
     }
   }
 
-  /// Publishes the window's report on hb.workers.
-  private func report(_ window: SlotUsage.Window, backlog: Int, io: StageIO) throws {
-    let lag = io.consumer.lag()
+  /// Publishes the window's report on hb.workers: the slots, how busy they were, and each
+  /// partition held with its batches waiting and its records not read.
+  private func report(
+    _ window: SlotUsage.Window, queue: SlotQueue, topicPartitions: Int?, io: StageIO,
+    leaving: Bool = false
+  ) throws {
+    let waiting = queue.countsByPartition
+    let lags = leaving ? [:] : io.consumer.lagByPartition() ?? [:]
+    let held = leaving ? [] : io.consumer.assignment()
+    let backlog = waiting.values.reduce(0, +)
+    let lag: Int? = held.isEmpty ? 0 : lags.isEmpty ? nil : lags.values.reduce(0, +)
+    let partitions = held.map {
+      WorkerReport.PartitionLoad(partition: $0.partition, backlog: waiting[$0] ?? 0, lag: lags[$0])
+    }
     if let lag {
       settings.telemetry?.set(.consumerLag, Double(lag), labels: ["group": settings.group])
     }
@@ -166,7 +193,8 @@ public struct WorkerService: PipelineService {
       windowStartMs: (window.start * 1000).rounded(), windowEndMs: (window.end * 1000).rounded(),
       busySlots: window.busySlots, batches: window.batches, requests: window.requests,
       queueWaitMs: Percentiles.of(window.queueWaits.map { $0 * 1000 }), backlog: backlog,
-      lag: lag)
+      lag: lag, shed: window.shed, partitions: partitions, topicPartitions: topicPartitions,
+      leaving: leaving ? true : nil)
     try io.produce(
       KafkaProducerMessage(
         topic: settings.topics.workers, key: Array(settings.instance.utf8),
@@ -174,8 +202,8 @@ public struct WorkerService: PipelineService {
       sources: [])
   }
 
-  /// Results name their batch in `hb-source`, a request's dead letter in `hb-batch-source`, a
-  /// batch refused whole in `hb-source`.
+  /// Results name their batch in `hb-source`, a request's dead letter or late record in
+  /// `hb-batch-source`, a batch refused whole in `hb-source`.
   static let recoverySources: RecoveryLedger.Sources = { record in
     if let batch = record.headerText(HeaderName.batchSource) {
       return [(batch, record.headerText(HeaderName.requestID))]
@@ -185,17 +213,17 @@ public struct WorkerService: PipelineService {
     return [(source, record.headerText(HeaderName.error) == nil ? record.keyString : nil)]
   }
 
-  /// Runs one batch record; returns how many requests it held. `alreadyDone`: what a run before
-  /// a restart produced from it (request ids; empty: the batch was refused whole) — not done
-  /// again.
+  /// Runs one batch record; returns how many requests it ran and how many it shed as late.
+  /// `alreadyDone`: what a run before a restart produced from it (request ids; empty: the batch
+  /// was refused whole) — not done again.
   private func process(
     _ record: KafkaRecord, io: StageIO, clock: PipelineClock, received: Double, started: Double,
-    alreadyDone: Set<String>? = nil
-  ) throws -> Int {
+    floor: borrowing Mutex<InferenceFloor>, alreadyDone: Set<String>? = nil
+  ) throws -> (ran: Int, shed: Int) {
     let source = [(record.topicPartition, record.offset)]
     if let alreadyDone, alreadyDone.isEmpty {
       try io.produce([], sources: source)
-      return 0
+      return (0, 0)
     }
     let batch: BatchMessage
     do {
@@ -207,7 +235,7 @@ public struct WorkerService: PipelineService {
           detail: error is BatchMessage.InvalidBatch
             ? "the batch is refused: \(error)" : "the batch is not valid JSON: \(error)",
           topic: settings.topics.deadLetter), sources: source)
-      return 0
+      return (0, 0)
     }
     var payloads: [[UInt8]] = []
     var messages: [KafkaProducerMessage] = []
@@ -221,7 +249,17 @@ public struct WorkerService: PipelineService {
           + "requests done before (\(ids.filter(alreadyDone.contains).joined(separator: ","))); "
           + "running \(ids.filter { !alreadyDone.contains($0) }.joined(separator: ","))")
     }
-    for request in batch.requests where !(alreadyDone?.contains(request.id) ?? false) {
+    let pending = batch.requests.filter { !(alreadyDone?.contains($0.id) ?? false) }
+    let verdict = LateShedding.verdict(
+      requests: pending.map { (Double($0.arrivalMs) / 1000, $0.sloMs / 1000, $0.late) },
+      started: started, floor: floor.withLock { $0.seconds(for: batch.function) },
+      policy: settings.latePolicy)
+    for (index, lateBy) in verdict.shed {
+      shed(
+        into: &messages, replies: &replies, pending[index], batch: batch, lateBy: lateBy,
+        batchSource: record.coordinates)
+    }
+    for request in verdict.run.map({ pending[$0] }) {
       guard let payload = Data(base64Encoded: request.payload) else {
         deadLetter(
           into: &messages, replies: &replies,
@@ -279,7 +317,10 @@ public struct WorkerService: PipelineService {
       settings.telemetry?.observe(.requestLatency, latency / 1000, labels: ["app": request.app])
     }
     let seconds = finished - started
-    settings.telemetry?.observe(.inference, seconds, labels: ["backend": backend.name])
+    if !payloads.isEmpty {
+      settings.telemetry?.observe(.inference, seconds, labels: ["backend": backend.name])
+      floor.withLock { $0.observe(batch.function, seconds: seconds) }
+    }
     // The batch the function really ran: payloads the backend refused were not part of it.
     let ran = outputs.filter {
       if case .failed = $0 { return false }
@@ -292,10 +333,13 @@ public struct WorkerService: PipelineService {
       endToEndMs: endToEnd, worker: settings.instance, workerGroup: settings.group,
       flushedMs: batch.flushedAtMs, receivedMs: received * 1000, startedMs: started * 1000,
       finishedMs: finished * 1000, publishedMs: published * 1000,
-      billedCost: billedCost(batch.function, seconds: seconds, batch: ran))
+      billedCost: billedCost(batch.function, seconds: seconds, batch: ran),
+      intakeMs: batch.intakeMs)
     // The controller refuses feedback it cannot trust; so does its author.
     let checks = feedback.checks
-    if checks.isValid {
+    if ran == 0 {
+      // Nothing ran (every request shed, refused or done before): no invocation to learn from.
+    } else if checks.isValid {
       messages.append(
         KafkaProducerMessage(
           topic: settings.topics.feedback, key: Array(batch.group.utf8),
@@ -304,7 +348,37 @@ public struct WorkerService: PipelineService {
       log.warning("no feedback for batch \(batch.batchID): \(checks.summary)")
     }
     try io.produce(messages, replies: replies, sources: source)
-    return batch.requests.count
+    return (runnable.count, verdict.shed.count)
+  }
+
+  /// A late record for one request of a batch that a slot started too late for its SLO
+  /// (`WorkerLatePolicy.shed`): its payload, its carried headers, the reason and how late it
+  /// would at least have been, and its reply when it asked for one.
+  private func shed(
+    into messages: inout [KafkaProducerMessage], replies: inout [KafkaProducerMessage],
+    _ request: BatchMessage.Request, batch: BatchMessage, lateBy: Double, batchSource: String
+  ) {
+    settings.telemetry?.add(.lateRequests, labels: ["app": request.app])
+    let headers = [
+      KafkaHeader(key: HeaderName.lateReason, value: Array(LateRecord.queuedPastSLO.utf8)),
+      KafkaHeader(key: HeaderName.lateBy, value: Array(LateRecord.milliseconds(lateBy).utf8)),
+      KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
+      KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),
+      KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
+      KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
+      KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
+    ]
+    let message = RecordLimits.fitting(
+      KafkaProducerMessage(
+        topic: settings.topics.late, key: Array(request.app.utf8),
+        value: Data(base64Encoded: request.payload).map(Array.init) ?? Array(request.payload.utf8),
+        headers: request.kafkaHeaders + headers, timestampMs: request.arrivalMs))
+    messages.append(message)
+    if let reply = Reply.message(
+      for: message, outcome: .late, fallbackID: request.id, topics: settings.topics)
+    {
+      replies.append(reply)
+    }
   }
 
   private func billedCost(_ function: FunctionConfig, seconds: Double, batch: Int) -> Double? {

@@ -26,6 +26,7 @@ extension FeedbackMessage {
     for (index, latency) in endToEndMs.enumerated().prefix(FieldBounds.batchSize.upperBound) {
       checks.number(latency, "end_to_end_ms[\(index)]", in: 0...86_400_000)
     }
+    if let intakeMs { checks.number(intakeMs, "intake_ms", in: 0...86_400_000) }
     let received = receivedMs ?? startedMs
     let published = publishedMs ?? finishedMs
     for (name, time) in [
@@ -82,8 +83,27 @@ extension WorkerReport {
     var checks = FieldChecks()
     checks.text(worker, "worker")
     checks.text(group, "group")
-    checks.integer(slots, "slots", in: 1...100_000)
+    // What `worker --concurrency` accepts: a report claiming more is not a worker of ours.
+    checks.integer(slots, "slots", in: 1...WorkerReport.maxSlots)
     if let cores { checks.integer(cores, "cores", in: 1...100_000) }
+    if let shed { checks.integer(shed, "shed", in: 0...1_000_000_000) }
+    if let topicPartitions {
+      checks.integer(topicPartitions, "topic_partitions", in: 1...WorkerReport.maxPartitions)
+    }
+    if let partitions {
+      checks.integer(partitions.count, "partitions", in: 0...WorkerReport.maxPartitions)
+      checks.require(
+        Set(partitions.map(\.partition)).count == partitions.count, "a partition is listed twice")
+      for load in partitions.prefix(WorkerReport.maxPartitions) {
+        checks.integer(
+          Int(load.partition), "a partition",
+          in: 0...((topicPartitions ?? WorkerReport.maxPartitions) - 1))
+        checks.integer(load.backlog, "backlog of partition \(load.partition)", in: 0...backlog)
+        if let lag = load.lag {
+          checks.integer(lag, "lag of partition \(load.partition)", in: 0...Int(Int32.max))
+        }
+      }
+    }
     checks.number(windowStartMs, "window_start_ms", in: epochMilliseconds)
     checks.number(windowEndMs, "window_end_ms", in: epochMilliseconds)
     checks.require(windowEndMs >= windowStartMs, "window_end_ms is before window_start_ms")
@@ -116,6 +136,7 @@ extension BatchMessage {
     checks.integer(batchSize, "batch_size", in: FieldBounds.batchSize)
     checks.number(flushedAtMs, "flushed_at_ms", in: epochMilliseconds)
     checks.number(latencyMaxMs, "latency_max_ms", in: FieldBounds.milliseconds)
+    if let intakeMs { checks.number(intakeMs, "intake_ms", in: 0...86_400_000) }
     checks.integer(requests.count, "requests", in: FieldBounds.batchSize)
     for (index, request) in requests.enumerated().prefix(FieldBounds.batchSize.upperBound) {
       let name = "requests[\(index)]"

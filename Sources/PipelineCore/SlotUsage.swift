@@ -12,6 +12,8 @@ public struct SlotUsage: Sendable {
     public var queueWaits: [Double]
     public var batches: Int
     public var requests: Int
+    /// Requests shed as late (`WorkerLatePolicy.shed`).
+    public var shed: Int = 0
   }
 
   /// Slots now (a pool may grow or shrink).
@@ -22,6 +24,7 @@ public struct SlotUsage: Sendable {
   private var waits: [Double] = []
   private var batches = 0
   private var requests = 0
+  private var shedRequests = 0
 
   public init(slots: Int, start: Double) {
     self.slots = slots
@@ -45,6 +48,11 @@ public struct SlotUsage: Sendable {
     requests += count
   }
 
+  /// A slot shed `count` requests of the batch it took.
+  public mutating func shed(_ count: Int) {
+    shedRequests += max(0, count)
+  }
+
   /// Ends the window at `now` and starts the next.
   public mutating func close(at now: Double) -> Window {
     var busyInWindow = busy
@@ -52,8 +60,9 @@ public struct SlotUsage: Sendable {
     let length = max(now - windowStart, 1e-9)
     let window = Window(
       start: windowStart, end: now, busySlots: min(Double(slots), busyInWindow / length),
-      queueWaits: waits, batches: batches, requests: requests)
+      queueWaits: waits, batches: batches, requests: requests, shed: shedRequests)
     windowStart = now
+    shedRequests = 0
     busy = 0
     waits = []
     batches = 0

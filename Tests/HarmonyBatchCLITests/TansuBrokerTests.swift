@@ -7,7 +7,8 @@ import Testing
 /// ApiVersions reply). The topics are created through the CreateTopics API (`harmonybatch
 /// topics`); controller, batcher (router inside), a CPU and a GPU worker run as processes;
 /// requests come from kcat and from the Python client; every one ends exactly once as a result,
-/// a dead letter or a late record.
+/// a dead letter or a late record. The CPU pool is three workers of one slot each: the hot app's
+/// batches (one group, batch 1) are spread over the partitions, so every replica runs some.
 @Suite(.serialized) struct TansuBrokerTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
@@ -54,7 +55,8 @@ import Testing
     let apps = FileManager.default.temporaryDirectory
       .appendingPathComponent("hb-tansu-apps-\(UUID().uuidString).json").path
     try Data(
-      #"{"apps":[{"id":"a1","slo_ms":2000,"rate":20},{"id":"a2","slo_ms":3000,"rate":20}]}"#.utf8
+      (#"{"apps":[{"id":"a1","slo_ms":2000,"rate":20},{"id":"a2","slo_ms":3000,"rate":20},"#
+        + #"{"id":"hot","slo_ms":400,"rate":4}]}"#).utf8
     ).write(to: URL(fileURLWithPath: apps))
     defer { try? FileManager.default.removeItem(atPath: apps) }
     // Tansu answers a fetch on a timer, not when records arrive: a short wait (README).
@@ -62,20 +64,28 @@ import Testing
       "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000", "--property",
       "consumer.fetch.wait.max.ms=20",
     ]
-    let services = [
+    let stages = [
       try ChildProcess(
         harmonybatchPath, ["controller", "--model", "VGG19", "--apps", apps] + common,
         environment: environment),
       try ChildProcess(
         harmonybatchPath, ["batcher", "--model", "VGG19"] + common, environment: environment),
+    ]
+    // Three one-slot CPU replicas in hb-workers-cpu (the plan puts the hot app alone on CPU).
+    let cpuWorkers = try (1...3).map { _ in
       try ChildProcess(
         harmonybatchPath,
-        ["worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19"] + common,
-        environment: environment),
-      try ChildProcess(
-        harmonybatchPath, ["worker", "--kind", "gpu", "--model", "VGG19"] + common,
-        environment: environment),
-    ]
+        [
+          "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
+          "--concurrency", "1",
+        ] + common, environment: environment)
+    }
+    let services =
+      stages + cpuWorkers + [
+        try ChildProcess(
+          harmonybatchPath, ["worker", "--kind", "gpu", "--model", "VGG19"] + common,
+          environment: environment)
+      ]
     defer {
       for service in services {
         service.signal(SIGTERM)
@@ -113,6 +123,16 @@ import Testing
       })
     #expect(summary["replies"] as? Int == 50)
     #expect(summary["traceparent_intact"] as? Int == 50)
+    // 40 of the hot app, whose group runs on the one-slot CPU replicas.
+    let (hotStatus, hotOutput, hotError) = try runToCompletion(
+      "/usr/bin/env",
+      [
+        "python3",
+        Self.root.appendingPathComponent("Deploy/clients/python/harmonybatch_client.py")
+          .path, "--bootstrap", bootstrap, "--app", "hot", "--slo-ms", "400", "--count", "40",
+        "--rate", "4", "--timeout", "90", "--property", "session.timeout.ms=6000",
+      ], timeout: .seconds(180), environment: environment)
+    #expect(hotStatus == 0, "\(hotOutput) \(hotError)")
 
     // Every request ends exactly once: results are keyed by request id; late records and dead
     // letters name theirs in hb-request-id.
@@ -135,11 +155,34 @@ import Testing
           topic == "hb.results" ? record["key"] as? String : headers["hb-request-id"] as? String
         if let id { ended[id, default: 0] += 1 }
       }
-      return ended.count >= 70
+      return ended.count >= 110
     }
-    #expect(counted, "\(ended.count) of 70 ended: \(ended.keys.sorted())")
+    #expect(counted, "\(ended.count) of 110 ended: \(ended.keys.sorted())")
     for index in 0..<20 { #expect(ended["kcat-\(index)"] == 1, "kcat-\(index)") }
-    #expect(ended.count == 70)
+    #expect(ended.count == 110)
     #expect(ended.values.allSatisfy { $0 == 1 }, "ended twice: \(ended.filter { $0.value > 1 })")
+
+    // Every CPU replica ran some of the hot group's batches (keyed by group they would all sit
+    // on one partition, run by one replica).
+    let (_, feedback, _) = try runToCompletion(
+      harmonybatchPath,
+      [
+        "consume", "--bootstrap", bootstrap, "--topic", "hb.feedback", "--idle-exit-ms", "3000",
+        "--log-level", "error",
+      ], environment: environment)
+    var batchesByWorker: [String: Int] = [:]
+    for line in feedback {
+      guard
+        let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        let value = record["value"] as? [String: Any]
+          ?? (record["value"] as? String).flatMap({
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+          }),
+        value["worker_group"] as? String == "hb-workers-cpu",
+        let worker = value["worker"] as? String
+      else { continue }
+      batchesByWorker[worker, default: 0] += 1
+    }
+    #expect(batchesByWorker.count == 3, "CPU batches by replica: \(batchesByWorker)")
   }
 }

@@ -30,7 +30,8 @@ import Testing
       dueAt: 1_795_000_000.4, lateIDs: ["id-1\n\t\u{1}"])
     let message = batch.message(id: "b-1", batcher: "host-1", topics: PipelineTopics())
     #expect(message.topic == "hb.batches.gpu")
-    #expect(message.key == Array("solo:ap\"p\\1:250".utf8))
+    // Keyed by its own id, so one group's batches spread over every partition.
+    #expect(message.key == Array("b-1".utf8))
     let decoded = try BatchMessage.decode(message.value ?? [])
     #expect(decoded.batchID == "b-1")
     #expect(decoded.group == spec.key.group)

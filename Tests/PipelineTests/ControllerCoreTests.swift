@@ -345,24 +345,25 @@ extension ControllerCoreTests {
     func demand(_ offered: Double) -> [FunctionConfig.Kind: PoolDemand] {
       [.cpu: PoolDemand(kind: .cpu, batchesPerSecond: offered * 10, offeredSlots: offered)]
     }
-    // 3 busy slots at 50 %: 6 needed, 4 there.
+    // 3 busy slots at 50 % with the 10 % margin: 6.6 wanted, 4 there.
     var up = scaler.recommend(
       demand: demand(3), pools: pool(slots: 4, busy: 3), planVersion: 1,
       topics: PipelineTopics(), now: 0)
-    #expect(up[0].status == .scaleUp && up[0].desiredReplicas == 6)
+    #expect(up[0].status == .scaleUp && up[0].desiredReplicas == 7)
     // The load drops to 1 slot: held (not a scale-down) until the need stayed low for 60 s.
     for second in 1...59 {
       up = scaler.recommend(
-        demand: demand(1), pools: pool(slots: 6, busy: 1), planVersion: 1,
+        demand: demand(1), pools: pool(slots: 7, busy: 1), planVersion: 1,
         topics: PipelineTopics(), now: Double(second))
       #expect(up[0].status == .ok, "second \(second): \(up[0].status)")
     }
     for second in 60...70 {
       up = scaler.recommend(
-        demand: demand(1), pools: pool(slots: 6, busy: 1), planVersion: 1,
+        demand: demand(1), pools: pool(slots: 7, busy: 1), planVersion: 1,
         topics: PipelineTopics(), now: Double(second))
     }
-    #expect(up[0].status == .scaleDown && up[0].desiredReplicas == 2)
+    // 1 busy slot × 1.1 / 0.5 = 2.2: three replicas.
+    #expect(up[0].status == .scaleDown && up[0].desiredReplicas == 3)
   }
 
   /// A worker back from a restart drains the batches that waited for it: slot waits and a

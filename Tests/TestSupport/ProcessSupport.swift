@@ -72,6 +72,19 @@ public final class ChildProcess: @unchecked Sendable {
     return output
   }
 
+  /// Waits until a line of standard error contains `text` (or the timeout passes, or the process
+  /// ends); returns whether one did.
+  @discardableResult
+  public func waitForError(containing text: String, timeout: Duration = .seconds(30)) -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+      if standardError.contains(text) { return true }
+      if !process.isRunning { break }
+      Thread.sleep(forTimeInterval: 0.02)
+    }
+    return standardError.contains(text)
+  }
+
   public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
   /// Waits for exit and returns the exit status (or the signal number for a killed process).

@@ -29,8 +29,18 @@ public struct ControllerCore: Sendable {
     /// Plans are made with every maximum latency this much higher than the model says (0: as the
     /// model says; risk is judged on measured batches with statistical tests, not on re-costing).
     public var maxMargin = 0.0
-    /// A worker silent this long has left its pool (seconds).
+    /// A worker silent this long (and for three of its report intervals) has left its pool
+    /// (seconds).
     public var workerStaleAfter = 5.0
+    /// Worker pools besides `hb-workers-cpu` and `hb-workers-gpu` (`worker --group`) whose
+    /// reports count; reports from any other consumer group are refused.
+    public var workerGroups: Set<String> = []
+    /// The batch topics' partition counts as the controller read them, for pools whose workers
+    /// have not said yet (the workers' own count wins).
+    public var batchPartitions: [FunctionConfig.Kind: Int] = [:]
+    /// The most requests per second one router can count (a rates report claiming more is
+    /// bounded to it): far above what a router stage passes on one core.
+    public var maxRouterRate = 200_000.0
     /// How long a cheaper plan waits for the pools to have its slots before it is given up
     /// (seconds; it is found again at the next re-plan).
     public var capacityWait = 120.0
@@ -113,7 +123,8 @@ public struct ControllerCore: Sendable {
     risk = PlanRisk(tolerance: settings.policy.riskTolerance)
     policy = settings.policy
     transport = settings.transport
-    pools = WorkerPools(staleAfter: settings.workerStaleAfter)
+    pools = WorkerPools(
+      staleAfter: settings.workerStaleAfter, extraGroups: settings.workerGroups)
     scaler = settings.scaler
     known = Dictionary(settings.apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     ratesInForce = Dictionary(
@@ -163,9 +174,23 @@ public struct ControllerCore: Sendable {
       return []
     }
     var directives: [Directive] = []
+    // A router cannot count more than it can read in its window (a window under a second counts
+    // as one): a report claiming more is bounded, not believed.
+    let window = max(1, (report.windowEndMs - report.windowStartMs) / 1000)
+    let most = Int(min(1e9, settings.maxRouterRate * window))
+    let total = report.apps.values.reduce(0) { $0 + $1.requests }
+    if total > most {
+      directives.append(
+        .log(
+          .warning,
+          "rates report of router \(report.router) claims \(total) requests in \(window) s, more "
+            + "than a router counts (\(Int(settings.maxRouterRate))/s); scaled down to \(most)"))
+    }
+    let scale = total > most ? Double(most) / Double(total) : 1
     for (app, count) in report.apps.sorted(by: { $0.key < $1.key }) {
+      let requests = scale < 1 ? Int(Double(count.requests) * scale) : count.requests
       rates.record(
-        app: app, count: count.requests, backlog: count.backlog ?? 0,
+        app: app, count: requests, backlog: min(count.backlog ?? 0, requests),
         from: report.windowStartMs / 1000, to: report.windowEndMs / 1000)
       if known[app] == nil, count.sloMs > 0, count.sloMs.isFinite {
         known[app] = App(id: app, slo: count.sloMs / 1000, rate: 0)
@@ -192,7 +217,7 @@ public struct ControllerCore: Sendable {
   public mutating func receive(workers report: WorkerReport, at now: Double) {
     let checks = report.checks
     guard checks.isValid else { return refuse("workers", checks) }
-    pools.record(report, at: now)
+    if let refusal = pools.record(report, at: now) { refuse("workers", detail: refusal) }
   }
 
   // MARK: Deciding
@@ -559,7 +584,7 @@ public struct ControllerCore: Sendable {
     }
     let recommendations = scaler.recommend(
       demand: demand, pools: pools.pools(now: now), planVersion: version,
-      topics: settings.topics, now: now)
+      topics: settings.topics, now: now, partitions: settings.batchPartitions)
     var directives: [Directive] = []
     var changed = false
     for recommendation in recommendations {
@@ -572,7 +597,7 @@ public struct ControllerCore: Sendable {
       case .noWorkers where now - (firstTick ?? now) < settings.workerStaleAfter:
         // Workers report every second or so: give them the time to before warning.
         break
-      case .scaleUp, .noWorkers:
+      case .scaleUp, .noWorkers, .partitionLimit:
         directives.append(
           .log(.warning, "pool \(recommendation.summary): \(recommendation.reason)"))
       case .ok, .idle, .scaleDown:

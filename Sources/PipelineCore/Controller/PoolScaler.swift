@@ -2,15 +2,24 @@ import Foundation
 import Planner
 
 /// Works out the scaling recommendation of each pool from the plan's demand and the pools'
-/// reports (pure):
-/// - needed slots = the larger of the plan's offered load and the busy slots measured (averaged
-///   over `busyWindow`), each over the target utilisation; a saturated pool (its slots 90 % busy
-///   over that window, and a slot wait past `saturationWaitMs` at the 95th percentile or more
-///   batches waiting than it has slots) needs at least one replica more than it has, whatever
-///   the model says;
-/// - scaling up is recommended at once; scaling down only when the need stayed below the pool for
-///   a whole `scaleDownWindow` (the largest need in the window decides; never in the first
-///   window a pool is seen), so a lull does not flap the pool.
+/// reports (pure). One rule, with hysteresis on both sides, turns them into a status and a
+/// desired replica count that an autoscaler can follow:
+/// - load = the larger of the plan's offered load and the busy slots measured (averaged over
+///   `busyWindow`); the slots wanted = load × (1 + `hysteresis`) / `targetUtilisation`, and the
+///   replicas wanted the fewest that give them with the partitions as they are
+///   (`PoolCapacity`: a replica holding k of P partitions gets k/P of the batches), never more
+///   than the partitions;
+/// - up, at once, when the load passes the target utilisation of what the desired replicas give
+///   by more than `hysteresis`, or when the pool is saturated (its slots 90 % busy, or a replica
+///   full while the others idle, and a slot wait past `saturationWaitMs` at the 95th percentile
+///   or more batches waiting than it has slots: at least one replica more than it has);
+/// - down only when the replicas wanted stayed below the desired count for a whole
+///   `scaleDownWindow` (to the most wanted in it; never in the first window a pool is seen);
+/// - otherwise the desired count holds, whatever the replicas reporting do: a replica joining or
+///   leaving changes the status (scale-up → ok), never the target;
+/// - when one replica per partition cannot give the slots wanted, the status is
+///   `partition-limit`: desired = the partitions, and the recommendation says how many slots per
+///   replica (or partitions) would do.
 public struct PoolScaler: Sendable {
   public var targetUtilisation: Double
   public var scaleDownWindow: Double
@@ -20,14 +29,21 @@ public struct PoolScaler: Sendable {
   /// Seconds of worker reports the measured busy slots are averaged over (one window of a
   /// second is noisy; a rise past saturation still shows at once through the slot waits).
   public var busyWindow: Double
-  /// How far past the target utilisation the load must be before more slots are asked for.
+  /// How far past the target utilisation the load must be before more slots are asked for, and
+  /// the margin the slots asked for keep.
   public var hysteresis: Double
   /// The share of its slots a pool keeps busy (averaged over `busyWindow`) before waiting
   /// batches count as saturation.
   static let fullShare = 0.9
-  private var needs: [String: [(time: Double, slots: Int)]] = [:]
-  private var busy: [String: [(time: Double, slots: Double)]] = [:]
-  private var firstSeen: [String: Double] = [:]
+
+  struct PoolState: Sendable {
+    var firstSeen: Double
+    var desired: Int?
+    var limited = false
+    var wanted: [(time: Double, replicas: Int)] = []
+    var busy: [(time: Double, slots: Double)] = []
+  }
+  private var states: [String: PoolState] = [:]
 
   public init(
     targetUtilisation: Double = 0.7, scaleDownWindow: Double = 60, saturationWaitMs: Double = 100,
@@ -43,87 +59,137 @@ public struct PoolScaler: Sendable {
 
   /// One recommendation per pool: every pool that reports, and the default group of a kind the
   /// plan uses when none of that kind reports.
+  /// `partitions`: each batch topic's partition count as the controller knows it, for a pool
+  /// whose workers have not said.
   public mutating func recommend(
     demand: [FunctionConfig.Kind: PoolDemand], pools: [String: WorkerPools.Pool],
-    planVersion: Int, topics: PipelineTopics, now: Double
+    planVersion: Int, topics: PipelineTopics, now: Double,
+    partitions: [FunctionConfig.Kind: Int] = [:]
   ) -> [ScalingRecommendation] {
     var targets = pools.values.map { ($0.group, $0.kind, Optional($0)) }
     for kind in [FunctionConfig.Kind.cpu, .gpu]
     where (demand[kind]?.offeredSlots ?? 0) > 0
       && !pools.values.contains(where: { $0.kind == kind })
     {
-      targets.append(("hb-workers-\(kind.rawValue)", kind, nil))
+      targets.append((WorkerPools.defaultGroup(kind), kind, nil))
     }
     return targets.sorted { $0.0 < $1.0 }.map { group, kind, pool in
       recommend(
         group: group, kind: kind,
         demand: demand[kind] ?? PoolDemand(kind: kind, batchesPerSecond: 0, offeredSlots: 0),
-        pool: pool, planVersion: planVersion, topic: topics.batches(for: kind), now: now)
+        pool: pool, planVersion: planVersion, topic: topics.batches(for: kind), now: now,
+        partitions: pool?.partitions ?? partitions[kind])
     }
   }
 
   private mutating func recommend(
     group: String, kind: FunctionConfig.Kind, demand: PoolDemand, pool: WorkerPools.Pool?,
-    planVersion: Int, topic: String, now: Double
+    planVersion: Int, topic: String, now: Double, partitions: Int?
   ) -> ScalingRecommendation {
+    var state = states[group] ?? PoolState(firstSeen: now)
+    defer { states[group] = state }
     let perReplica = pool?.slotsPerReplica ?? 1
-    let available = pool?.slots ?? 0
+    let smallest = min(pool?.smallestReplica ?? perReplica, perReplica)
     let replicas = pool?.replicas ?? 0
+    var capacity = pool?.capacity ?? PoolCapacity(replicaSlots: [], partitions: nil)
+    capacity.partitions = capacity.partitions ?? partitions
     let rho = max(0.05, min(1, targetUtilisation))
-    let modelNeed = demand.slotsNeeded(target: rho)
-    var measuredNeed = 0
+    let margin = max(0, hysteresis)
     var measuredBusy: Double?
     var saturated = false
     var reasons: [String] = []
     if let pool {
-      var recent = busy[group, default: []]
-      recent.append((now, pool.busySlots))
-      recent.removeAll { $0.time <= now - busyWindow }
-      busy[group] = recent
-      let busySlots = recent.map(\.slots).reduce(0, +) / Double(recent.count)
-      measuredBusy = busySlots
-      measuredNeed = busySlots > 0 ? Int((busySlots / rho - 1e-9).rounded(.up)) : 0
-      let waiting = (pool.queueWaitP95Ms ?? 0) > saturationWaitMs
+      state.busy.append((now, pool.busySlots))
+      state.busy.removeAll { $0.time <= now - busyWindow }
+      measuredBusy = state.busy.map(\.slots).reduce(0, +) / Double(state.busy.count)
+      let waiting =
+        (pool.queueWaitP95Ms ?? 0) > saturationWaitMs || pool.backlog > pool.slots
       // Batches wait with slots busy over the window: a pool at its limit. With slots to spare
       // they are a backlog being drained (after a restart or an outage), which more replicas
-      // would not have prevented and which passes by itself.
-      let full = busySlots >= Self.fullShare * Double(pool.slots)
-      if full, waiting || pool.backlog > pool.slots {
+      // would not have prevented and which passes by itself — unless one replica is full while
+      // the others idle (skew), which more replicas (up to the partitions) spread.
+      let full = (measuredBusy ?? 0) >= Self.fullShare * Double(pool.slots)
+      if waiting, full || !pool.skewedPartitions.isEmpty {
         saturated = true
-        measuredNeed = max(measuredNeed, pool.slots + perReplica)
         reasons.append(
           String(
             format: "saturated: slot wait p95 %.0f ms, %d batches waiting",
             pool.queueWaitP95Ms ?? 0, pool.backlog))
       }
+      if !pool.skewedPartitions.isEmpty {
+        reasons.append(
+          "skew: batches of partition\(pool.skewedPartitions.count == 1 ? "" : "s") "
+            + pool.skewedPartitions.map(String.init).joined(separator: ",")
+            + " wait on a full replica while others have idle slots")
+      }
+      if pool.shed > 0 { reasons.append("\(pool.shed) requests shed as late") }
     }
-    let need = max(modelNeed, measuredNeed)
-    var history = needs[group, default: []]
-    history.append((now, need))
-    history.removeAll { $0.time < now - scaleDownWindow }
-    needs[group] = history
-    let active = demand.offeredSlots > 0 || (pool?.busySlots ?? 0) > 0 || (pool?.backlog ?? 0) > 0
-    let since = firstSeen[group] ?? now
-    firstSeen[group] = since
-    // Up at once when the load passes the target utilisation of the slots there are by more than
-    // `hysteresis` (or the pool is saturated); down only to the largest need of a whole window
-    // (never in the first window a pool is seen); otherwise hold — so a need on the edge of a
-    // whole slot does not flap.
     let load = max(demand.offeredSlots, measuredBusy ?? 0)
-    var desiredSlots = available
-    if saturated || available == 0 || load > Double(available) * rho * (1 + hysteresis) {
-      desiredSlots = max(need, available)
-    } else if need < available, now - since >= scaleDownWindow {
-      desiredSlots = min(available, history.map(\.slots).max() ?? need)
+    let wantedSlots = load * (1 + margin) / rho
+    let (wanted, limited) = PoolCapacity.replicas(
+      for: wantedSlots, slotsPerReplica: perReplica, smallest: smallest,
+      partitions: capacity.partitions)
+    state.wanted.append((now, wanted))
+    state.wanted.removeAll { $0.time < now - scaleDownWindow }
+    let active = demand.offeredSlots > 0 || (pool?.busySlots ?? 0) > 0 || (pool?.backlog ?? 0) > 0
+    var desired: Int
+    if !active {
+      desired = 0
+    } else if pool == nil || replicas == 0 {
+      desired = max(1, wanted)
+    } else {
+      desired = state.desired ?? replicas
+      let slotsThere =
+        desired == replicas
+        ? capacity.slots
+        : PoolCapacity.slots(
+          replicas: desired, smallest: smallest, partitions: capacity.partitions)
+      if saturated {
+        desired = max(desired, wanted, replicas + 1)
+      } else if load > slotsThere * rho * (1 + margin) {
+        desired = max(desired, wanted)
+      } else if wanted < desired, now - state.firstSeen >= scaleDownWindow,
+        let most = state.wanted.map(\.replicas).max(), most < desired
+      {
+        desired = max(1, most)
+      }
     }
-    var desired = active ? max(1, Int((Double(desiredSlots) / Double(perReplica)).rounded(.up))) : 0
-    if saturated { desired = max(desired, replicas + 1) }
+    if let limit = capacity.partitions { desired = min(desired, limit) }
+    // The target is held only for a pool with replicas: the first replicas to report start from
+    // what they are (never a scale-down in their first window).
+    state.desired = active && replicas > 0 ? desired : nil
+    // At the partitions' limit: entered when one replica per partition lacks the slots wanted,
+    // left only when it has them with the margin to spare.
+    if let limit = capacity.partitions, active {
+      let most = PoolCapacity.slots(replicas: limit, smallest: smallest, partitions: limit)
+      if limited {
+        state.limited = true
+      } else if most >= wantedSlots * (1 + margin) {
+        state.limited = false
+      }
+    } else {
+      state.limited = false
+    }
+    var slotsPerReplicaNeeded: Int?
+    if state.limited, let limit = capacity.partitions {
+      let each = max(perReplica + 1, Int((wantedSlots / Double(limit) - 1e-9).rounded(.up)))
+      slotsPerReplicaNeeded = each
+      reasons.append(
+        String(
+          format:
+            "the batch topic has %d partitions, so at most %d replicas share the work; %.1f "
+            + "slots wanted, %d × %d there at most: give each replica %d slots (--concurrency) "
+            + "or add partitions (harmonybatch topics --topic-partitions %@=%d)",
+          limit, limit, wantedSlots, limit, smallest, each, topic,
+          Int((wantedSlots / Double(max(1, perReplica)) - 1e-9).rounded(.up))))
+    }
     let status: ScalingRecommendation.Status
     if !active {
       status = .idle
-      desired = 0
     } else if pool == nil {
       status = .noWorkers
+    } else if state.limited {
+      status = .partitionLimit
     } else if desired > replicas {
       status = .scaleUp
     } else if desired < replicas {
@@ -131,6 +197,7 @@ public struct PoolScaler: Sendable {
     } else {
       status = .ok
     }
+    let modelNeed = demand.slotsNeeded(target: rho)
     reasons.insert(
       String(
         format:
@@ -148,12 +215,17 @@ public struct PoolScaler: Sendable {
       createdAtMs: (now * 1000).rounded(), planVersion: planVersion, group: group, kind: kind,
       topic: topic, status: status, batchesPerSecond: demand.batchesPerSecond,
       meanServiceMs: demand.meanService * 1000, offeredSlots: demand.offeredSlots,
-      busySlots: measuredBusy, targetUtilisation: rho, slotsNeeded: need,
-      slotsAvailable: available, replicas: replicas, slotsPerReplica: perReplica,
+      busySlots: measuredBusy, targetUtilisation: rho,
+      slotsNeeded: active ? max(1, Int((load / rho - 1e-9).rounded(.up))) : 0,
+      slotsAvailable: pool?.slots ?? 0, replicas: replicas, slotsPerReplica: perReplica,
       desiredReplicas: desired, replicasToAdd: desired - replicas,
       queueWaitP95Ms: pool?.queueWaitP95Ms, backlog: pool?.backlog ?? 0, lag: pool?.lag,
       lagThreshold: perReplicaRate > 0
         ? max(1, Int((perReplicaRate * acceptedQueueDelay).rounded())) : nil,
-      reason: reasons.joined(separator: "; "))
+      reason: reasons.joined(separator: "; "), partitions: capacity.partitions,
+      usableSlots: pool == nil ? nil : capacity.slots,
+      slotsPerReplicaNeeded: slotsPerReplicaNeeded,
+      skewedPartitions: pool?.skewedPartitions.isEmpty ?? true ? nil : pool?.skewedPartitions,
+      shed: pool?.shed)
   }
 }

@@ -16,6 +16,10 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
     case noWorkers = "no-workers"
     /// The plan sends nothing to this pool.
     case idle
+    /// One replica per partition of the batch topic cannot give the slots the plan needs:
+    /// `desiredReplicas` is the partitions; more slots per replica (`slotsPerReplicaNeeded`) or
+    /// more partitions are what would help.
+    case partitionLimit = "partition-limit"
   }
 
   public var createdAtMs: Double
@@ -46,6 +50,55 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
   /// finishes per second times the queueing delay accepted. Nil while nothing is sent.
   public var lagThreshold: Int?
   public var reason: String
+  /// The batch topic's partitions (nil while no worker or the controller has said): replicas
+  /// beyond them idle, so `desiredReplicas` never exceeds them.
+  public var partitions: Int?
+  /// The slots the replicas give with the partitions as they hold them (`PoolCapacity`).
+  public var usableSlots: Double?
+  /// At `partition-limit`: the slots each replica would need.
+  public var slotsPerReplicaNeeded: Int?
+  /// Partitions whose batches wait on a full replica while others have idle slots.
+  public var skewedPartitions: [Int32]?
+  /// Requests the pool shed as late in its last report windows.
+  public var shed: Int?
+
+  public init(
+    createdAtMs: Double, planVersion: Int, group: String, kind: FunctionConfig.Kind,
+    topic: String, status: Status, batchesPerSecond: Double, meanServiceMs: Double,
+    offeredSlots: Double, busySlots: Double?, targetUtilisation: Double, slotsNeeded: Int,
+    slotsAvailable: Int, replicas: Int, slotsPerReplica: Int, desiredReplicas: Int,
+    replicasToAdd: Int, queueWaitP95Ms: Double?, backlog: Int, lag: Int?, lagThreshold: Int?,
+    reason: String, partitions: Int? = nil, usableSlots: Double? = nil,
+    slotsPerReplicaNeeded: Int? = nil, skewedPartitions: [Int32]? = nil, shed: Int? = nil
+  ) {
+    self.createdAtMs = createdAtMs
+    self.planVersion = planVersion
+    self.group = group
+    self.kind = kind
+    self.topic = topic
+    self.status = status
+    self.batchesPerSecond = batchesPerSecond
+    self.meanServiceMs = meanServiceMs
+    self.offeredSlots = offeredSlots
+    self.busySlots = busySlots
+    self.targetUtilisation = targetUtilisation
+    self.slotsNeeded = slotsNeeded
+    self.slotsAvailable = slotsAvailable
+    self.replicas = replicas
+    self.slotsPerReplica = slotsPerReplica
+    self.desiredReplicas = desiredReplicas
+    self.replicasToAdd = replicasToAdd
+    self.queueWaitP95Ms = queueWaitP95Ms
+    self.backlog = backlog
+    self.lag = lag
+    self.lagThreshold = lagThreshold
+    self.reason = reason
+    self.partitions = partitions
+    self.usableSlots = usableSlots
+    self.slotsPerReplicaNeeded = slotsPerReplicaNeeded
+    self.skewedPartitions = skewedPartitions
+    self.shed = shed
+  }
 
   enum CodingKeys: String, CodingKey {
     case createdAtMs = "created_at_ms"
@@ -65,7 +118,11 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
     case queueWaitP95Ms = "queue_wait_p95_ms"
     case backlog, lag
     case lagThreshold = "lag_threshold"
-    case reason
+    case reason, partitions
+    case usableSlots = "usable_slots"
+    case slotsPerReplicaNeeded = "slots_per_replica_needed"
+    case skewedPartitions = "skewed_partitions"
+    case shed
   }
 
   /// One line for logs and the live view.
@@ -79,6 +136,10 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
     case .scaleUp: return head + ": add \(replicasToAdd) replica\(replicasToAdd == 1 ? "" : "s")"
     case .scaleDown:
       return head + ": \(-replicasToAdd) replica\(replicasToAdd == -1 ? "" : "s") may go"
+    case .partitionLimit:
+      return head
+        + ": at the limit of \(partitions ?? desiredReplicas) partitions (run \(desiredReplicas) "
+        + "replicas of \(slotsPerReplicaNeeded ?? slotsPerReplica) slots, or add partitions)"
     }
   }
 }

@@ -17,6 +17,10 @@ public struct BatchMessage: Codable, Sendable, Equatable {
   public var latencyMaxMs: Double
   /// The batcher instance that made it.
   public var batcher: String
+  /// The longest time one of its requests took from its arrival (CreateTime) to the batcher
+  /// reading it: the delay before batching, which plans reserve beside the transport after the
+  /// flush. Absent from batchers that do not measure it.
+  public var intakeMs: Double?
   public var requests: [Request]
 
   public struct Request: Codable, Sendable, Equatable {
@@ -68,6 +72,7 @@ public struct BatchMessage: Codable, Sendable, Equatable {
     case flushedAtMs = "flushed_at_ms"
     case latencyMaxMs = "latency_max_ms"
     case batcher, requests
+    case intakeMs = "intake_ms"
   }
 
   /// Reads a batch and refuses one whose numbers no batcher makes (`checks`): a worker must not

@@ -30,13 +30,15 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
   public var publishedMs: Double?
   /// The invocation's cost under the worker's pricing preset, when it has a profile.
   public var billedCost: Double?
+  /// The batch's delay before batching (`BatchMessage.intakeMs`), when its batcher measured it.
+  public var intakeMs: Double?
 
   public init(
     batchID: String, group: String, planVersion: Int, function: FunctionConfig, backend: String,
     emulated: Bool, batchSize: Int, inferenceSeconds: Double, predictedMaxMs: Double,
     endToEndMs: [Double], worker: String, workerGroup: String?, flushedMs: Double,
     receivedMs: Double?, startedMs: Double, finishedMs: Double, publishedMs: Double?,
-    billedCost: Double?
+    billedCost: Double?, intakeMs: Double? = nil
   ) {
     self.batchID = batchID
     self.group = group
@@ -56,15 +58,18 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
     self.finishedMs = finishedMs
     self.publishedMs = publishedMs
     self.billedCost = billedCost
+    self.intakeMs = intakeMs
   }
 
   /// The batch's delays, in seconds (never negative: clocks of two machines may disagree a
-  /// little).
+  /// little). Transport counts the delay before batching too (arrival → the batcher read the
+  /// request): it is no less the pipeline's than the hops after the flush.
   public var delays: BatchDelays {
     let received = receivedMs ?? startedMs
     let published = publishedMs ?? finishedMs
+    let intake = intakeMs.map { max(0, $0) } ?? 0
     return BatchDelays(
-      transport: (max(0, received - flushedMs) + max(0, published - finishedMs)) / 1000,
+      transport: (intake + max(0, received - flushedMs) + max(0, published - finishedMs)) / 1000,
       queueing: max(0, startedMs - received) / 1000, inference: max(0, inferenceSeconds))
   }
 
@@ -85,5 +90,6 @@ public struct FeedbackMessage: Codable, Sendable, Equatable {
     case finishedMs = "finished_ms"
     case publishedMs = "published_ms"
     case billedCost = "billed_cost"
+    case intakeMs = "intake_ms"
   }
 }
