@@ -20,7 +20,7 @@ enum DemoCommand {
       .option(
         "rate-scale", "X",
         "Multiplies every app's rate (default: 1, about 42 req/s in all, mixed per app — less "
-          + "when this machine's cores cannot serve that)."),
+          + "when this machine's cores cannot serve that; 3 with --autoscale)."),
       .option("seed", "N", "Seed of the Poisson arrivals (default 1)."),
       .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
       .flag(
@@ -32,6 +32,10 @@ enum DemoCommand {
         "With --processes: workers of one slot, one replica per pool at first; add and remove "
           + "worker processes as hb.scaling asks (what KEDA does in a cluster), at most the "
           + "cores' worth for real MiniLM on CPU and the partitions for the GPU pool."),
+      .option(
+        "warm-up", "SECONDS",
+        "With --autoscale: send the workload this long first while the pools grow, and count "
+          + "it apart (default 20)."),
     ] + ServiceOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
@@ -47,6 +51,14 @@ enum DemoCommand {
       plan version and why it was published; the worker pools; the plan in force and its cost
       per request beside per-app CPU functions (BATCH) planned on the same model, rates and
       SLOs. Ctrl-C ends the workload early and still prints the summary.
+
+      With --processes the controller, the batcher and the workers are separate harmonybatch
+      processes on the embedded broker, as a deployment runs them. With --autoscale as well, the
+      workers have one slot each and start at one replica per pool; the demo then does what KEDA
+      does in a cluster, adding and removing worker processes as hb.scaling asks (at most the
+      cores' worth for real MiniLM on CPU, the partitions for the GPU pool). The workload is sent
+      first for --warm-up seconds while the pools grow (counted apart), then for --duration;
+      the summary shows the replicas over time and the SLO attainment after the last change.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -63,6 +75,7 @@ enum DemoCommand {
     settings.metricsPort = try ServiceOptions.group(options).metricsPort
     settings.processes = options.flag("processes")
     settings.autoscale = options.flag("autoscale")
+    settings.warmUp = try options.double("warm-up", default: 20, in: 0...3600)
     if settings.autoscale, !settings.processes {
       throw UsageError("--autoscale needs --processes (it starts and stops worker processes)")
     }

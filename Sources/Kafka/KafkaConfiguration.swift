@@ -144,6 +144,11 @@ public struct KafkaConsumerConfiguration: Sendable {
   /// asking costs an allocation even for a record without any (a third of the consumer's own
   /// time per 100-byte record); a reader that never looks at headers can turn this off.
   public var readsHeaders: Bool = true
+  /// How the group shares partitions (`partition.assignment.strategy`; nil: librdkafka's
+  /// default, range and round-robin, which stop every member at each rebalance).
+  /// `cooperative-sticky` moves only the partitions that change owner: a member joining or
+  /// leaving pauses those, and the rest go on.
+  public var assignmentStrategy: String?
 
   public init(bootstrapServers: String, groupID: String?) {
     common = KafkaConfiguration(bootstrapServers: bootstrapServers)
@@ -174,6 +179,9 @@ public struct KafkaConsumerConfiguration: Sendable {
       ("fetch.wait.max.ms", String(fetchWaitMaxMs)),
       ("queued.min.messages", String(prefetchMessages)),
     ]
+    if let assignmentStrategy, groupID != nil {
+      props.append(("partition.assignment.strategy", assignmentStrategy))
+    }
     switch groupID == nil ? .manual : commitPolicy {
     case .automatic(let interval):
       props += [("enable.auto.commit", "true"), ("auto.commit.interval.ms", String(interval))]

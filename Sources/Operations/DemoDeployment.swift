@@ -53,8 +53,14 @@ public final class DemoDeployment: @unchecked Sendable {  // used from the workl
   }
 
   private var common: [String] {
-    ["--bootstrap", settings.bootstrap]
-      + settings.properties.sorted { $0.key < $1.key }.flatMap { ["--property", "\($0)=\($1)"] }
+    // The embedded broker waits the group's session timeout less a second for every member to
+    // rejoin at each rebalance (a real broker goes on once they have): a short one keeps a
+    // replica's joining to a pause of about two seconds.
+    let properties = [
+      "consumer.session.timeout.ms": "3000", "consumer.heartbeat.interval.ms": "500",
+    ].merging(settings.properties) { _, given in given }
+    return ["--bootstrap", settings.bootstrap]
+      + properties.sorted { $0.key < $1.key }.flatMap { ["--property", "\($0)=\($1)"] }
   }
 
   /// Starts the controller, the batcher and one worker per pool.

@@ -24,6 +24,8 @@ public final class DemoRun: Sendable {
     /// With `processes`: workers of one slot, one replica per pool at first, then as many as
     /// hb.scaling asks for (`--autoscale`).
     public var autoscale = false
+    /// With `autoscale`: seconds of the workload sent first, while the pools grow, counted apart.
+    public var warmUp = 20.0
 
     public init() {}
   }
@@ -66,7 +68,9 @@ public final class DemoRun: Sendable {
 
     // The workload, sized to what this machine's cores can serve.
     let sizing = DemoSizing(planner: planner, appCount: settings.appCount, rates: Self.rateMix)
-    let rateScale = settings.rateScale ?? sizing.largestScale(upTo: 1)
+    // Autoscaled, up to three times the workload (as much as the cores serve), so that the CPU
+    // pool needs more than one one-slot replica where this machine allows.
+    let rateScale = settings.rateScale ?? sizing.largestScale(upTo: settings.autoscale ? 3 : 1)
     let apps = sizing.apps(scale: rateScale)
     let slots = sizing.cpuSlots(for: apps)
     Console.err(sizing.describe(apps: apps, scale: rateScale, chosen: settings.rateScale == nil))
@@ -231,6 +235,67 @@ public final class DemoRun: Sendable {
     let warmDeadline = ContinuousClock.now + .seconds(30)
     while outcomes.poll().isEmpty || !outcomes.has(warmID), ContinuousClock.now < warmDeadline {}
 
+    let appsByID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+    /// Sends `generator`'s requests for `seconds`, showing the live view every 5 s and, on a
+    /// deployment that autoscales, following hb.scaling.
+    func drive(
+      _ generator: inout RequestGenerator, seconds: Double, phase: String,
+      sent: inout [String: App], sentAt: inout [String: Double]
+    ) throws {
+      let started = ContinuousClock.now
+      var lastView = ContinuousClock.now
+      while !context.isStopping {
+        let elapsed = (ContinuousClock.now - started).seconds
+        guard elapsed < seconds else { break }
+        for request in generator.due(by: elapsed) {
+          try producer.enqueue(request.message(topic: topics.requests))
+          sent[request.id] = appsByID[request.app]
+          sentAt[request.id] = elapsed
+        }
+        _ = outcomes.poll()
+        view.read(forMs: 1)
+        if let deployment {
+          try deployment.follow(view.scaling, now: Date().timeIntervalSince1970)
+        }
+        if ContinuousClock.now - lastView >= .seconds(5) {
+          lastView = .now
+          // The live view, as 'harmonybatch watch' shows it.
+          let clear = isatty(STDOUT_FILENO) == 1 ? "\u{1B}[H\u{1B}[2J" : "\n"
+          Console.out(
+            clear
+              + String(
+                format: "demo: %@%.0f of %.0f s, %d requests sent\n", phase, elapsed, seconds,
+                generator.count)
+              + (deployment.map {
+                "replicas: \($0.replicas(.cpu)) CPU, \($0.replicas(.gpu)) GPU\n"
+              } ?? "")
+              + view.render())
+        }
+      }
+    }
+
+    // With an autoscaled deployment: the same workload first, while the pools grow to what
+    // hb.scaling asks (counted apart), until their replicas have joined.
+    var warmSent: [String: App] = [:]
+    var warmSentAt: [String: Double] = [:]
+    if let deployment, deployment.settings.autoscale, settings.warmUp > 0 {
+      Console.err(
+        String(
+          format:
+            "demo: warm-up: the workload for %.0f s while the autoscaler brings the pools to "
+            + "what hb.scaling asks (counted apart)", settings.warmUp))
+      var warmGenerator = RequestGenerator(
+        apps: apps, seed: settings.seed &+ 1000, idPrefix: "warm")
+      try drive(
+        &warmGenerator, seconds: settings.warmUp, phase: "warm-up ", sent: &warmSent,
+        sentAt: &warmSentAt)
+      let joined = ContinuousClock.now + .seconds(30)
+      while !deployment.isReady, ContinuousClock.now < joined, !context.isStopping {
+        view.read(forMs: 100)
+        _ = outcomes.poll()
+      }
+    }
+
     // The workload: Poisson arrivals per app.
     let workloadStart = Date().timeIntervalSince1970
     Console.err(
@@ -238,39 +303,15 @@ public final class DemoRun: Sendable {
         format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
         apps.reduce(0) { $0 + $1.rate }, settings.duration))
     var generator = RequestGenerator(apps: apps, seed: settings.seed, idPrefix: "demo")
-    let appsByID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
     var sent: [String: App] = [:]
     var sentAt: [String: Double] = [:]
-    var lastView = ContinuousClock.now
     let started = ContinuousClock.now
-    while !context.isStopping {
-      let elapsed = (ContinuousClock.now - started).seconds
-      guard elapsed < settings.duration else { break }
-      for request in generator.due(by: elapsed) {
-        try producer.enqueue(request.message(topic: topics.requests))
-        sent[request.id] = appsByID[request.app]
-        sentAt[request.id] = elapsed
-      }
-      _ = outcomes.poll()
-      view.read(forMs: 1)
-      if let deployment {
-        try deployment.follow(view.scaling, now: Date().timeIntervalSince1970)
-      }
-      if ContinuousClock.now - lastView >= .seconds(5) {
-        lastView = .now
-        // The live view, as 'harmonybatch watch' shows it.
-        let clear = isatty(STDOUT_FILENO) == 1 ? "\u{1B}[H\u{1B}[2J" : "\n"
-        Console.out(
-          clear
-            + String(
-              format: "demo: %.0f of %.0f s, %d requests sent\n", elapsed, settings.duration,
-              generator.count)
-            + view.render())
-      }
-    }
+    try drive(
+      &generator, seconds: settings.duration, phase: "", sent: &sent, sentAt: &sentAt)
     try producer.flush()
     let drainDeadline = ContinuousClock.now + .seconds(30)
-    while !Set(sent.keys).isSubset(of: outcomes.ids), ContinuousClock.now < drainDeadline {
+    let everything = Set(sent.keys).union(warmSent.keys)
+    while !everything.isSubset(of: outcomes.ids), ContinuousClock.now < drainDeadline {
       _ = outcomes.poll()
     }
     // The plan in force at the end (the controller re-plans as it learns rates and latencies),
@@ -292,7 +333,7 @@ public final class DemoRun: Sendable {
     if let deployment {
       summary.deployment = Self.deploymentLines(
         deployment, workloadStart: workloadStart, sent: sent, sentAt: sentAt,
-        outcomes: outcomes.outcomes)
+        warmUp: warmSent, outcomes: outcomes.outcomes)
     }
     return summary
   }
@@ -301,7 +342,7 @@ public final class DemoRun: Sendable {
   /// last change, how many requests met their SLO.
   static func deploymentLines(
     _ deployment: DemoDeployment, workloadStart: Double, sent: [String: App],
-    sentAt: [String: Double], outcomes: [String: OutcomeReader.Outcome]
+    sentAt: [String: Double], warmUp: [String: App], outcomes: [String: OutcomeReader.Outcome]
   ) -> [String] {
     var lines = [
       "services as processes (logs in \(deployment.directory))"
@@ -311,6 +352,16 @@ public final class DemoRun: Sendable {
         + deployment.history(since: workloadStart),
     ]
     guard deployment.settings.autoscale else { return lines }
+    if !warmUp.isEmpty {
+      let within = warmUp.keys.filter { outcomes[$0]?.sloMet == true }.count
+      let ended = warmUp.keys.filter { outcomes[$0] != nil }.count
+      lines.append(
+        String(
+          format:
+            "warm-up (before the workload, while the pools scaled): %d requests, %d ended, "
+            + "%.2f %% within SLO", warmUp.count, ended,
+          Double(within) / Double(warmUp.count) * 100))
+    }
     let last = (deployment.changes.map(\.time).max() ?? workloadStart) - workloadStart
     let after = sent.keys.filter { (sentAt[$0] ?? 0) >= last }
     let within = after.filter { outcomes[$0]?.sloMet == true }.count

@@ -22,10 +22,11 @@ final class StageIO: @unchecked Sendable {
   /// many small records take them in bulk; the order of records and rebalance events is kept.
   init(
     common: KafkaConfiguration, groupID: String, input: String, log: PipelineLog,
-    sessionTimeoutMs: Int = 10_000, pollBatch: Int = 1
+    sessionTimeoutMs: Int = 10_000, pollBatch: Int = 1, assignmentStrategy: String? = nil
   ) throws(KafkaError) {
     self.pollBatch = max(1, pollBatch)
     var consumerConfiguration = KafkaConsumerConfiguration(common: common, groupID: groupID)
+    consumerConfiguration.assignmentStrategy = assignmentStrategy
     consumerConfiguration.commitPolicy = .automatic(intervalMs: 500)
     consumerConfiguration.sessionTimeoutMs = sessionTimeoutMs
     consumerConfiguration.prefetchMessages = 100_000

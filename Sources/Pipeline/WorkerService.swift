@@ -62,7 +62,10 @@ public struct WorkerService: PipelineService {
     let clock = PipelineClock()
     let io = try StageIO(
       common: common, groupID: settings.group,
-      input: settings.topics.batches(for: settings.kind), log: log)
+      input: settings.topics.batches(for: settings.kind), log: log,
+      // Replicas come and go as the pool scales: with cooperative rebalancing a replica joining
+      // pauses only the partitions it takes over, not the whole pool.
+      assignmentStrategy: "cooperative-sticky")
     let slots = max(1, settings.concurrency)
     let queue = SlotQueue()
     let usage = Mutex(SlotUsage(slots: slots, start: clock.now()))
