@@ -236,3 +236,53 @@ import Testing
     #expect(floor.seconds(for: function) == 0.2)
   }
 }
+
+/// Late requests reach the controller: an app the batcher diverts is re-planned with the slack it
+/// needs (once, bounded), and requests shed for want of slots are said, not silent.
+@Suite struct LateRequestTests {
+  @Test func requestsDivertedLateGetTheirAppMoreSlackBounded() throws {
+    var harness = try ControllerCoreTests.Harness()
+    for second in 1...40 { _ = harness.second(Double(second)) }
+    let before = try #require(harness.core.current)
+    let timeout = { (plan: Plan) in
+      plan.groups.first { $0.apps.contains("a1") }?.timeoutsMs["a1"] ?? 0
+    }
+    var plans: [Plan] = []
+    var warnings: [String] = []
+    for second in 41...100 {
+      let now = Double(second)
+      // a1 (500 ms SLO, 5 req/s): two of its requests a second diverted, 30 ms late.
+      for _ in 0..<2 {
+        harness.core.receive(late: "a1", reason: "slo-unreachable", lateByMs: 30, at: now)
+      }
+      harness.core.receive(late: "stranger", reason: "slo-unreachable", lateByMs: 30, at: now)
+      let directives = harness.second(now)
+      plans += ControllerCoreTests.plans(directives)
+      warnings += ControllerCoreTests.warnings(directives)
+    }
+    let slack = plans.filter { ($0.reason ?? "").contains("diverted") }
+    #expect(!slack.isEmpty, "no plan for the late requests: \(plans.map(\.reason))")
+    #expect(timeout(slack[0]) < timeout(before) - 10, "\(timeout(before)) → \(timeout(slack[0]))")
+    // Raised while diversions go on, but bounded: at most 20 % of the 500 ms SLO in all, then
+    // said once.
+    #expect(slack.count <= 4, "\(slack.map(\.reason))")
+    let last = try #require(harness.core.current)
+    #expect(timeout(last) >= timeout(before) - 100 - 1)
+    #expect(warnings.filter { $0.contains("a1") && $0.contains("no plan serves it") }.count <= 1)
+  }
+
+  @Test func requestsShedForWantOfSlotsAreSaid() throws {
+    var harness = try ControllerCoreTests.Harness()
+    for second in 1...20 { _ = harness.second(Double(second)) }
+    var warnings: [String] = []
+    for second in 21...80 {
+      for _ in 0..<3 {
+        harness.core.receive(
+          late: "a3", reason: "queued-past-slo", lateByMs: 200, at: Double(second))
+      }
+      warnings += ControllerCoreTests.warnings(harness.second(Double(second)))
+    }
+    let shed = warnings.filter { $0.contains("shed") && $0.contains("a3") }
+    #expect((1...3).contains(shed.count), "\(warnings)")
+  }
+}

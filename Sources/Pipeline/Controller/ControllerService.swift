@@ -45,7 +45,8 @@ public struct ControllerService: PipelineService {
     let consumer = try KafkaConsumer(configuration: configuration)
     defer { consumer.close() }
     let topics = settings.topics
-    try consumer.subscribe(topics: [topics.rates, topics.feedback, topics.workers])
+    try consumer.subscribe(
+      topics: [topics.rates, topics.feedback, topics.workers, topics.late])
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
     defer { _ = producer.close(timeoutMs: 5000) }
     let watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
@@ -74,6 +75,15 @@ public struct ControllerService: PipelineService {
               producer: producer)
           case topics.feedback:
             core.receive(feedback: try decoder.decode(FeedbackMessage.self, from: value))
+          case topics.late:
+            if let app = record.headerText(HeaderName.app) ?? record.keyString,
+              let reason = record.headerText(HeaderName.lateReason)
+            {
+              core.receive(
+                late: app, reason: reason,
+                lateByMs: record.headerText(HeaderName.lateBy).flatMap(Double.init),
+                at: clock.now())
+            }
           case topics.workers:
             core.receive(
               workers: try decoder.decode(WorkerReport.self, from: value), at: clock.now())

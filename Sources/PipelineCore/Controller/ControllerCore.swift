@@ -85,6 +85,12 @@ public struct ControllerCore: Sendable {
   private var planModel: LatencyModel
   private var risk: PlanRisk
   private var riskDetail: [String] = []
+  /// Late requests per app as hb.late reports them, the slack each app was given beyond the
+  /// transport reserve for them (seconds), and when the shed ones were last reported.
+  private var late = LateRequests()
+  private var lateSlack: [String: Double] = [:]
+  private var lastShedReport = -Double.infinity
+  private var unservedReported: Set<String> = []
   private var riskLag = 1.0
   private var riskTails: [FunctionConfig.Kind: Double] = [:]
   /// How much wider than the model each kind's maximum is planned (from tails measured).
@@ -213,6 +219,15 @@ public struct ControllerCore: Sendable {
     risk.observe(feedback)
   }
 
+  /// A request that ended on hb.late: diverted by the batcher (`slo-unreachable`) or shed by a
+  /// worker (`queued-past-slo`). Apps the controller does not know are ignored (a rogue key
+  /// cannot grow what it keeps).
+  public mutating func receive(late app: String, reason: String, lateByMs: Double?, at now: Double)
+  {
+    guard known[app] != nil else { return }
+    late.record(app: app, reason: reason, lateBy: (lateByMs ?? 0) / 1000, at: now)
+  }
+
   /// A worker's periodic report on its slots.
   public mutating func receive(workers report: WorkerReport, at now: Double) {
     let checks = report.checks
@@ -258,6 +273,48 @@ public struct ControllerCore: Sendable {
           String(
             format: "transport p%.0f %.0f ms past the %.0f ms reserved", transport.quantile * 100,
             needed * 1000, reserveInForce * 1000))
+      }
+    }
+    // Late requests beyond chance: an app the batcher diverts needs more slack than the plan
+    // left it (re-planned with it, bounded as transport is); one whose requests are shed waited
+    // for slots the pool lacks (said; the scaling recommendation is the answer).
+    late.prune(now: now)
+    for finding in late.beyondChance(rates: estimates.mapValues(\.rate), now: now) {
+      guard let app = known[finding.app] else { continue }
+      if finding.reason == "slo-unreachable" {
+        let room = max(
+          0, app.slo * transport.maxShare - transport.reserve(reserveInForce, for: app.slo).seconds)
+        let wanted = min(room, (lateSlack[app.id] ?? 0) + finding.lateBy + 0.005)
+        if wanted > (lateSlack[app.id] ?? 0) + 0.001 {
+          lateSlack[app.id] = wanted
+          late.forget(app.id, until: now + 5)
+          atRisk.append("late")
+          riskDetail.append(
+            String(
+              format: "app %@: %d requests diverted as slo-unreachable in %.0f s (up to %.0f ms "
+                + "late); planned with %.0f ms more slack", app.id, finding.count, late.window,
+              finding.lateBy * 1000, wanted * 1000))
+        } else if !unservedReported.contains(app.id) {
+          unservedReported.insert(app.id)
+          directives.append(
+            .log(
+              .warning,
+              String(
+                format:
+                  "app %@: %d requests diverted as slo-unreachable in %.0f s, and its slack is "
+                  + "at the %.0f %% of its SLO that may be reserved: no plan serves it better on "
+                  + "this pipeline (its time before the batcher is too long for a %.0f ms SLO)",
+                app.id, finding.count, late.window, transport.maxShare * 100, app.slo * 1000)))
+        }
+      } else if now - lastShedReport >= 30 {
+        lastShedReport = now
+        directives.append(
+          .log(
+            .warning,
+            String(
+              format:
+                "app %@: %d requests shed in %.0f s after waiting for a worker slot past their "
+                + "SLO: the pool is short (see hb.scaling)", app.id, finding.count, late.window)))
       }
     }
     directives += warnAboutTransport()
@@ -327,9 +384,12 @@ public struct ControllerCore: Sendable {
   /// the rates in force.
   private func plannedApps(reserve: Double, rates: [String: Double]) -> [App] {
     known.values.map { app in
-      App(
-        id: app.id, slo: max(0.001, app.slo - transport.reserve(reserve, for: app.slo).seconds),
-        rate: max(0, rates[app.id] ?? app.rate))
+      // The slack late requests asked for comes on top, within the same share of the SLO.
+      let reserved = min(
+        app.slo * transport.maxShare,
+        transport.reserve(reserve, for: app.slo).seconds + (lateSlack[app.id] ?? 0))
+      return App(
+        id: app.id, slo: max(0.001, app.slo - reserved), rate: max(0, rates[app.id] ?? app.rate))
     }.sorted { $0.id < $1.id }
   }
 
