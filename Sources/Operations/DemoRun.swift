@@ -130,13 +130,7 @@ public final class DemoRun: Sendable {
         RouterService(common: common, settings: routing, log: log.pipeline("router")),
         workload,
       ], settings: groupSettings, log: PipelineLog(service: "demo"))
-    let code = await group.run(keepingAlive: broker)
-    guard var result = summary.withLock({ $0 }) else {
-      throw RunFailure(
-        "the demo did not finish (exit \(code)): " + group.failures.joined(separator: "; "))
-    }
-    result.failures = group.failures
-    return Summary(text: result.text, missing: result.missing)
+    return try await Self.run(group, keepingAlive: broker, summary: summary)
   }
 
   /// The demo with its services as processes on `broker`: the controller, the batcher and the
@@ -169,13 +163,7 @@ public final class DemoRun: Sendable {
       summary.withLock { $0 = result }
     }
     let group = ServiceGroup([workload], settings: .init(), log: PipelineLog(service: "demo"))
-    let code = await group.run(keepingAlive: broker)
-    guard var result = summary.withLock({ $0 }) else {
-      throw RunFailure(
-        "the demo did not finish (exit \(code)): " + group.failures.joined(separator: "; "))
-    }
-    result.failures = group.failures
-    return Summary(text: result.text, missing: result.missing)
+    return try await Self.run(group, keepingAlive: broker, summary: summary)
   }
 
   /// Waits until every process of `deployment` is ready and, when it autoscales, until its pools
@@ -201,6 +189,20 @@ public final class DemoRun: Sendable {
     guard deployment.isReady else {
       throw RunFailure("the services were not ready within 90 s (logs in \(deployment.directory))")
     }
+  }
+
+  /// Runs the services of `group` until the workload has put its summary in `summary`.
+  private static func run(
+    _ group: ServiceGroup, keepingAlive broker: EmbeddedBroker,
+    summary: borrowing Mutex<DemoSummary?>
+  ) async throws -> Summary {
+    let code = await group.run(keepingAlive: broker)
+    guard var result = summary.withLock({ $0 }) else {
+      throw RunFailure(
+        "the demo did not finish (exit \(code)): " + group.failures.joined(separator: "; "))
+    }
+    result.failures = group.failures
+    return Summary(text: result.text, missing: result.missing)
   }
 
   /// Sends the workload once every service is ready, waits for every outcome, and sums up.

@@ -362,23 +362,38 @@ public struct WorkerService: PipelineService {
     _ request: BatchMessage.Request, batch: BatchMessage, lateBy: Double, batchSource: String
   ) {
     settings.telemetry?.add(.lateRequests, labels: ["app": request.app])
-    let headers = [
-      KafkaHeader(key: HeaderName.lateReason, value: Array(LateRecord.queuedPastSLO.utf8)),
-      KafkaHeader(key: HeaderName.lateBy, value: Array(LateRecord.milliseconds(lateBy).utf8)),
-      KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
-      KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),
-      KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
-      KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
-      KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
-    ]
+    end(
+      request, batch: batch, batchSource: batchSource, on: settings.topics.late, outcome: .late,
+      saying: [
+        KafkaHeader(key: HeaderName.lateReason, value: Array(LateRecord.queuedPastSLO.utf8)),
+        KafkaHeader(key: HeaderName.lateBy, value: Array(LateRecord.milliseconds(lateBy).utf8)),
+      ], timestampMs: request.arrivalMs, into: &messages, replies: &replies)
+  }
+
+  /// One request of a batch ending without a result, on `topic`: its payload, its carried
+  /// headers, what `saying` says and the request's identity, and its reply when it asked for one.
+  private func end(
+    _ request: BatchMessage.Request, batch: BatchMessage, batchSource: String, on topic: String,
+    outcome: Reply.Outcome, saying: [KafkaHeader], timestampMs: Int64?,
+    into messages: inout [KafkaProducerMessage], replies: inout [KafkaProducerMessage]
+  ) {
+    let headers =
+      [
+        KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
+        KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),
+        KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
+      ] + saying + [
+        KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
+        KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
+      ]
     let message = RecordLimits.fitting(
       KafkaProducerMessage(
-        topic: settings.topics.late, key: Array(request.app.utf8),
+        topic: topic, key: Array(request.app.utf8),
         value: Data(base64Encoded: request.payload).map(Array.init) ?? Array(request.payload.utf8),
-        headers: request.kafkaHeaders + headers, timestampMs: request.arrivalMs))
+        headers: request.kafkaHeaders + headers, timestampMs: timestampMs))
     messages.append(message)
     if let reply = Reply.message(
-      for: message, outcome: .late, fallbackID: request.id, topics: settings.topics)
+      for: message, outcome: outcome, fallbackID: request.id, topics: settings.topics)
     {
       replies.append(reply)
     }
@@ -399,25 +414,12 @@ public struct WorkerService: PipelineService {
     batchSource: String
   ) {
     settings.telemetry?.add(.deadLetters, labels: ["stage": "worker", "reason": code.rawValue])
-    let headers = [
-      KafkaHeader(key: HeaderName.batchSource, value: Array(batchSource.utf8)),
-      KafkaHeader(key: HeaderName.requestID, value: Array(request.id.utf8)),
-      KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
-      KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)),
-      KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)),
-      KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
-      KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
-    ]
-    let message = RecordLimits.fitting(
-      KafkaProducerMessage(
-        topic: settings.topics.deadLetter, key: Array(request.app.utf8),
-        value: Data(base64Encoded: request.payload).map(Array.init) ?? Array(request.payload.utf8),
-        headers: request.kafkaHeaders + headers))
-    messages.append(message)
-    if let reply = Reply.message(
-      for: message, outcome: .deadLetter, fallbackID: request.id, topics: settings.topics)
-    {
-      replies.append(reply)
-    }
+    end(
+      request, batch: batch, batchSource: batchSource, on: settings.topics.deadLetter,
+      outcome: .deadLetter,
+      saying: [
+        KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)),
+        KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)),
+      ], timestampMs: nil, into: &messages, replies: &replies)
   }
 }
