@@ -99,16 +99,22 @@ final class StageIO: @unchecked Sendable {
         log.warning("revoked partitions: \(error.message); some records may be done twice")
       }
       forget(partitions)
+      // With cooperative rebalancing a revocation takes only some partitions: say what is left.
+      log.info("holding \(Self.list(consumer.assignment())) (revoked \(Self.list(partitions)))")
     case .partitionsAssigned(let partitions):
       try onAssign(partitions)
       hasJoined = true
-      log.info("assigned \(partitions.map(\.description).joined(separator: ", "))")
+      log.info("holding \(Self.list(consumer.assignment())) (assigned \(Self.list(partitions)))")
     case .error(let error):
       log.warning(error.message)
     case .partitionEOF:
       break
     }
     return nil
+  }
+
+  static func list(_ partitions: [KafkaTopicPartition]) -> String {
+    partitions.isEmpty ? "none" : partitions.map(\.description).joined(separator: ", ")
   }
 
   private func nextEvent(timeoutMs: Int) throws(KafkaError) -> KafkaConsumerEvent? {

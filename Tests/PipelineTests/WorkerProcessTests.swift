@@ -27,12 +27,19 @@ import Testing
     let second = try worker()
     func serving(_ process: ChildProcess) -> Bool { process.standardError.contains("assigned") }
     #expect(eventually(timeout: .seconds(40)) { serving(first) && serving(second) })
-    // Settle the rebalance: each holds two of the four partitions.
+    // Settle the rebalance: each holds two of the four partitions (workers rebalance
+    // cooperatively: the first gives two up, the second takes them).
     #expect(
       eventually(timeout: .seconds(40)) {
         [first, second].allSatisfy { process in
-          process.standardError.split(separator: "\n").last(where: { $0.contains("assigned") })?
-            .split(separator: ",").count == 2
+          guard
+            let line = process.standardError.split(separator: "\n").last(where: {
+              $0.contains("holding ")
+            }),
+            let held = line.components(separatedBy: "holding ").last?
+              .components(separatedBy: " (").first
+          else { return false }
+          return held.components(separatedBy: ", ").count == 2
         }
       })
 
