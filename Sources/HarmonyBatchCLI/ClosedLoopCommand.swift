@@ -34,6 +34,14 @@ enum ClosedLoopCommand {
     .option(
       "told", "X",
       "Closed loop: the controller is told X × each app's rate beforehand (default 1)."),
+    .option(
+      "partitions", "N",
+      "Closed loop: the batch topics have N partitions; each replica runs only the partitions "
+        + "the group gives it, with its own slots (default: any slot takes any batch)."),
+    .flag(
+      "keyed-batches",
+      "Closed loop, with --partitions: batches keyed by group, as they were (each group's "
+        + "batches on one partition), to see the skew."),
   ]
 
   static func run(_ options: ParsedOptions) throws -> Int32 {
@@ -64,6 +72,13 @@ enum ClosedLoopCommand {
     scenario.seed = seed
     let told = try options.double("told", default: 1, in: 0...100)
     scenario.knownApps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * told) }
+    if options.string("partitions") != nil {
+      scenario.partitions = try options.int("partitions", default: 4, in: 1...10_000)
+    }
+    scenario.keyedBatches = options.flag("keyed-batches")
+    if scenario.keyedBatches, scenario.partitions == nil {
+      throw UsageError("--keyed-batches needs --partitions")
+    }
     if options.string("autoscale") != nil {
       scenario.autoscaleDelay = try options.double("autoscale", default: 5, in: 0...3600)
     }

@@ -100,11 +100,11 @@ final class StageIO: @unchecked Sendable {
       }
       forget(partitions)
       // With cooperative rebalancing a revocation takes only some partitions: say what is left.
-      log.info("holding \(Self.list(consumer.assignment())) (revoked \(Self.list(partitions)))")
+      log.info("revoked \(Self.list(partitions)); holding \(Self.list(consumer.assignment()))")
     case .partitionsAssigned(let partitions):
       try onAssign(partitions)
       hasJoined = true
-      log.info("holding \(Self.list(consumer.assignment())) (assigned \(Self.list(partitions)))")
+      log.info("assigned \(Self.list(partitions)); holding \(Self.list(consumer.assignment()))")
     case .error(let error):
       log.warning(error.message)
     case .partitionEOF:

@@ -76,6 +76,14 @@ public struct ClosedLoopScenario: Sendable {
   /// Seconds from a recommendation to the replicas it asks for being up; nil: nobody acts on
   /// recommendations.
   public var autoscaleDelay: Double?
+  /// The batch topics' partitions (nil: every slot of a pool takes any batch, as one worker with
+  /// all the slots would). With a count, each replica reads the partitions a consumer group
+  /// gives it (partition p to replica p mod min(replicas, partitions)) into its own queue, and
+  /// runs them with its own slots only; replicas beyond the partitions idle.
+  public var partitions: Int?
+  /// With `partitions`: batches keyed by group, as before batch ids were the key — all of a
+  /// group's batches on one partition (the skew that left replicas idle). Off: spread by batch.
+  public var keyedBatches = false
   /// The controller's settings beyond the profile, pricing and apps (the service's defaults
   /// unless changed).
   public var policy = ReplanPolicy()

@@ -53,20 +53,74 @@ public struct ClosedLoopSimulation: Sendable {
     var flushed: Double
     var received = 0.0
     var started = 0.0
+    var partition = 0
+    var lane = 0
+  }
+
+  /// Batches waiting for the slots that may run them: a whole pool's (no partitions), or one
+  /// replica's (the partitions it holds).
+  private struct Lane {
+    var slots: Int
+    var busy = 0
+    var waiting: [Int] = []
+    var head = 0
+    var usage: SlotUsage
+
+    var backlog: Int { waiting.count - head }
   }
 
   private struct PoolState {
     var kind: FunctionConfig.Kind
     var config: ClosedLoopScenario.Pool
-    var busy = 0
-    var waiting: [Int] = []
-    var head = 0
-    var usage: SlotUsage
+    var lanes: [Lane]
+    /// The batch topic's partitions (nil: one lane for the whole pool).
+    var partitions: Int?
     /// Replicas an autoscaler started that are not up yet.
     var starting = 0
 
     var slots: Int { config.slots }
-    var backlog: Int { waiting.count - head }
+    var backlog: Int { lanes.reduce(0) { $0 + $1.backlog } }
+
+    init(
+      kind: FunctionConfig.Kind, config: ClosedLoopScenario.Pool, partitions: Int?, at now: Double
+    ) {
+      self.kind = kind
+      self.config = config
+      self.partitions = partitions
+      lanes = []
+      relayout(at: now, received: [:])
+    }
+
+    /// The lane that reads `partition` now.
+    func lane(of partition: Int) -> Int {
+      guard let partitions, partitions > 0 else { return 0 }
+      return partition % max(1, min(config.replicas, partitions))
+    }
+
+    /// Lanes for the replicas there are now: the waiting batches go to their partitions' new
+    /// owners (oldest first, as the new owner reads them again); running batches finish where
+    /// they are.
+    mutating func relayout(at now: Double, received: [Int: (partition: Int, at: Double)]) {
+      let count = partitions == nil ? 1 : max(1, config.replicas)
+      let slots = partitions == nil ? config.slots : config.slotsPerReplica
+      let waiting = lanes.flatMap { $0.waiting[$0.head...] }.sorted {
+        (received[$0]?.at ?? 0, $0) < (received[$1]?.at ?? 0, $1)
+      }
+      var next = (0..<count).map { index in
+        var lane =
+          index < lanes.count
+          ? lanes[index] : Lane(slots: slots, usage: SlotUsage(slots: slots, start: now))
+        lane.slots = slots
+        lane.usage.slots = slots
+        lane.waiting = []
+        lane.head = 0
+        return lane
+      }
+      lanes = next
+      for id in waiting { next[lane(of: received[id]?.partition ?? 0)].waiting.append(id) }
+      lanes = next
+    }
+
   }
 
   public func run(fixedPlan: Plan? = nil) -> ClosedLoopResult {
@@ -116,13 +170,15 @@ public struct ClosedLoopSimulation: Sendable {
         settings.policy = scenario.policy
         settings.rateWindow = scenario.rateWindow
         settings.scaler.targetUtilisation = scenario.targetUtilisation
+        if let partitions = scenario.partitions {
+          settings.batchPartitions = [.cpu: partitions, .gpu: partitions]
+        }
         controller = ControllerCore(settings: settings)
       } else {
         result.plans = [fixedPlan!]
       }
       for (kind, pool) in scenario.pools {
-        pools[kind] = PoolState(
-          kind: kind, config: pool, usage: SlotUsage(slots: pool.slots, start: 0))
+        pools[kind] = PoolState(kind: kind, config: pool, partitions: scenario.partitions, at: 0)
       }
     }
 
@@ -205,31 +261,68 @@ public struct ClosedLoopSimulation: Sendable {
     mutating func receive(_ id: Int, at now: Double) {
       batches[id].received = now
       let kind = batches[id].spec.function.kind
-      guard pools[kind] != nil else {
+      guard let pool = pools[kind] else {
         // No pool of this kind at all: the batch waits forever (counted as missed at the end).
         return
       }
-      pools[kind]!.waiting.append(id)
-      startWaiting(kind, at: now)
+      if let partitions = scenario.partitions, partitions > 0 {
+        // The producer's key hash: the group's (keyed batches) or the batch's own id.
+        let key = scenario.keyedBatches ? Self.hash(batches[id].spec.key.group) : UInt64(id)
+        batches[id].partition = Int((key &* 0x9E37_79B9_7F4A_7C15) >> 33) % partitions
+      }
+      let lane = pool.lane(of: batches[id].partition)
+      pools[kind]!.lanes[lane].waiting.append(id)
+      startWaiting(kind, lane: lane, at: now)
+    }
+
+    /// A stable hash of a group id (FNV-1a).
+    static func hash(_ text: String) -> UInt64 {
+      text.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     mutating func startWaiting(_ kind: FunctionConfig.Kind, at now: Double) {
-      while var pool = pools[kind], pool.busy < pool.slots, pool.head < pool.waiting.count {
-        let id = pool.waiting[pool.head]
-        pool.head += 1
-        if pool.head > 1024 {
-          pool.waiting.removeFirst(pool.head)
-          pool.head = 0
+      for lane in pools[kind]?.lanes.indices ?? 0..<0 { startWaiting(kind, lane: lane, at: now) }
+    }
+
+    mutating func startWaiting(_ kind: FunctionConfig.Kind, lane index: Int, at now: Double) {
+      while var pool = pools[kind], index < pool.lanes.count,
+        pool.lanes[index].busy < pool.lanes[index].slots,
+        pool.lanes[index].head < pool.lanes[index].waiting.count
+      {
+        var lane = pool.lanes[index]
+        let id = lane.waiting[lane.head]
+        lane.head += 1
+        if lane.head > 1024 {
+          lane.waiting.removeFirst(lane.head)
+          lane.head = 0
         }
-        pool.busy += 1
+        lane.busy += 1
         let waited = now - batches[id].received
-        pool.usage.started(id, at: now, waited: waited)
+        lane.usage.started(id, at: now, waited: waited)
+        pool.lanes[index] = lane
         pools[kind] = pool
         if waited > 1e-9 { result.queuedBatches += 1 }
         result.longestQueueWait = max(result.longestQueueWait, waited)
         batches[id].started = now
+        batches[id].lane = index
         queue.schedule(.finished(batch: id), at: now + draw(batches[id]))
       }
+    }
+
+    /// The pool of `kind` has `replicas` now: lanes follow, waiting batches move to their
+    /// partitions' owners.
+    mutating func resize(_ kind: FunctionConfig.Kind, replicas: Int, at now: Double) {
+      guard var pool = pools[kind] else { return }
+      pool.config.replicas = replicas
+      var received: [Int: (partition: Int, at: Double)] = [:]
+      for lane in pool.lanes {
+        for id in lane.waiting[lane.head...] {
+          received[id] = (batches[id].partition, batches[id].received)
+        }
+      }
+      pool.relayout(at: now, received: received)
+      pools[kind] = pool
+      startWaiting(kind, at: now)
     }
 
     mutating func draw(_ batch: Batch) -> Double {
@@ -245,8 +338,10 @@ public struct ClosedLoopSimulation: Sendable {
     mutating func finish(_ id: Int, at now: Double) {
       let batch = batches[id]
       let kind = batch.spec.function.kind
-      pools[kind]!.busy -= 1
-      pools[kind]!.usage.finished(id, at: now, requests: batch.requests.count)
+      if batch.lane < pools[kind]!.lanes.count {
+        pools[kind]!.lanes[batch.lane].busy = max(0, pools[kind]!.lanes[batch.lane].busy - 1)
+        pools[kind]!.lanes[batch.lane].usage.finished(id, at: now, requests: batch.requests.count)
+      }
       let published = now + scenario.transport.publish
       var endToEnd: [Double] = []
       for request in batch.requests {
@@ -277,7 +372,7 @@ public struct ClosedLoopSimulation: Sendable {
           workerGroup: "hb-workers-\(kind.rawValue)", flushedMs: batch.flushed * 1000,
           receivedMs: batch.received * 1000, startedMs: batch.started * 1000,
           finishedMs: now * 1000, publishedMs: published * 1000, billedCost: billed))
-      startWaiting(kind, at: now)
+      startWaiting(kind, lane: batch.lane, at: now)
     }
 
     // MARK: Reports and the controller
@@ -293,27 +388,47 @@ public struct ClosedLoopSimulation: Sendable {
       lastReport = now
       for kind in pools.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
         var pool = pools[kind]!
-        let window = pool.usage.close(at: now)
+        let windows = pool.lanes.indices.map { pool.lanes[$0].usage.close(at: now) }
         pools[kind] = pool
         guard controller != nil else { continue }
-        // One report per replica, the pool's load shared evenly among them.
         let replicas = max(1, pool.config.replicas)
-        let share = 1 / Double(replicas)
         for replica in 0..<pool.config.replicas {
-          let waits = window.queueWaits.enumerated().filter { $0.offset % replicas == replica }
-            .map { $0.element * 1000 }
-          controller!.receive(
-            workers: WorkerReport(
+          let report: WorkerReport
+          if let partitions = pool.partitions {
+            // Each replica reports its own lane: its slots, waits, backlog, partitions.
+            let window = windows[replica]
+            let lane = pool.lanes[replica]
+            let held = (0..<partitions).filter { pool.lane(of: $0) == replica }
+            let waiting = lane.waiting[lane.head...].map { batches[$0].partition }
+            report = WorkerReport(
+              worker: "\(kind.rawValue)-\(replica)", group: "hb-workers-\(kind.rawValue)",
+              kind: kind, backend: "emulated-\(kind.rawValue)", emulated: true,
+              slots: pool.config.slotsPerReplica, cores: nil, windowStartMs: window.start * 1000,
+              windowEndMs: window.end * 1000, busySlots: window.busySlots,
+              batches: window.batches, requests: window.requests,
+              queueWaitMs: Percentiles.of(window.queueWaits.map { $0 * 1000 }),
+              backlog: lane.backlog, lag: 0,
+              partitions: held.map { partition in
+                WorkerReport.PartitionLoad(
+                  partition: Int32(partition),
+                  backlog: waiting.filter { $0 == partition }.count, lag: 0)
+              }, topicPartitions: partitions)
+          } else {
+            // One report per replica, the pool's load shared evenly among them.
+            let window = windows[0]
+            let share = 1 / Double(replicas)
+            let waits = window.queueWaits.enumerated().filter { $0.offset % replicas == replica }
+              .map { $0.element * 1000 }
+            report = WorkerReport(
               worker: "\(kind.rawValue)-\(replica)", group: "hb-workers-\(kind.rawValue)",
               kind: kind, backend: "emulated-\(kind.rawValue)", emulated: true,
               slots: pool.config.slotsPerReplica, cores: nil, windowStartMs: window.start * 1000,
               windowEndMs: window.end * 1000, busySlots: window.busySlots * share,
               batches: window.batches / replicas, requests: window.requests / replicas,
-              queueWaitMs: Percentiles.of(waits), backlog: pool.backlog / replicas, lag: 0),
-            at: now)
+              queueWaitMs: Percentiles.of(waits), backlog: pool.backlog / replicas, lag: 0)
+          }
+          controller!.receive(workers: report, at: now)
         }
-        pool.usage.slots = pool.slots
-        pools[kind] = pool
       }
     }
 
@@ -362,8 +477,9 @@ public struct ClosedLoopSimulation: Sendable {
         let cancelled = min(surplus, pool.starting)
         pool.starting -= cancelled
         surplus -= cancelled
-        pool.config.replicas -= surplus
-        pool.usage.slots = pool.slots
+        pools[recommendation.kind] = pool
+        resize(recommendation.kind, replicas: pool.config.replicas - surplus, at: now)
+        return
       }
       pools[recommendation.kind] = pool
     }
@@ -401,9 +517,7 @@ public struct ClosedLoopSimulation: Sendable {
         // Starts that were cancelled meanwhile do not come up.
         let up = min(count, pools[kind]!.starting)
         pools[kind]!.starting -= up
-        pools[kind]!.config.replicas += up
-        pools[kind]!.usage.slots = pools[kind]!.slots
-        startWaiting(kind, at: now)
+        resize(kind, replicas: pools[kind]!.config.replicas + up, at: now)
       }
     }
 
@@ -417,10 +531,10 @@ public struct ClosedLoopSimulation: Sendable {
         slowdown *= factor
         truth = LatencyModel(profile: scenario.truth.scaled(by: slowdown))
       case .poolCut(_, let kind, let factor):
-        guard var pool = pools[kind] else { return }
-        pool.config.replicas = max(1, Int((Double(pool.config.replicas) * factor).rounded(.down)))
-        pool.usage.slots = pool.slots
-        pools[kind] = pool
+        guard let pool = pools[kind] else { return }
+        resize(
+          kind, replicas: max(1, Int((Double(pool.config.replicas) * factor).rounded(.down))),
+          at: now)
       }
     }
 

@@ -142,7 +142,8 @@ import Testing
     func settled(_ process: ChildProcess) -> Bool {
       let lines = process.standardError.split(separator: "\n")
       let latest = ["router", "batcher"].map { stage in
-        lines.last(where: { $0.contains("\(stage): assigned") })?.split(separator: ",").count ?? 0
+        lines.last(where: { $0.contains("\(stage): assigned") })?
+          .components(separatedBy: "holding ").last?.split(separator: ",").count ?? 0
       }
       return latest == [2, 2]
     }

@@ -36,8 +36,7 @@ import Testing
             let line = process.standardError.split(separator: "\n").last(where: {
               $0.contains("holding ")
             }),
-            let held = line.components(separatedBy: "holding ").last?
-              .components(separatedBy: " (").first
+            let held = line.components(separatedBy: "holding ").last
           else { return false }
           return held.components(separatedBy: ", ").count == 2
         }

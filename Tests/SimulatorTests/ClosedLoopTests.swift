@@ -110,6 +110,36 @@ import Testing
     }
   }
 
+  /// Partitions as a consumer group has them (four; CPU replicas of one slot, from one; an
+  /// autoscaler that follows the recommendations): the recommendation never asks for more
+  /// replicas than partitions, and says when one slot per replica is not enough. Batches spread
+  /// by batch id keep waits short (94 % within SLO from 60 s: the 400 ms app cannot take the
+  /// waits of one-slot replicas); keyed by group, as they were, the hot group's batches sit on
+  /// one replica while others idle and wait without bound (80 %).
+  @Test func partitionsBoundReplicasAndKeyedBatchesSkewThem() throws {
+    var scenario = try Self.scenario(model: "VGG19", cpu: 1, gpu: 1, duration: 150)
+    scenario.apps = Self.apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate / 2) }
+    scenario.partitions = 4
+    scenario.autoscaleDelay = 5
+    let spread = ClosedLoopSimulation(scenario: scenario).run()
+    scenario.keyedBatches = true
+    let keyed = ClosedLoopSimulation(scenario: scenario).run()
+    for result in [spread, keyed] {
+      #expect(
+        result.scaling.allSatisfy { $0.desiredReplicas <= 4 },
+        "\(result.scaling.map(\.desiredReplicas))")
+    }
+    // Spread: waits stay short; the need past four one-slot replicas is said as a partition
+    // limit (more slots per replica), not as more replicas.
+    #expect(spread.longestQueueWait < 10, "\(spread.longestQueueWait)")
+    #expect(spread.scaling.contains { $0.status == .partitionLimit })
+    // Keyed: the hot group's partition queues without bound.
+    #expect(keyed.longestQueueWait > 30, "\(keyed.longestQueueWait)")
+    #expect(
+      spread.attainment(from: 60, to: 150) > keyed.attainment(from: 60, to: 150) + 0.1,
+      "\(spread.attainment(from: 60, to: 150)) vs \(keyed.attainment(from: 60, to: 150))")
+  }
+
   @Test func theSameSeedGivesTheSameRun() throws {
     let scenario = try Self.scenario(model: "Bert", cpu: 4, gpu: 2, duration: 30)
     let first = ClosedLoopSimulation(scenario: scenario).run()
