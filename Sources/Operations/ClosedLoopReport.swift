@@ -25,8 +25,9 @@ public enum ClosedLoopReport {
     lines.append(
       String(
         format:
-          "requests %d: %.2f %% within SLO, %d late, %d rejected; %d batches, longest wait for a slot %.2f s",
-        result.requests, result.attainment * 100, result.late, result.rejected, result.batches,
+          "requests %d: %.2f %% within SLO, %d late, %d shed, %d rejected; %d batches, longest wait for a slot %.2f s",
+        result.requests, result.attainment * 100, result.late, result.shed, result.rejected,
+        result.batches,
         result.longestQueueWait))
     // The yardstick: the plan made on the true rates and model, with the same transport reserve.
     let reserve = (result.plans.last?.transportReserveMs ?? 0) / 1000

@@ -26,6 +26,8 @@ public struct ClosedLoopResult: Sendable {
   public var within = 0
   /// Requests the batcher diverted as late, and requests no function could serve.
   public var late = 0
+  /// Requests a worker shed: their batch started too late for their SLO.
+  public var shed = 0
   public var rejected = 0
   /// What the invocations were billed.
   public var billed = 0.0

@@ -84,6 +84,9 @@ public struct ClosedLoopScenario: Sendable {
   /// With `partitions`: batches keyed by group, as before batch ids were the key — all of a
   /// group's batches on one partition (the skew that left replicas idle). Off: spread by batch.
   public var keyedBatches = false
+  /// Workers shed the requests of a batch whose SLO passed before the start plus the fastest run
+  /// seen on its function (`worker --late-policy shed`, the default); off: they run them.
+  public var shedLate = true
   /// The controller's settings beyond the profile, pricing and apps (the service's defaults
   /// unless changed).
   public var policy = ReplanPolicy()

@@ -153,6 +153,8 @@ public struct ClosedLoopSimulation: Sendable {
     var lastReport = 0.0
     var scheduledDeadline: Double?
     var lastScaling: [String: ScalingRecommendation] = [:]
+    /// The fastest each function has run a batch: the workers' lower bound for shedding.
+    var floors = InferenceFloor()
 
     init(scenario: ClosedLoopScenario, fixedPlan: Plan?) {
       self.scenario = scenario
@@ -296,6 +298,21 @@ public struct ClosedLoopSimulation: Sendable {
           lane.waiting.removeFirst(lane.head)
           lane.head = 0
         }
+        if scenario.shedLate {
+          let verdict = LateShedding.verdict(
+            requests: batches[id].requests.map { ($0.arrival, $0.slo, false) }, started: now,
+            floor: floors.seconds(for: batches[id].spec.function), policy: .shed)
+          if !verdict.shed.isEmpty {
+            result.shed += verdict.shed.count
+            batches[id].requests = verdict.run.map { batches[id].requests[$0] }
+          }
+          if batches[id].requests.isEmpty {
+            // Nothing left to run: the slot stays free.
+            pool.lanes[index] = lane
+            pools[kind] = pool
+            continue
+          }
+        }
         lane.busy += 1
         let waited = now - batches[id].received
         lane.usage.started(id, at: now, waited: waited)
@@ -353,6 +370,7 @@ public struct ClosedLoopSimulation: Sendable {
         }
       }
       let seconds = now - batch.started
+      floors.observe(batch.spec.function, seconds: seconds)
       let function = batch.spec.function
       let b = batch.requests.count
       let perRequest =

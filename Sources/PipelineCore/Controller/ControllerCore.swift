@@ -625,7 +625,10 @@ public struct ControllerCore: Sendable {
     var missing: [String] = []
     for kind in [FunctionConfig.Kind.cpu, .gpu] {
       let needed = demand[kind]?.slotsNeeded(target: target) ?? 0
-      let available = pools.values.filter { $0.kind == kind }.reduce(0) { $0 + $1.slots }
+      // The slots the replicas can use with the partitions they hold (`PoolCapacity`).
+      let available = pools.values.filter { $0.kind == kind }.reduce(0) {
+        $0 + min($1.slots, Int(($1.capacity.slots + 1e-9).rounded(.down)))
+      }
       if needed > available {
         missing.append("\(kind.rawValue) needs \(needed) slots, \(available) reported")
       }
