@@ -108,7 +108,10 @@ public struct PoolScaler: Sendable {
       // they are a backlog being drained (after a restart or an outage), which more replicas
       // would not have prevented and which passes by itself — unless one replica is full while
       // the others idle (skew), which more replicas (up to the partitions) spread.
-      let full = (measuredBusy ?? 0) >= Self.fullShare * Double(pool.slots)
+      // Full against the slots the replicas can use with the partitions they hold (a replica
+      // beyond the partitions never gets busy).
+      let usable = min(Double(pool.slots), max(1, capacity.slots))
+      let full = (measuredBusy ?? 0) >= Self.fullShare * usable
       if waiting, full || !pool.skewedPartitions.isEmpty {
         saturated = true
         reasons.append(
