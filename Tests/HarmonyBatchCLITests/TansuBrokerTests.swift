@@ -107,32 +107,30 @@ import Testing
         ], stdin: "sentence \(index)\n", environment: environment)
       #expect(status == 0, "\(error)")
     }
-    // 50 from the Python client (confluent-kafka 2.16), which waits for each one's reply.
-    let (clientStatus, clientOutput, clientError) = try runToCompletion(
-      "/usr/bin/env",
-      [
-        "python3",
-        Self.root.appendingPathComponent("Deploy/clients/python/harmonybatch_client.py")
-          .path, "--bootstrap", bootstrap, "--app", "a2", "--slo-ms", "3000", "--count", "50",
-        "--rate", "25", "--timeout", "90", "--property", "session.timeout.ms=6000",
-      ], timeout: .seconds(180), environment: environment)
-    #expect(clientStatus == 0, "\(clientOutput) \(clientError)")
-    let summary = try #require(
-      clientOutput.last.flatMap {
+    /// The Python client (confluent-kafka 2.16) sending `count` requests of `app`; it waits for
+    /// each one's reply and prints a JSON summary last.
+    func client(app: String, sloMs: Int, count: Int, rate: Int) throws -> [String: Any]? {
+      let (status, output, error) = try runToCompletion(
+        "/usr/bin/env",
+        [
+          "python3",
+          Self.root.appendingPathComponent("Deploy/clients/python/harmonybatch_client.py")
+            .path, "--bootstrap", bootstrap, "--app", app, "--slo-ms", String(sloMs), "--count",
+          String(count), "--rate", String(rate), "--timeout", "90", "--property",
+          "session.timeout.ms=6000",
+        ], timeout: .seconds(180), environment: environment)
+      #expect(status == 0, "\(output) \(error)")
+      return output.last.flatMap {
         try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-      })
+      }
+    }
+    // 50 from the Python client.
+    let summary = try #require(try client(app: "a2", sloMs: 3000, count: 50, rate: 25))
     #expect(summary["replies"] as? Int == 50)
     #expect(summary["traceparent_intact"] as? Int == 50)
     // 40 of the hot app, whose group runs on the one-slot CPU replicas.
-    let (hotStatus, hotOutput, hotError) = try runToCompletion(
-      "/usr/bin/env",
-      [
-        "python3",
-        Self.root.appendingPathComponent("Deploy/clients/python/harmonybatch_client.py")
-          .path, "--bootstrap", bootstrap, "--app", "hot", "--slo-ms", "400", "--count", "40",
-        "--rate", "4", "--timeout", "90", "--property", "session.timeout.ms=6000",
-      ], timeout: .seconds(180), environment: environment)
-    #expect(hotStatus == 0, "\(hotOutput) \(hotError)")
+    let hot = try client(app: "hot", sloMs: 400, count: 40, rate: 4)
+    #expect(hot?["replies"] as? Int == 40)
 
     // Every request ends exactly once: results are keyed by request id; late records and dead
     // letters name theirs in hb-request-id.
