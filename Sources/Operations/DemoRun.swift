@@ -252,7 +252,7 @@ public final class DemoRun: Sendable {
         for request in generator.due(by: elapsed) {
           try producer.enqueue(request.message(topic: topics.requests))
           sent[request.id] = appsByID[request.app]
-          sentAt[request.id] = elapsed
+          sentAt[request.id] = Date().timeIntervalSince1970
         }
         _ = outcomes.poll()
         view.read(forMs: 1)
@@ -335,7 +335,7 @@ public final class DemoRun: Sendable {
     if let deployment {
       summary.deployment = Self.deploymentLines(
         deployment, workloadStart: workloadStart, sent: sent, sentAt: sentAt,
-        warmUp: warmSent, outcomes: outcomes.outcomes)
+        warmUp: warmSent, warmSentAt: warmSentAt, outcomes: outcomes.outcomes)
     }
     return summary
   }
@@ -344,7 +344,8 @@ public final class DemoRun: Sendable {
   /// last change, how many requests met their SLO.
   static func deploymentLines(
     _ deployment: DemoDeployment, workloadStart: Double, sent: [String: App],
-    sentAt: [String: Double], warmUp: [String: App], outcomes: [String: OutcomeReader.Outcome]
+    sentAt: [String: Double], warmUp: [String: App], warmSentAt: [String: Double],
+    outcomes: [String: OutcomeReader.Outcome]
   ) -> [String] {
     var lines = [
       "services as processes (logs in \(deployment.directory))"
@@ -364,8 +365,9 @@ public final class DemoRun: Sendable {
             + "%.2f %% within SLO", warmUp.count, ended,
           Double(within) / Double(warmUp.count) * 100))
     }
-    let last = (deployment.changes.map(\.time).max() ?? workloadStart) - workloadStart
-    let after = sent.keys.filter { (sentAt[$0] ?? 0) >= last }
+    let lastChange = deployment.changes.map(\.time).max() ?? workloadStart
+    let last = lastChange - workloadStart
+    let after = sent.keys.filter { (sentAt[$0] ?? 0) >= lastChange }
     let within = after.filter { outcomes[$0]?.sloMet == true }.count
     var perApp: [String: (Int, Int)] = [:]
     for id in after {
@@ -383,7 +385,56 @@ public final class DemoRun: Sendable {
         last, within, after.count,
         after.isEmpty ? 100 : Double(within) / Double(after.count) * 100, worst?.0 ?? "-",
         (worst?.1 ?? 1) * 100))
+    // From when on every app kept 99.5 % within SLO (warm-up and workload together).
+    var arrivals: [(app: String, at: Double, met: Bool)] = []
+    for (ids, times) in [(sent, sentAt), (warmUp, warmSentAt)] {
+      for (id, app) in ids {
+        guard let at = times[id] else { continue }
+        arrivals.append((app.id, at, outcomes[id]?.sloMet == true))
+      }
+    }
+    if let back = Self.backWithinSLO(arrivals, from: lastChange) {
+      lines.append(
+        String(
+          format:
+            "every app within SLO (99.5 %% of its requests from then on) %.0f s after the last "
+            + "replica change", back))
+    } else {
+      lines.append("not every app was back to 99.5 % within SLO by the end of the run")
+    }
     return lines
+  }
+
+  /// The fewest whole seconds after `from` from which on every app had at least `target` of its
+  /// requests (by arrival) within SLO; nil when no such second came before the last arrival.
+  static func backWithinSLO(
+    _ arrivals: [(app: String, at: Double, met: Bool)], from: Double, target: Double = 0.995
+  ) -> Double? {
+    let later = arrivals.filter { $0.at >= from }
+    guard let end = later.map(\.at).max() else { return 0 }
+    let seconds = Int((end - from).rounded(.down)) + 1
+    // Per app and second: requests and those within SLO; then suffix sums.
+    var counts: [String: [(all: Int, met: Int)]] = [:]
+    for arrival in later {
+      let second = min(seconds - 1, Int(arrival.at - from))
+      counts[arrival.app, default: Array(repeating: (0, 0), count: seconds)][second].all += 1
+      if arrival.met {
+        counts[arrival.app, default: Array(repeating: (0, 0), count: seconds)][second].met += 1
+      }
+    }
+    var suffix = counts.mapValues { _ in (all: 0, met: 0) }
+    var earliest: Int?
+    for second in stride(from: seconds - 1, through: 0, by: -1) {
+      for (app, perSecond) in counts {
+        suffix[app]!.all += perSecond[second].all
+        suffix[app]!.met += perSecond[second].met
+      }
+      let holds = suffix.values.allSatisfy {
+        $0.all == 0 || Double($0.met) >= target * Double($0.all)
+      }
+      if holds { earliest = second }
+    }
+    return earliest.map(Double.init)
   }
 }
 

@@ -33,6 +33,27 @@ import Testing
 
 /// How the demo sizes itself to the machine it runs on.
 @Suite struct DemoSizingTests {
+  /// When every app is back within SLO after the replicas changed: the first second from which on
+  /// each app kept 99.5 % of its requests within SLO.
+  @Test func theTimeBackWithinSLOIsTheFirstSecondEveryAppHoldsFrom() {
+    var arrivals: [(app: String, at: Double, met: Bool)] = []
+    for second in 0..<60 {
+      for index in 0..<10 {
+        let at = 100 + Double(second) + Double(index) / 10
+        // a misses everything in its first 12 s, b in its first 3 s.
+        arrivals.append(("a", at, second >= 12))
+        arrivals.append(("b", at, second >= 3))
+      }
+    }
+    // Seconds before 100 do not count; a decides.
+    arrivals.append(("b", 50, false))
+    #expect(DemoRun.backWithinSLO(arrivals, from: 100) == 12)
+    #expect(DemoRun.backWithinSLO(arrivals.filter { $0.app == "b" }, from: 100) == 3)
+    #expect(DemoRun.backWithinSLO([], from: 100) == 0)
+    // Missing the last request: never back.
+    #expect(DemoRun.backWithinSLO([("a", 101, true), ("a", 102, false)], from: 100) == nil)
+  }
+
   @Test func aSlowerMachineGetsASmallerDefaultWorkloadThatItsSlotsServe() throws {
     let builtIn = try Planner(model: "minilm")
     let here = DemoSizing(planner: builtIn, appCount: 8, rates: DemoRun.rateMix)
