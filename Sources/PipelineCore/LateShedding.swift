@@ -39,17 +39,12 @@ public struct InferenceFloor: Sendable {
 /// takes. Requests the batcher forwarded late on purpose (`--late-policy forward`, marked
 /// `late`) run: that operator asked for them.
 public enum LateShedding {
-  public struct Verdict: Equatable, Sendable {
+  public struct Verdict: Sendable {
     /// Indices of the requests to run, in batch order.
     public var run: [Int]
     /// Indices of the requests to shed and how far past their SLO they would at least end
     /// (seconds).
     public var shed: [(index: Int, lateBy: Double)]
-
-    public static func == (lhs: Verdict, rhs: Verdict) -> Bool {
-      lhs.run == rhs.run && lhs.shed.map(\.index) == rhs.shed.map(\.index)
-        && lhs.shed.map(\.lateBy) == rhs.shed.map(\.lateBy)
-    }
   }
 
   /// `started` and the requests' arrivals in seconds on the same clock (since the epoch).

@@ -275,48 +275,9 @@ public struct ControllerCore: Sendable {
             needed * 1000, reserveInForce * 1000))
       }
     }
-    // Late requests beyond chance: an app the batcher diverts needs more slack than the plan
-    // left it (re-planned with it, bounded as transport is); one whose requests are shed waited
-    // for slots the pool lacks (said; the scaling recommendation is the answer).
-    late.prune(now: now)
-    for finding in late.beyondChance(rates: estimates.mapValues(\.rate), now: now) {
-      guard let app = known[finding.app] else { continue }
-      if finding.reason == "slo-unreachable" {
-        let room = max(
-          0, app.slo * transport.maxShare - transport.reserve(reserveInForce, for: app.slo).seconds)
-        let wanted = min(room, (lateSlack[app.id] ?? 0) + finding.lateBy + 0.005)
-        if wanted > (lateSlack[app.id] ?? 0) + 0.001 {
-          lateSlack[app.id] = wanted
-          late.forget(app.id, until: now + 5)
-          atRisk.append("late")
-          riskDetail.append(
-            String(
-              format: "app %@: %d requests diverted as slo-unreachable in %.0f s (up to %.0f ms "
-                + "late); planned with %.0f ms more slack", app.id, finding.count, late.window,
-              finding.lateBy * 1000, wanted * 1000))
-        } else if !unservedReported.contains(app.id) {
-          unservedReported.insert(app.id)
-          directives.append(
-            .log(
-              .warning,
-              String(
-                format:
-                  "app %@: %d requests diverted as slo-unreachable in %.0f s, and its slack is "
-                  + "at the %.0f %% of its SLO that may be reserved: no plan serves it better on "
-                  + "this pipeline (its time before the batcher is too long for a %.0f ms SLO)",
-                app.id, finding.count, late.window, transport.maxShare * 100, app.slo * 1000)))
-        }
-      } else if now - lastShedReport >= 30 {
-        lastShedReport = now
-        directives.append(
-          .log(
-            .warning,
-            String(
-              format:
-                "app %@: %d requests shed in %.0f s after waiting for a worker slot past their "
-                + "SLO: the pool is short (see hb.scaling)", app.id, finding.count, late.window)))
-      }
-    }
+    let lateRisk = actOnLateRequests(rates: estimates.mapValues(\.rate), now: now)
+    atRisk += lateRisk.atRisk
+    directives += lateRisk.directives
     directives += warnAboutTransport()
     directives += reportBacklog(now: now)
     directives += reportRefusals(now: now)
@@ -378,6 +339,56 @@ public struct ControllerCore: Sendable {
     }
     directives += recommendScaling(profile: profile, now: now)
     return directives
+  }
+
+  /// Late requests beyond chance: an app the batcher diverts needs more slack than the plan
+  /// left it (re-planned with it, bounded as transport is); one whose requests are shed waited
+  /// for slots the pool lacks (said; the scaling recommendation is the answer).
+  private mutating func actOnLateRequests(rates: [String: Double], now: Double) -> (
+    atRisk: [String], directives: [Directive]
+  ) {
+    var atRisk: [String] = []
+    var directives: [Directive] = []
+    late.prune(now: now)
+    for finding in late.beyondChance(rates: rates, now: now) {
+      guard let app = known[finding.app] else { continue }
+      if finding.reason == "slo-unreachable" {
+        let room = max(
+          0, app.slo * transport.maxShare - transport.reserve(reserveInForce, for: app.slo).seconds)
+        let wanted = min(room, (lateSlack[app.id] ?? 0) + finding.lateBy + 0.005)
+        if wanted > (lateSlack[app.id] ?? 0) + 0.001 {
+          lateSlack[app.id] = wanted
+          late.forget(app.id, until: now + 5)
+          atRisk.append("late")
+          riskDetail.append(
+            String(
+              format: "app %@: %d requests diverted as slo-unreachable in %.0f s (up to %.0f ms "
+                + "late); planned with %.0f ms more slack", app.id, finding.count, late.window,
+              finding.lateBy * 1000, wanted * 1000))
+        } else if !unservedReported.contains(app.id) {
+          unservedReported.insert(app.id)
+          directives.append(
+            .log(
+              .warning,
+              String(
+                format:
+                  "app %@: %d requests diverted as slo-unreachable in %.0f s, and its slack is "
+                  + "at the %.0f %% of its SLO that may be reserved: no plan serves it better on "
+                  + "this pipeline (its time before the batcher is too long for a %.0f ms SLO)",
+                app.id, finding.count, late.window, transport.maxShare * 100, app.slo * 1000)))
+        }
+      } else if now - lastShedReport >= 30 {
+        lastShedReport = now
+        directives.append(
+          .log(
+            .warning,
+            String(
+              format:
+                "app %@: %d requests shed in %.0f s after waiting for a worker slot past their "
+                + "SLO: the pool is short (see hb.scaling)", app.id, finding.count, late.window)))
+      }
+    }
+    return (atRisk, directives)
   }
 
   /// The apps as the planner sees them: each SLO less the transport reserve (capped per SLO), at
