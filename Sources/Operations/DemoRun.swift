@@ -332,6 +332,7 @@ public final class DemoRun: Sendable {
       seconds: (ContinuousClock.now - started).seconds, failures: [],
       versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
       billed: view.billed)
+    summary.endedTwice = outcomes.endedTwice.count
     if let deployment {
       summary.deployment = Self.deploymentLines(
         deployment, workloadStart: workloadStart, sent: sent, sentAt: sentAt,

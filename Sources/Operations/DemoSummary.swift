@@ -23,6 +23,8 @@ public struct DemoSummary: Sendable {
   public let billed: (cost: Double, requests: Int)
   /// How the services ran, when as separate processes (`demo --processes`): lines for the end.
   public var deployment: [String] = []
+  /// Request ids that ended more than once.
+  public var endedTwice = 0
 
   /// Versions published after the first `warmUp` seconds of the workload.
   public func versionsAfter(_ warmUp: Double) -> Int {
@@ -71,7 +73,7 @@ public struct DemoSummary: Sendable {
       "",
       "demo summary: \(sent.count) requests in \(String(format: "%.1f", seconds)) s; "
         + "\(totalResults) results, \(sent.count - totalResults - missing) late or dead letters, "
-        + "\(missing) missing",
+        + "\(missing) missing, \(endedTwice) ended twice",
       "",
       table.rendered,
       "",

@@ -20,6 +20,8 @@ public final class OutcomeReader: @unchecked Sendable {
   private let topics: PipelineTopics
   private(set) var outcomes: [String: Outcome] = [:]
   public var ids: Set<String> { Set(outcomes.keys) }
+  /// Request ids that ended more than once (a second result, late record or dead letter).
+  public private(set) var endedTwice: Set<String> = []
 
   public init(common: KafkaConfiguration, topics: PipelineTopics) throws {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
@@ -48,6 +50,7 @@ public final class OutcomeReader: @unchecked Sendable {
         guard
           let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(record.value ?? []))
         else { continue }
+        if outcomes[result.requestID] != nil { endedTwice.insert(result.requestID) }
         outcomes[result.requestID] = Outcome(
           app: result.app, latencyMs: result.latencyMs, sloMet: result.sloMet, kind: .result,
           backend: result.backend)
@@ -57,7 +60,9 @@ public final class OutcomeReader: @unchecked Sendable {
           record.headers.last(where: { $0.key == HeaderName.requestID })?.value
           .map { String(decoding: $0, as: UTF8.self) } ?? record.coordinates
         let app = record.keyString ?? "?"
-        if outcomes[id] == nil {
+        if outcomes[id] != nil {
+          endedTwice.insert(id)
+        } else {
           outcomes[id] = Outcome(
             app: app, latencyMs: nil, sloMet: false,
             kind: record.topic == topics.late ? .late : .deadLetter, backend: nil)
