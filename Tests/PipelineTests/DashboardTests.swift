@@ -42,9 +42,9 @@ import Testing
     #expect(panels.allSatisfy { $0["gridPos"] is [String: Any] })
   }
 
-  @Test func theReadmeListsEveryMetric() throws {
+  @Test func theOperationsPageListsEveryMetric() throws {
     let readme = try String(
-      contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+      contentsOf: Self.root.appendingPathComponent("docs/operations.md"), encoding: .utf8)
     let published = Set(MetricsRegistry.Family.all.map(\.name))
     #expect(published.subtracting(Self.names(in: readme)).isEmpty)
   }
