@@ -38,6 +38,11 @@ enum ClosedLoopCommand {
       "partitions", "N",
       "Closed loop: the batch topics have N partitions; each replica runs only the partitions "
         + "the group gives it, with its own slots (default: any slot takes any batch)."),
+    .option(
+      "rebalance-seconds", "S",
+      "Closed loop, with --partitions: a partition that moves to another replica when replicas "
+        + "come or go is not read for S seconds (default 0; about 2.3 s on the embedded broker "
+        + "with a 3 s session timeout, 8-17 s with librdkafka's defaults)."),
     .flag(
       "keyed-batches",
       "Closed loop, with --partitions: batches keyed by group, as they were (each group's "
@@ -78,6 +83,12 @@ enum ClosedLoopCommand {
     scenario.keyedBatches = options.flag("keyed-batches")
     if scenario.keyedBatches, scenario.partitions == nil {
       throw UsageError("--keyed-batches needs --partitions")
+    }
+    if options.string("rebalance-seconds") != nil {
+      guard scenario.partitions != nil else {
+        throw UsageError("--rebalance-seconds needs --partitions")
+      }
+      scenario.rebalanceSeconds = try options.double("rebalance-seconds", default: 0, in: 0...600)
     }
     if options.string("autoscale") != nil {
       scenario.autoscaleDelay = try options.double("autoscale", default: 5, in: 0...3600)

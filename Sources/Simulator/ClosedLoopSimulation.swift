@@ -38,6 +38,8 @@ public struct ClosedLoopSimulation: Sendable {
     case scripted(Int)
     case burstEnds
     case replicasUp(FunctionConfig.Kind, count: Int)
+    /// A rebalance of the pool's group is over: its moved partitions are read again.
+    case rebalanced(FunctionConfig.Kind)
   }
 
   private struct Request {
@@ -73,8 +75,10 @@ public struct ClosedLoopSimulation: Sendable {
     var kind: FunctionConfig.Kind
     var config: ClosedLoopScenario.Pool
     var lanes: [Lane]
-    /// The batch topic's partitions (nil: one lane for the whole pool).
-    var partitions: Int?
+    /// Which replica reads each partition of the batch topic (nil: one lane for the whole pool).
+    var assignment: PartitionAssignment?
+    /// Until when each partition is paused by a rebalance that moved it.
+    var pausedUntil: [Double] = []
     /// Replicas an autoscaler started that are not up yet.
     var starting = 0
 
@@ -86,23 +90,39 @@ public struct ClosedLoopSimulation: Sendable {
     ) {
       self.kind = kind
       self.config = config
-      self.partitions = partitions
+      if let partitions, partitions > 0 {
+        assignment = PartitionAssignment(partitions: partitions, replicas: config.replicas)
+        pausedUntil = Array(repeating: 0, count: partitions)
+      }
       lanes = []
       relayout(at: now, received: [:])
     }
 
     /// The lane that reads `partition` now.
     func lane(of partition: Int) -> Int {
-      guard let partitions, partitions > 0 else { return 0 }
-      return partition % max(1, min(config.replicas, partitions))
+      guard let assignment, partition < assignment.owners.count else { return 0 }
+      return assignment.owners[partition]
     }
 
-    /// Lanes for the replicas there are now: the waiting batches go to their partitions' new
-    /// owners (oldest first, as the new owner reads them again); running batches finish where
-    /// they are.
-    mutating func relayout(at now: Double, received: [Int: (partition: Int, at: Double)]) {
-      let count = partitions == nil ? 1 : max(1, config.replicas)
-      let slots = partitions == nil ? config.slots : config.slotsPerReplica
+    /// Whether `partition` is paused at `now` by a rebalance.
+    func paused(_ partition: Int, at now: Double) -> Bool {
+      partition < pausedUntil.count && pausedUntil[partition] > now + 1e-12
+    }
+
+    /// Lanes for the replicas there are now: the partitions are rebalanced the sticky way (those
+    /// that move are paused for `rebalance` seconds), the waiting batches go to their
+    /// partitions' owners (oldest first, as the new owner reads them again); running batches
+    /// finish where they are.
+    mutating func relayout(
+      at now: Double, received: [Int: (partition: Int, at: Double)], rebalance: Double = 0
+    ) {
+      let count = assignment == nil ? 1 : max(1, config.replicas)
+      let slots = assignment == nil ? config.slots : config.slotsPerReplica
+      if assignment != nil {
+        for partition in assignment!.rebalance(replicas: count) where rebalance > 0 {
+          pausedUntil[partition] = max(pausedUntil[partition], now + rebalance)
+        }
+      }
       let waiting = lanes.flatMap { $0.waiting[$0.head...] }.sorted {
         (received[$0]?.at ?? 0, $0) < (received[$1]?.at ?? 0, $1)
       }
@@ -289,11 +309,16 @@ public struct ClosedLoopSimulation: Sendable {
     mutating func startWaiting(_ kind: FunctionConfig.Kind, lane index: Int, at now: Double) {
       while var pool = pools[kind], index < pool.lanes.count,
         pool.lanes[index].busy < pool.lanes[index].slots,
-        pool.lanes[index].head < pool.lanes[index].waiting.count
+        let next = nextBatch(in: pool, lane: index, at: now)
       {
         var lane = pool.lanes[index]
-        let id = lane.waiting[lane.head]
-        lane.head += 1
+        let id = lane.waiting[next]
+        if next == lane.head {
+          lane.head += 1
+        } else {
+          // Batches of a partition a rebalance paused wait; later ones of others go first.
+          lane.waiting.remove(at: next)
+        }
         if lane.head > 1024 {
           lane.waiting.removeFirst(lane.head)
           lane.head = 0
@@ -326,8 +351,15 @@ public struct ClosedLoopSimulation: Sendable {
       }
     }
 
-    /// The pool of `kind` has `replicas` now: lanes follow, waiting batches move to their
-    /// partitions' owners.
+    /// Where in its lane's queue the next batch `lane` may start is: the oldest one whose
+    /// partition no rebalance is holding (nil: none).
+    func nextBatch(in pool: PoolState, lane index: Int, at now: Double) -> Int? {
+      let lane = pool.lanes[index]
+      return lane.waiting[lane.head...].firstIndex { !pool.paused(batches[$0].partition, at: now) }
+    }
+
+    /// The pool of `kind` has `replicas` now: lanes follow, the partitions that move pause for
+    /// the rebalance, waiting batches move to their partitions' new owners.
     mutating func resize(_ kind: FunctionConfig.Kind, replicas: Int, at now: Double) {
       guard var pool = pools[kind] else { return }
       pool.config.replicas = replicas
@@ -337,8 +369,11 @@ public struct ClosedLoopSimulation: Sendable {
           received[id] = (batches[id].partition, batches[id].received)
         }
       }
-      pool.relayout(at: now, received: received)
+      pool.relayout(at: now, received: received, rebalance: scenario.rebalanceSeconds)
       pools[kind] = pool
+      if scenario.rebalanceSeconds > 0, pool.assignment != nil {
+        queue.schedule(.rebalanced(kind), at: now + scenario.rebalanceSeconds)
+      }
       startWaiting(kind, at: now)
     }
 
@@ -412,11 +447,12 @@ public struct ClosedLoopSimulation: Sendable {
         let replicas = max(1, pool.config.replicas)
         for replica in 0..<pool.config.replicas {
           let report: WorkerReport
-          if let partitions = pool.partitions {
+          if let assignment = pool.assignment {
             // Each replica reports its own lane: its slots, waits, backlog, partitions.
+            let partitions = assignment.owners.count
             let window = windows[replica]
             let lane = pool.lanes[replica]
-            let held = (0..<partitions).filter { pool.lane(of: $0) == replica }
+            let held = assignment.held(by: replica)
             let waiting = lane.waiting[lane.head...].map { batches[$0].partition }
             report = WorkerReport(
               worker: "\(kind.rawValue)-\(replica)", group: "hb-workers-\(kind.rawValue)",
@@ -536,6 +572,8 @@ public struct ClosedLoopSimulation: Sendable {
         let up = min(count, pools[kind]!.starting)
         pools[kind]!.starting -= up
         resize(kind, replicas: pools[kind]!.config.replicas + up, at: now)
+      case .rebalanced(let kind):
+        startWaiting(kind, at: now)
       }
     }
 

@@ -143,6 +143,22 @@ import Testing
       "\(spread.attainment(from: 60, to: 150)) vs \(keyed.attainment(from: 60, to: 150))")
   }
 
+  @Test func aRebalancePausesTheMovedPartitionsAndCostsTheRamp() throws {
+    var scenario = try Self.scenario(model: "VGG19", cpu: 1, gpu: 1, duration: 90)
+    scenario.apps = Self.apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate / 2) }
+    scenario.partitions = 4
+    scenario.autoscaleDelay = 5
+    let atOnce = ClosedLoopSimulation(scenario: scenario).run()
+    scenario.rebalanceSeconds = 10
+    let paused = ClosedLoopSimulation(scenario: scenario).run()
+    // The same recommendations come, but every replica that joins holds its partitions' batches
+    // for 10 s: more is shed and fewer meet their SLO while the pool grows.
+    #expect(paused.shed > atOnce.shed, "\(paused.shed) vs \(atOnce.shed) shed")
+    #expect(
+      paused.attainment(from: 0, to: 60) < atOnce.attainment(from: 0, to: 60),
+      "\(paused.attainment(from: 0, to: 60)) vs \(atOnce.attainment(from: 0, to: 60))")
+  }
+
   @Test func theSameSeedGivesTheSameRun() throws {
     let scenario = try Self.scenario(model: "Bert", cpu: 4, gpu: 2, duration: 30)
     let first = ClosedLoopSimulation(scenario: scenario).run()
