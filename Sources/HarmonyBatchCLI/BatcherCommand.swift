@@ -30,7 +30,12 @@ enum BatcherCommand {
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
       .option(
         "max-payload-bytes", "N",
-        "Requests with a larger payload go to the dead letter (default 1048576)."),
+        "Requests with a larger payload go to the dead letter (default: the largest whose batch "
+          + "of one fits a record, about 740 KB)."),
+      .option(
+        "reply-topic-prefix", "P",
+        "Requests may name only reply topics that start with P (default: any legal topic name "
+          + "that is not the pipeline's own or a broker's internal one)."),
       .option("report-interval-ms", "N", "How often the router reports rates (default 1000)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -71,6 +76,12 @@ enum BatcherCommand {
     routerSettings.planner = planner
     routerSettings.maxPayloadBytes = try options.int(
       "max-payload-bytes", default: RequestRouter.defaultMaxPayloadBytes, in: 1...100_000_000)
+    if let prefix = options.string("reply-topic-prefix") {
+      guard ReplyTopic.problem(prefix + "x", topics: topics) == nil else {
+        throw UsageError("--reply-topic-prefix '\(prefix)' cannot begin a reply topic's name")
+      }
+      routerSettings.replyTopicPrefix = prefix
+    }
     routerSettings.reportInterval = .milliseconds(
       try options.int(
         "report-interval-ms", default: 1000, in: 10...3_600_000))

@@ -36,6 +36,10 @@ enum ControllerCommand {
         "worker-group", "ID",
         "A worker pool besides hb-workers-cpu and hb-workers-gpu (worker --group) whose reports "
           + "count. Reports from other consumer groups are refused.", repeatable: true),
+      .option(
+        "max-apps", "N",
+        "Apps planned at most (default 1000): a new app past it is not planned, and counted in "
+          + "the refusals logged every 30 s."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -79,6 +83,12 @@ enum ControllerCommand {
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
     settings.core.workerGroups = Set(options.strings("worker-group"))
+    settings.core.maxApps = try options.int("max-apps", default: 1_000, in: 1...10_000)
+    if settings.core.apps.count > settings.core.maxApps {
+      throw UsageError(
+        "--apps names \(settings.core.apps.count) apps, more than --max-apps \(settings.core.maxApps)"
+      )
+    }
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)
     for kind in [FunctionConfig.Kind.cpu, .gpu] {
       settings.core.batchPartitions[kind] = cluster.partitions[settings.topics.batches(for: kind)]

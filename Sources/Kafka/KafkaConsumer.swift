@@ -20,15 +20,20 @@ public final class KafkaConsumer: Sendable {
   private let reader: RDKafkaPartitionReader?
   public let groupID: String?
 
+  /// Runs inside a revocation before the stored offsets are committed and the partitions go.
+  private let revokeHook = RevokeHook()
+
   public init(configuration: KafkaConsumerConfiguration) throws(KafkaError) {
     let pending = PendingEvents()
     let commitsOnRevoke = configuration.groupID != nil
     let logger = configuration.common.logger
+    let hook = revokeHook
     let callbacks = RDKafkaCallbacks(
       logger: logger,
       onRebalance: { rk, err, list in
         KafkaConsumer.rebalance(
-          rk, err, list, commitStored: commitsOnRevoke, logger: logger, pending: pending)
+          rk, err, list, commitStored: commitsOnRevoke, logger: logger, pending: pending,
+          beforeRevoke: hook)
       })
     client = try RDKafkaClient(
       kind: .consumer, properties: configuration.resolvedProperties, callbacks: callbacks)
@@ -41,6 +46,13 @@ public final class KafkaConsumer: Sendable {
       reader = nil
       rd_kafka_poll_set_consumer(client.handle)
     }
+  }
+
+  /// Sets what runs when partitions are revoked, on the polling thread inside `poll`, before the
+  /// stored offsets are committed and the partitions go to another member: the place to finish
+  /// their work in flight and store its offsets, so that the new owner does not do it again.
+  public func beforeRevoke(_ hook: @escaping @Sendable ([KafkaTopicPartition]) -> Void) {
+    revokeHook.set(hook)
   }
 
   /// Joins the group and follows these topics; partitions arrive as `.partitionsAssigned`.
@@ -445,7 +457,7 @@ public final class KafkaConsumer: Sendable {
   private static func rebalance(
     _ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
     _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
-    commitStored: Bool, logger: KafkaLogger, pending: PendingEvents
+    commitStored: Bool, logger: KafkaLogger, pending: PendingEvents, beforeRevoke: RevokeHook
   ) {
     let partitions = RDKafkaTopicPartitionList.partitions(list).sorted()
     let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
@@ -459,6 +471,7 @@ public final class KafkaConsumer: Sendable {
       logger.log(.info, "REBALANCE", "assigned \(partitions)")
       pending.push(.partitionsAssigned(partitions))
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+      beforeRevoke.run(partitions)
       if commitStored && rd_kafka_assignment_lost(rk) == 0 {
         let commitErr = rd_kafka_commit(rk, nil, 0)
         if commitErr != RD_KAFKA_RESP_ERR_NO_ERROR && commitErr != RD_KAFKA_RESP_ERR__NO_OFFSET {
@@ -478,6 +491,19 @@ public final class KafkaConsumer: Sendable {
       _ = rd_kafka_assign(rk, nil)
       pending.push(.error(KafkaError(.assign, "rebalance failed", rdError: err)))
     }
+  }
+}
+
+/// The consumer's `beforeRevoke` hook (none until set).
+private final class RevokeHook: Sendable {
+  private let hook = Mutex<(@Sendable ([KafkaTopicPartition]) -> Void)?>(nil)
+
+  func set(_ hook: @escaping @Sendable ([KafkaTopicPartition]) -> Void) {
+    self.hook.withLock { $0 = hook }
+  }
+
+  func run(_ partitions: [KafkaTopicPartition]) {
+    hook.withLock { $0 }?(partitions)
   }
 }
 

@@ -333,6 +333,7 @@ public final class DemoRun: Sendable {
       versions: view.versions, workloadStart: workloadStart, pools: view.renderPools(),
       billed: view.billed)
     summary.endedTwice = outcomes.endedTwice.count
+    summary.endedTwiceExamples = outcomes.endedTwiceExamples()
     if let deployment {
       summary.deployment = Self.deploymentLines(
         deployment, workloadStart: workloadStart, sent: sent, sentAt: sentAt,

@@ -25,6 +25,8 @@ public struct DemoSummary: Sendable {
   public var deployment: [String] = []
   /// Request ids that ended more than once.
   public var endedTwice = 0
+  /// A few of the ids that ended twice, with how each ended.
+  public var endedTwiceExamples = ""
 
   /// Versions published after the first `warmUp` seconds of the workload.
   public func versionsAfter(_ warmUp: Double) -> Int {
@@ -73,7 +75,8 @@ public struct DemoSummary: Sendable {
       "",
       "demo summary: \(sent.count) requests in \(String(format: "%.1f", seconds)) s; "
         + "\(totalResults) results, \(sent.count - totalResults - missing) late or dead letters, "
-        + "\(missing) missing, \(endedTwice) ended twice",
+        + "\(missing) missing, \(endedTwice) ended twice"
+        + (endedTwice > 0 ? " (e.g. \(endedTwiceExamples))" : ""),
       "",
       table.rendered,
       "",

@@ -22,6 +22,8 @@ public final class OutcomeReader: @unchecked Sendable {
   public var ids: Set<String> { Set(outcomes.keys) }
   /// Request ids that ended more than once (a second result, late record or dead letter).
   public private(set) var endedTwice: Set<String> = []
+  /// For each id that ended more than once, how each time (`result of batch B`, `late`, …).
+  public private(set) var endings: [String: [String]] = [:]
 
   public init(common: KafkaConfiguration, topics: PipelineTopics) throws {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
@@ -50,6 +52,7 @@ public final class OutcomeReader: @unchecked Sendable {
         guard
           let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(record.value ?? []))
         else { continue }
+        note(result.requestID, "result of batch \(result.batchID)")
         if outcomes[result.requestID] != nil { endedTwice.insert(result.requestID) }
         outcomes[result.requestID] = Outcome(
           app: result.app, latencyMs: result.latencyMs, sloMet: result.sloMet, kind: .result,
@@ -60,6 +63,12 @@ public final class OutcomeReader: @unchecked Sendable {
           record.headers.last(where: { $0.key == HeaderName.requestID })?.value
           .map { String(decoding: $0, as: UTF8.self) } ?? record.coordinates
         let app = record.keyString ?? "?"
+        note(
+          id,
+          (record.topic == topics.late ? "late" : "dead letter")
+            + (record.headers.last { $0.key == HeaderName.batchSource }?.value.map {
+              " of \(String(decoding: $0, as: UTF8.self))"
+            } ?? ""))
         if outcomes[id] != nil {
           endedTwice.insert(id)
         } else {
@@ -71,5 +80,21 @@ public final class OutcomeReader: @unchecked Sendable {
       }
     }
     return seen
+  }
+
+  /// Keeps how `id` ended; only ids that end twice keep more than their first ending.
+  private func note(_ id: String, _ ending: String) {
+    if outcomes[id] == nil {
+      endings[id] = [ending]
+    } else {
+      endings[id, default: []].append(ending)
+    }
+  }
+
+  /// Up to `count` ids that ended twice, each with how it ended, for a summary line.
+  public func endedTwiceExamples(_ count: Int = 3) -> String {
+    endedTwice.sorted().prefix(count).map { id in
+      "\(id) (\((endings[id] ?? []).joined(separator: ", ")))"
+    }.joined(separator: "; ")
   }
 }

@@ -13,12 +13,15 @@ public struct PoisonRecords {
 
   /// A bad request, its id, and the dead-letter code it must end with.
   public mutating func request(_ kind: Int, id: String) -> (KafkaProducerMessage, code: String) {
-    func message(key: [UInt8]?, value: [UInt8], slo: String?) -> KafkaProducerMessage {
+    func message(key: [UInt8]?, value: [UInt8], slo: String?, extra: [KafkaHeader] = [])
+      -> KafkaProducerMessage
+    {
       var headers = [KafkaHeader(key: HeaderName.requestID, value: Array(id.utf8))]
       if let slo { headers.append(KafkaHeader(key: HeaderName.slo, value: Array(slo.utf8))) }
-      return KafkaProducerMessage(topic: topics.requests, key: key, value: value, headers: headers)
+      return KafkaProducerMessage(
+        topic: topics.requests, key: key, value: value, headers: headers + extra)
     }
-    switch kind % 6 {
+    switch kind % 10 {
     case 0:
       // Over the router's limit; every third one over the producer's 1 MB record limit too
       // (its dead letter must drop the value to be produced at all). Spread over the apps'
@@ -40,10 +43,32 @@ public struct PoisonRecords {
       return (
         message(key: Array("nobody".utf8), value: [1], slo: nil), ReasonCode.missingSLO.rawValue
       )
-    default:
+    case 5:
       return (
         message(key: Array("a2".utf8), value: [1], slo: "99999999999999999999"),
         ReasonCode.badSLO.rawValue
+      )
+    // A tenant's request that a worker would refuse: refused at the router, alone.
+    case 6:
+      let many = (0..<63).map { KafkaHeader(key: "x-\($0)", value: [1]) }
+      return (
+        message(key: Array("a1".utf8), value: [1], slo: "500", extra: many),
+        ReasonCode.badHeaders.rawValue
+      )
+    case 7:
+      return (
+        message(
+          key: Array("a2".utf8), value: [1], slo: "500", extra: [KafkaHeader(key: "", value: [1])]),
+        ReasonCode.badHeaders.rawValue
+      )
+    case 8:
+      return (
+        message(key: Array(repeating: UInt8(ascii: "k"), count: 1_100), value: [1], slo: "500"),
+        ReasonCode.badKey.rawValue
+      )
+    default:
+      return (
+        message(key: Array("a b".utf8), value: [1], slo: "500"), ReasonCode.badKey.rawValue
       )
     }
   }

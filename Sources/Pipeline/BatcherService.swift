@@ -54,6 +54,7 @@ public struct BatcherService: PipelineService {
     try io.run {
       while !stop.isSet {
         if io.hasJoined { context.ready() }
+        context.clusterReachable(!io.clusterUnhealthy)
         if let telemetry = settings.telemetry, clock.now() - lastLag >= 1 {
           lastLag = clock.now()
           if let lag = io.consumer.lag() {

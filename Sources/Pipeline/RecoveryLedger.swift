@@ -135,8 +135,15 @@ struct RecoveryLedger {
       "recovery: uncommitted from "
         + firstUncommitted.sorted { $0.key.description < $1.key.description }
         .map { "\($0.key)@\($0.value)" }.joined(separator: ", ")
-        + "; read \(read) output records of \(starts.count) partitions; \(ledger.count) inputs "
-        + "done already"
+        + "; read \(read) output records of \(starts.count) partitions ("
+        + (searchable ? "found by time from \(since) ms" : "from the first record kept")
+        + ", offsets "
+        + starts.map { start in
+          if case .exact(let offset) = start.1 {
+            return "\(start.0)@\(offset)..\(ends[start.0] ?? -1)"
+          }
+          return "\(start.0)"
+        }.joined(separator: ", ") + "); \(ledger.count) inputs done already"
         + (ledger.isEmpty ? "" : " (" + ledger.done.keys.sorted().joined(separator: ", ") + ")"))
     if !progress.isComplete {
       log.warning(

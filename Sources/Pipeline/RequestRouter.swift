@@ -14,7 +14,13 @@ public struct RequestRouter: Sendable {
   public var table: RoutingTable
   public let topics: PipelineTopics
   public let maxPayloadBytes: Int
+  /// Reply topics must start with this (nil: any legal name that is not the pipeline's or the
+  /// broker's own).
+  public var replyTopicPrefix: String?
   public private(set) var report = RouterReport()
+  /// Requests whose CreateTime was ahead of the router's clock (taken as read now): how many, and
+  /// the most ahead one's lead, since the last `takeFutureArrivals`.
+  public private(set) var futureArrivals = (count: 0, aheadMs: Int64(0))
 
   /// The largest payload whose batch still fits a record (`RecordLimits.maxPayloadBytes`).
   public static let defaultMaxPayloadBytes = RecordLimits.maxPayloadBytes
@@ -30,7 +36,7 @@ public struct RequestRouter: Sendable {
   /// Routes one request; `nowMs` stands in for a record without a timestamp.
   public mutating func route(_ record: KafkaRecord, nowMs: Int64) -> Decision {
     if let topic = Reply.topic(in: record.headers),
-      let problem = ReplyTopic.problem(topic, topics: topics)
+      let problem = ReplyTopic.problem(topic, topics: topics, requiredPrefix: replyTopicPrefix)
     {
       return reject(record, .badReplyTopic, problem)
     }
@@ -39,6 +45,12 @@ public struct RequestRouter: Sendable {
     }
     guard let app = String(validating: key, as: UTF8.self) else {
       return reject(record, .badKey, "the key (the app id) is not UTF-8 text")
+    }
+    // Every limit a later stage applies to a request, from the one definition the workers use.
+    if let problem = RequestLimits.problem(
+      app: app, requestID: Self.givenRequestID(of: record), headerNames: record.headers.map(\.key))
+    {
+      return reject(record, problem.code, problem.detail)
     }
     let size = record.value?.count ?? 0
     guard size <= maxPayloadBytes else {
@@ -61,7 +73,7 @@ public struct RequestRouter: Sendable {
     switch table.route(app: app, sloMs: sloMs, spread: spread) {
     case .reject(let code, let detail):
       // An app nobody planned yet is still reported, so the controller learns of it and plans it.
-      if let sloMs, code == .unplannedApp || code == .impossibleSLO {
+      if let sloMs, code == .unplannedApp || code == .impossibleSLO || code == .tooManyUnplanned {
         report.count(
           app: app, sloMs: sloMs, planned: false,
           waitedMs: nowMs - (record.timestampMs ?? nowMs))
@@ -84,7 +96,14 @@ public struct RequestRouter: Sendable {
           "with its id, app and headers the request would not fit a batch record of "
             + "\(RecordLimits.maxRecordBytes) bytes")
       }
-      let arrival = record.timestampMs ?? nowMs
+      // The producer's clock is not trusted past ours: a CreateTime ahead of now is taken as now
+      // (a request cannot arrive before it is read), and counted.
+      var arrival = record.timestampMs ?? nowMs
+      if arrival > nowMs {
+        futureArrivals.count += 1
+        futureArrivals.aheadMs = max(futureArrivals.aheadMs, arrival - nowMs)
+        arrival = nowMs
+      }
       let grouped = GroupedRecord(
         requestID: requestID, app: app, arrivalMs: arrival, sloMs: slo * 1000,
         timeoutMs: timeout * 1000, spec: spec)
@@ -95,6 +114,12 @@ public struct RequestRouter: Sendable {
         timestampMs: arrival)
       return .grouped(message, grouped)
     }
+  }
+
+  /// Hands over the future arrivals counted since the last call.
+  public mutating func takeFutureArrivals() -> (count: Int, aheadMs: Int64) {
+    defer { futureArrivals = (0, 0) }
+    return futureArrivals
   }
 
   /// Hands over the counts since the last call and starts new ones.
@@ -117,8 +142,13 @@ public struct RequestRouter: Sendable {
 
   /// The producer's `hb-request-id`, else the request's `topic/partition/offset`.
   static func requestID(of record: KafkaRecord) -> String {
+    givenRequestID(of: record) ?? record.coordinates
+  }
+
+  /// The producer's `hb-request-id` (nil when it gave none, or an empty one).
+  static func givenRequestID(of record: KafkaRecord) -> String? {
     record.headers.last(where: { $0.key == HeaderName.requestID })
       .flatMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
-      .flatMap { $0.isEmpty ? nil : $0 } ?? record.coordinates
+      .flatMap { $0.isEmpty ? nil : $0 }
   }
 }

@@ -15,6 +15,8 @@ public struct RouterService: PipelineService {
     public var topics = PipelineTopics()
     public var groupID = "hb-router"
     public var maxPayloadBytes = RequestRouter.defaultMaxPayloadBytes
+    /// Reply topics must start with this (`--reply-topic-prefix`; nil: any allowed name).
+    public var replyTopicPrefix: String?
     public var reportInterval: Duration = .seconds(1)
     /// A fixed plan (`--plan FILE`); otherwise plans are read from the plan topic.
     public var fixedPlan: Plan?
@@ -53,8 +55,10 @@ public struct RouterService: PipelineService {
     var router = RequestRouter(
       table: RoutingTable(plan: plan, planner: soloPlanner(for: plan)), topics: settings.topics,
       maxPayloadBytes: settings.maxPayloadBytes)
+    router.replyTopicPrefix = settings.replyTopicPrefix
     describe(plan)
     var lastReport = clock.now()
+    var lastFutureReport = -Double.infinity
     var ledger = RecoveryLedger()
     var routed = 0
     // Counted per request, handed to the metrics once per report interval (not per request).
@@ -69,6 +73,7 @@ public struct RouterService: PipelineService {
         }
         // Ready: in the group, with a plan to route by.
         if io.hasJoined, plan != nil { context.ready() }
+        context.clusterReachable(!io.clusterUnhealthy)
         let record = try io.nextRecord(
           timeoutMs: 50, onRevoke: { ledger.forget($0) },
           onAssign: { (partitions) throws(KafkaError) in
@@ -102,6 +107,13 @@ public struct RouterService: PipelineService {
         }
         try io.advanceOffsetsPeriodically()
         let now = clock.now()
+        if now - lastFutureReport >= 30, router.futureArrivals.count > 0 {
+          let future = router.takeFutureArrivals()
+          log.warning(
+            "\(future.count) requests had a CreateTime ahead of this router's clock (up to "
+              + "\(future.aheadMs) ms); each arrival was taken as the time it was read")
+          lastFutureReport = now
+        }
         if now - lastReport >= settings.reportInterval.seconds {
           try publishReport(&router, io: io, from: lastReport, to: now)
           pending.flush(to: settings.telemetry)
@@ -130,7 +142,9 @@ public struct RouterService: PipelineService {
     let unplanned = report.apps.filter { !$0.value.planned }.keys.sorted()
     if !unplanned.isEmpty {
       log.info(
-        "serving apps the plan does not cover, each alone: \(unplanned.joined(separator: ", "))")
+        "serving apps the plan does not cover, each alone: "
+          + unplanned.prefix(10).joined(separator: ", ")
+          + (unplanned.count > 10 ? " and \(unplanned.count - 10) more" : ""))
     }
     try io.produce(
       KafkaProducerMessage(

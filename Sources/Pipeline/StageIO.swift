@@ -36,7 +36,30 @@ final class StageIO: @unchecked Sendable {
     producer = try KafkaProducer(configuration: producerConfiguration)
     self.log = log
     watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
+    consumer.beforeRevoke { [weak self] partitions in self?.finishBeforeRevoke(partitions) }
     try consumer.subscribe(topics: [input])
+  }
+
+  /// What the stage does with the work in flight of partitions being revoked, before they go
+  /// (the worker drops their queued batches and waits for the running ones).
+  var finishInFlight: (([KafkaTopicPartition]) -> Void)?
+  /// A delivery failure met inside a revocation, thrown by the next `advanceOffsets`.
+  private var deferredFailure: KafkaError?
+
+  /// Inside a revocation, on the loop's thread (it polls), before the stored offsets are
+  /// committed and the partitions go: the stage finishes their work in flight, its outputs are
+  /// flushed and its offsets stored — so the new owner starts after it instead of doing it again
+  /// (reading outputs back, `RecoveryLedger`, is the net for what a crash leaves).
+  private func finishBeforeRevoke(_ partitions: [KafkaTopicPartition]) {
+    finishInFlight?(partitions)
+    do {
+      try producer.flush(timeoutMs: 10_000)
+      try advanceOffsets()
+    } catch {
+      log.warning(
+        "revoking \(Self.list(partitions)): \(error.message); some records may be done twice")
+      deferredFailure = deferredFailure ?? error
+    }
   }
 
   /// Whether the stage has joined its group (been given its share of partitions, maybe none).
@@ -44,6 +67,8 @@ final class StageIO: @unchecked Sendable {
 
   /// Whether the cluster is reachable (`check` throws once it has not been for the timeout).
   let watch: ClusterWatch
+  /// Whether the cluster has been out of reach long enough to call the stage unhealthy.
+  var clusterUnhealthy: Bool { watch.isUnhealthy }
 
   /// How long a stage given partitions waits for its own earlier output to be acknowledged
   /// before it reads its outputs back.
@@ -219,6 +244,10 @@ final class StageIO: @unchecked Sendable {
   /// Throws when a message could not be delivered (librdkafka gave up after its retries): the
   /// stage must stop without committing past it, so a restart replays it.
   func advanceOffsets() throws(KafkaError) {
+    if let failure = deferredFailure {
+      deferredFailure = nil
+      throw failure
+    }
     let (done, failure) = acknowledgements.take()
     let unconfirmed = acknowledgements.withoutOffset.exchange(0, ordering: .relaxed)
     if unconfirmed > 0 {

@@ -72,6 +72,7 @@ public struct WorkerService: PipelineService {
     let requests = Atomic<Int>(0)
     let firstError = Mutex<Error?>(nil)
     let floor = Mutex(InferenceFloor())
+    let recent = Mutex(RecentRequests())
     let running = DispatchGroup()
     for slot in 0..<slots {
       running.enter()
@@ -87,7 +88,7 @@ public struct WorkerService: PipelineService {
           do {
             let outcome = try process(
               entry.record, io: io, clock: clock, received: entry.received, started: started,
-              floor: floor, alreadyDone: entry.alreadyDone)
+              floor: floor, recent: recent, alreadyDone: entry.alreadyDone)
             held = outcome.ran
             requests.add(held, ordering: .relaxed)
             if outcome.shed > 0 { usage.withLock { $0.shed(outcome.shed) } }
@@ -101,6 +102,20 @@ public struct WorkerService: PipelineService {
       thread.name = "hb-worker-slot-\(slot)"
       thread.start()
     }
+    // Before revoked partitions go: their queued batches are left to the new owner, their
+    // running ones finish here (and their offsets are committed with the revocation).
+    io.finishInFlight = { partitions in
+      let dropped = queue.remove(Set(partitions))
+      if dropped > 0 {
+        log.info(
+          "revoking \(partitions.count) partitions; \(dropped) queued batches go to their new owner"
+        )
+      }
+      if !queue.waitUntilNoneRunning(timeout: 60) {
+        log.warning(
+          "revoking partitions: batches still running after 60 s; they may be done twice")
+      }
+    }
     var batches = 0
     var lastReport = clock.now()
     var ledger = RecoveryLedger()
@@ -109,21 +124,12 @@ public struct WorkerService: PipelineService {
       while !stop.isSet {
         if let error = firstError.withLock({ $0 }) { throw error }
         if io.hasJoined { context.ready() }
+        context.clusterReachable(!io.clusterUnhealthy)
         let record = try io.nextRecord(
           timeoutMs: 100,
           onRevoke: { partitions in
+            // Their work in flight was finished before they went (`io.finishInFlight`).
             ledger.forget(partitions)
-            let dropped = queue.remove(Set(partitions))
-            if dropped > 0 {
-              log.info(
-                "revoked \(partitions.count) partitions; \(dropped) queued batches go to their "
-                  + "new owner")
-            }
-            // The batches running finish (and are produced) before the partitions go.
-            if !queue.waitUntilNoneRunning(timeout: 60) {
-              log.warning(
-                "revoked partitions: batches still running after 60 s; they may be done twice")
-            }
           },
           onAssign: { (partitions) throws(KafkaError) in
             ledger.merge(
@@ -221,7 +227,8 @@ public struct WorkerService: PipelineService {
   /// was refused whole) — not done again.
   private func process(
     _ record: KafkaRecord, io: StageIO, clock: PipelineClock, received: Double, started: Double,
-    floor: borrowing Mutex<InferenceFloor>, alreadyDone: Set<String>? = nil
+    floor: borrowing Mutex<InferenceFloor>, recent: borrowing Mutex<RecentRequests>,
+    alreadyDone: Set<String>? = nil
   ) throws -> (ran: Int, shed: Int) {
     let source = [(record.topicPartition, record.offset)]
     if let alreadyDone, alreadyDone.isEmpty {
@@ -232,12 +239,43 @@ public struct WorkerService: PipelineService {
     do {
       batch = try BatchMessage.decode(record.value ?? [])
     } catch {
-      try io.produce(
-        DeadLetter.message(
-          for: record, code: .badBatch,
-          detail: error is BatchMessage.InvalidBatch
-            ? "the batch is refused: \(error)" : "the batch is not valid JSON: \(error)",
-          topic: settings.topics.deadLetter), sources: source)
+      let detail =
+        error is BatchMessage.InvalidBatch
+        ? "the batch is refused: \(error)" : "the batch is not valid JSON: \(error)"
+      settings.telemetry?.add(
+        .deadLetters, labels: ["stage": "worker", "reason": ReasonCode.badBatch.rawValue])
+      // Each request it still names ends alone, with its reply; else the record is one letter.
+      var salvaged = BatchMessage.salvage(record.value ?? [])
+      if let alreadyDone {
+        // After a restart: the letters written before are not written again.
+        salvaged.requests.removeAll { alreadyDone.contains($0.id) }
+        guard !salvaged.requests.isEmpty else {
+          try io.produce([], sources: source)
+          return (0, 0)
+        }
+      }
+      log.warning(
+        "batch \(record.coordinates) refused whole (\(detail)); "
+          + (salvaged.requests.isEmpty
+            ? "no request id could be read from it: one dead letter for the record"
+            : "one dead letter for each of its \(salvaged.requests.count) request ids"))
+      guard !salvaged.requests.isEmpty else {
+        try io.produce(
+          DeadLetter.message(
+            for: record, code: .badBatch, detail: detail, topic: settings.topics.deadLetter),
+          sources: source)
+        return (0, 0)
+      }
+      var messages: [KafkaProducerMessage] = []
+      var replies: [KafkaProducerMessage] = []
+      for request in salvaged.requests {
+        end(
+          request, group: salvaged.group ?? "", batchSource: record.coordinates,
+          on: settings.topics.deadLetter, outcome: .deadLetter,
+          saying: DeadLetter.saying(.badBatch, detail), timestampMs: nil, into: &messages,
+          replies: &replies)
+      }
+      try io.produce(messages + replies, sources: source)
       return (0, 0)
     }
     var payloads: [[UInt8]] = []
@@ -252,7 +290,33 @@ public struct WorkerService: PipelineService {
           + "requests done before (\(ids.filter(alreadyDone.contains).joined(separator: ","))); "
           + "running \(ids.filter { !alreadyDone.contains($0) }.joined(separator: ","))")
     }
-    let pending = batch.requests.filter { !(alreadyDone?.contains($0.id) ?? false) }
+    var pending: [BatchMessage.Request] = []
+    // A batch record produced twice (a replay, a producer's retry) carries requests that ended
+    // here already: each request ends once.
+    let fresh = recent.withLock { recent in
+      batch.requests.map { recent.claim($0.source + "\u{0}" + $0.id) }
+    }
+    let replayed = zip(batch.requests, fresh).filter { !$0.1 }.map(\.0.id)
+    if !replayed.isEmpty {
+      log.warning(
+        "batch \(record.coordinates): \(replayed.count) of its \(batch.requests.count) requests "
+          + "ended here already (the batch was produced twice?); not run again: "
+          + replayed.prefix(5).joined(separator: ",") + (replayed.count > 5 ? ",…" : ""))
+    }
+    for (request, fresh) in zip(batch.requests, fresh)
+    where fresh && !(alreadyDone?.contains(request.id) ?? false) {
+      // One request's fault is its own: it ends as a dead letter, the rest of the batch runs.
+      if let problem = request.problem {
+        log.warning(
+          "batch \(record.coordinates): request \(RequestLimits.printable(request.id)) of app "
+            + "\(RequestLimits.printable(request.app)) refused alone (\(problem))")
+        deadLetter(
+          into: &messages, replies: &replies, request, batch: batch, code: problem.code,
+          detail: problem.detail, batchSource: record.coordinates)
+      } else {
+        pending.append(request)
+      }
+    }
     let verdict = LateShedding.verdict(
       requests: pending.map { (Double($0.arrivalMs) / 1000, $0.sloMs / 1000, $0.late) },
       started: started, floor: floor.withLock { $0.seconds(for: batch.function) },
@@ -284,7 +348,8 @@ public struct WorkerService: PipelineService {
           request, batch: batch, code: code, detail: detail, batchSource: record.coordinates)
         continue
       }
-      let latency = published * 1000 - Double(request.arrivalMs)
+      // Never negative: an arrival stamped by a clock ahead of this one counts as no wait.
+      let latency = max(0, published * 1000 - Double(request.arrivalMs))
       endToEnd.append(latency)
       var vector: [Float]?
       if case .embedding(let values) = output { vector = values }
@@ -363,7 +428,8 @@ public struct WorkerService: PipelineService {
   ) {
     settings.telemetry?.add(.lateRequests, labels: ["app": request.app])
     end(
-      request, batch: batch, batchSource: batchSource, on: settings.topics.late, outcome: .late,
+      request, group: batch.group, batchSource: batchSource, on: settings.topics.late,
+      outcome: .late,
       saying: [
         KafkaHeader(key: HeaderName.lateReason, value: Array(LateRecord.queuedPastSLO.utf8)),
         KafkaHeader(key: HeaderName.lateBy, value: Array(LateRecord.milliseconds(lateBy).utf8)),
@@ -373,7 +439,7 @@ public struct WorkerService: PipelineService {
   /// One request of a batch ending without a result, on `topic`: its payload, its carried
   /// headers, what `saying` says and the request's identity, and its reply when it asked for one.
   private func end(
-    _ request: BatchMessage.Request, batch: BatchMessage, batchSource: String, on topic: String,
+    _ request: BatchMessage.Request, group: String, batchSource: String, on topic: String,
     outcome: Reply.Outcome, saying: [KafkaHeader], timestampMs: Int64?,
     into messages: inout [KafkaProducerMessage], replies: inout [KafkaProducerMessage]
   ) {
@@ -384,7 +450,7 @@ public struct WorkerService: PipelineService {
         KafkaHeader(key: HeaderName.app, value: Array(request.app.utf8)),
       ] + saying + [
         KafkaHeader(key: HeaderName.source, value: Array(request.source.utf8)),
-        KafkaHeader(key: HeaderName.group, value: Array(batch.group.utf8)),
+        KafkaHeader(key: HeaderName.group, value: Array(group.utf8)),
       ]
     let message = RecordLimits.fitting(
       KafkaProducerMessage(
@@ -415,11 +481,8 @@ public struct WorkerService: PipelineService {
   ) {
     settings.telemetry?.add(.deadLetters, labels: ["stage": "worker", "reason": code.rawValue])
     end(
-      request, batch: batch, batchSource: batchSource, on: settings.topics.deadLetter,
-      outcome: .deadLetter,
-      saying: [
-        KafkaHeader(key: HeaderName.error, value: Array(code.rawValue.utf8)),
-        KafkaHeader(key: HeaderName.errorDetail, value: Array(detail.utf8)),
-      ], timestampMs: nil, into: &messages, replies: &replies)
+      request, group: batch.group, batchSource: batchSource, on: settings.topics.deadLetter,
+      outcome: .deadLetter, saying: DeadLetter.saying(code, detail), timestampMs: nil,
+      into: &messages, replies: &replies)
   }
 }

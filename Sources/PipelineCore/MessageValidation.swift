@@ -61,20 +61,27 @@ extension RatesMessage {
       windowEndMs >= windowStartMs && windowEndMs - windowStartMs <= 3_600_000,
       "the window does not end within an hour after it starts")
     checks.require(apps.count <= 100_000, "over 100,000 apps")
-    for (app, count) in apps.prefix(100_000) {
-      checks.text(app, "an app id")
-      checks.integer(count.requests, "requests of \(app)", in: 0...1_000_000_000)
-      if let backlog = count.backlog {
-        checks.integer(backlog, "backlog of \(app)", in: 0...max(0, count.requests))
-      }
-      checks.number(
-        count.sloMs, "slo_ms of \(app)", in: 0.001...FieldBounds.milliseconds.upperBound)
-    }
     for (code, count) in rejected {
       checks.text(code, "a reason code", maxLength: 64)
       checks.integer(count, "rejected \(code)", in: 0...1_000_000_000)
     }
     return checks
+  }
+}
+
+extension RatesMessage {
+  /// Why one app's entry cannot be believed, or nil: an app id no router forwards
+  /// (`RequestLimits`), counts or an SLO out of range. The controller drops that entry and keeps
+  /// the rest of the report.
+  public static func entryProblem(app: String, count: RouterReport.AppCount) -> String? {
+    if let problem = RequestLimits.appIDProblem(app) { return problem.detail }
+    var checks = FieldChecks()
+    checks.integer(count.requests, "requests", in: 0...1_000_000_000)
+    if let backlog = count.backlog {
+      checks.integer(backlog, "backlog", in: 0...max(0, count.requests))
+    }
+    checks.number(count.sloMs, "slo_ms", in: 0.001...FieldBounds.milliseconds.upperBound)
+    return checks.isValid ? nil : "app \(RequestLimits.printable(app)): \(checks.summary)"
   }
 }
 
@@ -126,6 +133,8 @@ extension WorkerReport {
 }
 
 extension BatchMessage {
+  /// The batch's own fields. A batch that fails them is refused whole; its requests' own faults
+  /// (`Request.problem`) cost only those requests.
   public var checks: FieldChecks {
     var checks = FieldChecks()
     checks.text(batchID, "batch_id")
@@ -138,19 +147,24 @@ extension BatchMessage {
     checks.number(latencyMaxMs, "latency_max_ms", in: FieldBounds.milliseconds)
     if let intakeMs { checks.number(intakeMs, "intake_ms", in: 0...86_400_000) }
     checks.integer(requests.count, "requests", in: FieldBounds.batchSize)
-    for (index, request) in requests.enumerated().prefix(FieldBounds.batchSize.upperBound) {
-      let name = "requests[\(index)]"
-      checks.text(request.id, "\(name) id")
-      checks.text(request.app, "\(name) app")
-      checks.number(
-        request.sloMs, "\(name) slo_ms", in: 0.001...FieldBounds.milliseconds.upperBound)
-      checks.number(Double(request.arrivalMs), "\(name) arrival_ms", in: epochMilliseconds)
-      checks.number(request.deadlineMs, "\(name) deadline_ms", in: epochMilliseconds)
-      for header in (request.headers ?? []).prefix(64) {
-        checks.text(header.name, "\(name) header name")
-      }
-      checks.integer(request.headers?.count ?? 0, "\(name) headers", in: 0...64)
-    }
     return checks
+  }
+}
+
+extension BatchMessage.Request {
+  /// Why this request cannot be run, or nil: the limits the router applies (`RequestLimits`),
+  /// then its numbers. The worker dead-letters it alone and runs the rest of its batch.
+  public var problem: RequestLimits.Problem? {
+    if let problem = RequestLimits.problem(
+      app: app, requestID: id, headerNames: (headers ?? []).map(\.name))
+    {
+      return problem
+    }
+    var checks = FieldChecks()
+    checks.number(sloMs, "slo_ms", in: 0.001...FieldBounds.milliseconds.upperBound)
+    checks.number(Double(arrivalMs), "arrival_ms", in: epochMilliseconds)
+    checks.number(deadlineMs, "deadline_ms", in: epochMilliseconds)
+    return checks.isValid
+      ? nil : RequestLimits.Problem(code: .badBatch, detail: "the request's \(checks.summary)")
   }
 }

@@ -31,11 +31,18 @@ public struct RoutingTable: Sendable {
   private let routes: [String: [Route]]
   private let planner: Planner?
   private var solo: [String: RouteOutcome] = [:]
+  private var soloGroups = 0
+  /// Groups served alone under one plan at most (apps the plan does not cover, or SLOs its groups
+  /// cannot meet): app ids are the tenants' choice, and each such group is a buffer in the
+  /// batcher. Beyond it a request is refused (`too-many-unplanned`) until a plan covers its app.
+  public let maxUnplanned: Int
+  public static let defaultMaxUnplanned = 256
 
   /// `planner` provisions apps the plan does not cover; without one they are rejected.
-  public init(plan: Plan?, planner: Planner?) {
+  public init(plan: Plan?, planner: Planner?, maxUnplanned: Int = defaultMaxUnplanned) {
     self.plan = plan
     self.planner = planner
+    self.maxUnplanned = max(0, maxUnplanned)
     version = plan?.version ?? 0
     var routes: [String: [Route]] = [:]
     for group in plan?.groups ?? [] {
@@ -95,6 +102,12 @@ public struct RoutingTable: Sendable {
     let sloMs = (slo * 1000 * 1000).rounded() / 1000
     let cacheKey = "\(app)\u{0}\(sloMs)"
     if let known = solo[cacheKey] { return known }
+    guard soloGroups < maxUnplanned else {
+      return .reject(
+        .tooManyUnplanned,
+        detail: "app '\(app)' with an SLO of \(formatted(sloMs)) ms is not in the plan, and "
+          + "\(maxUnplanned) groups are served alone already; it is served once a plan covers it")
+    }
     let outcome: RouteOutcome
     if let planner,
       let plan = try? planner.plan([App(id: app, slo: slo, rate: 0)]),
@@ -106,6 +119,7 @@ public struct RoutingTable: Sendable {
         latencyMax: group.latencyMaxMs / 1000)
       outcome = .group(
         spec, slo: slo, timeout: max(0, slo - spec.latencyMax), planned: false)
+      soloGroups += 1
     } else if planner == nil {
       outcome = .reject(
         .unplannedApp,

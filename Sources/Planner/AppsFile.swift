@@ -40,6 +40,9 @@ public enum AppsFile {
       guard let id = entry.id, !id.isEmpty else {
         throw PlannerInputError("\(position) has no 'id' (a non-empty string)")
       }
+      if let problem = AppID.problem(id) {
+        throw PlannerInputError("\(position): \(problem)")
+      }
       let name = "\(source): app '\(id)'"
       if let first = seen[id] {
         throw PlannerInputError(

@@ -184,3 +184,34 @@ import Testing
     #expect(sums["harmonybatch_service_ready"] == 1)
   }
 }
+
+extension MetricsEndpointTests {
+  /// 1,100 idle connections (past select()'s 1,024 descriptors) leave `/healthz` answering, and
+  /// the endpoint listens on this host only unless told otherwise.
+  @Test func manyIdleConnectionsLeaveTheProbesAnswering() throws {
+    let batcher = try ChildProcess(
+      harmonybatchPath,
+      ["batcher", "--model", "VGG19", "--embedded", "--metrics-port", "0"])
+    defer {
+      batcher.signal(SIGTERM)
+      _ = batcher.waitForExit()
+    }
+    let port = try #require(Self.port(of: batcher), "\(batcher.standardError)")
+    #expect(batcher.standardError.contains("port \(port) of 127.0.0.1"))
+    let script = """
+      import resource, socket, sys, urllib.request
+      soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+      resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+      port = int(sys.argv[1])
+      idle = []
+      for _ in range(1100):
+          s = socket.create_connection(("127.0.0.1", port), timeout=5)
+          idle.append(s)
+      with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+          print(r.status, r.read().decode().strip())
+      """
+    let (status, output, error) = try runToCompletion(
+      "/usr/bin/env", ["python3", "-c", script, String(port)], timeout: .seconds(60))
+    #expect(status == 0 && output.last == "200 ok", "\(output) \(error)")
+  }
+}

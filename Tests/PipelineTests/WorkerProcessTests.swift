@@ -149,4 +149,61 @@ import Testing
     second.signal(SIGTERM)
     #expect(second.waitForExit(timeout: .seconds(40)) == 0, "\(second.standardError)")
   }
+
+  /// One tenant's request in a batch costs that request alone, and a batch record produced twice
+  /// ends each request once: a `worker` process, batches a router would never write.
+  @Test func aBadRequestIsRefusedAloneAndAReplayedBatchEndsItsRequestsOnce() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    let worker = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
+        "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
+      ])
+    defer { worker.signal(SIGKILL) }
+    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    let topics = PipelineTopics()
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+    let now = Date().timeIntervalSince1970
+    let spec = GroupSpec(
+      key: GroupKey(planVersion: 1, group: "g1"), function: .cpu(vcpu: 2), capacity: 4,
+      latencyMax: 0.5)
+    let tooMany = (0..<65).map { KafkaHeader(key: "x-\($0)", value: [1]) }
+    let requests = ["ok-1", "bad", "ok-2"].enumerated().map { index, id in
+      BufferedRequest(
+        id: id, app: "a1", arrival: now, slo: 60, timeout: 1,
+        item: BatchItem(
+          source: KafkaTopicPartition(topic: "hb.grouped", partition: 0), offset: Int64(index),
+          value: Array("text \(id)".utf8), headers: id == "bad" ? tooMany : []))
+    }
+    let batch = ReadyBatch(
+      spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
+    let message = batch.message(id: "b-replayed", batcher: "test", topics: topics)
+    // The same record twice: a producer's retry, or a replay.
+    try producer.enqueue(message)
+    try producer.enqueue(message)
+    try producer.flush()
+    producer.close()
+
+    #expect(
+      eventually(timeout: .seconds(30)) {
+        worker.standardError.contains("ended here already")
+      }, "\(worker.standardError)")
+    let results = try readTopic(bootstrap, topics.results, timeout: .seconds(10)) {
+      $0.count >= 2
+    }
+    let deadLetters = try readTopic(bootstrap, topics.deadLetter, timeout: .seconds(10)) {
+      !$0.isEmpty
+    }
+    var ended: [String: [String]] = [:]
+    for record in results + deadLetters {
+      let id = record.header(HeaderName.requestID) ?? record.keyString ?? "?"
+      ended[id, default: []].append(record.header(HeaderName.error) ?? "result")
+    }
+    #expect(ended["ok-1"] == ["result"] && ended["ok-2"] == ["result"], "\(ended)")
+    #expect(ended["bad"] == ["bad-headers"], "\(ended)")
+  }
 }

@@ -24,18 +24,40 @@ public final class HTTPEndpoint: @unchecked Sendable {
   /// The port it listens on (the one asked for, or the one chosen for port 0).
   public private(set) var port = 0
 
-  /// Listens on `port` on every interface (0: any free port).
-  public init(port: Int, handler: @escaping Handler) throws {
+  /// Connections open at once at most (idle ones are closed after 10 s). Far more than a
+  /// scraper and probes need, and served by epoll or poll, so that a crowd of idle connections
+  /// neither breaks the server (select() failed past 1,024 descriptors) nor crowds out a probe.
+  public static let connectionLimit = 4_096
+
+  /// Listens on `address` (an IPv4 or IPv6 literal) and `port` (0: any free port).
+  public init(address: String = "127.0.0.1", port: Int, handler: @escaping Handler) throws {
     self.handler = handler
+    Self.raiseDescriptorLimit()
     let context = Unmanaged.passUnretained(self).toOpaque()
-    guard let daemon = hb_mhd_start(UInt16(port), HTTPEndpoint.callback, context) else {
-      throw HTTPEndpointError("cannot listen on port \(port) (in use, or not allowed)")
+    guard
+      let daemon = hb_mhd_start(
+        address, UInt16(port), UInt32(Self.connectionLimit), HTTPEndpoint.callback, context)
+    else {
+      throw HTTPEndpointError(
+        "cannot listen on \(address) port \(port) (not an IP address literal, in use, or not "
+          + "allowed)")
     }
     self.daemon = daemon
     self.port = Int(hb_mhd_port(daemon))
   }
 
   deinit { stop() }
+
+  /// Lets the process open as many descriptors as its hard limit allows (at most 65,536): the
+  /// soft limit is often 1,024, which a few hundred connections and Kafka's sockets reach.
+  static func raiseDescriptorLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+    let wanted = min(limit.rlim_max, 65_536)
+    guard limit.rlim_cur < wanted else { return }
+    limit.rlim_cur = wanted
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+  }
 
   public func stop() {
     guard let daemon else { return }

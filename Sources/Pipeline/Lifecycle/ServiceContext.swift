@@ -24,6 +24,10 @@ public struct ServiceContext: Sendable {
   /// Marks this service ready; calling it again does nothing.
   public func ready() { board.markReady(name) }
 
+  /// Says whether this service's Kafka cluster answers: while it does not, the service is not
+  /// ready (`/readyz` 503), whatever it said before; it is again once the cluster answers.
+  public func clusterReachable(_ reachable: Bool) { board.markReachable(name, reachable) }
+
   /// Whether this service has said it is ready.
   public var isReady: Bool { board.isReady(name) }
 
@@ -50,6 +54,8 @@ final class ReadinessBoard: @unchecked Sendable {
   private let condition = NSCondition()
   private let names: [String]
   private var ready: Set<String> = []
+  /// Services whose cluster does not answer now: not ready until it does.
+  private var unreachable: Set<String> = []
   private let onAllReady: @Sendable () -> Void
 
   /// `onAllReady` is called once, when the last of `names` becomes ready.
@@ -70,6 +76,12 @@ final class ReadinessBoard: @unchecked Sendable {
     if all { onAllReady() }
   }
 
+  func markReachable(_ name: String, _ reachable: Bool) {
+    condition.lock()
+    defer { condition.unlock() }
+    if reachable { unreachable.remove(name) } else { unreachable.insert(name) }
+  }
+
   func isReady(_ name: String) -> Bool {
     condition.lock()
     defer { condition.unlock() }
@@ -80,7 +92,7 @@ final class ReadinessBoard: @unchecked Sendable {
   var snapshot: [(name: String, ready: Bool)] {
     condition.lock()
     defer { condition.unlock() }
-    return names.map { ($0, ready.contains($0)) }
+    return names.map { ($0, ready.contains($0) && !unreachable.contains($0)) }
   }
 
   func waitUntilReady(except name: String, timeout: Duration, unless stop: StopFlag) -> Bool {

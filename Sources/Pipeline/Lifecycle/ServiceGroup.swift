@@ -28,6 +28,9 @@ public final class ServiceGroup: @unchecked Sendable {
     /// Serve `GET /metrics`, `/healthz` and `/readyz` on this port (nil: no endpoint; 0: any
     /// free port, see `endpointPort`).
     public var metricsPort: Int?
+    /// The address the endpoint listens on: this host only by default (`--metrics-address`;
+    /// `0.0.0.0` where a scraper or probe reaches it from outside, as in a pod).
+    public var metricsAddress = "127.0.0.1"
     /// What `/metrics` shows (the services count into it).
     public var telemetry = MetricsRegistry()
 
@@ -148,11 +151,15 @@ public final class ServiceGroup: @unchecked Sendable {
     condition.unlock()
     if let port = settings.metricsPort {
       do {
-        let endpoint = try HTTPEndpoint(port: port) { [self] in respond(to: $0) }
+        let endpoint = try HTTPEndpoint(address: settings.metricsAddress, port: port) {
+          [self] in respond(to: $0)
+        }
         condition.lock()
         self.endpoint = endpoint
         condition.unlock()
-        log.info("metrics and health on port \(endpoint.port): /metrics, /healthz, /readyz")
+        log.info(
+          "metrics and health on port \(endpoint.port) of \(settings.metricsAddress): /metrics, "
+            + "/healthz, /readyz")
       } catch {
         log.error("\(error)")
         return Outcome(exitCode: 1, failures: ["metrics endpoint: \(error)"], abandoned: [])

@@ -47,6 +47,13 @@ public struct ControllerCore: Sendable {
     /// How often scaling recommendations are published (seconds); at once when a pool's status
     /// or desired replicas change.
     public var scalingInterval = 5.0
+    /// Apps planned at most (`controller --max-apps`): app ids are the tenants' choice, and a plan
+    /// must fit one record. A new app past it is not planned (its requests are still served
+    /// alone by the routers, within their own bound) and is counted in the refusals.
+    public var maxApps = 1_000
+    /// The most bytes a plan record may take on `hb.plans` (the broker's default record limit,
+    /// less room for framing): a candidate plan past it is not published.
+    public var maxPlanBytes = 1_000_000 - 8_192
     public var topics = PipelineTopics()
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
@@ -103,6 +110,8 @@ public struct ControllerCore: Sendable {
   private var pools: WorkerPools
   private var scaler: PoolScaler
   private var known: [String: App]
+  /// The ids of the apps the controller plans for.
+  public var knownApps: Set<String> { Set(known.keys) }
   /// The rate each app's plan is made for: moves only beyond noise.
   private var ratesInForce: [String: Double]
   /// How long each rate in force was counted over (infinite: given in the apps file).
@@ -180,6 +189,13 @@ public struct ControllerCore: Sendable {
       return []
     }
     var directives: [Directive] = []
+    // One bad entry costs that entry, not the report: the other apps' counts stand.
+    var report = report
+    for (app, count) in report.apps {
+      guard let problem = RatesMessage.entryProblem(app: app, count: count) else { continue }
+      report.apps[app] = nil
+      refuse("rates entry", detail: "router \(report.router): \(problem)")
+    }
     // A router cannot count more than it can read in its window (a window under a second counts
     // as one): a report claiming more is bounded, not believed.
     let window = max(1, (report.windowEndMs - report.windowStartMs) / 1000)
@@ -194,6 +210,12 @@ public struct ControllerCore: Sendable {
     }
     let scale = total > most ? Double(most) / Double(total) : 1
     for (app, count) in report.apps.sorted(by: { $0.key < $1.key }) {
+      if known[app] == nil, known.count >= settings.maxApps {
+        // Neither planned nor counted: its rate would be memory kept for an app never planned.
+        refuse(
+          "new apps past --max-apps", detail: "app \(app): \(settings.maxApps) apps are planned")
+        continue
+      }
       let requests = scale < 1 ? Int(Double(count.requests) * scale) : count.requests
       rates.record(
         app: app, count: requests, backlog: min(count.backlog ?? 0, requests),
@@ -479,6 +501,17 @@ public struct ControllerCore: Sendable {
           .debug, "re-planned (\(trigger.rawValue): \(reason)); the same plan, v\(version) stays"))
       return directives
     }
+    let size = candidate.jsonData(pretty: false).count
+    guard size <= settings.maxPlanBytes else {
+      // Publishing it would fail on the broker and stop the controller: the plan in force stays.
+      directives.append(
+        .log(
+          .error,
+          "a plan of \(candidate.groups.count) groups and \(apps.count) apps takes \(size) bytes, "
+            + "more than a record of \(settings.maxPlanBytes); keeping plan v\(version) (lower "
+            + "--max-apps)"))
+      return directives
+    }
     version += 1
     candidate.version = version
     let formatter = ISO8601DateFormatter()
@@ -565,7 +598,8 @@ public struct ControllerCore: Sendable {
     return [
       .log(
         .warning,
-        "ignored messages with numbers that cannot be trusted: \(counts.joined(separator: ", "))"
+        "ignored messages or entries that cannot be trusted or kept: "
+          + counts.joined(separator: ", ")
           + (lastRefusal.map { " (last: \($0))" } ?? ""))
     ]
   }

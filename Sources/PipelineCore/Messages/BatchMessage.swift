@@ -84,6 +84,36 @@ public struct BatchMessage: Codable, Sendable, Equatable {
     return batch
   }
 
+  /// What can still be read of a batch record that `decode` refuses: its group and the requests
+  /// that name an id (each with what it has of app, source, payload and carried headers), so
+  /// that each ends with a dead letter and a reply of its own. Empty when the record is not a
+  /// JSON object with a `requests` array.
+  public static func salvage(_ bytes: [UInt8]) -> (group: String?, requests: [Request]) {
+    guard
+      let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
+      let requests = object["requests"] as? [Any]
+    else { return (nil, []) }
+    let salvaged = requests.prefix(FieldBounds.batchSize.upperBound).compactMap {
+      entry -> Request? in
+      guard let fields = entry as? [String: Any], let id = fields["id"] as? String, !id.isEmpty
+      else { return nil }
+      let headers = (fields["headers"] as? [Any])?.prefix(RequestLimits.maxHeaders).compactMap {
+        header -> Header? in
+        guard let header = header as? [String: Any], let name = header["name"] as? String,
+          !name.isEmpty
+        else { return nil }
+        return Header(
+          name: name, value: header["value"] as? String, base64: header["base64"] as? String)
+      }
+      return Request(
+        id: id, app: fields["app"] as? String ?? "", sloMs: 0, arrivalMs: 0, deadlineMs: 0,
+        late: false, source: fields["source"] as? String ?? "",
+        payload: fields["payload"] as? String ?? "", headers: headers)
+    }
+    var seen = Set<String>()
+    return (object["group"] as? String, salvaged.filter { seen.insert($0.id).inserted })
+  }
+
   /// A batch that decodes but whose numbers cannot be run.
   public struct InvalidBatch: Error, CustomStringConvertible {
     public let detail: String

@@ -2,8 +2,13 @@
 public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   /// The request has no key (the app id).
   case missingApp = "missing-app"
-  /// The key (the app id) is not UTF-8 text.
+  /// The key is not an app id: not UTF-8 text, over 128 bytes, or characters other than letters,
+  /// digits and `. _ - : @ / +` (`RequestLimits`).
   case badKey = "bad-key"
+  /// `hb-request-id` is over 256 bytes or has control characters (`RequestLimits`).
+  case badRequestID = "bad-request-id"
+  /// Over 64 headers, or a header name empty or over 256 bytes (`RequestLimits`).
+  case badHeaders = "bad-headers"
   /// `hb-reply-topic` is not a legal topic name, or names one of the pipeline's own topics.
   case badReplyTopic = "bad-reply-topic"
   /// `hb-slo-ms` is not a decimal number of milliseconds in 1…3,600,000.
@@ -16,6 +21,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   case impossibleSLO = "impossible-slo"
   /// The plan does not cover the app and no profile is loaded to serve it alone.
   case unplannedApp = "unplanned-app"
+  /// The plan does not cover the app, and the router serves its limit of groups alone already
+  /// (`RoutingTable.maxUnplanned`); counted for the controller, which plans it.
+  case tooManyUnplanned = "too-many-unplanned"
   /// A record on hb.grouped without the router's headers.
   case badGroupedRecord = "bad-grouped-record"
   /// A record on hb.batches.* that is not a batch.

@@ -41,8 +41,17 @@ public struct RouterReport: Sendable, Codable, Equatable {
 
   public var isEmpty: Bool { apps.isEmpty && rejected.isEmpty }
 
+  /// Apps one report names at most, so that it always fits a record (app ids are at most 128
+  /// bytes): planned apps are always counted; unplanned ones past the bound are counted under
+  /// `rejected["report-full"]`, and the next window reports them.
+  public static let maxApps = 2_000
+
   /// Counts one request of `app`, which had waited `waitedMs` on hb.requests.
   public mutating func count(app: String, sloMs: Double, planned: Bool, waitedMs: Int64 = 0) {
+    if apps[app] == nil, !planned, apps.count >= Self.maxApps {
+      rejected["report-full", default: 0] += 1
+      return
+    }
     apps[app, default: AppCount(requests: 0, sloMs: sloMs, planned: planned)].add(
       sloMs: sloMs, backlog: waitedMs > Self.backlogAgeMs)
   }

@@ -33,7 +33,16 @@ public final class MetricsRegistry: Sendable {
   /// Family name → (family, labels rendered → series).
   private let state = Mutex<[String: (family: Family, series: [String: Series])]>([:])
 
-  public init() {}
+  /// Series per family before new apps are folded: a family holding this many series counts a
+  /// label set it has not seen under `app="other"` (the first apps seen keep their own series).
+  /// Tenants choose app ids, so without a bound every new id would add series for ever.
+  public let maxSeriesPerFamily: Int
+  /// The `app` value new apps are counted under once a family is full.
+  public static let otherApp = "other"
+
+  public init(maxSeriesPerFamily: Int = 500) {
+    self.maxSeriesPerFamily = max(1, maxSeriesPerFamily)
+  }
 
   /// Adds `value` to a counter.
   public func add(_ family: Family, _ value: Double = 1, labels: [String: String] = [:]) {
@@ -60,9 +69,16 @@ public final class MetricsRegistry: Sendable {
   private func update(
     _ family: Family, _ labels: [String: String], _ change: (inout Series) -> Void
   ) {
-    let key = Self.render(labels)
+    var key = Self.render(labels)
     state.withLock { families in
       var entry = families[family.name] ?? (family, [:])
+      if entry.series[key] == nil, entry.series.count >= maxSeriesPerFamily,
+        labels["app"] != nil
+      {
+        var folded = labels
+        folded["app"] = Self.otherApp
+        key = Self.render(folded)
+      }
       change(&entry.series[key, default: Series()])
       families[family.name] = entry
     }
