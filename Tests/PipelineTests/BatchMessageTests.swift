@@ -127,7 +127,6 @@ import Testing
       ("vcpu -1.0", { $0.function = .cpu(vcpu: -1) }),
       ("batch_size -3", { $0.batchSize = -3 }),
       ("requests 0", { $0.requests = [] }),
-      ("slo_ms -5.0", { $0.requests[0].sloMs = -5 }),
       ("latency_max_ms", { $0.latencyMaxMs = 1e300 }),
     ]
     for (expected, change) in cases {
@@ -136,5 +135,8 @@ import Testing
       do { _ = try BatchMessage.decode(bytes) } catch { refusal = "\(error)" }
       #expect(refusal?.contains(expected) == true, "\(expected): \(refusal ?? "accepted")")
     }
+    // A request's own absurd number costs that request, not its batch.
+    let batch = try BatchMessage.decode(try Self.batch { $0.requests[0].sloMs = -5 })
+    #expect(batch.requests[0].problem?.detail.contains("slo_ms -5.0") == true)
   }
 }
