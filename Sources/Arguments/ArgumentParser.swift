@@ -149,6 +149,7 @@ public struct CommandSpec: Sendable {
         throw UsageError("option '--\(key)' given more than once")
       }
       parsed.values[key, default: []].append(value)
+      parsed.onCommandLine.insert(key)
     }
     if !parsed.helpRequested && parsed.positionals.count < positionals.lowerBound {
       throw UsageError("'\(name)' needs more arguments: harmonybatch \(name) \(usage)")
@@ -231,6 +232,9 @@ public struct ParsedOptions: Sendable {
   public var flags: Set<String> = []
   public var positionals: [String] = []
   public var helpRequested = false
+  /// Options whose values came from the command line (seen by anyone who can list processes),
+  /// not from the environment or a config file.
+  public var onCommandLine: Set<String> = []
 
   public init(command: String) { self.command = command }
 

@@ -59,7 +59,9 @@ enum ControllerCommand {
       replica that would do, when those are not enough). Up at once when the load passes the
       target utilisation of the desired replicas by 10 %; down only after the need stayed lower
       for --scale-down-window; a replica counts until it leaves its group or misses three
-      report intervals.
+      report intervals. One controller publishes at a time: the one holding partition 0 of
+      hb.plans in the consumer group hb-controller-lease; others stand by and take over, from the
+      plan in force, when it leaves (at once) or stops answering (6 s session timeout).
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {

@@ -42,12 +42,20 @@ enum KafkaOptions {
         try options.double("unreachable-timeout", default: 120, in: 1...86_400) * 1000)
     }
     for text in options.strings("property") {
+      let parsed: (key: String, value: String)
       do {
-        let (key, value) = try KafkaConfiguration.parseProperty(text)
-        configuration.properties[key] = value
+        parsed = try KafkaConfiguration.parseProperty(text)
       } catch {
         throw UsageError("--property: \(error.message)")
       }
+      if options.onCommandLine.contains("property"), KafkaConfiguration.isSecret(parsed.key) {
+        // A command line is visible to every user of the machine (ps, /proc) and kept in shell
+        // history; the secret itself is not repeated here.
+        throw UsageError(
+          "--property \(parsed.key) is a secret: give it in a --config file or in "
+            + "HARMONYBATCH_PROPERTY, never on the command line")
+      }
+      configuration.properties[parsed.key] = parsed.value
     }
     return configuration
   }

@@ -58,6 +58,16 @@ public struct KafkaConfiguration: Sendable {
     ]
   }
 
+  /// Whether a librdkafka property holds a secret (a password, a private key, a JAAS or OAuth
+  /// configuration): never on a command line, never logged.
+  public static func isSecret(_ key: String) -> Bool {
+    let name = key.lowercased()
+    return [
+      "password", "secret", "sasl.jaas", "sasl.oauthbearer.config", "ssl.key.pem",
+      "ssl_key", "ssl.keystore",
+    ].contains { name.contains($0) }
+  }
+
   /// Parses one `key=value` property as given on a command line.
   public static func parseProperty(_ text: String) throws(KafkaError) -> (String, String) {
     guard let eq = text.firstIndex(of: "="), eq != text.startIndex else {

@@ -145,3 +145,52 @@ import Testing
     #expect(worker.standardError.contains("unreachable for"))
   }
 }
+
+extension CommandLineTests {
+  /// A secret never travels on a command line, and one given in a config file shows neither in
+  /// the logs nor on `/metrics`.
+  @Test func secretsStayOffTheCommandLineAndOutOfTheLogs() throws {
+    let secret = "hb-known-secret-7f3a"
+    let (status, _, stderr) = try runToCompletion(
+      harmonybatchPath,
+      ["worker", "--kind", "gpu", "--embedded", "--property", "sasl.password=\(secret)"])
+    #expect(status == 2, "\(stderr)")
+    #expect(stderr.contains("sasl.password") && !stderr.contains(secret), "\(stderr)")
+
+    let config = FileManager.default.temporaryDirectory.appendingPathComponent(
+      uniqueName("secret-config") + ".json")
+    try Data(
+      #"{"property": {"sasl.username": "hb", "sasl.password": "\#(secret)"}, "kafka-log-level": "debug"}"#
+        .utf8
+    ).write(to: config)
+    defer { try? FileManager.default.removeItem(at: config) }
+    let worker = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "gpu", "--model", "VGG19", "--embedded", "--metrics-port", "0",
+        "--config", config.path, "--log-level", "debug",
+      ])
+    defer {
+      worker.signal(SIGTERM)
+      _ = worker.waitForExit()
+    }
+    #expect(eventually(timeout: .seconds(30)) { worker.standardError.contains("assigned") })
+    let text = worker.standardError
+    guard let range = text.range(of: "metrics and health on port "),
+      let port = Int(text[range.upperBound...].prefix { $0.isNumber })
+    else {
+      Issue.record("no endpoint: \(text)")
+      return
+    }
+    let (_, metrics, _) = try runToCompletion(
+      "/usr/bin/env",
+      [
+        "python3", "-c",
+        "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+        "http://127.0.0.1:\(port)/metrics",
+      ])
+    #expect(!metrics.isEmpty)
+    #expect(!metrics.joined().contains(secret))
+    #expect(!worker.standardError.contains(secret))
+  }
+}

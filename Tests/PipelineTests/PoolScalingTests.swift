@@ -286,3 +286,27 @@ import Testing
     #expect((1...3).contains(shed.count), "\(warnings)")
   }
 }
+
+extension PoolScalingTests {
+  /// A pool of few slots is judged by the waits its plan has room for, not by utilisation
+  /// alone: one slot 62 % busy with 21 ms batches makes a batch wait past 29 ms a third of the
+  /// time (measured as deployed: 96.7 % within SLO on one one-slot replica).
+  @Test func fewSlotsAreSizedForTheWaitsThePlanHasRoomFor() {
+    let tight = PoolDemand(
+      kind: .cpu, batchesPerSecond: 29.7, offeredSlots: 29.7 * 0.021, waitAllowance: 0.029)
+    #expect(tight.slotsNeeded(target: 0.7) == 1)
+    #expect(tight.slotsForWaits() == 3)
+    // Room for long waits: utilisation decides.
+    let roomy = PoolDemand(
+      kind: .cpu, batchesPerSecond: 29.7, offeredSlots: 29.7 * 0.021, waitAllowance: 1)
+    #expect(roomy.slotsForWaits() == 1)
+    // Erlang C: one server waits with the probability of its utilisation.
+    #expect(abs(PoolDemand.erlangC(servers: 1, load: 0.62) - 0.62) < 1e-9)
+    #expect(PoolDemand.erlangC(servers: 2, load: 2.5) == 1)
+    // The scaler asks for them.
+    var scaler = PoolScaler()
+    let advice = scaler.recommend(
+      demand: [.cpu: tight], pools: [:], planVersion: 1, topics: PipelineTopics(), now: 0)
+    #expect(advice.first?.desiredReplicas == 3 && advice.first?.slotsNeeded == 3)
+  }
+}

@@ -40,57 +40,78 @@ public struct ControllerService: PipelineService {
   public func run(_ context: ServiceContext) throws {
     let stop = context.stop
     let clock = PipelineClock()
-    var configuration = KafkaConsumerConfiguration(common: common, groupID: settings.groupID)
-    configuration.autoOffsetReset = .latest
-    let consumer = try KafkaConsumer(configuration: configuration)
-    defer { consumer.close() }
     let topics = settings.topics
-    try consumer.subscribe(
-      topics: [topics.rates, topics.feedback, topics.workers, topics.late])
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
     defer { _ = producer.close(timeoutMs: 5000) }
     let watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
     defer { watch.stop() }
     var coreSettings = settings.core
     coreSettings.topics = topics
-    var core = ControllerCore(settings: coreSettings)
     let follower = try PlanFollower(common: common, topic: topics.plans, log: log)
-    if let found = follower.catchUp() { core.resume(from: found) }
-    var lastTick = clock.now()
-    let decoder = JSONDecoder()
+    _ = follower.catchUp()
+    // One controller writes plans at a time: the holder of the lease. The others stand by.
+    let lease = try ControllerLease(
+      common: common, group: settings.groupID + "-lease", topic: topics.plans, log: log)
+    defer { lease.close() }
     log.info(
       "controller: \(coreSettings.prior.name) profile, \(coreSettings.pricing.name) pricing, "
-        + "\(coreSettings.algorithm.rawValue) planner; current plan v\(core.version)")
-    // Ready once it has read the plan in force: it plans from there.
+        + "\(coreSettings.algorithm.rawValue) planner; plan in force v\(follower.latest?.version ?? 0); "
+        + "waiting for the lease (group \(settings.groupID)-lease on \(topics.plans))")
+    // Ready once it has read the plan in force: active or standing by, it serves its role.
     context.ready()
+    var active: (core: ControllerCore, consumer: KafkaConsumer, lastTick: Double)?
+    defer { active?.consumer.close() }
+    let decoder = JSONDecoder()
     while !stop.isSet {
-      for event in try consumer.poll(maxEvents: 256, timeoutMs: 100) {
+      let holds = try lease.poll(timeoutMs: active == nil ? 100 : 0)
+      if holds, active == nil {
+        // Taking over (or starting): as a controller restarts, from the plan in force.
+        var core = ControllerCore(settings: coreSettings)
+        if let found = follower.newer(than: 0) ?? follower.latest { core.resume(from: found) }
+        var configuration = KafkaConsumerConfiguration(common: common, groupID: settings.groupID)
+        configuration.autoOffsetReset = .latest
+        let consumer = try KafkaConsumer(configuration: configuration)
+        try consumer.subscribe(
+          topics: [topics.rates, topics.feedback, topics.workers, topics.late])
+        active = (core, consumer, clock.now())
+        log.info("active from plan v\(core.version)")
+      } else if !holds, let current = active {
+        current.consumer.close()
+        active = nil
+      }
+      guard var current = active else {
+        // Standing by: follow the plan in force, publish nothing.
+        _ = follower.newer(than: 0)
+        try watch.check()
+        continue
+      }
+      for event in try current.consumer.poll(maxEvents: 256, timeoutMs: 100) {
         guard case .record(let record) = event else { continue }
         let value = Data(record.value ?? [])
         do {
           switch record.topic {
           case topics.rates:
             try execute(
-              core.receive(rates: decoder.decode(RatesMessage.self, from: value)),
+              current.core.receive(rates: decoder.decode(RatesMessage.self, from: value)),
               producer: producer)
           case topics.feedback:
-            core.receive(feedback: try decoder.decode(FeedbackMessage.self, from: value))
+            current.core.receive(feedback: try decoder.decode(FeedbackMessage.self, from: value))
           case topics.late:
             if let app = record.headerText(HeaderName.app) ?? record.keyString,
               let reason = record.headerText(HeaderName.lateReason)
             {
-              core.receive(
+              current.core.receive(
                 late: app, reason: reason,
                 lateByMs: record.headerText(HeaderName.lateBy).flatMap(Double.init),
                 at: clock.now())
             }
           case topics.workers:
-            core.receive(
+            current.core.receive(
               workers: try decoder.decode(WorkerReport.self, from: value), at: clock.now())
           default: break
           }
         } catch let error as DecodingError {
-          core.refuse(
+          current.core.refuse(
             String(record.topic.dropFirst(topics.prefix.count)),
             detail:
               "\(record.coordinates) is not valid JSON of its schema (\(error.localizedDescription))"
@@ -98,20 +119,26 @@ public struct ControllerService: PipelineService {
         }
       }
       let now = clock.now()
-      guard now - lastTick >= settings.tick.seconds else { continue }
-      lastTick = now
-      try watch.check()
-      // A valid plan newer than ours that we did not publish (another controller, a person):
-      // it is what the routers follow now, so it is the plan in force; versions go on above it.
-      if let foreign = follower.newer(than: core.version) {
-        log.warning(
-          "plan v\(foreign.version ?? 0) on \(topics.plans) was not published by this "
-            + "controller; taking it as the plan in force")
-        core.resume(from: foreign)
+      if now - current.lastTick >= settings.tick.seconds {
+        current.lastTick = now
+        try watch.check()
+        // A valid plan newer than ours that we did not publish (a controller that held the lease
+        // before us and published late, a person): it is what the routers follow now, so it is
+        // the plan in force; versions go on above it.
+        if let foreign = follower.newer(than: current.core.version) {
+          log.warning(
+            "plan v\(foreign.version ?? 0) on \(topics.plans) was not published by this "
+              + "controller; taking it as the plan in force")
+          current.core.resume(from: foreign)
+        }
+        // The lease is looked at once more right before anything is published.
+        if try lease.poll(timeoutMs: 0) {
+          try execute(current.core.tick(now: now), producer: producer)
+        }
       }
-      try execute(core.tick(now: now), producer: producer)
+      active = current
     }
-    log.info("stopped at plan v\(core.version)")
+    log.info("stopped at plan v\(active?.core.version ?? follower.latest?.version ?? 0)")
   }
 
   private func execute(_ directives: [ControllerCore.Directive], producer: KafkaProducer) throws {

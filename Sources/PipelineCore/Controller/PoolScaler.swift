@@ -128,7 +128,9 @@ public struct PoolScaler: Sendable {
       if pool.shed > 0 { reasons.append("\(pool.shed) requests shed as late") }
     }
     let load = max(demand.offeredSlots, measuredBusy ?? 0)
-    let wantedSlots = load * (1 + margin) / rho
+    // Enough slots for the target utilisation, and for the slot waits the plan has room for.
+    let forWaits = demand.slotsForWaits()
+    let wantedSlots = max(load * (1 + margin) / rho, Double(forWaits))
     let (wanted, limited) = PoolCapacity.replicas(
       for: wantedSlots, slotsPerReplica: perReplica, smallest: smallest,
       partitions: capacity.partitions)
@@ -175,7 +177,9 @@ public struct PoolScaler: Sendable {
     }
     var slotsPerReplicaNeeded: Int?
     if state.limited, let limit = capacity.partitions {
-      let each = max(perReplica + 1, Int((wantedSlots / Double(limit) - 1e-9).rounded(.up)))
+      // Enough to leave the limit again (the margin included), and always more than now.
+      let asked = wantedSlots * (1 + margin)
+      let each = max(perReplica + 1, Int((asked / Double(limit) - 1e-9).rounded(.up)))
       slotsPerReplicaNeeded = each
       reasons.append(
         String(
@@ -184,7 +188,7 @@ public struct PoolScaler: Sendable {
             + "slots wanted, %d × %d there at most: give each replica %d slots (--concurrency) "
             + "or add partitions (harmonybatch topics --topic-partitions %@=%d)",
           limit, limit, wantedSlots, limit, smallest, each, topic,
-          Int((wantedSlots / Double(max(1, perReplica)) - 1e-9).rounded(.up))))
+          max(limit + 1, Int((asked / Double(max(1, perReplica)) - 1e-9).rounded(.up)))))
     }
     let status: ScalingRecommendation.Status
     if !active {
@@ -206,7 +210,12 @@ public struct PoolScaler: Sendable {
         format:
           "the plan sends %.1f batches/s of %.0f ms: %.2f busy slots, %d at %.0f %% utilisation",
         demand.batchesPerSecond, demand.meanService * 1000, demand.offeredSlots, modelNeed,
-        rho * 100), at: 0)
+        rho * 100)
+        + (forWaits > modelNeed
+          ? String(
+            format: ", %d for slot waits under %.0f ms (99 %%)", forWaits,
+            (demand.waitAllowance ?? 0) * 1000) : ""),
+      at: 0)
     if let measuredBusy {
       reasons.insert(
         String(format: "measured %.2f busy slots (mean of %.0f s)", measuredBusy, busyWindow),
@@ -219,7 +228,7 @@ public struct PoolScaler: Sendable {
       topic: topic, status: status, batchesPerSecond: demand.batchesPerSecond,
       meanServiceMs: demand.meanService * 1000, offeredSlots: demand.offeredSlots,
       busySlots: measuredBusy, targetUtilisation: rho,
-      slotsNeeded: active ? max(1, Int((load / rho - 1e-9).rounded(.up))) : 0,
+      slotsNeeded: active ? max(1, Int((load / rho - 1e-9).rounded(.up)), forWaits) : 0,
       slotsAvailable: pool?.slots ?? 0, replicas: replicas, slotsPerReplica: perReplica,
       desiredReplicas: desired, replicasToAdd: desired - replicas,
       queueWaitP95Ms: pool?.queueWaitP95Ms, backlog: pool?.backlog ?? 0, lag: pool?.lag,
