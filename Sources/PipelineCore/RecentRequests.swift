@@ -9,7 +9,7 @@ public struct RecentRequests: Sendable {
   private var order: [String] = []
   private var head = 0
 
-  public init(capacity: Int = 200_000) {
+  public init(capacity: Int = 100_000) {
     self.capacity = max(1, capacity)
   }
 

@@ -310,3 +310,24 @@ extension PoolScalingTests {
     #expect(advice.first?.desiredReplicas == 3 && advice.first?.slotsNeeded == 3)
   }
 }
+
+extension PoolScalingTests {
+  /// A pool whose one replica reports keeps the slots the waits need: the first report does not
+  /// take back the replicas asked for while none reported (the autoscaler had started them).
+  @Test func theFirstReportKeepsTheSlotsTheWaitsNeed() {
+    let tight = PoolDemand(
+      kind: .cpu, batchesPerSecond: 29.7, offeredSlots: 29.7 * 0.021, waitAllowance: 0.029)
+    var scaler = PoolScaler()
+    let before = scaler.recommend(
+      demand: [.cpu: tight], pools: [:], planVersion: 1, topics: PipelineTopics(), now: 0)
+    #expect(before.first?.desiredReplicas == 3)
+    var pools = WorkerPools()
+    _ = pools.record(Self.report("w1", slots: 1, busy: 0.6), at: 1)
+    let after = scaler.recommend(
+      demand: [.cpu: tight], pools: pools.pools(now: 1), planVersion: 1,
+      topics: PipelineTopics(), now: 1)
+    // Three slots over four partitions: three one-slot replicas would give only two (one holds
+    // two partitions), so four.
+    #expect(after.first?.desiredReplicas == 4 && after.first?.status == .scaleUp, "\(after)")
+  }
+}

@@ -120,11 +120,18 @@ import Testing
   /// by batch id: 96 % within SLO from 60 s (the 400 ms app cannot take the waits of one-slot
   /// replicas); keyed by group, as they were, the hot group's batches sit on one replica while
   /// others idle, and it sheds what it cannot serve (84 %).
-  @Test func partitionsBoundReplicasAndKeyedBatchesSkewThem() throws {
-    var scenario = try Self.scenario(model: "VGG19", cpu: 1, gpu: 1, duration: 150)
+  /// VGG19, the apps at half their rates, four partitions, one one-slot CPU replica to start
+  /// and an autoscaler that brings replicas up 5 s after they are asked for.
+  static func scaledOut(duration: Double) throws -> ClosedLoopScenario {
+    var scenario = try Self.scenario(model: "VGG19", cpu: 1, gpu: 1, duration: duration)
     scenario.apps = Self.apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate / 2) }
     scenario.partitions = 4
     scenario.autoscaleDelay = 5
+    return scenario
+  }
+
+  @Test func partitionsBoundReplicasAndKeyedBatchesSkewThem() throws {
+    var scenario = try Self.scaledOut(duration: 150)
     let spread = ClosedLoopSimulation(scenario: scenario).run()
     scenario.keyedBatches = true
     let keyed = ClosedLoopSimulation(scenario: scenario).run()
@@ -144,10 +151,7 @@ import Testing
   }
 
   @Test func aRebalancePausesTheMovedPartitionsAndCostsTheRamp() throws {
-    var scenario = try Self.scenario(model: "VGG19", cpu: 1, gpu: 1, duration: 90)
-    scenario.apps = Self.apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate / 2) }
-    scenario.partitions = 4
-    scenario.autoscaleDelay = 5
+    var scenario = try Self.scaledOut(duration: 90)
     let atOnce = ClosedLoopSimulation(scenario: scenario).run()
     scenario.rebalanceSeconds = 10
     let paused = ClosedLoopSimulation(scenario: scenario).run()

@@ -5,12 +5,13 @@ import Planner
 /// reports (pure). One rule, with hysteresis on both sides, turns them into a status and a
 /// desired replica count that an autoscaler can follow:
 /// - load = the larger of the plan's offered load and the busy slots measured (averaged over
-///   `busyWindow`); the slots wanted = load × (1 + `hysteresis`) / `targetUtilisation`, and the
-///   replicas wanted the fewest that give them with the partitions as they are
+///   `busyWindow`); the slots wanted = load × (1 + `hysteresis`) / `targetUtilisation`, or the
+///   slots the plan's waits need when more (`PoolDemand.slotsForWaits`), and the replicas wanted the fewest that give them with the partitions as they are
 ///   (`PoolCapacity`: a replica holding k of P partitions gets k/P of the batches), never more
 ///   than the partitions;
 /// - up, at once, when the load passes the target utilisation of what the desired replicas give
-///   by more than `hysteresis`, or when the pool is saturated (its slots 90 % busy, or a replica
+///   by more than `hysteresis`, or they give fewer slots than the plan's waits need
+///   (`PoolDemand.slotsForWaits`), or when the pool is saturated (its slots 90 % busy, or a replica
 ///   full while the others idle, and a slot wait past `saturationWaitMs` at the 95th percentile
 ///   or more batches waiting than it has slots: at least one replica more than it has);
 /// - down only when the replicas wanted stayed below the desired count for a whole
@@ -151,7 +152,8 @@ public struct PoolScaler: Sendable {
           replicas: desired, smallest: smallest, partitions: capacity.partitions)
       if saturated {
         desired = max(desired, wanted, replicas + 1)
-      } else if load > slotsThere * rho * (1 + margin) {
+      } else if load > slotsThere * rho * (1 + margin) || Double(forWaits) > slotsThere {
+        // Past the target utilisation, or fewer slots than the plan's waits need.
         desired = max(desired, wanted)
       } else if wanted < desired, now - state.firstSeen >= scaleDownWindow,
         let most = state.wanted.map(\.replicas).max(), most < desired
