@@ -3,15 +3,19 @@ import Kafka
 import PipelineCore
 import Planner
 
-/// Follows the compacted plan topic: reads it to the end at start to find the latest plan, then
-/// picks up new versions as the controller publishes them. Reads without a consumer group, so
-/// every router sees every plan.
+/// Follows the plan topic (`PlanLog`): reads it to the end at start to find the plan in force,
+/// then picks up each plan published after it. Reads without a consumer group, so every reader
+/// sees every plan.
 public final class PlanFollower {
   private let consumer: KafkaConsumer
   private let log: PipelineLog
-  public private(set) var latest: Plan?
-  /// Plan records refused (not valid, or not newer than the plan in hand).
-  public private(set) var refused = 0
+  private var planLog = PlanLog()
+  private var arrived = false
+
+  /// The plan in force: the last valid plan on partition 0 of the topic.
+  public var latest: Plan? { planLog.inForce }
+  /// Plan records refused (not a valid plan, or not on partition 0).
+  public var refused: Int { planLog.refused }
 
   public init(common: KafkaConfiguration, topic: String, log: PipelineLog) throws(KafkaError) {
     self.log = log
@@ -20,6 +24,7 @@ public final class PlanFollower {
     configuration.prefetchMessages = 1000
     configuration.fetchWaitMaxMs = 100
     consumer = try KafkaConsumer(configuration: configuration)
+    // Every partition is read, so that a record on another one is refused out loud.
     let partitions = try KafkaAdmin(configuration: common).topics()[topic] ?? 1
     try consumer.assign(
       (0..<Int32(partitions)).map { (KafkaTopicPartition(topic: topic, partition: $0), .beginning) }
@@ -28,7 +33,8 @@ public final class PlanFollower {
 
   deinit { consumer.close() }
 
-  /// Reads until every partition is at its end (or the time is up) and returns the newest plan.
+  /// Reads until every partition is at its end (or the time is up) and returns the plan in force.
+  @discardableResult
   public func catchUp(timeoutMs: Int = 10_000) -> Plan? {
     var atEnd = Set<KafkaTopicPartition>()
     let partitions = Set(consumer.assignment())
@@ -44,40 +50,29 @@ public final class PlanFollower {
     if atEnd != partitions {
       log.warning("the plan topic was not read to its end within \(timeoutMs) ms")
     }
+    arrived = false
     return latest
   }
 
-  /// A plan newer than `version`, if one arrived; never blocks.
-  public func newer(than version: Int) -> Plan? {
+  /// The plan in force, if another took its place since the last call (or `catchUp`); never
+  /// blocks.
+  @discardableResult
+  public func next() -> Plan? {
     while let event = try? consumer.poll(timeoutMs: 0) {
       if case .record(let record) = event { consider(record) }
     }
-    guard let latest, (latest.version ?? 0) > version else { return nil }
+    guard arrived else { return nil }
+    arrived = false
     return latest
   }
 
-  /// Takes a plan record: a plan that is not valid, or not newer than the one in hand, is refused
-  /// and logged; the last good plan stays in force (versions only increase).
   private func consider(_ record: KafkaRecord) {
-    guard let value = record.value else { return }
-    let kept = latest.map { "plan v\($0.version ?? 0) stays in force" } ?? "no plan yet"
-    do {
-      let plan = try Plan.decode(Data(value), source: "the plan at \(record.coordinates)")
-      guard let current = latest else {
-        latest = plan
-        return
-      }
-      if (plan.version ?? 0) > (current.version ?? 0) {
-        latest = plan
-      } else if (plan.version ?? 0) < (current.version ?? 0) || plan != current {
-        refused += 1
-        log.warning(
-          "refused: the plan at \(record.coordinates) is version \(plan.version ?? 0), not newer "
-            + "than \(current.version ?? 0); \(kept)")
-      }
-    } catch {
-      refused += 1
-      log.warning("refused: \(error.message); \(kept)")
+    switch planLog.read(
+      record.value, partition: record.topicPartition.partition, at: record.coordinates)
+    {
+    case .inForce: arrived = true
+    case .same: break
+    case .refused(let reason): log.warning("refused: \(reason)")
     }
   }
 }

@@ -66,7 +66,7 @@ public struct RouterService: PipelineService {
     var rejected = 0
     try io.run {
       while !stop.isSet {
-        if let follower, let newer = follower.newer(than: router.table.version) {
+        if let follower, let newer = follower.next() {
           plan = newer
           router.table = RoutingTable(plan: newer, planner: soloPlanner(for: newer))
           describe(newer)

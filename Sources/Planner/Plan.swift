@@ -37,6 +37,10 @@ public struct Plan: Codable, Sendable, Equatable {
   /// Set by the controller: the cost per request of per-app CPU functions (BATCH) planned on the
   /// same model, rates and SLOs, so every version says what it saves.
   public var baselineObjective: Double?
+  /// Set by the controller: which controller published it (`controller@<host>/<pid>/<random>`,
+  /// new for every process). The active controller republishes its own plan when the plan in
+  /// force names another writer.
+  public var writer: String?
 
   enum CodingKeys: String, CodingKey {
     case version
@@ -52,6 +56,7 @@ public struct Plan: Codable, Sendable, Equatable {
     case reason
     case transportReserveMs = "transport_reserve_ms"
     case baselineObjective = "baseline_objective"
+    case writer
   }
 
   public init(
@@ -193,6 +198,7 @@ extension Plan {
   public func validated(source: String = "plan") throws(PlannerInputError) -> Plan {
     var checks = FieldChecks()
     if let version { checks.integer(version, "version", in: 1...Int(Int32.max)) }
+    if let writer { checks.text(writer, "writer", maxLength: 256) }
     checks.number(objective, "objective", in: FieldBounds.cost)
     if let billedObjective {
       checks.number(billedObjective, "billed_objective", in: FieldBounds.cost)

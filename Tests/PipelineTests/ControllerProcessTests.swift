@@ -141,7 +141,29 @@ import Testing
     let after = try plan("a2", within: .seconds(30))
     #expect(after.contains { $0.group(of: "a2") != nil }, "\(standby.standardError)")
     #expect(after.compactMap(\.version) == Array(1...after.count))
-    // The documented hand-over: the session timeout and a rebalance.
+    // The documented hand-over: the session timeout and a rebalance. The new holder publishes the
+    // plan in force again as its own at once.
     #expect(handOver < .seconds(ControllerLease.sessionTimeoutMs / 1000 + 10), "\(handOver)")
+    let writers = after.compactMap(\.writer)
+    #expect(Set(writers).count == 2 && writers.allSatisfy { $0.hasPrefix("controller@") })
+    #expect(after.contains { $0.reason?.hasPrefix("reasserted: taking over") == true })
+
+    // Another writer (kcat, as any producer with write access could) publishes a valid plan with
+    // the highest version there is: the controller republishes its own over it, starting the
+    // versions at 1 again, and goes on planning.
+    var rogue = try #require(after.last)
+    rogue.version = Int(Int32.max)
+    rogue.writer = "rogue"
+    let (status, _, kcatError) = try runToCompletion(
+      "/usr/bin/kcat", ["-P", "-b", bootstrap, "-t", topics.plans, "-p", "0", "-k", "plan"],
+      stdin: String(decoding: rogue.jsonData(pretty: false), as: UTF8.self) + "\n")
+    #expect(status == 0, "\(kcatError)")
+    let reasserted = try plan("a3", within: .seconds(30))
+    let last = try #require(reasserted.last)
+    #expect(last.group(of: "a3") != nil, "\(standby.standardError)")
+    #expect(last.writer == after.last?.writer, "\(standby.standardError)")
+    let rogueAt = try #require(reasserted.firstIndex { $0.writer == "rogue" })
+    #expect(reasserted[rogueAt + 1].version == 1)
+    #expect(reasserted[rogueAt + 1].reason?.contains("by rogue was in force") == true)
   }
 }

@@ -36,7 +36,8 @@ import Testing
     let (status, output, error) = try runToCompletion(
       "/usr/bin/env", ["python3", "-c", reader] + urls, timeout: .seconds(30))
     guard status == 0, let line = output.last else {
-      throw TestFailure("the metrics reader failed (\(status)): \(error)")
+      throw TestFailure(
+        "the metrics reader failed (\(status.map(String.init) ?? "killed")): \(error)")
     }
     return try JSONDecoder().decode([String: [String: Double]].self, from: Data(line.utf8))
   }

@@ -222,3 +222,71 @@ extension TenantIsolationTests {
     #expect(again && !newest)
   }
 }
+
+extension TenantIsolationTests {
+  /// The plan in force is the last valid plan on partition 0, whatever its number: a plan
+  /// numbered 2,147,483,647 locks nobody out, the controller's next one (numbered 1 again)
+  /// replaces it, and what is not a plan — or not on partition 0 — changes nothing.
+  @Test func thePlanInForceFollowsTheTopicsOrderNotTheVersions() throws {
+    var ours = try Planner.tableOnePlan().1
+    ours.version = 5
+    ours.writer = "controller@a/1/f"
+    func bytes(_ plan: Plan) -> [UInt8] { Array(plan.jsonData(pretty: false)) }
+    var log = PlanLog()
+    #expect(log.read(bytes(ours), partition: 0, at: "hb.plans/0/0") == .inForce(ours))
+    var rogue = ours
+    rogue.version = Int(Int32.max)
+    rogue.writer = "rogue"
+    #expect(log.read(bytes(rogue), partition: 0, at: "hb.plans/0/1") == .inForce(rogue))
+    var next = ours
+    next.version = Plan.version(after: rogue.version ?? 0)
+    #expect(next.version == 1)
+    #expect(log.read(bytes(next), partition: 0, at: "hb.plans/0/2") == .inForce(next))
+    #expect(log.read(bytes(next), partition: 0, at: "hb.plans/0/3") == .same)
+
+    // Refused, and the plan in force stays: another partition, bytes that are not a plan, and a
+    // plan with an app in two groups it does not split.
+    if case .refused = log.read(bytes(rogue), partition: 1, at: "hb.plans/1/0") {
+    } else {
+      Issue.record("a plan on partition 1 was taken")
+    }
+    if case .refused = log.read(Array("{oops".utf8), partition: 0, at: "hb.plans/0/4") {
+    } else {
+      Issue.record("bytes that are no plan were taken")
+    }
+    var twice = rogue
+    twice.groups.append(twice.groups[0])
+    twice.groups[twice.groups.count - 1].id = "copy"
+    for index in twice.groups.indices { twice.groups[index].appRates = [:] }
+    if case .refused = log.read(bytes(twice), partition: 0, at: "hb.plans/0/5") {
+    } else {
+      Issue.record("a plan with an app in two groups was taken")
+    }
+    #expect(log.inForce == next && log.refused == 3)
+  }
+
+  /// The controller publishes the plan in force again as its own — on taking over, or over a plan
+  /// another wrote — under the version after the other's, wrapping to 1 past the last.
+  @Test func theControllerReassertsItsPlanOverAnotherWriters() throws {
+    let (planner, plan) = try Planner.tableOnePlan()
+    var settings = ControllerCore.Settings(prior: planner.profile, pricing: planner.pricing)
+    settings.writer = "controller@here/2/a"
+    var core = ControllerCore(settings: settings)
+    #expect(core.reassert("nothing yet", over: nil, now: 1.7e9).isEmpty)
+    var found = plan
+    found.version = 7
+    found.writer = "controller@there/1/b"
+    core.resume(from: found)
+    var rogue = found
+    rogue.version = Int(Int32.max)
+    rogue.writer = "rogue"
+    let published = core.reassert("rogue was in force", over: rogue, now: 1.7e9).compactMap {
+      if case .publishPlan(let plan) = $0 { return plan } else { return nil }
+    }
+    let again = try #require(published.first)
+    #expect(again.version == 1 && again.writer == "controller@here/2/a")
+    #expect(again.reason == "reasserted: rogue was in force")
+    #expect(ControllerCore.sameDecisions(again, found))
+    #expect(try Plan.decode(again.jsonData(pretty: false)) == again)
+  }
+}

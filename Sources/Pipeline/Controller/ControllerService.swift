@@ -47,16 +47,23 @@ public struct ControllerService: PipelineService {
     defer { watch.stop() }
     var coreSettings = settings.core
     coreSettings.topics = topics
+    // Who this is on the plan topic: new for every process, so that a plan in force that another
+    // wrote (an earlier controller, a late one, any other producer) is told from its own.
+    let writer =
+      "controller@\(ProcessInfo.processInfo.hostName)/\(getpid())/"
+      + String(UInt32.random(in: .min ... .max), radix: 16)
+    coreSettings.writer = writer
     let follower = try PlanFollower(common: common, topic: topics.plans, log: log)
-    _ = follower.catchUp()
+    follower.catchUp()
     // One controller writes plans at a time: the holder of the lease. The others stand by.
     let lease = try ControllerLease(
       common: common, group: settings.groupID + "-lease", topic: topics.plans, log: log)
     defer { lease.close() }
     log.info(
-      "controller: \(coreSettings.prior.name) profile, \(coreSettings.pricing.name) pricing, "
-        + "\(coreSettings.algorithm.rawValue) planner; plan in force v\(follower.latest?.version ?? 0); "
-        + "waiting for the lease (group \(settings.groupID)-lease on \(topics.plans))")
+      "controller \(writer): \(coreSettings.prior.name) profile, \(coreSettings.pricing.name) "
+        + "pricing, \(coreSettings.algorithm.rawValue) planner; plan in force "
+        + "v\(follower.latest?.version ?? 0); waiting for the lease (group "
+        + "\(settings.groupID)-lease on \(topics.plans))")
     // Ready once it has read the plan in force: active or standing by, it serves its role.
     context.ready()
     var active: (core: ControllerCore, consumer: KafkaConsumer, lastTick: Double)?
@@ -65,9 +72,20 @@ public struct ControllerService: PipelineService {
     while !stop.isSet {
       let holds = try lease.poll(timeoutMs: active == nil ? 100 : 0)
       if holds, active == nil {
-        // Taking over (or starting): as a controller restarts, from the plan in force.
+        // Taking over (or starting): from the plan in force, which it publishes again as its own
+        // at once, so that the routers follow a plan of the controller in charge.
+        follower.next()
         var core = ControllerCore(settings: coreSettings)
-        if let found = follower.newer(than: 0) ?? follower.latest { core.resume(from: found) }
+        if let found = follower.latest {
+          core.resume(from: found)
+          if found.writer != writer {
+            try execute(
+              core.reassert(
+                "taking over from \(found.writer ?? "a writer that gave no name") "
+                  + "(plan v\(found.version ?? 0))", over: found, now: clock.now()),
+              producer: producer)
+          }
+        }
         var configuration = KafkaConsumerConfiguration(common: common, groupID: settings.groupID)
         configuration.autoOffsetReset = .latest
         let consumer = try KafkaConsumer(configuration: configuration)
@@ -81,7 +99,7 @@ public struct ControllerService: PipelineService {
       }
       guard var current = active else {
         // Standing by: follow the plan in force, publish nothing.
-        _ = follower.newer(than: 0)
+        follower.next()
         try watch.check()
         continue
       }
@@ -122,14 +140,18 @@ public struct ControllerService: PipelineService {
       if now - current.lastTick >= settings.tick.seconds {
         current.lastTick = now
         try watch.check()
-        // A valid plan newer than ours that we did not publish (a controller that held the lease
-        // before us and published late, a person): it is what the routers follow now, so it is
-        // the plan in force; versions go on above it.
-        if let foreign = follower.newer(than: current.core.version) {
+        // A plan in force that this controller did not write (one that held the lease before
+        // and published late, any producer with write access to the plan topic): the routers
+        // follow it until this controller's own plan is on the topic again, so it is, at once.
+        if let found = follower.next(), found.writer != writer, try lease.poll(timeoutMs: 0) {
           log.warning(
-            "plan v\(foreign.version ?? 0) on \(topics.plans) was not published by this "
-              + "controller; taking it as the plan in force")
-          current.core.resume(from: foreign)
+            "plan v\(found.version ?? 0) on \(topics.plans) was written by "
+              + "\(found.writer ?? "a writer that gave no name"), not by this controller; "
+              + "publishing this controller's plan again")
+          try execute(
+            current.core.reassert(
+              "plan v\(found.version ?? 0) by \(found.writer ?? "an unnamed writer") was in force",
+              over: found, now: now), producer: producer)
         }
         // The lease is looked at once more right before anything is published.
         if try lease.poll(timeoutMs: 0) {

@@ -55,6 +55,8 @@ public struct ControllerCore: Sendable {
     /// less room for framing): a candidate plan past it is not published.
     public var maxPlanBytes = 1_000_000 - 8_192
     public var topics = PipelineTopics()
+    /// Written into every plan published (`Plan.writer`): which controller process wrote it.
+    public var writer: String?
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       self.prior = prior
@@ -512,11 +514,10 @@ public struct ControllerCore: Sendable {
             + "--max-apps)"))
       return directives
     }
-    version += 1
+    version = Plan.version(after: version)
     candidate.version = version
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    candidate.createdAt = formatter.string(from: Date(timeIntervalSince1970: now))
+    candidate.writer = settings.writer
+    candidate.createdAt = Self.timestamp(now)
     candidate.feedbackBatches = refit.observations
     candidate.predictionError = error
     candidate.transportReserveMs = (reserve * 1000).rounded()
@@ -553,6 +554,33 @@ public struct ControllerCore: Sendable {
             candidate.billedObjective ?? candidate.objective, candidate.currency)
           + "): \(candidate.reason ?? "")"))
     return directives
+  }
+
+  /// Publishes the plan in force again, as this controller's, under the next version: when it
+  /// takes the lease over, and when a plan it did not write is in force (`reason` says which). The
+  /// routers follow the topic's order, so the republished plan replaces the other at once.
+  /// Nothing to do before any plan exists.
+  public mutating func reassert(_ reason: String, over found: Plan?, now: Double) -> [Directive] {
+    guard var plan = current else { return [] }
+    version = Plan.version(after: max(version, found?.version ?? 0))
+    plan.version = version
+    plan.writer = settings.writer
+    plan.createdAt = Self.timestamp(now)
+    plan.reason = "reasserted: \(reason)"
+    current = plan
+    risk.reset(version: version)
+    history.append(
+      Version(version: version, at: now, trigger: .reasserted, reason: plan.reason ?? ""))
+    return [
+      .publishPlan(plan),
+      .log(.info, "published plan v\(version), the plan in force as this controller's: \(reason)"),
+    ]
+  }
+
+  static func timestamp(_ seconds: Double) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: Date(timeIntervalSince1970: seconds))
   }
 
   /// Whether two plans route and batch every request alike (groups, functions, batch sizes and

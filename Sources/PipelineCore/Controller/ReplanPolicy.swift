@@ -45,6 +45,8 @@ public struct ReplanPolicy: Sendable {
     case poolReady = "pool-ready"
     /// A cheaper plan had to wait for `minInterval` after the last version, and it has passed.
     case deferred
+    /// The plan in force, published again as this controller's (`ControllerCore.reassert`).
+    case reasserted
   }
 
   public init(
