@@ -11,6 +11,9 @@ public final class PlanFollower {
   private let log: PipelineLog
   private var planLog = PlanLog()
   private var arrived = false
+  /// Called with each plan that comes into force, in the topic's order (`next` returns only the
+  /// last of those read in one call).
+  public var onInForce: ((Plan) -> Void)?
 
   /// The plan in force: the last valid plan on partition 0 of the topic.
   public var latest: Plan? { planLog.inForce }
@@ -70,7 +73,9 @@ public final class PlanFollower {
     switch planLog.read(
       record.value, partition: record.topicPartition.partition, at: record.coordinates)
     {
-    case .inForce: arrived = true
+    case .inForce(let plan):
+      arrived = true
+      onInForce?(plan)
     case .same: break
     case .refused(let reason): log.warning("refused: \(reason)")
     }

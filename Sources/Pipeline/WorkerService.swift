@@ -73,6 +73,8 @@ public struct WorkerService: PipelineService {
     let firstError = Mutex<Error?>(nil)
     let floor = Mutex(InferenceFloor())
     let recent = Mutex(RecentRequests())
+    let knownGroups = try KnownGroupsWatch(
+      common: common, topic: settings.topics.plans, log: log)
     let running = DispatchGroup()
     for slot in 0..<slots {
       running.enter()
@@ -88,7 +90,8 @@ public struct WorkerService: PipelineService {
           do {
             let outcome = try process(
               entry.record, io: io, clock: clock, received: entry.received, started: started,
-              floor: floor, recent: recent, alreadyDone: entry.alreadyDone)
+              floor: floor, recent: recent, knownGroups: knownGroups,
+              alreadyDone: entry.alreadyDone)
             held = outcome.ran
             requests.add(held, ordering: .relaxed)
             if outcome.shed > 0 { usage.withLock { $0.shed(outcome.shed) } }
@@ -140,6 +143,7 @@ public struct WorkerService: PipelineService {
                 ],
                 sources: Self.recoverySources))
           })
+        knownGroups.follow()
         if let record {
           batches += 1
           queue.put(
@@ -228,7 +232,7 @@ public struct WorkerService: PipelineService {
   private func process(
     _ record: KafkaRecord, io: StageIO, clock: PipelineClock, received: Double, started: Double,
     floor: borrowing Mutex<InferenceFloor>, recent: borrowing Mutex<RecentRequests>,
-    alreadyDone: Set<String>? = nil
+    knownGroups: KnownGroupsWatch, alreadyDone: Set<String>? = nil
   ) throws -> (ran: Int, shed: Int) {
     let source = [(record.topicPartition, record.offset)]
     if let alreadyDone, alreadyDone.isEmpty {
@@ -291,6 +295,13 @@ public struct WorkerService: PipelineService {
           + "running \(ids.filter { !alreadyDone.contains($0) }.joined(separator: ","))")
     }
     var pending: [BatchMessage.Request] = []
+    // A batch for a group no recent plan has: each of its requests ends as a dead letter.
+    let unknownGroup = knownGroups.problem(of: batch)
+    if let unknownGroup {
+      log.warning(
+        "batch \(record.coordinates) refused: \(unknownGroup); each of its "
+          + "\(batch.requests.count) requests ends as a dead letter (unknown-group)")
+    }
     // A batch record produced twice (a replay, a producer's retry) carries requests that ended
     // here already: each request ends once.
     let fresh = recent.withLock { recent in
@@ -313,6 +324,10 @@ public struct WorkerService: PipelineService {
         deadLetter(
           into: &messages, replies: &replies, request, batch: batch, code: problem.code,
           detail: problem.detail, batchSource: record.coordinates)
+      } else if let unknownGroup {
+        deadLetter(
+          into: &messages, replies: &replies, request, batch: batch, code: .unknownGroup,
+          detail: unknownGroup, batchSource: record.coordinates)
       } else {
         pending.append(request)
       }

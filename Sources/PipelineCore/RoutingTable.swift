@@ -114,7 +114,8 @@ public struct RoutingTable: Sendable {
       let group = plan.groups.first
     {
       let spec = GroupSpec(
-        key: GroupKey(planVersion: version, group: "solo:\(app):\(formatted(sloMs))"),
+        key: GroupKey(
+          planVersion: version, group: KnownGroups.soloPrefix + "\(app):\(formatted(sloMs))"),
         function: group.function, capacity: group.batchSize,
         latencyMax: group.latencyMaxMs / 1000)
       outcome = .group(

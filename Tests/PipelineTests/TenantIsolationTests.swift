@@ -290,3 +290,25 @@ extension TenantIsolationTests {
     #expect(try Plan.decode(again.jsonData(pretty: false)) == again)
   }
 }
+
+extension TenantIsolationTests {
+  /// A worker runs the groups of the recent plans and groups served alone that hold only their
+  /// app; nothing is checked before a plan is seen; the oldest plans are forgotten first.
+  @Test func aWorkerKnowsTheGroupsOfTheRecentPlans() throws {
+    var known = KnownGroups(depth: 2)
+    #expect(known.problem(group: "anything", planVersion: 9, apps: ["x"]) == nil)
+    var plan = try Planner.tableOnePlan().1
+    let group = plan.groups[0].id
+    for version in [4, 5, 6] {
+      plan.version = version
+      known.adopt(plan)
+    }
+    #expect(known.versions == [5, 6])
+    #expect(known.problem(group: group, planVersion: 6, apps: ["a1"]) == nil)
+    #expect(known.problem(group: group, planVersion: 4, apps: ["a1"])?.contains("v4") == true)
+    #expect(known.problem(group: "rogue", planVersion: 6, apps: ["a1"]) != nil)
+    #expect(known.problem(group: "solo:a:b:500", planVersion: 0, apps: ["a:b", "a:b"]) == nil)
+    #expect(known.problem(group: "solo:a1:500", planVersion: 6, apps: ["a1", "a2"]) != nil)
+    #expect(known.problem(group: "solo:nocolon", planVersion: 6, apps: ["nocolon"]) != nil)
+  }
+}

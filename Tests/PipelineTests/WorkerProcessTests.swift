@@ -206,4 +206,73 @@ import Testing
     #expect(ended["ok-1"] == ["result"] && ended["ok-2"] == ["result"], "\(ended)")
     #expect(ended["bad"] == ["bad-headers"], "\(ended)")
   }
+
+  /// Once plans are on hb.plans, a batch whose group is in none of them (nor a group served alone
+  /// holding only its app) is not run: each of its requests ends as an `unknown-group` dead
+  /// letter, while the plan's own groups and solo groups run.
+  @Test func aBatchForAGroupNoPlanHasIsRefusedRequestByRequest() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    let topics = PipelineTopics()
+    let producer = try KafkaProducer(
+      configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
+    // BATCH: one CPU function per app, so every group is one a CPU worker runs.
+    var plan = try Planner(model: "VGG19").plan(
+      [App(id: "a1", slo: 1.0, rate: 2), App(id: "a2", slo: 1.0, rate: 2)], algorithm: .batch)
+    plan.version = 3
+    plan.writer = "test"
+    try producer.enqueue(
+      KafkaProducerMessage(
+        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+    try producer.flush()
+    let worker = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
+        "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
+      ])
+    defer { worker.signal(SIGKILL) }
+    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    let now = Date().timeIntervalSince1970
+    let group = try #require(plan.group(of: "a1"))
+    func batch(_ id: String, group: String, version: Int, apps: [String]) -> KafkaProducerMessage {
+      let spec = GroupSpec(
+        key: GroupKey(planVersion: version, group: group), function: .cpu(vcpu: 2),
+        capacity: apps.count, latencyMax: 0.5)
+      let requests = apps.enumerated().map { index, app in
+        BufferedRequest(
+          id: "\(id)-\(index)", app: app, arrival: now, slo: 60, timeout: 1,
+          item: BatchItem(
+            source: KafkaTopicPartition(topic: "hb.grouped", partition: 1),
+            offset: Int64(index), value: Array("t".utf8),
+            headers: []))
+      }
+      return ReadyBatch(
+        spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: []
+      ).message(id: id, batcher: "test", topics: topics)
+    }
+    try producer.enqueue(batch("planned", group: group.id, version: 3, apps: ["a1"]))
+    try producer.enqueue(batch("rogue", group: "g-rogue", version: 3, apps: ["a1", "a2"]))
+    try producer.enqueue(batch("future", group: "g9", version: 99, apps: ["a1"]))
+    try producer.enqueue(batch("alone", group: "solo:a:b:700", version: 3, apps: ["a:b"]))
+    try producer.enqueue(batch("posing", group: "solo:a1:700", version: 3, apps: ["a2"]))
+    try producer.flush()
+    producer.close()
+    let results = try readTopic(bootstrap, topics.results, timeout: .seconds(30)) {
+      $0.count >= 2
+    }
+    let deadLetters = try readTopic(bootstrap, topics.deadLetter, timeout: .seconds(30)) {
+      $0.count >= 4
+    }
+    var ended: [String: [String]] = [:]
+    for record in results + deadLetters {
+      let id = record.header(HeaderName.requestID) ?? record.keyString ?? "?"
+      ended[id, default: []].append(record.header(HeaderName.error) ?? "result")
+    }
+    #expect(ended["planned-0"] == ["result"] && ended["alone-0"] == ["result"], "\(ended)")
+    for id in ["rogue-0", "rogue-1", "future-0", "posing-0"] {
+      #expect(ended[id] == ["unknown-group"], "\(id): \(ended) \(worker.standardError)")
+    }
+  }
 }

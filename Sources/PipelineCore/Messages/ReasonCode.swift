@@ -28,6 +28,9 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   case badGroupedRecord = "bad-grouped-record"
   /// A record on hb.batches.* that is not a batch.
   case badBatch = "bad-batch"
+  /// A batch for a group that is in none of the recent plans (`KnownGroups`): not made by a
+  /// batcher following the plans.
+  case unknownGroup = "unknown-group"
   /// A payload the worker's backend cannot run (e.g. not UTF-8 text for MiniLM).
   case badPayload = "bad-payload"
   /// The backend's output for the request cannot be written as JSON (a NaN in an embedding).
