@@ -36,6 +36,11 @@ enum BatcherCommand {
         "reply-topic-prefix", "P",
         "Requests may name only reply topics that start with P (default: any legal topic name "
           + "that is not the pipeline's own or a broker's internal one)."),
+      .flag(
+        "create-reply-topics",
+        "Send replies to topics that do not exist yet, for a broker that creates topics on "
+          + "first use to create (default: a reply goes only to an existing topic; see "
+          + "docs/security.md)."),
       .option("report-interval-ms", "N", "How often the router reports rates (default 1000)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -86,10 +91,12 @@ enum BatcherCommand {
       try options.int(
         "report-interval-ms", default: 1000, in: 10...3_600_000))
     routerSettings.telemetry = group.telemetry
+    routerSettings.createReplyTopics = options.flag("create-reply-topics")
     var batcherSettings = BatcherService.Settings()
     batcherSettings.telemetry = group.telemetry
     batcherSettings.topics = topics
     batcherSettings.latePolicy = latePolicy
+    batcherSettings.createReplyTopics = options.flag("create-reply-topics")
     batcherSettings.flushMargin = .milliseconds(
       try options.double(
         "flush-margin-ms", default: 5, in: 0...10_000))

@@ -34,6 +34,11 @@ enum WorkerCommand {
         "Slots: batches run at once, like concurrent function instances (default 16 for "
           + "emulated backends, 1 for minilm; for minilm keep slots × the plan's vCPU within "
           + "the cores)."),
+      .flag(
+        "create-reply-topics",
+        "Send replies to topics that do not exist yet, for a broker that creates topics on "
+          + "first use to create (default: a reply goes only to an existing topic; see "
+          + "docs/security.md)."),
       .option(
         "late-policy", "P",
         "shed (default): a request whose batch starts too late for its SLO is not run and ends "
@@ -105,6 +110,7 @@ enum WorkerCommand {
       "late-policy", default: WorkerLatePolicy.shed.rawValue,
       from: WorkerLatePolicy.allCases.map(\.rawValue))
     settings.latePolicy = WorkerLatePolicy(rawValue: latePolicy) ?? .shed
+    settings.createReplyTopics = options.flag("create-reply-topics")
     settings.reportInterval = .seconds(
       try options.double("report-interval", default: 1, in: 0...3600))
     let group = try ServiceOptions.group(options)

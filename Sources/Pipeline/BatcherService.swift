@@ -22,6 +22,10 @@ public struct BatcherService: PipelineService {
     /// Where the batcher counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
+    /// Whether replies may go to topics that do not exist yet (which a broker that creates topics
+    /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
+    /// (`ReplyTopics`).
+    public var createReplyTopics = false
 
     public init() {}
   }
@@ -44,6 +48,7 @@ public struct BatcherService: PipelineService {
     let io = try StageIO(
       common: common, groupID: settings.groupID, input: settings.topics.grouped, log: log,
       pollBatch: 256)
+    if !settings.createReplyTopics { io.replyTopics = try ReplyTopics(common: common, log: log) }
     var buffers = GroupBuffers<BatchItem>(
       latePolicy: settings.latePolicy,
       maxBatchBytes: RecordLimits.maxRecordBytes - RecordLimits.batchOverheadBytes)

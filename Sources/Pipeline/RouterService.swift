@@ -17,6 +17,10 @@ public struct RouterService: PipelineService {
     public var maxPayloadBytes = RequestRouter.defaultMaxPayloadBytes
     /// Reply topics must start with this (`--reply-topic-prefix`; nil: any allowed name).
     public var replyTopicPrefix: String?
+    /// Whether replies may go to topics that do not exist yet (which a broker that creates topics
+    /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
+    /// (`ReplyTopics`).
+    public var createReplyTopics = false
     public var reportInterval: Duration = .seconds(1)
     /// A fixed plan (`--plan FILE`); otherwise plans are read from the plan topic.
     public var fixedPlan: Plan?
@@ -48,6 +52,7 @@ public struct RouterService: PipelineService {
     let io = try StageIO(
       common: common, groupID: settings.groupID, input: settings.topics.requests, log: log,
       pollBatch: 256)
+    if !settings.createReplyTopics { io.replyTopics = try ReplyTopics(common: common, log: log) }
     let follower =
       settings.fixedPlan == nil
       ? try PlanFollower(common: common, topic: settings.topics.plans, log: log) : nil

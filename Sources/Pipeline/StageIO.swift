@@ -17,6 +17,8 @@ final class StageIO: @unchecked Sendable {
   private var polled: [KafkaConsumerEvent] = []
   private var polledIndex = 0
   private let pollBatch: Int
+  /// Where replies may go: set, only to topics the cluster has (`ReplyTopics`); nil, anywhere.
+  var replyTopics: ReplyTopics?
 
   /// `pollBatch`: events taken from the consumer per poll (1: one at a time). Stages that handle
   /// many small records take them in bulk; the order of records and rebalance events is kept.
@@ -202,6 +204,7 @@ final class StageIO: @unchecked Sendable {
     _ messages: [KafkaProducerMessage], replies: [KafkaProducerMessage],
     sources: [(KafkaTopicPartition, Int64)]
   ) throws(KafkaError) {
+    let replies = replyTopics?.existing(replies) ?? replies
     guard !replies.isEmpty else { return try produce(messages, sources: sources) }
     guard !messages.isEmpty else { return try produce(replies, sources: sources) }
     let countdown = Countdown(

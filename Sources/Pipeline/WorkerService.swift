@@ -36,6 +36,10 @@ public struct WorkerService: PipelineService {
     public var telemetry: MetricsRegistry?
     /// What to do with a request that can no longer meet its SLO when its batch starts.
     public var latePolicy = WorkerLatePolicy.shed
+    /// Whether replies may go to topics that do not exist yet (which a broker that creates topics
+    /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
+    /// (`ReplyTopics`).
+    public var createReplyTopics = false
 
     public init() {}
 
@@ -66,6 +70,7 @@ public struct WorkerService: PipelineService {
       // Replicas come and go as the pool scales: with cooperative rebalancing a replica joining
       // pauses only the partitions it takes over, not the whole pool.
       assignmentStrategy: "cooperative-sticky")
+    if !settings.createReplyTopics { io.replyTopics = try ReplyTopics(common: common, log: log) }
     let slots = max(1, settings.concurrency)
     let queue = SlotQueue()
     let usage = Mutex(SlotUsage(slots: slots, start: clock.now()))
@@ -279,7 +284,7 @@ public struct WorkerService: PipelineService {
           saying: DeadLetter.saying(.badBatch, detail), timestampMs: nil, into: &messages,
           replies: &replies)
       }
-      try io.produce(messages + replies, sources: source)
+      try io.produce(messages, replies: replies, sources: source)
       return (0, 0)
     }
     var payloads: [[UInt8]] = []

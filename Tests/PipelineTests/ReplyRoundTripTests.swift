@@ -87,4 +87,72 @@ import Testing
     #expect(dead.outcomes == ["dead-letter": 5])
     #expect(dead.traceparentIntact == 5)
   }
+
+  /// A reply goes only to a topic the cluster has: a request (from kcat) naming a reply topic
+  /// that does not exist still gets its result, no reply is sent, and no topic is created — on a
+  /// broker that would create one on first use. With `--create-reply-topics` the reply is sent
+  /// (and the broker creates the topic).
+  @Test func aReplyToATopicThatDoesNotExistIsNotSentAndCreatesNothing() throws {
+    let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
+    let topics = PipelineTopics()
+    try broker.createTopics(
+      topics.specs(partitions: 2) + [KafkaTopicSpec(name: "replies.ok", partitions: 1)])
+    let bootstrap = broker.bootstrapServers
+    let common = ["--bootstrap", bootstrap, "--property", "session.timeout.ms=6000"]
+    func start(_ extra: [String]) throws -> [ChildProcess] {
+      [
+        try ChildProcess(harmonybatchPath, ["batcher", "--model", "VGG19"] + common + extra),
+        try ChildProcess(
+          harmonybatchPath,
+          ["worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19"] + common
+            + extra),
+      ]
+    }
+    func stop(_ services: [ChildProcess]) {
+      for process in services {
+        process.signal(SIGTERM)
+        _ = process.waitForExit()
+      }
+    }
+    func send(_ id: String, replyTo topic: String) throws {
+      let (status, _, error) = try runToCompletion(
+        "/usr/bin/kcat",
+        [
+          "-P", "-b", bootstrap, "-t", topics.requests, "-k", "a1", "-H", "hb-slo-ms=5000",
+          "-H", "hb-request-id=\(id)", "-H", "hb-reply-topic=\(topic)",
+        ], stdin: "some text\n")
+      #expect(status == 0, "\(error)")
+    }
+    func resultsFor(_ ids: Set<String>) throws -> Set<String> {
+      Set(
+        try readTopic(bootstrap, topics.results, partitions: 2, timeout: .seconds(60)) {
+          ids.isSubset(of: Set($0.compactMap(\.keyString)))
+        }.compactMap(\.keyString))
+    }
+    let admin = try KafkaAdmin(configuration: quietCommon(bootstrap))
+
+    let services = try start([])
+    #expect(services[1].waitForError(containing: "ready", timeout: .seconds(60)))
+    try send("r-missing", replyTo: "replies.nobody-made-this")
+    try send("r-ok", replyTo: "replies.ok")
+    #expect(try resultsFor(["r-missing", "r-ok"]).isSuperset(of: ["r-missing", "r-ok"]))
+    let replies = try readTopic(bootstrap, "replies.ok", partitions: 1, timeout: .seconds(30)) {
+      !$0.isEmpty
+    }
+    #expect(replies.map(\.keyString) == ["r-ok"])
+    #expect(
+      eventually(timeout: .seconds(30)) {
+        services[1].standardError.contains("replies not sent: their reply topics do not exist")
+      }, "\(services[1].standardError)")
+    #expect(try admin.topics()["replies.nobody-made-this"] == nil)
+    stop(services)
+
+    // The operator allows it: the reply is sent, and this broker creates the topic for it.
+    let allowed = try start(["--create-reply-topics"])
+    defer { stop(allowed) }
+    #expect(allowed[1].waitForError(containing: "ready", timeout: .seconds(60)))
+    try send("r-created", replyTo: "replies.created")
+    _ = try resultsFor(["r-created"])
+    #expect(eventually(timeout: .seconds(30)) { (try? admin.topics()["replies.created"]) != nil })
+  }
 }

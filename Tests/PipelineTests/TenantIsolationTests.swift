@@ -312,3 +312,19 @@ extension TenantIsolationTests {
     #expect(known.problem(group: "solo:nocolon", planVersion: 6, apps: ["nocolon"]) != nil)
   }
 }
+
+extension TenantIsolationTests {
+  /// A reply topic not known sends the stage to look again, at most every `lookEvery` seconds.
+  @Test func replyTopicsAreLookedUpAtMostEveryFewSeconds() {
+    var cache = ReplyTopicCache(lookEvery: 2)
+    #expect(cache.answer("mine", now: 0) == .lookAgain)
+    cache.update(["mine"], now: 0)
+    #expect(cache.answer("mine", now: 0.5) == .exists)
+    #expect(cache.answer("invented-1", now: 0.5) == .missing)
+    #expect(cache.answer("invented-2", now: 2) == .lookAgain)
+    cache.lookFailed(now: 2)
+    #expect(cache.answer("invented-2", now: 3) == .missing)
+    cache.update(["mine", "invented-2"], now: 4)
+    #expect(cache.answer("invented-2", now: 4) == .exists)
+  }
+}
