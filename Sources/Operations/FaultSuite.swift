@@ -41,6 +41,10 @@ public final class FaultSuite: @unchecked Sendable {
     public var soakSent = 0
     public var soakResults = 0
     public var stalls: [String] = []
+    /// Who wrote the plan in force at the end (a hostile tenant published plans of its own).
+    public var planWriter: String?
+    /// Reply topics a hostile tenant invented that came to exist (none may).
+    public var inventedTopics: [String] = []
     public var unexpectedExits: [String] = []
     public var silentExits: [String] = []
     public var memory: [(service: String, growthKB: Int, seconds: Double, lastKB: Int)] = []
@@ -52,7 +56,8 @@ public final class FaultSuite: @unchecked Sendable {
 
     public var passed: Bool {
       lost.isEmpty && duplicated.isEmpty && poisonWrong.isEmpty && stalls.isEmpty
-        && unexpectedExits.isEmpty
+        && unexpectedExits.isEmpty && inventedTopics.isEmpty
+        && (planWriter?.hasPrefix("controller@") ?? false)
         && memory.allSatisfy { $0.growthKB <= FaultSuite.memoryBudgetKB }
     }
   }
@@ -265,6 +270,13 @@ public final class FaultSuite: @unchecked Sendable {
     }
     Thread.sleep(forTimeInterval: 5)
     reader.stop()
+    // The controller is the author of the plan in force, and no invented reply topic exists.
+    report.planWriter =
+      (try? PlanFollower(common: quiet(bootstrap), topic: topics.plans, log: .silent("")))?
+      .catchUp(timeoutMs: 5000)?.writer
+    report.inventedTopics =
+      ((try? KafkaAdmin(configuration: quiet(bootstrap)).topics()) ?? [:]).keys
+      .filter { $0.hasPrefix(PoisonRecords.inventedReplies) }.sorted()
     let ended = outcomes.withLock { Set($0.keys) }
     report.traces = trace(
       Array(expected.subtracting(ended).sorted().prefix(12)), bootstrap: bootstrap)
@@ -631,9 +643,13 @@ public final class FaultSuite: @unchecked Sendable {
     }
     summary.append(["lost", String(report.lost.count)])
     summary.append(["duplicated outcomes", String(report.duplicated.count)])
-    summary.append(["bad requests sent (each one dead letter)", String(report.poisonSent)])
-    summary.append(["  not ended as their dead letter", String(report.poisonWrong.count)])
+    summary.append([
+      "bad and hostile requests sent (each one expected outcome)", String(report.poisonSent),
+    ])
+    summary.append(["  not ended as expected", String(report.poisonWrong.count)])
     summary.append(["stalls", String(report.stalls.count)])
+    summary.append(["plan in force written by", report.planWriter ?? "(none read)"])
+    summary.append(["reply topics invented that exist", String(report.inventedTopics.count)])
     summary.append(["services that exited on their own", String(report.unexpectedExits.count)])
     summary.append(["  without saying why", String(report.silentExits.count)])
     lines.append(summary.rendered)
@@ -652,6 +668,7 @@ public final class FaultSuite: @unchecked Sendable {
       ("lost", report.lost), ("duplicated", report.duplicated),
       ("bad requests", report.poisonWrong),
       ("stalls", report.stalls), ("exits", report.unexpectedExits),
+      ("invented reply topics", report.inventedTopics),
     ] where !items.isEmpty {
       lines.append("\(title): " + items.sorted().prefix(10).joined(separator: "; "))
     }

@@ -21,7 +21,7 @@ public struct PoisonRecords {
       return KafkaProducerMessage(
         topic: topics.requests, key: key, value: value, headers: headers + extra)
     }
-    switch kind % 10 {
+    switch kind % Self.requestKinds {
     case 0:
       // Over the router's limit; every third one over the producer's 1 MB record limit too
       // (its dead letter must drop the value to be produced at all). Spread over the apps'
@@ -66,19 +66,60 @@ public struct PoisonRecords {
         message(key: Array(repeating: UInt8(ascii: "k"), count: 1_100), value: [1], slo: "500"),
         ReasonCode.badKey.rawValue
       )
-    default:
+    case 9:
       return (
         message(key: Array("a b".utf8), value: [1], slo: "500"), ReasonCode.badKey.rawValue
       )
+    // A hostile tenant's requests: each must end once, and cost nobody else anything.
+    case 10:
+      // A CreateTime an hour ahead: taken as the time it is read, and served.
+      var ahead = message(key: Array("a1".utf8), value: [1], slo: "60000")
+      ahead.timestampMs = Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000
+      return (ahead, Self.served)
+    case 11:
+      return (
+        message(
+          key: Array("a2".utf8), value: [1], slo: "500",
+          extra: [KafkaHeader(key: HeaderName.replyTopic, value: Array("__consumer_offsets".utf8))]
+        ), ReasonCode.badReplyTopic.rawValue
+      )
+    case 12:
+      // A reply topic nobody created: served, no reply sent, and no topic made for it.
+      return (
+        message(
+          key: Array("a3".utf8), value: [1], slo: "60000",
+          extra: [
+            KafkaHeader(key: HeaderName.replyTopic, value: Array((Self.inventedReplies + id).utf8))
+          ]), Self.served
+      )
+    case 13:
+      // A new app with an id of the longest length: served alone.
+      let app = String(("t-" + id + "-" + String(repeating: "x", count: 128)).prefix(128))
+      return (message(key: Array(app.utf8), value: [1], slo: "60000"), Self.served)
+    default:
+      // A batch for a group no plan has, written straight to the batch topic.
+      return (unknownGroupBatch(id: id), ReasonCode.unknownGroup.rawValue)
     }
   }
 
+  /// How many kinds of bad request `request` makes.
+  public static let requestKinds = 15
+  /// The outcome of a hostile request that must still be served.
+  public static let served = "result"
+  /// The prefix of the reply topics hostile requests invent (none may come to exist).
+  public static let inventedReplies = "replies.invented-"
+
   /// Whether `internalRecord(kind, plan:)` makes its record from the plan in force.
-  public static func needsPlan(_ kind: Int) -> Bool { kind % 8 == 3 }
+  public static func needsPlan(_ kind: Int) -> Bool { [3, 8].contains(kind % internalKinds) }
+
+  /// How many kinds of bad internal record `internalRecord` makes.
+  public static let internalKinds = 9
+  /// Who the plans of another writer say they are from.
+  public static let rogueWriter = "rogue-tenant"
 
   /// A bad record for an internal topic, and what it is.
   public mutating func internalRecord(_ kind: Int, plan: Plan?) -> (KafkaProducerMessage, String) {
-    switch kind % 8 {
+    switch kind % Self.internalKinds {
     case 0:
       return (
         KafkaProducerMessage(
@@ -108,6 +149,18 @@ public struct PoisonRecords {
       return (fuzzed(rates(), topic: topics.rates), "router report with an absurd number")
     case 6:
       return (fuzzed(workers(), topic: topics.workers), "worker report with an absurd number")
+    case 8:
+      // A valid plan by another writer, with the last version there is: the controller's own
+      // must be back in force.
+      var rogue = plan ?? (try? Planner(model: "VGG19").plan([App(id: "a1", slo: 0.5, rate: 1)]))!
+      rogue.version = Int(Int32.max)
+      rogue.writer = Self.rogueWriter
+      return (
+        KafkaProducerMessage(
+          topic: topics.plans, partition: 0, key: Array("plan".utf8),
+          value: Array(rogue.jsonData(pretty: false))),
+        "plan v\(Int32.max) by another writer"
+      )
     default:
       let topic = [topics.feedback, topics.rates, topics.workers, topics.plans][random.below(4)]
       return (
@@ -144,6 +197,24 @@ public struct PoisonRecords {
       worker: "fuzz", group: "hb-workers-cpu", kind: .cpu, backend: "emulated-cpu", emulated: true,
       slots: 2, cores: nil, windowStartMs: now - 1000, windowEndMs: now, busySlots: 1, batches: 3,
       requests: 3, queueWaitMs: Percentiles.of([1, 2, 3]), backlog: 0, lag: 0)
+  }
+
+  private func unknownGroupBatch(id: String) -> KafkaProducerMessage {
+    let now = Date().timeIntervalSince1970 * 1000
+    let batch: [String: Any] = [
+      "batch_id": "tenant-\(id)", "group": "tenant-made", "plan_version": 1,
+      "function": ["kind": "gpu", "vcpu": 0.67, "gpu_mem_gb": 2], "batch_size": 1,
+      "flush_reason": "full", "flushed_at_ms": now, "latency_max_ms": 300, "batcher": "tenant",
+      "requests": [
+        [
+          "id": id, "app": "a3", "slo_ms": 60000, "arrival_ms": Int64(now),
+          "deadline_ms": now + 500, "late": false, "source": "tenant/0/\(id)", "payload": "AQ==",
+        ]
+      ],
+    ]
+    return KafkaProducerMessage(
+      topic: topics.batchesGPU, key: Array(id.utf8),
+      value: (try? Array(JSONSerialization.data(withJSONObject: batch))) ?? [])
   }
 
   private mutating func fuzzedBatch() -> KafkaProducerMessage {

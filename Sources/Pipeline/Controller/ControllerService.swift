@@ -82,7 +82,7 @@ public struct ControllerService: PipelineService {
             try execute(
               core.reassert(
                 "taking over from \(found.writer ?? "a writer that gave no name") "
-                  + "(plan v\(found.version ?? 0))", over: found, now: clock.now()),
+                  + "(plan v\(found.version ?? 0))", now: clock.now()),
               producer: producer)
           }
         }
@@ -151,7 +151,7 @@ public struct ControllerService: PipelineService {
           try execute(
             current.core.reassert(
               "plan v\(found.version ?? 0) by \(found.writer ?? "an unnamed writer") was in force",
-              over: found, now: now), producer: producer)
+              now: now), producer: producer)
         }
         // The lease is looked at once more right before anything is published.
         if try lease.poll(timeoutMs: 0) {

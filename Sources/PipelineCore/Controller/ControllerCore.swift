@@ -556,13 +556,14 @@ public struct ControllerCore: Sendable {
     return directives
   }
 
-  /// Publishes the plan in force again, as this controller's, under the next version: when it
+  /// Publishes the plan in force again, as this controller's, under its next version: when it
   /// takes the lease over, and when a plan it did not write is in force (`reason` says which). The
-  /// routers follow the topic's order, so the republished plan replaces the other at once.
-  /// Nothing to do before any plan exists.
-  public mutating func reassert(_ reason: String, over found: Plan?, now: Double) -> [Directive] {
+  /// routers follow the topic's order, so the republished plan replaces the other at once. The
+  /// other writer's version is not taken up: the controller's versions are its own count, which
+  /// no other writer can move. Nothing to do before any plan exists.
+  public mutating func reassert(_ reason: String, now: Double) -> [Directive] {
     guard var plan = current else { return [] }
-    version = Plan.version(after: max(version, found?.version ?? 0))
+    version = Plan.version(after: version)
     plan.version = version
     plan.writer = settings.writer
     plan.createdAt = Self.timestamp(now)
