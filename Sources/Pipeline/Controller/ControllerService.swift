@@ -53,6 +53,7 @@ public struct ControllerService: PipelineService {
       "controller@\(ProcessInfo.processInfo.hostName)/\(getpid())/"
       + String(UInt32.random(in: .min ... .max), radix: 16)
     coreSettings.writer = writer
+    let own = OwnPlans()
     let follower = try PlanFollower(common: common, topic: topics.plans, log: log)
     follower.catchUp()
     // One controller writes plans at a time: the holder of the lease. The others stand by.
@@ -78,12 +79,12 @@ public struct ControllerService: PipelineService {
         var core = ControllerCore(settings: coreSettings)
         if let found = follower.latest {
           core.resume(from: found)
-          if found.writer != writer {
+          if !own.wrote(found) {
             try execute(
               core.reassert(
                 "taking over from \(found.writer ?? "a writer that gave no name") "
                   + "(plan v\(found.version ?? 0))", now: clock.now()),
-              producer: producer)
+              producer: producer, own: own)
           }
         }
         var configuration = KafkaConsumerConfiguration(common: common, groupID: settings.groupID)
@@ -111,7 +112,7 @@ public struct ControllerService: PipelineService {
           case topics.rates:
             try execute(
               current.core.receive(rates: decoder.decode(RatesMessage.self, from: value)),
-              producer: producer)
+              producer: producer, own: own)
           case topics.feedback:
             current.core.receive(feedback: try decoder.decode(FeedbackMessage.self, from: value))
           case topics.late:
@@ -143,7 +144,7 @@ public struct ControllerService: PipelineService {
         // A plan in force that this controller did not write (one that held the lease before
         // and published late, any producer with write access to the plan topic): the routers
         // follow it until this controller's own plan is on the topic again, so it is, at once.
-        if let found = follower.next(), found.writer != writer, try lease.poll(timeoutMs: 0) {
+        if let found = follower.next(), !own.wrote(found), try lease.poll(timeoutMs: 0) {
           log.warning(
             "plan v\(found.version ?? 0) on \(topics.plans) was written by "
               + "\(found.writer ?? "a writer that gave no name"), not by this controller; "
@@ -151,11 +152,11 @@ public struct ControllerService: PipelineService {
           try execute(
             current.core.reassert(
               "plan v\(found.version ?? 0) by \(found.writer ?? "an unnamed writer") was in force",
-              now: now), producer: producer)
+              now: now), producer: producer, own: own)
         }
         // The lease is looked at once more right before anything is published.
         if try lease.poll(timeoutMs: 0) {
-          try execute(current.core.tick(now: now), producer: producer)
+          try execute(current.core.tick(now: now), producer: producer, own: own)
         }
       }
       active = current
@@ -163,7 +164,9 @@ public struct ControllerService: PipelineService {
     log.info("stopped at plan v\(active?.core.version ?? follower.latest?.version ?? 0)")
   }
 
-  private func execute(_ directives: [ControllerCore.Directive], producer: KafkaProducer) throws {
+  private func execute(
+    _ directives: [ControllerCore.Directive], producer: KafkaProducer, own: OwnPlans
+  ) throws {
     for directive in directives {
       switch directive {
       case .publishPlan(let plan):
@@ -173,9 +176,11 @@ public struct ControllerService: PipelineService {
           telemetry.set(.planVersion, Double(plan.version ?? 0))
           telemetry.set(.planCost, plan.billedObjective ?? plan.objective)
         }
+        own.published(plan)
+        // Partition 0: the one every reader takes the plan in force from (`PlanLog`).
         try producer.enqueue(
           KafkaProducerMessage(
-            topic: settings.topics.plans, key: Array("plan".utf8),
+            topic: settings.topics.plans, partition: 0, key: Array("plan".utf8),
             value: Array(plan.jsonData(pretty: false))))
         // A broker out of reach for a while is not fatal (the cluster watch decides when it has
         // been too long): the plan stays queued, in order, until the broker takes it.
@@ -198,4 +203,17 @@ public struct ControllerService: PipelineService {
       }
     }
   }
+}
+
+/// The plans this controller published lately: a plan in force is its own only when it is one of
+/// them, record for record — a writer name alone can be copied.
+private final class OwnPlans {
+  private var recent: [Plan] = []
+
+  func published(_ plan: Plan) {
+    recent.append(plan)
+    if recent.count > 64 { recent.removeFirst(recent.count - 64) }
+  }
+
+  func wrote(_ plan: Plan) -> Bool { recent.contains(plan) }
 }
