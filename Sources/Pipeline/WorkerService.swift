@@ -357,6 +357,8 @@ public struct WorkerService: PipelineService {
       payloads.append(Array(payload))
       runnable.append(request)
     }
+    // The function's own time: from the call to its answer (not the checks before it).
+    let runStarted = clock.now()
     let outputs = payloads.isEmpty ? [] : backend.run(payloads, on: batch.function)
     let finished = clock.now()
     let published = clock.now()
@@ -404,7 +406,7 @@ public struct WorkerService: PipelineService {
         .requestsServed, labels: ["app": request.app, "slo_met": String(result.sloMet)])
       settings.telemetry?.observe(.requestLatency, latency / 1000, labels: ["app": request.app])
     }
-    let seconds = finished - started
+    let seconds = finished - runStarted
     if !payloads.isEmpty {
       settings.telemetry?.observe(.inference, seconds, labels: ["backend": backend.name])
       floor.withLock { $0.observe(batch.function, seconds: seconds) }

@@ -1,0 +1,44 @@
+"""Handlers the tests serve (Tests/PipelineTests/PythonWorkerTests.swift)."""
+
+import time
+
+
+def upper(payloads, function):
+    """Each payload back as text, upper-cased."""
+    return [payload.decode("utf-8", "replace").upper() for payload in payloads]
+
+
+def slow(payloads, function):
+    """As `upper`, a third of a second per batch: long enough to be killed in the middle."""
+    time.sleep(0.3)
+    return upper(payloads, function)
+
+
+class Picky:
+    """A handler with a load step that fails in every way a handler can, by payload: `bad` is an
+    item it cannot do, `crash` raises, `short` returns too few outputs, `hang` never returns in
+    time, `bytes` returns bytes, `vector` a list of numbers; anything else is upper-cased."""
+
+    def load(self):
+        self.loaded = True
+
+    def __call__(self, payloads, function):
+        assert self.loaded
+        texts = [payload.decode("utf-8", "replace") for payload in payloads]
+        if "crash" in texts:
+            raise RuntimeError("crashed on purpose")
+        if "short" in texts:
+            return []
+        if "hang" in texts:
+            time.sleep(30)
+        outputs = []
+        for text in texts:
+            if text == "bad":
+                outputs.append(ValueError("cannot do 'bad'"))
+            elif text == "bytes":
+                outputs.append(b"\x00\x01")
+            elif text == "vector":
+                outputs.append([0.5, 1.0, function.vcpu])
+            else:
+                outputs.append(text.upper())
+        return outputs

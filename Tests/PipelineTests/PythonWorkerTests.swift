@@ -1,0 +1,229 @@
+import Foundation
+import Kafka
+import PipelineCore
+import TestSupport
+import Testing
+
+/// The Python worker (`Deploy/python`, `harmonybatch-worker` on confluent-kafka) keeps the worker
+/// contract (`docs/worker-contract.md`) as a process among the Swift ones: it shares a consumer
+/// group with a Swift worker, its records validate against the schemas, a kill costs nothing and
+/// ends nothing twice, and a handler that fails in any way fails only its requests. Requests come
+/// from kcat.
+@Suite(.serialized) struct PythonWorkerTests {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    .deletingLastPathComponent().deletingLastPathComponent()
+  static let topics = PipelineTopics()
+
+  /// A `harmonybatch-worker` process serving `handler` (from Deploy/python/tests/handlers.py).
+  static func pythonWorker(
+    _ bootstrap: String, handler: String, kind: String = "cpu", extra: [String] = []
+  ) throws -> ChildProcess {
+    let package = root.appendingPathComponent("Deploy/python").path
+    return try ChildProcess(
+      "/usr/bin/env",
+      [
+        "python3", "-m", "harmonybatch_worker", "--kind", kind, "--handler", "handlers:\(handler)",
+        "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
+      ] + extra,
+      environment: ["PYTHONPATH": "\(package):\(package)/tests", "PYTHONUNBUFFERED": "1"])
+  }
+
+  /// Requests from kcat: one per `(app, payload)`, each with its SLO.
+  static func send(_ bootstrap: String, _ requests: [(app: String, payload: String)], sloMs: Int)
+    throws
+  {
+    let lines = requests.map { "\($0.app)\t\($0.payload)" }.joined(separator: "\n") + "\n"
+    let (status, _, error) = try runToCompletion(
+      "/usr/bin/kcat",
+      ["-P", "-b", bootstrap, "-t", topics.requests, "-K", "\t", "-H", "hb-slo-ms=\(sloMs)"],
+      stdin: lines)
+    #expect(status == 0, "\(error)")
+  }
+
+  /// How each request ended (by request id): `result` or its dead letter's code, or `late`.
+  static func outcomes(_ bootstrap: String, expecting count: Int) throws -> (
+    ended: [String: [String]], results: [KafkaRecord]
+  ) {
+    var results: [KafkaRecord] = []
+    var ended: [String: [String]] = [:]
+    let deadline = ContinuousClock.now + .seconds(90)
+    repeat {
+      results = try readTopic(bootstrap, topics.results, timeout: .seconds(2)) { _ in false }
+      let others =
+        try readTopic(bootstrap, topics.deadLetter, timeout: .seconds(1)) { _ in false }
+        + (try readTopic(bootstrap, topics.late, timeout: .seconds(1)) { _ in false })
+      ended = [:]
+      for record in results {
+        ended[record.keyString ?? "?", default: []].append("result")
+      }
+      for record in others {
+        let id = record.header(HeaderName.requestID) ?? "?"
+        ended[id, default: []].append(
+          record.topic == topics.late
+            ? "late: \(record.header(HeaderName.lateReason) ?? "?")"
+            : record.header(HeaderName.error) ?? "?")
+      }
+    } while ended.count < count && ContinuousClock.now < deadline
+    return (ended, results)
+  }
+
+  static func values(_ records: [KafkaRecord]) -> String {
+    records.map { String(decoding: $0.value ?? [], as: UTF8.self) }.joined(separator: "\n")
+  }
+
+  @Test func aPythonAndASwiftWorkerShareOneGroupAndTheirRecordsValidate() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    // Served alone without a controller, an app's last requests are flushed at their deadline
+    // with no room for transport: this test is about sharing a group, so nothing is shed.
+    let common = [
+      "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000", "--late-policy", "run",
+    ]
+    let swift = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
+        "--concurrency", "16",
+      ] + common)
+    let python = try Self.pythonWorker(
+      bootstrap, handler: "upper", extra: ["--concurrency", "4", "--late-policy", "run"])
+    // A burst of 160: enough slots that nothing waits out its SLO.
+    let gpu = try ChildProcess(
+      harmonybatchPath,
+      ["worker", "--kind", "gpu", "--model", "VGG19", "--concurrency", "16"] + common)
+    defer {
+      for process in [swift, python, gpu] {
+        process.signal(SIGTERM)
+        _ = process.waitForExit()
+      }
+    }
+    #expect(
+      eventually(timeout: .seconds(40)) {
+        swift.standardError.contains("assigned") && python.standardError.contains("assigned")
+      }, "\(swift.standardError)\n\(python.standardError)")
+    let batcher = try ChildProcess(
+      harmonybatchPath,
+      ["batcher", "--model", "VGG19", "--bootstrap", bootstrap, "--late-policy", "forward"])
+    defer { batcher.signal(SIGTERM) }
+    // Eight apps served alone (no controller) on the cheapest function within 10 s: CPU.
+    let requests = (0..<160).map { (app: "a\($0 % 8)", payload: "text \($0)") }
+    try Self.send(bootstrap, requests, sloMs: 10_000)
+    let (ended, results) = try Self.outcomes(bootstrap, expecting: requests.count)
+    #expect(ended.count == requests.count, "\(python.standardError)")
+    #expect(
+      ended.values.allSatisfy { $0 == ["result"] }, "\(ended.filter { $0.value != ["result"] })")
+
+    // Both workers of the group ran batches; the Python one ran its handler.
+    let byBackend = Dictionary(grouping: results) { record -> String in
+      let result =
+        try? JSONSerialization.jsonObject(with: Data(record.value ?? [])) as? [String: Any]
+      return result?["backend"] as? String ?? "?"
+    }
+    let fromPython = byBackend["python:handlers:upper"] ?? []
+    #expect(!fromPython.isEmpty && !(byBackend["emulated-cpu"] ?? []).isEmpty, "\(byBackend.keys)")
+    #expect(
+      fromPython.allSatisfy {
+        String(decoding: $0.value ?? [], as: UTF8.self).contains(#""output_text":"TEXT "#)
+      })
+
+    // Its results, feedback and reports validate against the schemas.
+    let feedback = try readTopic(bootstrap, Self.topics.feedback, timeout: .seconds(5)) { _ in false
+    }
+    .filter { String(decoding: $0.value ?? [], as: UTF8.self).contains("python:handlers") }
+    let reports = try readTopic(bootstrap, Self.topics.workers, timeout: .seconds(5)) { _ in false }
+      .filter { String(decoding: $0.value ?? [], as: UTF8.self).contains("python:handlers") }
+    #expect(!feedback.isEmpty && !reports.isEmpty)
+    for (schema, records) in [
+      ("result.schema.json", fromPython), ("feedback.schema.json", feedback),
+      ("workers.schema.json", reports),
+    ] {
+      let (status, problems, _) = try runToCompletion(
+        Self.root.appendingPathComponent("scripts/validate-json").path,
+        [Self.root.appendingPathComponent("Schemas/\(schema)").path, "-"],
+        stdin: Self.values(records) + "\n")
+      #expect(status == 0, "\(schema): \(problems.prefix(5))")
+    }
+  }
+
+  @Test func aPythonWorkerKilledMidBatchLosesNothingAndEndsNothingTwice() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    let first = try Self.pythonWorker(bootstrap, handler: "slow")
+    let second = try Self.pythonWorker(bootstrap, handler: "slow")
+    defer {
+      for process in [first, second] { process.signal(SIGKILL) }
+    }
+    #expect(
+      eventually(timeout: .seconds(40)) {
+        first.standardError.contains("assigned") && second.standardError.contains("assigned")
+      }, "\(first.standardError)\n\(second.standardError)")
+    let batcher = try ChildProcess(
+      harmonybatchPath,
+      [
+        "batcher", "--model", "VGG19", "--bootstrap", bootstrap, "--property",
+        "session.timeout.ms=6000",
+      ])
+    defer { batcher.signal(SIGTERM) }
+    let requests = (0..<60).map { (app: "a\($0 % 6)", payload: "text \($0)") }
+    try Self.send(bootstrap, requests, sloMs: 120_000)
+    // Killed while it runs batches (each takes 0.3 s): what it had not finished goes to the other.
+    #expect(
+      eventually(timeout: .seconds(30)) {
+        ((try? readTopic(bootstrap, Self.topics.results, timeout: .milliseconds(300)) { _ in false })?
+          .count ?? 0) >= 5
+      })
+    first.signal(SIGKILL)
+    let (ended, _) = try Self.outcomes(bootstrap, expecting: requests.count)
+    #expect(ended.count == requests.count, "\(second.standardError)")
+    #expect(
+      ended.values.allSatisfy { $0.count == 1 },
+      "\(ended.filter { $0.value.count != 1 })\n\(first.standardError)\n\(second.standardError)")
+    #expect(second.standardError.contains("assigned"))
+  }
+
+  @Test func aHandlerThatFailsCostsOnlyItsRequests() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    let worker = try Self.pythonWorker(
+      bootstrap, handler: "Picky", extra: ["--handler-timeout", "2", "--concurrency", "2"])
+    defer { worker.signal(SIGKILL) }
+    #expect(
+      eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") },
+      "\(worker.standardError)")
+    let batcher = try ChildProcess(
+      harmonybatchPath,
+      [
+        "batcher", "--model", "VGG19", "--bootstrap", bootstrap, "--property",
+        "session.timeout.ms=6000",
+      ])
+    defer { batcher.signal(SIGTERM) }
+    // One app per request: each is a batch of its own.
+    let payloads = ["first", "bad", "crash", "short", "hang", "bytes", "vector", "last"]
+    try Self.send(
+      bootstrap, payloads.enumerated().map { (app: "p\($0.offset)", payload: $0.element) },
+      sloMs: 60_000)
+    let (ended, results) = try Self.outcomes(bootstrap, expecting: payloads.count)
+    let byPayload = Dictionary(
+      uniqueKeysWithValues: try results.map { record -> (String, String) in
+        let result = try #require(
+          try JSONSerialization.jsonObject(with: Data(record.value ?? [])) as? [String: Any])
+        let app = try #require(result["app"] as? String)
+        return (
+          payloads[Int(app.dropFirst())!], String(decoding: record.value ?? [], as: UTF8.self)
+        )
+      })
+    #expect(ended.count == payloads.count, "\(ended) \(worker.standardError)")
+    #expect(ended.values.allSatisfy { $0.count == 1 })
+    #expect(byPayload["first"]?.contains(#""output_text":"FIRST""#) == true)
+    #expect(byPayload["last"]?.contains(#""output_text":"LAST""#) == true)
+    #expect(byPayload["bytes"]?.contains(#""output_base64":"AAE=""#) == true)
+    #expect(byPayload["vector"]?.contains(#""output":[0.5,1.0,"#) == true)
+    let codes = ended.values.flatMap { $0 }.filter { $0 != "result" }.sorted()
+    #expect(codes == ["bad-output", "bad-payload", "handler-error", "handler-timeout"], "\(ended)")
+    // Still serving, after all of it.
+    #expect(worker.process.isRunning)
+  }
+}
