@@ -33,6 +33,11 @@ public enum ReasonCode: String, Sendable, CaseIterable, Codable {
   case unknownGroup = "unknown-group"
   /// A payload the worker's backend cannot run (e.g. not UTF-8 text for MiniLM).
   case badPayload = "bad-payload"
-  /// The backend's output for the request cannot be written as JSON (a NaN in an embedding).
+  /// The backend's output for the request cannot be written as JSON (a NaN in an embedding), or
+  /// a Python handler returned outputs of the wrong count or kind.
   case badOutput = "bad-output"
+  /// A Python worker's handler raised on the batch (`Deploy/python`): each of its requests.
+  case handlerError = "handler-error"
+  /// A Python worker's handler ran past `--handler-timeout`: each request of the batch.
+  case handlerTimeout = "handler-timeout"
 }
