@@ -11,14 +11,7 @@ import Planner
 /// it is the paper's BERT GPU profile with the per-request slope scaled by the two models' FLOPs,
 /// and the profile says `"estimated": true`.
 public struct LatencyProfiler {
-  public struct Measurement: Sendable {
-    public let batch: Int
-    public let vcpu: Double
-    public let avg: Double
-    public let p99: Double
-    /// False for the points derived from a one-thread measurement by CPU share.
-    public let measured: Bool
-  }
+  public typealias Measurement = LatencyMeasurement
 
   /// Requests as the demo sends them: short sentences of mixed length.
   public static let sentences = [
@@ -62,54 +55,25 @@ public struct LatencyProfiler {
           p99: Quantile.nearestRank(samples, 0.99), measured: true)
         results.append(measurement)
         progress(measurement)
-        if threads == 1 {
-          for share in [0.25, 0.5, 0.75] {
-            results.append(
-              Measurement(
-                batch: batch, vcpu: share, avg: measurement.avg / share,
-                p99: measurement.p99 / share, measured: false))
-          }
-        }
       }
     }
-    return results
+    return MeasuredProfile.addingShares(results)
   }
 
   /// The profile these measurements give, with each point's fit error (avg, max).
   public static func profile(
     from measurements: [Measurement], name: String = "minilm", bert: ModelProfile
-  ) -> (ModelProfile, errors: [(Measurement, avg: Double, max: Double)]) {
-    var avg: [ModelProfile.ExponentialLatency] = []
-    var max: [ModelProfile.ExponentialLatency] = []
-    var errors: [(Measurement, avg: Double, max: Double)] = []
-    for batch in 1...4 {
-      let points = measurements.filter { $0.batch == batch }.sorted { $0.vcpu < $1.vcpu }
-      let (avgFit, avgErrors) = LatencyFit.exponential(
-        points.map { LatencyFit.Point(vcpu: $0.vcpu, seconds: $0.avg) })
-      let (maxFit, maxErrors) = LatencyFit.exponential(
-        points.map { LatencyFit.Point(vcpu: $0.vcpu, seconds: $0.p99) })
-      avg.append(avgFit)
-      max.append(maxFit)
-      for (index, point) in points.enumerated() {
-        errors.append((point, avgErrors[index], maxErrors[index]))
-      }
-    }
-    let cores = measurements.map(\.vcpu).max() ?? 1
+  ) throws(PlannerInputError) -> (ModelProfile, errors: [(Measurement, avg: Double, max: Double)]) {
     var gpu = bert.gpu
     gpu?.xi1 *= flopsRatio
     gpu?.hardware =
       "estimated: the paper's BERT profile on an NVIDIA A10, per-request slope scaled by FLOPs"
-    let profile = ModelProfile(
-      name: name,
+    let fitted = try MeasuredProfile.fit(
+      measurements, name: name,
       source:
         "measured by 'harmonybatch profile --backend minilm' (\(ProcessInfo.processInfo.activeProcessorCount) cores); "
         + "points below 1 vCPU are the 1-thread times divided by the CPU share; GPU part estimated",
-      estimated: true,
-      cpu: ModelProfile.CPUProfile(
-        vcpu: ModelProfile.Range(min: 0.25, max: cores, step: 0.05), maxBatch: 4,
-        memoryMB: ModelProfile.CPUProfile.MemoryModel(perRequest: 8, base: 256),
-        latencyAvg: avg, latencyMax: max),
-      gpu: gpu)
-    return (profile, errors)
+      estimated: true, gpu: gpu)
+    return (fitted.profile, fitted.errors.map { ($0.point, $0.avg, $0.max) })
   }
 }

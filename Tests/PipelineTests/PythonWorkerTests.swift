@@ -226,4 +226,45 @@ import Testing
     // Still serving, after all of it.
     #expect(worker.process.isRunning)
   }
+
+  /// `harmonybatch-worker profile` measures a handler as functions of 1 and 2 vCPU and has
+  /// `harmonybatch profile --measurements` fit it: a valid profile with no GPU part, whose plans
+  /// use CPU functions.
+  @Test func aHandlersProfileIsFittedByTheSameFitAndPlansCPUFunctions() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-python-profile-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let payloads = directory.appendingPathComponent("payloads.txt").path
+    let profile = directory.appendingPathComponent("profile.json").path
+    let measurements = directory.appendingPathComponent("measurements.json").path
+    try Data("one\ntwo\nthree\n".utf8).write(to: URL(fileURLWithPath: payloads))
+    let package = Self.root.appendingPathComponent("Deploy/python").path
+    let (status, _, error) = try runToCompletion(
+      "/usr/bin/env",
+      [
+        "python3", "-m", "harmonybatch_worker", "profile", "--handler", "handlers:scaled",
+        "--payloads", payloads, "--threads", "2", "--max-batch", "3", "--runs", "5",
+        "--harmonybatch", harmonybatchPath, "--out", profile, "--measurements-out", measurements,
+      ], timeout: .seconds(120), environment: ["PYTHONPATH": "\(package):\(package)/tests"])
+    #expect(status == 0, "\(error)")
+    #expect(error.contains("no GPU part"), "\(error)")
+    for (schema, file) in [
+      ("measurements.schema.json", measurements), ("profile.schema.json", profile),
+    ] {
+      let (valid, problems, _) = try runToCompletion(
+        Self.root.appendingPathComponent("scripts/validate-json").path,
+        [Self.root.appendingPathComponent("Schemas/\(schema)").path, file])
+      #expect(valid == 0, "\(schema): \(problems)")
+    }
+    let apps = directory.appendingPathComponent("apps.json").path
+    try Data(
+      #"{"apps":[{"id":"a1","slo_ms":200,"rate":20},{"id":"a2","slo_ms":500,"rate":10}]}"#.utf8
+    ).write(to: URL(fileURLWithPath: apps))
+    let (planned, plan, planError) = try runToCompletion(
+      harmonybatchPath, ["plan", "--profile", profile, "--apps", apps, "--format", "json"])
+    #expect(planned == 0, "\(planError)")
+    let json = plan.joined(separator: "\n")
+    #expect(json.contains(#""kind" : "cpu""#) && !json.contains(#""kind" : "gpu""#), "\(json)")
+  }
 }

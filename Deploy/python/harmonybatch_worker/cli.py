@@ -30,7 +30,8 @@ def _parser():
         description="Run your model on a HarmonyBatch pipeline's batches: a member of the worker "
         "pool hb-workers-<kind>, beside the Swift workers, doing everything the worker contract "
         "asks (docs/worker-contract.md).",
-        epilog="Each option may also be given as HARMONYBATCH_<OPTION> (dashes as underscores) "
+        epilog="'harmonybatch-worker profile --help': measure your handler into a profile. "
+        "Each option may also be given as HARMONYBATCH_<OPTION> (dashes as underscores) "
         "or in a JSON --config file. SIGINT/SIGTERM: stop reading, finish the batches running, "
         "leave the others to the group, report leaving, leave the group; exit 0.")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
@@ -189,6 +190,10 @@ class _Health(BaseHTTPRequestHandler):
 def main(argv=None, environ=None):
     environ = os.environ if environ is None else environ
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["profile"]:
+        from .profile import main as profile
+
+        return profile(argv[1:])
     try:
         values = options(argv, environ)
     except UsageError as error:

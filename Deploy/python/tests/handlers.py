@@ -42,3 +42,10 @@ class Picky:
             else:
                 outputs.append(text.upper())
         return outputs
+
+
+def scaled(payloads, function):
+    """Takes time as a model on `function.vcpu` threads would: 2 ms + 8 ms per payload shared by
+    the threads (for the profiler's test)."""
+    time.sleep(0.002 + 0.008 * len(payloads) / function.vcpu)
+    return upper(payloads, function)
