@@ -267,4 +267,73 @@ import Testing
     let json = plan.joined(separator: "\n")
     #expect(json.contains(#""kind" : "cpu""#) && !json.contains(#""kind" : "gpu""#), "\(json)")
   }
+
+  /// End to end with your own model: the handler's profile, a controller planning with it, the
+  /// batcher and two Python workers; Poisson requests at the apps' rates for 20 s: every request
+  /// ends once, and at least 99.5 % within its SLO.
+  @Test func aHandlerIsServedEndToEndFromItsOwnProfile() throws {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-python-e2e-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let payloads = directory.appendingPathComponent("payloads.txt").path
+    let profile = directory.appendingPathComponent("profile.json").path
+    let apps = directory.appendingPathComponent("apps.json").path
+    try Data("one\ntwo\nthree\n".utf8).write(to: URL(fileURLWithPath: payloads))
+    try Data(
+      #"{"apps":[{"id":"a1","slo_ms":300,"rate":10},{"id":"a2","slo_ms":600,"rate":10}]}"#.utf8
+    ).write(to: URL(fileURLWithPath: apps))
+    let package = Self.root.appendingPathComponent("Deploy/python").path
+    let (profiled, _, profileError) = try runToCompletion(
+      "/usr/bin/env",
+      [
+        "python3", "-m", "harmonybatch_worker", "profile", "--handler", "handlers:scaled",
+        "--payloads", payloads, "--threads", "2", "--max-batch", "4", "--runs", "5",
+        "--harmonybatch", harmonybatchPath, "--out", profile,
+      ], timeout: .seconds(120), environment: ["PYTHONPATH": "\(package):\(package)/tests"])
+    try #require(profiled == 0, "\(profileError)")
+
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    defer { broker.signal(SIGTERM) }
+    let common = ["--bootstrap", bootstrap, "--property", "session.timeout.ms=6000"]
+    let workers = try (0..<2).map { _ in
+      try Self.pythonWorker(bootstrap, handler: "scaled", extra: ["--concurrency", "2"])
+    }
+    let controller = try ChildProcess(
+      harmonybatchPath, ["controller", "--profile", profile, "--apps", apps] + common)
+    let batcher = try ChildProcess(harmonybatchPath, ["batcher"] + common)
+    defer {
+      for process in [controller, batcher] + workers {
+        process.signal(SIGTERM)
+        _ = process.waitForExit()
+      }
+    }
+    #expect(
+      eventually(timeout: .seconds(40)) {
+        workers.allSatisfy { $0.standardError.contains("assigned") }
+          && controller.standardError.contains("published plan v1")
+      }, "\(controller.standardError)")
+    let (sent, _, produceError) = try runToCompletion(
+      harmonybatchPath, ["produce", "--apps", apps, "--duration", "20"] + common,
+      timeout: .seconds(60))
+    #expect(sent == 0, "\(produceError)")
+    let requests = try readTopic(bootstrap, Self.topics.requests, timeout: .seconds(5)) { _ in false
+    }
+    let (ended, results) = try Self.outcomes(bootstrap, expecting: requests.count)
+    #expect(
+      requests.count > 300 && ended.count == requests.count, "\(ended.count) of \(requests.count)")
+    #expect(ended.values.allSatisfy { $0.count == 1 })
+    let within = results.filter {
+      String(decoding: $0.value ?? [], as: UTF8.self).contains(#""slo_met":true"#)
+    }.count
+    var others: [String: Int] = [:]
+    for outcome in ended.values.flatMap({ $0 }) where outcome != "result" {
+      others[outcome, default: 0] += 1
+    }
+    let logs = controller.standardError.suffix(3000) + "\n" + workers[0].standardError.suffix(2000)
+    #expect(
+      Double(within) >= 0.995 * Double(requests.count),
+      "\(within) of \(requests.count) within SLO; not results: \(others)\n\(logs)")
+  }
 }

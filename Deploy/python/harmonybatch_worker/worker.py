@@ -148,7 +148,11 @@ class Worker:
             "group.id": settings.group,
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": settings.session_timeout_ms,
+            "heartbeat.interval.ms": max(100, settings.session_timeout_ms // 5),
             "auto.offset.reset": "earliest",
+            # A batch waits at the broker at most this long for company: low, as every
+            # millisecond here is a millisecond of each request's SLO.
+            "fetch.wait.max.ms": 10,
             **common,
             "enable.auto.commit": True,
             "auto.commit.interval.ms": 500,
@@ -157,7 +161,7 @@ class Worker:
         self.producer = Producer({"linger.ms": 1, "enable.idempotence": True, **common})
         self._plans = Consumer({
             **common, "group.id": "hb-plan-reader-" + uuid.uuid4().hex,
-            "enable.auto.commit": False, "enable.partition.eof": True,
+            "enable.auto.commit": False, "enable.partition.eof": True, "fetch.wait.max.ms": 100,
         })
 
     # The loop
