@@ -200,37 +200,37 @@ public struct PoisonRecords {
   }
 
   private func unknownGroupBatch(id: String) -> KafkaProducerMessage {
-    let now = Date().timeIntervalSince1970 * 1000
-    let batch: [String: Any] = [
-      "batch_id": "tenant-\(id)", "group": "tenant-made", "plan_version": 1,
-      "function": ["kind": "gpu", "vcpu": 0.67, "gpu_mem_gb": 2], "batch_size": 1,
-      "flush_reason": "full", "flushed_at_ms": now, "latency_max_ms": 300, "batcher": "tenant",
-      "requests": [
-        [
-          "id": id, "app": "a3", "slo_ms": 60000, "arrival_ms": Int64(now),
-          "deadline_ms": now + 500, "late": false, "source": "tenant/0/\(id)", "payload": "AQ==",
-        ]
-      ],
-    ]
+    let batch = Self.gpuBatch(
+      batchID: "tenant-\(id)", group: "tenant-made", batchSize: 1, requestID: id,
+      source: "tenant/0/\(id)", sloMs: 60000)
     return KafkaProducerMessage(
       topic: topics.batchesGPU, key: Array(id.utf8),
       value: (try? Array(JSONSerialization.data(withJSONObject: batch))) ?? [])
   }
 
-  private mutating func fuzzedBatch() -> KafkaProducerMessage {
+  /// A batch of one request of app a3 on a 2 GB GPU function, as a JSON object.
+  private static func gpuBatch(
+    batchID: String, group: String, batchSize: Int, requestID: String, source: String,
+    sloMs: Double
+  ) -> [String: Any] {
     let now = Date().timeIntervalSince1970 * 1000
-    let batch: [String: Any] = [
-      "batch_id": "fuzz", "group": "fuzz", "plan_version": 1,
-      "function": ["kind": "gpu", "vcpu": 0.67, "gpu_mem_gb": 2], "batch_size": 2,
-      "flush_reason": "full", "flushed_at_ms": now, "latency_max_ms": 300, "batcher": "fuzz",
+    return [
+      "batch_id": batchID, "group": group, "plan_version": 1,
+      "function": ["kind": "gpu", "vcpu": 0.67, "gpu_mem_gb": 2], "batch_size": batchSize,
+      "flush_reason": "full", "flushed_at_ms": now, "latency_max_ms": 300, "batcher": batchID,
       "requests": [
         [
-          "id": "fuzz-batch", "app": "a3", "slo_ms": 1000, "arrival_ms": Int64(now),
-          "deadline_ms": now + 500, "late": false, "source": "\(topics.grouped)/0/0",
-          "payload": "AQ==",
+          "id": requestID, "app": "a3", "slo_ms": sloMs, "arrival_ms": Int64(now),
+          "deadline_ms": now + 500, "late": false, "source": source, "payload": "AQ==",
         ]
       ],
     ]
+  }
+
+  private mutating func fuzzedBatch() -> KafkaProducerMessage {
+    let batch = Self.gpuBatch(
+      batchID: "fuzz", group: "fuzz", batchSize: 2, requestID: "fuzz-batch",
+      source: "\(topics.grouped)/0/0", sloMs: 1000)
     let json = (try? Array(JSONSerialization.data(withJSONObject: batch))) ?? []
     return KafkaProducerMessage(
       topic: random.below(2) == 0 ? topics.batchesGPU : topics.batchesCPU,

@@ -67,6 +67,34 @@ import Testing
     return (ended, results)
   }
 
+  /// A folder of this test's own, removed by `defer` at the call.
+  static func scratch(_ name: String) throws -> URL {
+    let directory = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-python-\(name)-\(getpid())")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    return directory
+  }
+
+  /// `harmonybatch-worker profile` of the `scaled` handler (batch sizes 1…`maxBatch`, 1 and 2
+  /// vCPU), fitted by this build's `harmonybatch profile`: its exit status and standard error.
+  static func profileScaled(
+    in directory: URL, maxBatch: Int, extra: [String] = []
+  ) throws -> (status: Int32?, error: String, profile: String) {
+    let payloads = directory.appendingPathComponent("payloads.txt").path
+    let profile = directory.appendingPathComponent("profile.json").path
+    try Data("one\ntwo\nthree\n".utf8).write(to: URL(fileURLWithPath: payloads))
+    let package = root.appendingPathComponent("Deploy/python").path
+    let (status, _, error) = try runToCompletion(
+      "/usr/bin/env",
+      [
+        "python3", "-m", "harmonybatch_worker", "profile", "--handler", "handlers:scaled",
+        "--payloads", payloads, "--threads", "2", "--max-batch", String(maxBatch), "--runs", "5",
+        "--harmonybatch", harmonybatchPath, "--out", profile,
+      ] + extra, timeout: .seconds(120),
+      environment: ["PYTHONPATH": "\(package):\(package)/tests"])
+    return (status, error, profile)
+  }
+
   static func values(_ records: [KafkaRecord]) -> String {
     records.map { String(decoding: $0.value ?? [], as: UTF8.self) }.joined(separator: "\n")
   }
@@ -231,22 +259,11 @@ import Testing
   /// `harmonybatch profile --measurements` fit it: a valid profile with no GPU part, whose plans
   /// use CPU functions.
   @Test func aHandlersProfileIsFittedByTheSameFitAndPlansCPUFunctions() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("hb-python-profile-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let directory = try Self.scratch("profile")
     defer { try? FileManager.default.removeItem(at: directory) }
-    let payloads = directory.appendingPathComponent("payloads.txt").path
-    let profile = directory.appendingPathComponent("profile.json").path
     let measurements = directory.appendingPathComponent("measurements.json").path
-    try Data("one\ntwo\nthree\n".utf8).write(to: URL(fileURLWithPath: payloads))
-    let package = Self.root.appendingPathComponent("Deploy/python").path
-    let (status, _, error) = try runToCompletion(
-      "/usr/bin/env",
-      [
-        "python3", "-m", "harmonybatch_worker", "profile", "--handler", "handlers:scaled",
-        "--payloads", payloads, "--threads", "2", "--max-batch", "3", "--runs", "5",
-        "--harmonybatch", harmonybatchPath, "--out", profile, "--measurements-out", measurements,
-      ], timeout: .seconds(120), environment: ["PYTHONPATH": "\(package):\(package)/tests"])
+    let (status, error, profile) = try Self.profileScaled(
+      in: directory, maxBatch: 3, extra: ["--measurements-out", measurements])
     #expect(status == 0, "\(error)")
     #expect(error.contains("no GPU part"), "\(error)")
     for (schema, file) in [
@@ -272,25 +289,13 @@ import Testing
   /// batcher and two Python workers; Poisson requests at the apps' rates for 20 s: every request
   /// ends once, and at least 99.5 % within its SLO.
   @Test func aHandlerIsServedEndToEndFromItsOwnProfile() throws {
-    let directory = FileManager.default.temporaryDirectory
-      .appendingPathComponent("hb-python-e2e-\(getpid())")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let directory = try Self.scratch("e2e")
     defer { try? FileManager.default.removeItem(at: directory) }
-    let payloads = directory.appendingPathComponent("payloads.txt").path
-    let profile = directory.appendingPathComponent("profile.json").path
     let apps = directory.appendingPathComponent("apps.json").path
-    try Data("one\ntwo\nthree\n".utf8).write(to: URL(fileURLWithPath: payloads))
     try Data(
       #"{"apps":[{"id":"a1","slo_ms":300,"rate":10},{"id":"a2","slo_ms":600,"rate":10}]}"#.utf8
     ).write(to: URL(fileURLWithPath: apps))
-    let package = Self.root.appendingPathComponent("Deploy/python").path
-    let (profiled, _, profileError) = try runToCompletion(
-      "/usr/bin/env",
-      [
-        "python3", "-m", "harmonybatch_worker", "profile", "--handler", "handlers:scaled",
-        "--payloads", payloads, "--threads", "2", "--max-batch", "4", "--runs", "5",
-        "--harmonybatch", harmonybatchPath, "--out", profile,
-      ], timeout: .seconds(120), environment: ["PYTHONPATH": "\(package):\(package)/tests"])
+    let (profiled, profileError, profile) = try Self.profileScaled(in: directory, maxBatch: 4)
     try #require(profiled == 0, "\(profileError)")
 
     let broker = try ChildProcess(harmonybatchPath, ["broker"])

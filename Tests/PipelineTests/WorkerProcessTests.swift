@@ -156,14 +156,8 @@ import Testing
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
     let bootstrap = try #require(broker.waitForLines(1).first)
     defer { broker.signal(SIGTERM) }
-    let worker = try ChildProcess(
-      harmonybatchPath,
-      [
-        "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
-        "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
-      ])
+    let worker = try Self.emulatedCPUWorker(bootstrap)
     defer { worker.signal(SIGKILL) }
-    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
     let topics = PipelineTopics()
     let producer = try KafkaProducer(
       configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
@@ -226,14 +220,8 @@ import Testing
       KafkaProducerMessage(
         topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
     try producer.flush()
-    let worker = try ChildProcess(
-      harmonybatchPath,
-      [
-        "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
-        "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
-      ])
+    let worker = try Self.emulatedCPUWorker(bootstrap)
     defer { worker.signal(SIGKILL) }
-    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
     let now = Date().timeIntervalSince1970
     let group = try #require(plan.group(of: "a1"))
     func batch(_ id: String, group: String, version: Int, apps: [String]) -> KafkaProducerMessage {
@@ -274,5 +262,17 @@ import Testing
     for id in ["rogue-0", "rogue-1", "future-0", "posing-0"] {
       #expect(ended[id] == ["unknown-group"], "\(id): \(ended) \(worker.standardError)")
     }
+  }
+
+  /// An emulated CPU worker process holding its partitions.
+  static func emulatedCPUWorker(_ bootstrap: String) throws -> ChildProcess {
+    let worker = try ChildProcess(
+      harmonybatchPath,
+      [
+        "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
+        "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
+      ])
+    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    return worker
   }
 }
