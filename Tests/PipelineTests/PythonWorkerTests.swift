@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import PipelineCore
+import Planner
 import TestSupport
 import Testing
 
@@ -289,36 +290,11 @@ import Testing
   /// batcher and two Python workers; Poisson requests at the apps' rates for 20 s: every request
   /// ends once, and at least 99.5 % within its SLO.
   @Test func aHandlerIsServedEndToEndFromItsOwnProfile() throws {
-    let directory = try Self.scratch("e2e")
-    defer { try? FileManager.default.removeItem(at: directory) }
-    let apps = directory.appendingPathComponent("apps.json").path
-    try Data(
-      #"{"apps":[{"id":"a1","slo_ms":300,"rate":10},{"id":"a2","slo_ms":600,"rate":10}]}"#.utf8
-    ).write(to: URL(fileURLWithPath: apps))
-    let (profiled, profileError, profile) = try Self.profileScaled(in: directory, maxBatch: 4)
-    try #require(profiled == 0, "\(profileError)")
-
-    let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
-    defer { broker.signal(SIGTERM) }
-    let common = ["--bootstrap", bootstrap, "--property", "session.timeout.ms=6000"]
-    let workers = try (0..<2).map { _ in
-      try Self.pythonWorker(bootstrap, handler: "scaled", extra: ["--concurrency", "2"])
-    }
-    let controller = try ChildProcess(
-      harmonybatchPath, ["controller", "--profile", profile, "--apps", apps] + common)
-    let batcher = try ChildProcess(harmonybatchPath, ["batcher"] + common)
-    defer {
-      for process in [controller, batcher] + workers {
-        process.signal(SIGTERM)
-        _ = process.waitForExit()
-      }
-    }
-    #expect(
-      eventually(timeout: .seconds(40)) {
-        workers.allSatisfy { $0.standardError.contains("assigned") }
-          && controller.standardError.contains("published plan v1")
-      }, "\(controller.standardError)")
+    let pipeline = try OwnModelPipeline(name: "e2e", handler: "scaled")
+    defer { pipeline.stop() }
+    let (bootstrap, apps, common, controller, workers) = (
+      pipeline.bootstrap, pipeline.apps, pipeline.common, pipeline.controller, pipeline.workers
+    )
     let (sent, _, produceError) = try runToCompletion(
       harmonybatchPath, ["produce", "--apps", apps, "--duration", "20"] + common,
       timeout: .seconds(60))
@@ -340,5 +316,88 @@ import Testing
     #expect(
       Double(within) >= 0.995 * Double(requests.count),
       "\(within) of \(requests.count) within SLO; not results: \(others)\n\(logs)")
+  }
+
+  /// The controller learns a Python worker's model from its feedback: planned on a profile three
+  /// times too fast, it publishes a new plan made on the refitted model (`feedback_batches` from
+  /// the Python worker's batches, the refit's prediction error).
+  @Test func theControllerRefitsFromAPythonWorkersFeedback() throws {
+    let pipeline = try OwnModelPipeline(name: "refit", handler: "scaled_slowly")
+    defer { pipeline.stop() }
+    let (bootstrap, apps, common, controller) = (
+      pipeline.bootstrap, pipeline.apps, pipeline.common, pipeline.controller
+    )
+    let producer = try ChildProcess(
+      harmonybatchPath, ["produce", "--apps", apps, "--duration", "30"] + common)
+    defer { producer.signal(SIGTERM) }
+    var refitted: Plan?
+    _ = eventually(timeout: .seconds(60)) {
+      let plans =
+        (try? readTopic(bootstrap, Self.topics.plans, partitions: 1, timeout: .seconds(1)) {
+          _ in false
+        }) ?? []
+      refitted = plans.compactMap { try? Plan.decode(Data($0.value ?? [])) }
+        .first { ($0.version ?? 0) > 1 && ($0.feedbackBatches ?? 0) > 0 }
+      return refitted != nil
+    }
+    let plan = try #require(refitted, "\(controller.standardError)")
+    #expect(plan.predictionError != nil)
+    #expect(plan.reason != nil && !plan.reason!.hasPrefix("first"), "\(plan.reason ?? "")")
+  }
+}
+
+/// Your own model as deployed: the `scaled` handler's profile, a broker, a controller planning
+/// with that profile for two apps (300 and 600 ms, 10 req/s each), the batcher and two Python
+/// workers of two slots serving `handler`, each a process; ready when the workers hold their
+/// partitions and plan v1 is out.
+final class OwnModelPipeline {
+  let directory: URL
+  let apps: String
+  let broker: ChildProcess
+  let bootstrap: String
+  let common: [String]
+  let controller: ChildProcess
+  let batcher: ChildProcess
+  let workers: [ChildProcess]
+
+  init(name: String, handler: String) throws {
+    directory = try PythonWorkerTests.scratch(name)
+    apps = directory.appendingPathComponent("apps.json").path
+    try Data(
+      #"{"apps":[{"id":"a1","slo_ms":300,"rate":10},{"id":"a2","slo_ms":600,"rate":10}]}"#.utf8
+    ).write(to: URL(fileURLWithPath: apps))
+    let (profiled, profileError, profile) = try PythonWorkerTests.profileScaled(
+      in: directory, maxBatch: 4)
+    guard profiled == 0 else {
+      throw MetricsEndpointTests.TestFailure("the profiler failed: \(profileError)")
+    }
+    broker = try ChildProcess(harmonybatchPath, ["broker"])
+    guard let address = broker.waitForLines(1).first else {
+      throw MetricsEndpointTests.TestFailure(
+        "the broker printed no address: \(broker.standardError)")
+    }
+    bootstrap = address
+    common = ["--bootstrap", address, "--property", "session.timeout.ms=6000"]
+    workers = try (0..<2).map { _ in
+      try PythonWorkerTests.pythonWorker(address, handler: handler, extra: ["--concurrency", "2"])
+    }
+    controller = try ChildProcess(
+      harmonybatchPath, ["controller", "--profile", profile, "--apps", apps] + common)
+    batcher = try ChildProcess(harmonybatchPath, ["batcher"] + common)
+    let (workers, controller) = (self.workers, self.controller)
+    #expect(
+      eventually(timeout: .seconds(40)) {
+        workers.allSatisfy { $0.standardError.contains("assigned") }
+          && controller.standardError.contains("published plan v1")
+      }, "\(controller.standardError)")
+  }
+
+  func stop() {
+    for process in [controller, batcher] + workers {
+      process.signal(SIGTERM)
+      _ = process.waitForExit()
+    }
+    broker.signal(SIGTERM)
+    try? FileManager.default.removeItem(at: directory)
   }
 }

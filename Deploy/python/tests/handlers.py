@@ -49,3 +49,10 @@ def scaled(payloads, function):
     the threads (for the profiler's test)."""
     time.sleep(0.002 + 0.008 * len(payloads) / function.vcpu)
     return upper(payloads, function)
+
+
+def scaled_slowly(payloads, function):
+    """Three times `scaled`: a model slower than its profile says (the controller must learn it
+    from the feedback)."""
+    time.sleep(3 * (0.002 + 0.008 * len(payloads) / function.vcpu))
+    return upper(payloads, function)
