@@ -344,6 +344,22 @@ import Testing
     #expect(plan.predictionError != nil)
     #expect(plan.reason != nil && !plan.reason!.hasPrefix("first"), "\(plan.reason ?? "")")
   }
+
+  /// The MiniLM examples in Deploy/python/examples, called as the worker calls a handler: ONNX
+  /// Runtime always (`./scripts/setup` installs it); PyTorch too where torch and transformers are
+  /// installed (too large for the set-up), and then the two agree.
+  @Test func theMiniLMExamplesEmbedAndRefuseTextThatIsNotUTF8() throws {
+    let (hasTorch, _, _) = try runToCompletion(
+      "/usr/bin/env", ["python3", "-c", "import torch, transformers"])
+    let handlers = ["minilm_onnx:MiniLM"] + (hasTorch == 0 ? ["minilm_torch:MiniLM"] : [])
+    let (status, output, error) = try runToCompletion(
+      "/usr/bin/env",
+      ["python3", Self.root.appendingPathComponent("Deploy/python/tests/check_examples.py").path]
+        + handlers, timeout: .seconds(300))
+    #expect(status == 0, "\(output) \(error.suffix(2000))")
+    let report = output.last ?? ""
+    for handler in handlers { #expect(report.contains(#""\#(handler)""#), "\(report)") }
+  }
 }
 
 /// Your own model as deployed: the `scaled` handler's profile, a broker, a controller planning
