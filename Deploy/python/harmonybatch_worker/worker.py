@@ -221,7 +221,8 @@ class Worker:
                     self.producer.flush(5)
                 self.consumer.commit(asynchronous=False)
             except KafkaException as error:
-                log.warning("on leaving: %s", error)
+                if error.args[0].code() != KafkaError._NO_OFFSET:  # nothing new to commit
+                    log.warning("on leaving: %s", error)
             self.consumer.close()
             self._plans.close()
             log.info("stopped: %d batches read, %d requests run, in %d slots", batches,
