@@ -60,7 +60,9 @@ final class StageIO: @unchecked Sendable {
     } catch {
       log.warning(
         "revoking \(Self.list(partitions)): \(error.message); some records may be done twice")
-      deferredFailure = deferredFailure ?? error
+      // Outputs not acknowledged in time (the broker out of reach) stay queued and are sent when
+      // it answers: not a failure of the stage. A delivery the broker refused is one.
+      if error.code != .timeout { deferredFailure = deferredFailure ?? error }
     }
   }
 
