@@ -104,7 +104,8 @@ public struct PoisonRecords {
 
   /// How many kinds of bad request `request` makes.
   public static let requestKinds = 15
-  /// The outcome of a hostile request that must still be served.
+  /// The outcome of a hostile request that must still be served (a late record too, when a
+  /// fault held it past its SLO, as it may any request).
   public static let served = "result"
   /// The prefix of the reply topics hostile requests invent (none may come to exist).
   public static let inventedReplies = "replies.invented-"
