@@ -30,7 +30,6 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HIDDEN, HEADS, LAYERS, LN_EPS = 384, 12, 6, 1e-12
 PEERS = ("numpy", "torch", "onnxruntime")
 # module -> PyPI package, per peer
 REQUIREMENTS = {"numpy": {"numpy": "numpy"},
@@ -92,79 +91,11 @@ class TorchPeer:
 
 
 def onnx_graph(model_dir):
-    """The model as an ONNX graph with ORT's fused BERT operators (com.microsoft domain)."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-    sys.path.insert(0, HERE)
-    from minilm_reference import load_safetensors
-    t = {k: v.astype(np.float32) for k, v in load_safetensors(
-        os.path.join(model_dir, "model.safetensors")).items() if v.dtype.kind == "f"}
-    initializers, nodes = [], []
-
-    def constant(name, array):
-        initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
-        return name
-
-    def node(op, inputs, outputs, domain="", **attributes):
-        nodes.append(helper.make_node(op, inputs, outputs, domain=domain, **attributes))
-        return outputs[0]
-
-    ms = "com.microsoft"
-    e = "embeddings."
-    # token_type_ids are all 0: that row of the type embedding is folded into the positions.
-    positions = t[e + "position_embeddings.weight"] + t[e + "token_type_embeddings.weight"][0]
-    node("Cast", ["input_ids"], ["ids32"], to=TensorProto.INT32)
-    node("Cast", ["attention_mask"], ["mask32"], to=TensorProto.INT32)
-    x, _ = node("EmbedLayerNormalization", [
-        "ids32", "", constant("word", t[e + "word_embeddings.weight"]),
-        constant("position", positions), "", constant("emb_g", t[e + "LayerNorm.weight"]),
-        constant("emb_b", t[e + "LayerNorm.bias"]), "mask32"], ["x0", "mask_index"],
-        domain=ms, epsilon=LN_EPS), "mask_index"
-    for i in range(LAYERS):
-        p = lambda n: t[f"encoder.layer.{i}.{n}"]  # noqa: E731
-        s = "attention.self."
-        qkv_w = np.concatenate([p(s + n + ".weight") for n in ("query", "key", "value")]).T
-        qkv_b = np.concatenate([p(s + n + ".bias") for n in ("query", "key", "value")])
-        a = node("Attention", [x, constant(f"qkv_w{i}", qkv_w), constant(f"qkv_b{i}", qkv_b),
-                               "mask_index"], [f"attention{i}"], domain=ms, num_heads=HEADS)
-
-        def project_add_norm(y, x, block, out):
-            """LayerNorm(x + y W + b) for the block's dense layer and LayerNorm (fused)."""
-            y = node("MatMul", [y, constant(f"{block}_w{i}", p(block + ".dense.weight").T)],
-                     [f"{block}_projected{i}"])
-            return node("SkipLayerNormalization", [
-                y, x, constant(f"{block}_g{i}", p(block + ".LayerNorm.weight")),
-                constant(f"{block}_lb{i}", p(block + ".LayerNorm.bias")),
-                constant(f"{block}_b{i}", p(block + ".dense.bias"))], [out], domain=ms,
-                epsilon=LN_EPS)
-        x = project_add_norm(a, x, "attention.output", f"x{i}a")
-        f = node("MatMul", [x, constant(f"in_w{i}", p("intermediate.dense.weight").T)],
-                 [f"expanded{i}"])
-        f = node("BiasGelu", [f, constant(f"in_b{i}", p("intermediate.dense.bias"))],
-                 [f"gelu{i}"], domain=ms)
-        x = project_add_norm(f, x, "output", f"x{i + 1}")
-    # Mean over real tokens, then unit length.
-    node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT)
-    node("Unsqueeze", ["mask_f", constant("axis2", np.array([2], np.int64))], ["mask_3d"])
-    node("Mul", [x, "mask_3d"], ["masked"])
-    node("ReduceSum", ["masked", constant("axis1", np.array([1], np.int64))], ["summed"],
-         keepdims=0)
-    node("ReduceSum", ["mask_f", "axis1"], ["counts"], keepdims=1)
-    node("Max", ["counts", constant("tiny", np.array(1e-9, np.float32))], ["counts_safe"])
-    node("Div", ["summed", "counts_safe"], ["pooled"])
-    node("LpNormalization", ["pooled"], ["embeddings"], axis=-1, p=2)
-    graph = helper.make_graph(
-        nodes, "all-MiniLM-L6-v2",
-        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "sequence"])
-         for n in ("input_ids", "attention_mask")],
-        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", HIDDEN])],
-        initializer=initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid(ms, 1)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
+    """The model as an ONNX graph with ORT's fused BERT operators (com.microsoft domain): the one
+    the Python worker's ONNX Runtime example builds (Deploy/python/examples/minilm_onnx.py)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "Deploy", "python", "examples"))
+    from minilm_onnx import graph
+    return graph(model_dir)
 
 
 class OnnxRuntimePeer:
