@@ -20,6 +20,11 @@ let package = Package(
       name: "CDNNL",
       providers: [.apt(["libdnnl-dev"])]
     ),
+    // LIBXSMM is a static library in Debian, without pkg-config; its module map links it.
+    .systemLibrary(
+      name: "CXSMM",
+      providers: [.apt(["libxsmm-dev"])]
+    ),
     .systemLibrary(
       name: "CMicroHTTPD",
       pkgConfig: "libmicrohttpd",
@@ -31,9 +36,13 @@ let package = Package(
       providers: [.apt(["libjemalloc-dev"])]
     ),
     .target(name: "Logging"),
+    // The encoder's element-wise kernels in C, compiled for AVX-512, AVX2 and baseline x86-64,
+    // the widest the CPU runs chosen when the binary loads; optimised in debug builds too.
+    .target(name: "EncoderKernels", cSettings: [.unsafeFlags(["-O2"])]),
     .target(name: "Kafka", dependencies: ["CRdKafka", "Logging"]),
     .target(
-      name: "Inference", dependencies: ["CDNNL", "Planner", "PipelineCore"],
+      name: "Inference",
+      dependencies: ["CDNNL", "CXSMM", "EncoderKernels", "Planner", "PipelineCore"],
       // The encoder's loops are the hot path of every CPU worker; optimise them in debug
       // builds too, so tests and the debug binary serve requests at a realistic speed.
       swiftSettings: [.unsafeFlags(["-O"])]),

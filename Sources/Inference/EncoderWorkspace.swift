@@ -4,6 +4,7 @@ final class EncoderWorkspace: @unchecked Sendable {
   // Unchecked: a workspace is used by one `embed` call at a time (the encoder pools them).
   // Six distinct buffers (`repeating:` would share one allocation).
   private var buffers = (0..<6).map { _ in Buffer() }
+  private var scoreSize = 0
   private var scoreStride = 0
 
   /// The layer's input and output, [rows, 384].
@@ -39,15 +40,21 @@ final class EncoderWorkspace: @unchecked Sendable {
     for (index, width) in [h, 3 * h, h, h, MiniLMEncoder.intermediate].enumerated() {
       buffers[index].fit(rows * width)
     }
-    // One longest² score matrix per thread, rounded to whole cache lines so threads do not
-    // share one.
-    scoreStride = (longest * longest + 15) / 16 * 16
+    // One longest² score matrix and one head's keys transposed per thread, each rounded to
+    // whole cache lines so threads do not share one.
+    scoreSize = (longest * longest + 15) / 16 * 16
+    scoreStride = scoreSize + (MiniLMEncoder.headSize * longest + 15) / 16 * 16
     buffers[5].fit(scoreStride * threads)
   }
 
   /// A `longest²` score matrix for `thread`'s attention.
   func scores(thread: Int) -> UnsafeMutablePointer<Float> {
     buffers[5].pointer + thread * scoreStride
+  }
+
+  /// Room for one head's keys transposed, [32, longest], for `thread`'s attention.
+  func transposedKeys(thread: Int) -> UnsafeMutablePointer<Float> {
+    scores(thread: thread) + scoreSize
   }
 
   deinit {

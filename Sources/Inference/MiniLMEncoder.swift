@@ -1,4 +1,5 @@
 import CDNNL
+import CXSMM
 import Foundation
 import Synchronization
 
@@ -6,10 +7,10 @@ import Synchronization
 /// self-attention and GELU feed-forward with LayerNorm, mean pooling, L2 normalisation.
 ///
 /// Batched without padding: the batch's tokens are packed row after row (a sequence of n tokens
-/// takes n rows), every projection is one oneDNN matrix product over all rows, and attention runs
-/// per sequence and head over that sequence's own rows. With `threads` > 1 the products run on
-/// oneDNN's OpenMP threads and the element-wise work and attention are split over the same
-/// threads (see `Parallel`).
+/// takes n rows), every projection is one product over all rows on weights kept in panels
+/// (`PackedLinear`, LIBXSMM kernels generated for the CPU), and attention runs per sequence and
+/// head over that sequence's own rows. With `threads` > 1 the products' panels, the element-wise
+/// work and attention are split over GNU OpenMP's threads (see `Parallel`).
 public final class MiniLMEncoder: Sendable {
   public static let hidden = 384
   static let heads = 12
@@ -17,29 +18,6 @@ public final class MiniLMEncoder: Sendable {
   static let intermediate = 1536
   static let layers = 6
   static let epsilon: Float = 1e-12
-
-  struct Linear: Sendable {
-    /// [in, out], row-major: PyTorch's [out, in] transposed once at load, so every product is
-    /// `x · W` with no transposed operand.
-    let weight: [Float]
-    let bias: [Float]
-    let inputs: Int
-    let outputs: Int
-
-    /// From PyTorch's layout, `y = x Wᵀ + b` with `weight` [outputs, inputs].
-    init(pytorch weight: [Float], bias: [Float], inputs: Int, outputs: Int) {
-      var transposed = [Float](repeating: 0, count: weight.count)
-      for row in 0..<outputs {
-        for column in 0..<inputs {
-          transposed[column * outputs + row] = weight[row * inputs + column]
-        }
-      }
-      self.weight = transposed
-      self.bias = bias
-      self.inputs = inputs
-      self.outputs = outputs
-    }
-  }
 
   struct Norm: Sendable {
     let weight: [Float]
@@ -49,11 +27,11 @@ public final class MiniLMEncoder: Sendable {
   struct Layer: Sendable {
     /// Query, key and value projections fused into one [384, 3·384] weight: one product
     /// instead of three.
-    let queryKeyValue: Linear
-    let attentionOutput: Linear
+    let queryKeyValue: PackedLinear
+    let attentionOutput: PackedLinear
     let attentionNorm: Norm
-    let intermediate: Linear
-    let output: Linear
+    let intermediate: PackedLinear
+    let output: PackedLinear
     let outputNorm: Norm
   }
 
@@ -77,14 +55,16 @@ public final class MiniLMEncoder: Sendable {
     }
     /// The weight and bias of one or more PyTorch linear layers of the same input, stacked by
     /// output (several give one fused product).
-    func linear(_ names: [String], _ inputs: Int, _ outputs: Int) throws(InferenceError) -> Linear {
+    func linear(_ names: [String], _ inputs: Int, _ outputs: Int) throws(InferenceError)
+      -> PackedLinear
+    {
       var weight: [Float] = []
       var bias: [Float] = []
       for name in names {
         weight += try tensors.floats("\(name).weight", shape: [outputs, inputs])
         bias += try tensors.floats("\(name).bias", shape: [outputs])
       }
-      return Linear(
+      return PackedLinear(
         pytorch: weight, bias: bias, inputs: inputs, outputs: outputs * names.count)
     }
     func norm(_ name: String) throws(InferenceError) -> Norm {
@@ -114,6 +94,8 @@ public final class MiniLMEncoder: Sendable {
     }
     self.layers = layers
     self.tokenizer = tokenizer
+    // Sets up LIBXSMM's kernel registry once per process (later calls return at once).
+    libxsmm_init()
   }
 
   /// Loads the model from a directory holding `model.safetensors` and `vocab.txt`.
@@ -134,7 +116,7 @@ public final class MiniLMEncoder: Sendable {
   public func embed(tokens batch: [[Int32]], threads: Int = 1) -> [[Float]] {
     guard !batch.isEmpty else { return [] }
     let threads = max(1, min(threads, 1024))
-    // The OpenMP count is per calling thread: set it for this thread's products.
+    // The OpenMP count is per calling thread: set it for this thread's parallel regions.
     omp_set_num_threads(Int32(threads))
     var starts: [Int] = []
     var rows = 0
@@ -153,7 +135,9 @@ public final class MiniLMEncoder: Sendable {
     defer { workspaces.withLock { $0.append(space) } }
     space.fit(rows: rows, longest: longest, threads: threads)
     let parallel = Parallel(threads: threads)
-    let sequences = zip(starts, batch).map { Sequence(start: $0, ids: $1) }
+    let sequences = zip(starts, batch).map {
+      Sequence(start: $0, ids: $1, attention: AttentionProducts(length: $1.count))
+    }
     embedTokens(sequences, into: space.x, parallel: parallel, rows: rows)
     for layer in layers {
       encode(layer, sequences: sequences, rows: rows, space: space, parallel: parallel)
@@ -161,10 +145,11 @@ public final class MiniLMEncoder: Sendable {
     return sequences.map { pool(space.x + $0.start * Self.hidden, rows: $0.ids.count) }
   }
 
-  /// One input's place in the packed rows.
+  /// One input's place in the packed rows, and its attention products.
   struct Sequence {
     let start: Int
     let ids: [Int32]
+    let attention: AttentionProducts
   }
 
   /// Word + position + token type 0 embeddings, then LayerNorm, row by row.
@@ -207,7 +192,8 @@ public final class MiniLMEncoder: Sendable {
         (space.qkv + row * 3 * h).update(from: bias.baseAddress!, count: 3 * h)
       }
     }
-    Self.product(layer.queryKeyValue, space.x, rows: rows, into: space.qkv, accumulate: true)
+    layer.queryKeyValue.product(
+      space.x, rows: rows, into: space.qkv, accumulate: true, parallel: parallel)
     // Attention, one (sequence, head) pair at a time.
     let costs = sequences.flatMap { repeatElement($0.ids.count, count: Self.heads) }
     let scale = 1 / Float(Self.headSize).squareRoot()
@@ -217,14 +203,16 @@ public final class MiniLMEncoder: Sendable {
       Self.attend(
         qkv: space.qkv + sequence.start * 3 * h + head * Self.headSize,
         context: space.context + sequence.start * h + head * Self.headSize,
-        scores: space.scores(thread: thread), length: sequence.ids.count, scale: scale)
+        scores: space.scores(thread: thread), keys: space.transposedKeys(thread: thread),
+        length: sequence.ids.count, scale: scale, products: sequence.attention)
     }
     // Output projection, residual and LayerNorm.
-    Self.product(layer.attentionOutput, space.context, rows: rows, into: space.projected)
+    layer.attentionOutput.product(
+      space.context, rows: rows, into: space.projected, parallel: parallel)
     addResidualAndNormalize(
       space, bias: layer.attentionOutput.bias, layer.attentionNorm, rows, parallel)
     // Feed-forward: GELU(x W₁ + b₁) W₂ + b₂, residual and LayerNorm.
-    Self.product(layer.intermediate, space.x, rows: rows, into: space.expanded)
+    layer.intermediate.product(space.x, rows: rows, into: space.expanded, parallel: parallel)
     layer.intermediate.bias.withUnsafeBufferPointer { bias in
       parallel.rows(rows) { range in
         for row in range {
@@ -233,7 +221,7 @@ public final class MiniLMEncoder: Sendable {
         }
       }
     }
-    Self.product(layer.output, space.expanded, rows: rows, into: space.projected)
+    layer.output.product(space.expanded, rows: rows, into: space.projected, parallel: parallel)
     addResidualAndNormalize(space, bias: layer.output.bias, layer.outputNorm, rows, parallel)
   }
 
@@ -245,10 +233,8 @@ public final class MiniLMEncoder: Sendable {
     bias.withUnsafeBufferPointer { bias in
       parallel.rows(rows) { range in
         for row in range {
-          let x = space.x + row * h
-          let y = space.projected + row * h
-          for i in 0..<h { x[i] += y[i] + bias[i] }
-          Self.normalize(x, norm)
+          Self.normalize(
+            space.x + row * h, norm, residual: space.projected + row * h, bias: bias.baseAddress!)
         }
       }
     }
@@ -270,78 +256,57 @@ public final class MiniLMEncoder: Sendable {
     return pooled.map { $0 * inverse }
   }
 
-  /// `out = input · W` (or `out += input · W` when `accumulate`) for `rows` rows, on oneDNN.
-  static func product(
-    _ linear: Linear, _ input: UnsafePointer<Float>, rows: Int,
-    into out: UnsafeMutablePointer<Float>, accumulate: Bool = false
-  ) {
-    linear.weight.withUnsafeBufferPointer { weight in
-      let status = dnnl_sgemm(
-        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), dnnl_dim_t(rows),
-        dnnl_dim_t(linear.outputs), dnnl_dim_t(linear.inputs), 1, input,
-        dnnl_dim_t(linear.inputs), weight.baseAddress!, dnnl_dim_t(linear.outputs),
-        accumulate ? 1 : 0, out, dnnl_dim_t(linear.outputs))
-      precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
+  /// The two attention products for a sequence of `length` tokens, one head at a time.
+  struct AttentionProducts {
+    /// Scores Q Kᵀ: column-major [length, length] from the head's keys transposed
+    /// ([length, 32] column-major) and its queries ([32, length], rows 3·384 apart).
+    let scores: SmallProduct
+    /// Context P V: column-major [32, length] (rows 384 apart) from the head's values ([32,
+    /// length], rows 3·384 apart) and the probabilities ([length, length]).
+    let context: SmallProduct
+
+    init(length: Int) {
+      let stride = 3 * hidden
+      scores = SmallProduct(
+        m: length, n: length, k: headSize, lda: length, ldb: stride, ldc: length)
+      context = SmallProduct(
+        m: headSize, n: length, k: length, lda: stride, ldb: length, ldc: hidden)
     }
   }
 
-  /// Sequences up to this length compute attention in plain loops rather than products.
-  static let smallSequence = 48
-
-  /// One head's attention for one sequence of `length` rows: scores = scale · Q Kᵀ, softmax,
-  /// context = P V. `qkv` points at the head's first query in the fused [rows, 3·384] buffer
-  /// (keys follow 384 later, values 768); `context` at its first value in the [rows, 384]
-  /// context; `scores` holds `length²` floats.
+  /// One head's attention for one sequence of `length` rows: scores = Q Kᵀ, softmax of the
+  /// scaled scores, context = P V. `qkv` points at the head's first query in the fused
+  /// [rows, 3·384] buffer (keys follow 384 later, values 768); `context` at its first value in
+  /// the [rows, 384] context; `scores` holds `length²` floats and `keys` `32·length`.
   static func attend(
     qkv: UnsafePointer<Float>, context: UnsafeMutablePointer<Float>,
-    scores: UnsafeMutablePointer<Float>, length: Int, scale: Float
+    scores: UnsafeMutablePointer<Float>, keys: UnsafeMutablePointer<Float>, length: Int,
+    scale: Float, products: AttentionProducts
   ) {
     let h = hidden
     let stride = 3 * h
-    let d = headSize
-    if length > smallSequence {
-      let n = dnnl_dim_t(length)
-      var status = dnnl_sgemm(
-        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "T")), n, n, dnnl_dim_t(d), scale, qkv,
-        dnnl_dim_t(stride), qkv + h, dnnl_dim_t(stride), 0, scores, n)
-      precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
-      for row in 0..<length { VectorMath.softmax(scores + row * length, count: length) }
-      status = dnnl_sgemm(
-        CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "N")), n, dnnl_dim_t(d), n, 1, scores, n,
-        qkv + 2 * h, dnnl_dim_t(stride), 0, context, dnnl_dim_t(h))
-      precondition(status == dnnl_success, "dnnl_sgemm failed with status \(status.rawValue)")
-      return
+    // The head's keys transposed, so that both products read their operands as stored.
+    for j in 0..<length {
+      let key = qkv + h + j * stride
+      for e in 0..<headSize { keys[e * length + j] = key[e] }
     }
-    // Short inputs: a few thousand multiply-adds per head, less than a product call costs.
-    for i in 0..<length {
-      let qi = qkv + i * stride
-      for j in 0..<length {
-        scores[i * length + j] = VectorMath.dot(qi, qkv + h + j * stride, count: d) * scale
-      }
-    }
-    for row in 0..<length { VectorMath.softmax(scores + row * length, count: length) }
-    for i in 0..<length {
-      let ci = context + i * h
-      for e in 0..<d { ci[e] = 0 }
-      for j in 0..<length {
-        let p = scores[i * length + j]
-        let vj = qkv + 2 * h + j * stride
-        for e in 0..<d { ci[e] += p * vj[e] }
-      }
-    }
+    products.scores.run(keys, qkv, scores)
+    for row in 0..<length { VectorMath.softmax(scores + row * length, count: length, scale: scale) }
+    products.context.run(qkv + 2 * h, scores, context)
   }
 
-  /// LayerNorm of one 384-wide row in place.
+  /// LayerNorm of one 384-wide row in place, of `r + residual + bias` where a residual is
+  /// given.
   @inline(__always)
-  static func normalize(_ r: UnsafeMutablePointer<Float>, _ norm: Norm) {
-    let h = hidden
-    let mean = VectorMath.sum(r, count: h) / Float(h)
-    for i in 0..<h { r[i] -= mean }
-    let variance = VectorMath.dot(r, r, count: h) / Float(h)
-    let inverse = 1 / (variance + epsilon).squareRoot()
+  static func normalize(
+    _ r: UnsafeMutablePointer<Float>, _ norm: Norm, residual: UnsafePointer<Float>? = nil,
+    bias: UnsafePointer<Float>? = nil
+  ) {
     norm.weight.withUnsafeBufferPointer { weight in
-      norm.bias.withUnsafeBufferPointer { bias in
-        for i in 0..<h { r[i] = r[i] * inverse * weight[i] + bias[i] }
+      norm.bias.withUnsafeBufferPointer { shift in
+        VectorMath.addAndNormalize(
+          r, residual: residual, bias: bias, weight: weight.baseAddress!,
+          shift: shift.baseAddress!, count: hidden, epsilon: epsilon)
       }
     }
   }

@@ -1,8 +1,8 @@
 import CDNNL
 
-/// Splits the encoder's element-wise work and attention over the OpenMP threads that oneDNN's
-/// products run on (GNU OpenMP's `GOMP_parallel`): the same threads, already awake after a
-/// product, rather than a second pool competing with them for the cores.
+/// Splits the encoder's products, element-wise work and attention over GNU OpenMP's threads
+/// (`GOMP_parallel`), the pool oneDNN's attention products also run on: one pool, its threads
+/// already awake from the previous step, rather than two competing for the cores.
 struct Parallel {
   let threads: Int
 
@@ -10,9 +10,15 @@ struct Parallel {
   /// under a microsecond, a parallel region a few.
   static let minimumRowsPerThread = 4
 
-  /// Runs `body` on contiguous slices of `0..<count`, one per thread.
+  /// Runs `body` on contiguous slices of `0..<count` rows, one per thread.
   func rows(_ count: Int, _ body: (Range<Int>) -> Void) {
-    let team = min(threads, count / Self.minimumRowsPerThread)
+    split(count, minimumPerThread: Self.minimumRowsPerThread, body)
+  }
+
+  /// Runs `body` on contiguous slices of `0..<count`, one per thread, each of at least
+  /// `minimumPerThread` items (fewer threads where there are too few items).
+  func split(_ count: Int, minimumPerThread: Int, _ body: (Range<Int>) -> Void) {
+    let team = min(threads, count / minimumPerThread)
     guard team > 1 else {
       body(0..<count)
       return

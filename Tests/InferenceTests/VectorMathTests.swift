@@ -37,16 +37,38 @@ import Testing
     #expect(worst < 2e-6, "worst absolute error \(worst)")
   }
 
-  @Test(arguments: [1, 7, 16, 33, 128, 250])
-  func softmaxMatchesTheDefinitionAtEveryLength(count: Int) {
+  @Test(arguments: [1, 7, 16, 33, 128, 250], [1, 0.176_776_7])
+  func softmaxMatchesTheDefinitionAtEveryLength(count: Int, scale: Float) {
     var row = (0..<count).map { Float(($0 * 37) % 23) / 3 - 4 }
     let peak = Double(row.max()!)
-    let exps = row.map { Foundation.exp(Double($0) - peak) }
+    let exps = row.map { Foundation.exp((Double($0) - peak) * Double(scale)) }
     let total = exps.reduce(0, +)
-    row.withUnsafeMutableBufferPointer { VectorMath.softmax($0.baseAddress!, count: count) }
+    row.withUnsafeMutableBufferPointer {
+      VectorMath.softmax($0.baseAddress!, count: count, scale: scale)
+    }
     for (ours, e) in zip(row, exps) {
       #expect(abs(Double(ours) - e / total) < 1e-6)
     }
+  }
+
+  @Test func layerNormOfARowWithItsResidualMatchesTheDefinition() {
+    let count = 384
+    var x = (0..<count).map { Float(($0 * 31) % 17) / 4 - 2 }
+    let residual = (0..<count).map { Float(($0 * 13) % 11) / 8 - 0.7 }
+    let bias = (0..<count).map { Float($0 % 5) / 10 }
+    let weight = (0..<count).map { 0.5 + Float($0 % 3) / 4 }
+    let shift = (0..<count).map { Float($0 % 7) / 20 - 0.1 }
+    let sum = (0..<count).map { Double(x[$0]) + Double(residual[$0]) + Double(bias[$0]) }
+    let mean = sum.reduce(0, +) / Double(count)
+    let variance = sum.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(count)
+    let expected = (0..<count).map {
+      (sum[$0] - mean) / (variance + 1e-12).squareRoot() * Double(weight[$0]) + Double(shift[$0])
+    }
+    VectorMath.addAndNormalize(
+      &x, residual: residual, bias: bias, weight: weight, shift: shift, count: count,
+      epsilon: 1e-12)
+    let worst = zip(x, expected).map { abs(Double($0) - $1) }.max()!
+    #expect(worst < 1e-5, "worst difference \(worst)")
   }
 
   @Test func parallelWorkCoversEveryItemOnceSplitByCost() {
