@@ -97,8 +97,8 @@ let package = Package(
     .testTarget(
       name: "HarmonyBatchCLITests",
       dependencies: [
-        "HarmonyBatchCLI", "Arguments", "Operations", "Kafka", "Planner", "PipelineCore",
-        "TestSupport",
+        "HarmonyBatchCLI", "Arguments", "Operations", "Bench", "Kafka", "Planner",
+        "PipelineCore", "TestSupport",
         "harmonybatch",
       ]
     ),

@@ -46,9 +46,17 @@ public struct InferenceBenchmark {
     public var versions: [String: String] = [:]
     /// Peer name → why it could not run.
     public var missing: [String: String] = [:]
-    /// Peer name → the lowest cosine between its embeddings and ours.
+    /// Peer name → the lowest cosine between its embeddings and ours, over every thread count.
     public var agreement: [String: Double] = [:]
+    /// The machine the figures come from.
+    public var cpu = CPUDescription.current()
+    /// Which generated kernels ours ran: the element-wise variant and LIBXSMM's target.
+    public var kernels = MiniLMEncoder.kernels
   }
+
+  /// Below this cosine a peer is taken to compute something other than ours, and the run stops:
+  /// its speed would not be comparable.
+  public static let requiredAgreement = 0.999_999_9
 
   /// The engines `minilm_peers.py serve` runs.
   public static let knownPeers = ["numpy", "torch", "onnxruntime"]
@@ -105,9 +113,7 @@ public struct InferenceBenchmark {
           Console.err("bench inference: \(name) is missing: \(reason)")
         }
       }
-      if threads == settings.threads.first {
-        try checkAgreement(encoder, peers: peers, into: &report)
-      }
+      try checkAgreement(encoder, threads: threads, peers: peers, into: &report)
       for point in points {
         let ids = Self.batch(tokens: point.tokens, size: point.batch, tokenizer: encoder.tokenizer)
         var samples: [String: [Double]] = [:]
@@ -152,21 +158,30 @@ public struct InferenceBenchmark {
     return Double(runs * ids.count) / elapsed
   }
 
-  /// Each peer's embeddings of one 8-sentence batch per length, against ours: the lowest
-  /// cosine. A peer that computes something else would make the comparison meaningless.
+  /// Each peer's embeddings of one 8-sentence batch per length, against ours on `threads`
+  /// threads: the lowest cosine, kept in the report. A peer that computes something else would
+  /// make the comparison meaningless, so below `requiredAgreement` the run stops.
   private func checkAgreement(
-    _ encoder: MiniLMEncoder, peers: [PeerProcess], into report: inout Report
+    _ encoder: MiniLMEncoder, threads: Int, peers: [PeerProcess], into report: inout Report
   ) throws {
     for peer in peers {
       var lowest = 1.0
       for tokens in settings.lengths {
         let ids = Self.batch(tokens: tokens, size: 8, tokenizer: encoder.tokenizer)
         let theirs = try peer.embed(ids)
-        for (a, b) in zip(encoder.embed(tokens: ids), theirs) {
+        for (a, b) in zip(encoder.embed(tokens: ids, threads: threads), theirs) {
           lowest = min(lowest, Self.cosine(a, b))
         }
       }
-      report.agreement[peer.name] = lowest
+      report.agreement[peer.name] = min(report.agreement[peer.name] ?? 1, lowest)
+      guard lowest >= Self.requiredAgreement else {
+        throw RunFailure(
+          String(
+            format:
+              "bench inference: %@'s embeddings differ from ours on %d thread(s) (lowest cosine "
+              + "%.9f, below %.7f); the speeds would not be comparable, so nothing was timed",
+            peer.name, threads, lowest, Self.requiredAgreement))
+      }
     }
   }
 
@@ -204,6 +219,8 @@ public struct InferenceBenchmark {
     text += String(
       format: "%d rounds of %.1f s; ratio = ours / the fastest peer\n", settings.rounds,
       settings.seconds)
+    text += "  CPU: \(report.cpu?.summary ?? "unknown (no /proc/cpuinfo)")\n"
+    text += "  ours: \(report.kernels)\n"
     for name in peers {
       text += String(
         format: "  %@: %@, embeddings agree with ours at cosine >= %.7f\n", name,
