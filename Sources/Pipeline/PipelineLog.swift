@@ -43,6 +43,7 @@ public struct PipelineLog: Sendable {
     }
   }
 
+  public func debug(_ message: @autoclosure () -> String) { log(.debug, message()) }
   public func info(_ message: @autoclosure () -> String) { log(.info, message()) }
   public func warning(_ message: @autoclosure () -> String) { log(.warning, message()) }
   public func error(_ message: @autoclosure () -> String) { log(.error, message()) }

@@ -357,6 +357,9 @@ public struct WorkerService: PipelineService {
       payloads.append(Array(payload))
       runnable.append(request)
     }
+    if !payloads.isEmpty {
+      log.debug("batch \(record.coordinates): running \(payloads.count) requests")
+    }
     // The function's own time: from the call to its answer (not the checks before it).
     let runStarted = clock.now()
     let outputs = payloads.isEmpty ? [] : backend.run(payloads, on: batch.function)
