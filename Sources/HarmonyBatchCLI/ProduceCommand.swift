@@ -90,12 +90,8 @@ enum ProduceCommand {
       }
       if let duration {
         var generator = generator
-        while !context.isStopping {
-          let elapsed = (ContinuousClock.now - started).seconds
-          if elapsed >= duration { break }
-          for request in generator.due(by: elapsed) { try send(request) }
-          Thread.sleep(forTimeInterval: 0.001)
-        }
+        try generator.send(
+          for: .seconds(duration), from: started, isStopping: { context.isStopping }, send)
       } else {
         for request in lines where !context.isStopping { try send(request) }
       }

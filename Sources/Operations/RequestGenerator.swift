@@ -1,4 +1,6 @@
+import Foundation
 import Pipeline
+import PipelineCore
 import Planner
 import Simulator
 
@@ -55,11 +57,12 @@ public struct RequestGenerator: Sendable {
     apps.indices.reduce(0) { $0 + rate(of: $1, at: time) }
   }
 
-  /// The requests due by `elapsed` seconds from the start, at most one per app per call (call it
-  /// often); each app's next arrival moves on.
+  /// The requests due by `elapsed` seconds from the start, in order of arrival; each app's next
+  /// arrival moves on. Requests are drawn one at a time in that order, so any pattern of calls
+  /// gives the same requests with the same arrival times.
   public mutating func due(by elapsed: Double) -> [RequestRecord] {
     var requests: [RequestRecord] = []
-    for index in apps.indices where next[index] <= elapsed {
+    while let index = next.indices.min(by: { next[$0] < next[$1] }), next[index] <= elapsed {
       let app = apps[index]
       requests.append(
         RequestRecord(
@@ -72,5 +75,28 @@ public struct RequestGenerator: Sendable {
       next[index] += current > 0 ? random.exponential(rate: current) : 60
     }
     return requests
+  }
+
+  /// Seconds from the start at which the next request arrives.
+  public var nextArrival: Double { next.min() ?? .infinity }
+
+  /// Sends each request at its arrival time for `duration` from `start` (every arrival up to
+  /// the end), sleeping until the next one is due — at most `wakeEvery` at a time, so that
+  /// `isStopping` is seen — and returns when the duration has passed or `isStopping()` says so.
+  public mutating func send(
+    for duration: Duration, from start: ContinuousClock.Instant,
+    wakeEvery: Duration = .milliseconds(50), isStopping: () -> Bool,
+    _ send: (RequestRecord) throws -> Void
+  ) rethrows {
+    let end = start + duration
+    while !isStopping() {
+      let now = ContinuousClock.now
+      let elapsed = min(now - start, duration).seconds
+      for request in due(by: elapsed) { try send(request) }
+      guard now < end else { return }
+      let wake = min(start + .seconds(nextArrival), end, now + wakeEvery)
+      let pause = wake - ContinuousClock.now
+      if pause > .zero { Thread.sleep(forTimeInterval: pause.seconds) }
+    }
   }
 }
