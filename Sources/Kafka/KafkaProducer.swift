@@ -27,7 +27,7 @@ public final class KafkaProducer: Sendable {
     self.counters = counters
     topics = RDKafkaTopicHandles(client: client)
     let client = client
-    poller = BackgroundPoller(name: "kafka-producer-poll") { _ = rd_kafka_poll(client.handle, 50) }
+    poller = BackgroundPoller(name: "producer-poll") { _ = rd_kafka_poll(client.handle, 50) }
   }
 
   deinit {
