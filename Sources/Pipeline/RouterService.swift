@@ -90,7 +90,8 @@ public struct RouterService: PipelineService {
           })
         if let record {
           let source = [(record.topicPartition, record.offset)]
-          if ledger.take(record.coordinates) != nil {
+          // (The ledger is empty but after a restart: no coordinates built per record then.)
+          if !ledger.isEmpty, ledger.take(record.coordinates) != nil {
             // Routed before a restart, not committed: done already.
             io.settle(record.topicPartition, offset: record.offset)
             try io.advanceOffsetsPeriodically()
