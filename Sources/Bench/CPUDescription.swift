@@ -56,7 +56,9 @@ public struct CPUDescription: Sendable, Equatable {
 
   /// One line: `AMD EPYC 7B13, 2 logical CPUs, avx avx2 fma (no AVX-512)`.
   public var summary: String {
-    let vectors = vectorExtensions.isEmpty ? "no vector extensions listed" : vectorExtensions.joined(separator: " ")
+    let vectors =
+      vectorExtensions.isEmpty
+      ? "no vector extensions listed" : vectorExtensions.joined(separator: " ")
     let wide = vectorExtensions.contains("avx512f") ? "" : " (no AVX-512)"
     return "\(model), \(processors) logical CPU\(processors == 1 ? "" : "s"), \(vectors)\(wide)"
   }

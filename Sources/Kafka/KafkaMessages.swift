@@ -142,7 +142,9 @@ public struct KafkaRecord: Sendable, Hashable {
   }
 
   /// Writes `value` in decimal at `start`; returns the index past it (at most 20 bytes).
-  private static func writeDecimal(_ value: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int)
+  private static func writeDecimal(
+    _ value: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int
+  )
     -> Int
   {
     var index = start

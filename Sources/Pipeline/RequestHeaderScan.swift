@@ -40,7 +40,8 @@ struct RequestHeaderScan {
 
   /// The reply topic named (`Reply.topic(in:)`): "" when it is not UTF-8 text.
   var replyTopicName: String? {
-    replyTopic.map { header in header.value.flatMap { String(validating: $0, as: UTF8.self) } ?? "" }
+    replyTopic.map { header in header.value.flatMap { String(validating: $0, as: UTF8.self) } ?? ""
+    }
   }
 
   /// The producer's request id (`RequestRouter.givenRequestID`): nil when none or empty.
