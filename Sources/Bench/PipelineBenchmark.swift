@@ -31,6 +31,8 @@ public struct PipelineBenchmark {
     public let latenessMs: [Double]
     public let punctualityBatches: Int
     public let punctualityRequests: Int
+    /// The CPU it ran on (nil where `/proc/cpuinfo` is not there).
+    public let cpu: CPUDescription?
 
     public var ratios: [Double] { rounds.map { $0.pipeline / $0.passThrough } }
 
@@ -43,6 +45,7 @@ public struct PipelineBenchmark {
       }
       var text = "bench pipeline: \(settings.messages) requests of 100 B, 4 partitions, "
       text += "embedded broker in its own process, \(settings.rounds) round(s)\n"
+      text += "CPU: \(cpu?.summary ?? "unknown (no /proc/cpuinfo)")\n"
       text += "| path | req/s (median) | ratio to pass-through (median of rounds) | ratio range |\n"
       text += "|---|---:|---:|---:|\n"
       text +=
@@ -93,7 +96,7 @@ public struct PipelineBenchmark {
     let (lateness, batches, requests) = try measurePunctuality(common)
     return Report(
       settings: settings, rounds: rounds, latenessMs: lateness, punctualityBatches: batches,
-      punctualityRequests: requests)
+      punctualityRequests: requests, cpu: CPUDescription.current())
   }
 
   /// 16 apps in 4 GPU groups of batch 32, SLOs far away: nothing is late, batches fill.

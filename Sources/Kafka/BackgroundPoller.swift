@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Synchronization
 
 /// A dedicated thread that calls `body` until stopped: librdkafka's blocking polls live here,
@@ -10,6 +11,7 @@ final class BackgroundPoller: Sendable {
   init(name: String, body: @escaping @Sendable () -> Void) {
     // The thread keeps the poller alive until `stop()`; the poller's owner calls it.
     let thread = Thread { [self] in
+      KernelThreadName.set(name)
       while running.load(ordering: .acquiring) { body() }
       finished.signal()
     }

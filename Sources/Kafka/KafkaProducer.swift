@@ -27,7 +27,7 @@ public final class KafkaProducer: Sendable {
     self.counters = counters
     topics = RDKafkaTopicHandles(client: client)
     let client = client
-    poller = BackgroundPoller(name: "kafka-producer-poll") { _ = rd_kafka_poll(client.handle, 50) }
+    poller = BackgroundPoller(name: "producer-poll") { _ = rd_kafka_poll(client.handle, 50) }
   }
 
   deinit {
@@ -205,6 +205,17 @@ private final class DeliveryBox {
 private final class DeliveryCounters: Sendable {
   let delivered = Atomic<Int>(0)
   let failed = Atomic<Int>(0)
+  /// Topic names by librdkafka topic handle (a handle lives as long as the client): a delivery
+  /// report names its topic without building a string per message.
+  private let topicNames = Mutex<[UInt: String]>([:])
+
+  private func topicName(_ handle: OpaquePointer) -> String {
+    let key = UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(handle)))
+    if let name = topicNames.withLock({ $0[key] }) { return name }
+    let name = String(cString: rd_kafka_topic_name(handle))
+    topicNames.withLock { $0[key] = name }
+    return name
+  }
 
   func complete(_ message: UnsafePointer<rd_kafka_message_t>) {
     let m = message.pointee
@@ -215,7 +226,7 @@ private final class DeliveryCounters: Sendable {
       failed.add(1, ordering: .relaxed)
     }
     guard let opaque = m._private else { return }
-    let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+    let topic = m.rkt.map(topicName) ?? ""
     let result: Result<KafkaDeliveryReport, KafkaError> =
       succeeded
       ? .success(KafkaDeliveryReport(topic: topic, partition: m.partition, offset: m.offset))

@@ -39,28 +39,32 @@ public struct GroupedRecord: Sendable, Equatable {
   /// seven): `version|batch size|timeout ms|max latency ms|arrival ms|function|group`.
   /// `source`: the request's coordinates on hb.requests (`hb-source`), for the router's recovery.
   public func headers(keeping original: [KafkaHeader], source: String? = nil) -> [KafkaHeader] {
-    var headers = original.filter {
-      !($0.key.hasPrefix("hb-") && Self.writtenHeaders.contains($0.key))
+    var routes = RouteEncoder(capacity: 0)
+    return headers(keeping: original, source: source, routes: &routes)
+  }
+
+  /// `headers(keeping:source:)`, with the `hb-route` value written through (and its fixed parts
+  /// remembered by) `routes`.
+  public func headers(
+    keeping original: [KafkaHeader], source: String? = nil, routes: inout RouteEncoder
+  ) -> [KafkaHeader] {
+    var headers: [KafkaHeader] = []
+    headers.reserveCapacity(original.count + 5)
+    for header in original
+    where !(HeaderName.isReserved(header.key) && Self.writtenHeaders.contains(header.key)) {
+      headers.append(header)
     }
-    headers.reserveCapacity(headers.count + 4)
-    func add(_ key: String, _ value: String) {
-      headers.append(KafkaHeader(key: key, value: Array(value.utf8)))
-    }
-    add(HeaderName.app, app)
-    add(HeaderName.requestID, requestID)
-    add(HeaderName.slo, Self.number(sloMs))
-    if let source { add(HeaderName.source, source) }
-    var route: [UInt8] = []
-    route.reserveCapacity(64 + spec.key.group.utf8.count)
-    for (index, field) in [
-      String(spec.key.planVersion), String(spec.capacity), Self.number(timeoutMs),
-      Self.number(spec.latencyMax * 1000), String(arrivalMs), Self.functionText(spec.function),
-      spec.key.group,
-    ].enumerated() {
-      if index > 0 { route.append(UInt8(ascii: "|")) }
-      route.append(contentsOf: field.utf8)
-    }
-    headers.append(KafkaHeader(key: HeaderName.route, value: route))
+    headers.append(KafkaHeader(key: HeaderName.app, value: Array(app.utf8)))
+    headers.append(KafkaHeader(key: HeaderName.requestID, value: Array(requestID.utf8)))
+    var slo: [UInt8] = []
+    slo.reserveCapacity(12)
+    DecimalText.append(sloMs, to: &slo)
+    headers.append(KafkaHeader(key: HeaderName.slo, value: slo))
+    if let source { headers.append(KafkaHeader(key: HeaderName.source, value: Array(source.utf8))) }
+    headers.append(
+      KafkaHeader(
+        key: HeaderName.route,
+        value: routes.value(spec: spec, timeoutMs: timeoutMs, arrivalMs: arrivalMs)))
     return headers
   }
 
@@ -81,13 +85,13 @@ public struct GroupedRecord: Sendable, Equatable {
     var route: [UInt8]?
     for header in headers {
       let key = header.key
-      guard key.utf8.count > 3, key.hasPrefix("hb-") else { continue }
+      guard HeaderName.isReserved(key) else { continue }
       switch key {
       case HeaderName.app: app = header.value.map { String(decoding: $0, as: UTF8.self) }
       case HeaderName.requestID:
         requestID = header.value.map { String(decoding: $0, as: UTF8.self) }
       case HeaderName.slo:
-        slo = header.value.flatMap { nonNegative(String(decoding: $0, as: UTF8.self)) }
+        slo = header.value.flatMap(sloValue)
       case HeaderName.route: route = header.value
       default: break
       }
@@ -127,6 +131,24 @@ public struct GroupedRecord: Sendable, Equatable {
       key: GroupKey(planVersion: version, group: String(rest)), function: function,
       capacity: capacity, latencyMax: latencyMax / 1000)
     return (spec, timeout, arrival)
+  }
+
+  /// `hb-slo-ms` as the router writes it (plain digits) without a `String`; anything else
+  /// through `Double(_:)`.
+  private static func sloValue(_ bytes: [UInt8]) -> Double? {
+    if (1...15).contains(bytes.count) {
+      var value: Int64 = 0
+      var digits = true
+      for byte in bytes {
+        guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else {
+          digits = false
+          break
+        }
+        value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+      }
+      if digits { return Double(value) }
+    }
+    return nonNegative(String(decoding: bytes, as: UTF8.self))
   }
 
   private static func nonNegative(_ text: String) -> Double? {

@@ -24,9 +24,12 @@ public enum RecordLimits {
   public static func carriedHeaderBytes(_ headers: [KafkaHeader]) -> Int {
     headers.reduce(0) { total, header in
       guard HeaderName.isCarried(header.key) else { return total }
-      return total + 6 * (header.key.utf8.count + (header.value?.count ?? 0)) + 40
+      return total + carriedBytes(name: header.key.utf8.count, value: header.value?.count ?? 0)
     }
   }
+
+  /// What one carried header of `name` and `value` bytes takes in a batch's JSON, at most.
+  static func carriedBytes(name: Int, value: Int) -> Int { 6 * (name + value) + 40 }
 
   /// The largest payload a request may have: alone in a batch, with an id, app and source of up
   /// to 256 bytes each, its batch fits a record.

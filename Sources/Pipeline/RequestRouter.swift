@@ -21,6 +21,8 @@ public struct RequestRouter: Sendable {
   /// Requests whose CreateTime was ahead of the router's clock (taken as read now): how many, and
   /// the most ahead one's lead, since the last `takeFutureArrivals`.
   public private(set) var futureArrivals = (count: 0, aheadMs: Int64(0))
+  /// The `hb-route` values' fixed parts, per group and wait.
+  private var routes = RouteEncoder()
 
   /// The largest payload whose batch still fits a record (`RecordLimits.maxPayloadBytes`).
   public static let defaultMaxPayloadBytes = RecordLimits.maxPayloadBytes
@@ -35,7 +37,8 @@ public struct RequestRouter: Sendable {
 
   /// Routes one request; `nowMs` stands in for a record without a timestamp.
   public mutating func route(_ record: KafkaRecord, nowMs: Int64) -> Decision {
-    if let topic = Reply.topic(in: record.headers),
+    let scan = RequestHeaderScan(record.headers)
+    if let topic = scan.replyTopicName,
       let problem = ReplyTopic.problem(topic, topics: topics, requiredPrefix: replyTopicPrefix)
     {
       return reject(record, .badReplyTopic, problem)
@@ -46,9 +49,11 @@ public struct RequestRouter: Sendable {
     guard let app = String(validating: key, as: UTF8.self) else {
       return reject(record, .badKey, "the key (the app id) is not UTF-8 text")
     }
-    // Every limit a later stage applies to a request, from the one definition the workers use.
-    if let problem = RequestLimits.problem(
-      app: app, requestID: Self.givenRequestID(of: record), headerNames: record.headers.map(\.key))
+    // Every limit a later stage applies to a request, from the one definition the workers use
+    // (`RequestLimits.problem`, in its order).
+    let givenID = scan.givenRequestID
+    if let problem = RequestLimits.appIDProblem(app)
+      ?? givenID.flatMap(RequestLimits.requestIDProblem) ?? scan.namesProblem(record.headers)
     {
       return reject(record, problem.code, problem.detail)
     }
@@ -59,7 +64,7 @@ public struct RequestRouter: Sendable {
       )
     }
     var sloMs: Double?
-    if let header = record.headers.last(where: { $0.key == HeaderName.slo }) {
+    if let header = scan.slo {
       guard let value = SLOHeader.milliseconds(header.value ?? []) else {
         let text = String(decoding: (header.value ?? []).prefix(40), as: UTF8.self)
         return reject(
@@ -80,16 +85,17 @@ public struct RequestRouter: Sendable {
       }
       return reject(record, code, detail)
     case .group(let spec, let slo, let timeout, let planned):
-      let requestID = Self.requestID(of: record)
+      // Built once: the default request id and the `hb-source` header are both these.
+      let coordinates = record.coordinates
+      let requestID = givenID ?? coordinates
       // Alone in a batch, with its id, app and headers, it must fit a record.
       let alone =
         RecordLimits.batchOverheadBytes
         + RecordLimits.batchBytes(
           payload: size, id: requestID.utf8.count, app: app.utf8.count, source: 128,
-          headers: RecordLimits.carriedHeaderBytes(record.headers))
-      let headerBytes = record.headers.reduce(0) { $0 + $1.key.utf8.count + ($1.value?.count ?? 0) }
+          headers: scan.carriedBytes)
       guard alone <= RecordLimits.maxRecordBytes,
-        size + headerBytes <= RecordLimits.maxRecordBytes - 4_096
+        size + scan.bytes <= RecordLimits.maxRecordBytes - 4_096
       else {
         return reject(
           record, .payloadTooLarge,
@@ -110,7 +116,7 @@ public struct RequestRouter: Sendable {
       report.count(app: app, sloMs: slo * 1000, planned: planned, waitedMs: nowMs - arrival)
       let message = KafkaProducerMessage(
         topic: topics.grouped, key: Array(spec.key.group.utf8), value: record.value,
-        headers: grouped.headers(keeping: record.headers, source: record.coordinates),
+        headers: grouped.headers(keeping: record.headers, source: coordinates, routes: &routes),
         timestampMs: arrival)
       return .grouped(message, grouped)
     }

@@ -22,9 +22,8 @@ public struct RouteParser: Sendable {
     guard capacity > 0, let (start, end) = Self.arrivalField(bytes),
       let arrival = Self.decimal(bytes[start..<end])
     else { return GroupedRecord.parseRoute(bytes) }
-    var bytesOfKey = Array(bytes[..<start])
-    bytesOfKey.append(contentsOf: bytes[end...])
-    let key = Key(bytes: bytesOfKey)
+    // The value itself is the key (its storage shared, not copied), its arrival field skipped.
+    let key = Key(bytes: bytes, arrivalStart: start, arrivalEnd: end)
     if let hit = known[key] { return (hit.spec, hit.timeout, arrival) }
     guard let parsed = GroupedRecord.parseRoute(bytes) else { return nil }
     if known.count >= capacity { known.removeAll(keepingCapacity: true) }
@@ -32,13 +31,29 @@ public struct RouteParser: Sendable {
     return parsed
   }
 
-  /// A route value without its arrival time, hashed as one block of bytes (an array of bytes
-  /// hashes byte by byte).
+  /// A route value without its arrival time: the bytes before and after it, hashed and compared
+  /// as blocks of bytes (an array of bytes hashes byte by byte).
   private struct Key: Hashable {
     let bytes: [UInt8]
+    let arrivalStart: Int
+    let arrivalEnd: Int
 
     func hash(into hasher: inout Hasher) {
-      bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+      bytes.withUnsafeBytes { all in
+        hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: all[..<arrivalStart]))
+        hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: all[arrivalEnd...]))
+      }
+    }
+
+    static func == (lhs: Key, rhs: Key) -> Bool {
+      lhs.arrivalStart == rhs.arrivalStart
+        && lhs.bytes.count - lhs.arrivalEnd == rhs.bytes.count - rhs.arrivalEnd
+        && lhs.bytes.withUnsafeBytes { left in
+          rhs.bytes.withUnsafeBytes { right in
+            left[..<lhs.arrivalStart].elementsEqual(right[..<rhs.arrivalStart])
+              && left[lhs.arrivalEnd...].elementsEqual(right[rhs.arrivalEnd...])
+          }
+        }
     }
   }
 

@@ -57,6 +57,8 @@ public struct RouterService: PipelineService {
       settings.fixedPlan == nil
       ? try PlanFollower(common: common, topic: settings.topics.plans, log: log) : nil
     var plan = settings.fixedPlan ?? follower?.catchUp()
+    // Asked once per record: a Bool, not `plan != nil` (which copied the whole plan out and back).
+    var hasPlan = plan != nil
     var router = RequestRouter(
       table: RoutingTable(plan: plan, planner: soloPlanner(for: plan)), topics: settings.topics,
       maxPayloadBytes: settings.maxPayloadBytes)
@@ -73,11 +75,12 @@ public struct RouterService: PipelineService {
       while !stop.isSet {
         if let follower, let newer = follower.next() {
           plan = newer
+          hasPlan = true
           router.table = RoutingTable(plan: newer, planner: soloPlanner(for: newer))
           describe(newer)
         }
         // Ready: in the group, with a plan to route by.
-        if io.hasJoined, plan != nil { context.ready() }
+        if io.hasJoined, hasPlan { context.ready() }
         context.clusterReachable(!io.clusterUnhealthy)
         let record = try io.nextRecord(
           timeoutMs: 50, onRevoke: { ledger.forget($0) },
@@ -90,7 +93,8 @@ public struct RouterService: PipelineService {
           })
         if let record {
           let source = [(record.topicPartition, record.offset)]
-          if ledger.take(record.coordinates) != nil {
+          // (The ledger is empty but after a restart: no coordinates built per record then.)
+          if !ledger.isEmpty, ledger.take(record.coordinates) != nil {
             // Routed before a restart, not committed: done already.
             io.settle(record.topicPartition, offset: record.offset)
             try io.advanceOffsetsPeriodically()

@@ -13,9 +13,8 @@ final class StageIO: @unchecked Sendable {
   let log: PipelineLog
   private var pending = PendingOffsets()
   private let acknowledgements = Acknowledgements()
-  /// Events taken from the consumer in one bulk poll and not yet handled, oldest first.
+  /// Events taken from the consumer in one bulk poll and not yet handled, oldest last.
   private var polled: [KafkaConsumerEvent] = []
-  private var polledIndex = 0
   private let pollBatch: Int
   /// Where replies may go: set, only to topics the cluster has (`ReplyTopics`); nil, anywhere.
   var replyTopics: ReplyTopics?
@@ -148,13 +147,13 @@ final class StageIO: @unchecked Sendable {
 
   private func nextEvent(timeoutMs: Int) throws(KafkaError) -> KafkaConsumerEvent? {
     if pollBatch == 1 { return try consumer.poll(timeoutMs: timeoutMs) }
-    if polledIndex == polled.count {
+    if polled.isEmpty {
       polled = try consumer.poll(maxEvents: pollBatch, timeoutMs: timeoutMs)
-      polledIndex = 0
-      guard !polled.isEmpty else { return nil }
+      // Newest first, so that each is moved out from the end instead of copied (a copy retains
+      // the record's topic, key, value and headers, and releases them again).
+      polled.reverse()
     }
-    polledIndex += 1
-    return polled[polledIndex - 1]
+    return polled.popLast()
   }
 
   /// Records read and not yet settled.
@@ -230,15 +229,16 @@ final class StageIO: @unchecked Sendable {
     pending.forget(partitions)
   }
 
-  private var lastAdvance = ContinuousClock.now
+  private var lastAdvance = PipelineClock.monotonicNanoseconds()
   private var sinceAdvance = 0
+  private static let advanceInterval: UInt64 = 2_000_000  // 2 ms
 
   /// `advanceOffsets`, but at most every 2 ms or 512 calls: storing offsets per record costs more
   /// than the record.
   func advanceOffsetsPeriodically() throws(KafkaError) {
     sinceAdvance += 1
-    let now = ContinuousClock.now
-    guard sinceAdvance >= 512 || now - lastAdvance >= .milliseconds(2) else { return }
+    let now = PipelineClock.monotonicNanoseconds()
+    guard sinceAdvance >= 512 || now &- lastAdvance >= Self.advanceInterval else { return }
     sinceAdvance = 0
     lastAdvance = now
     try advanceOffsets()

@@ -53,6 +53,10 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
   private var buffers: [GroupKey: Buffer] = [:]
   /// Requests in all buffers.
   public private(set) var count = 0
+  /// The earliest deadline of all buffers (infinity: none), kept as buffers change: the batcher
+  /// asks for it after every request, and with many groups a walk over them cost more than the
+  /// request.
+  private var earliest = Double.infinity
 
   public init(latePolicy: LatePolicy = .divert, maxBatchBytes: Int = .max) {
     self.latePolicy = latePolicy
@@ -61,11 +65,15 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
 
   /// The earliest time a buffer must be flushed, or nil when all are empty.
   public var nextDeadline: Double? {
-    var earliest = Double.infinity
+    earliest.isFinite ? earliest : nil
+  }
+
+  /// `earliest` again from every buffer (after one that held it went).
+  private mutating func recomputeEarliest() {
+    earliest = .infinity
     for buffer in buffers.values where buffer.earliestDeadline < earliest {
       earliest = buffer.earliestDeadline
     }
-    return earliest.isFinite ? earliest : nil
   }
 
   /// How many requests wait in the buffer of `key`.
@@ -94,6 +102,7 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
     let (waiting, earliestDeadline) = buffers[spec.key, default: Buffer(spec: spec)].add(
       request, spec: spec)
     count += 1
+    earliest = min(earliest, earliestDeadline)
     if lateBy > 1e-9 {
       directives += flush(spec.key, reason: .late, now: now)
     } else if waiting >= spec.capacity {
@@ -132,6 +141,7 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
       buffers[key] = kept.isEmpty ? nil : buffer
     }
     count -= removed.count
+    recomputeEarliest()
     return removed
   }
 
@@ -140,9 +150,9 @@ public struct GroupBuffers<Item: Sendable>: Sendable {
   private mutating func flush(_ key: GroupKey, reason: FlushReason, now: Double)
     -> [BatchingDirective<Item>]
   {
-    guard let buffer = buffers.removeValue(forKey: key), !buffer.requests.isEmpty else {
-      return []
-    }
+    guard let buffer = buffers.removeValue(forKey: key) else { return [] }
+    if buffer.earliestDeadline <= earliest { recomputeEarliest() }
+    guard !buffer.requests.isEmpty else { return [] }
     count -= buffer.requests.count
     var directives: [BatchingDirective<Item>] = []
     var onTime: [BufferedRequest<Item>] = []

@@ -29,9 +29,9 @@ public struct JSONBytes {
     bytes.append(UInt8(ascii: "\""))
     escaped(topic)
     bytes.append(UInt8(ascii: "/"))
-    bytes.append(contentsOf: String(partition).utf8)
+    DecimalText.append(Int64(partition), to: &bytes)
     bytes.append(UInt8(ascii: "/"))
-    bytes.append(contentsOf: String(offset).utf8)
+    DecimalText.append(offset, to: &bytes)
     bytes.append(UInt8(ascii: "\""))
   }
 
@@ -64,15 +64,11 @@ public struct JSONBytes {
 
   public mutating func number(_ value: Double) {
     guard value.isFinite else { return raw("null") }
-    if value == value.rounded(), abs(value) < 1e15 {
-      integer(Int64(value))
-    } else {
-      bytes.append(contentsOf: String(value).utf8)
-    }
+    DecimalText.append(value, to: &bytes)
   }
 
   public mutating func integer(_ value: Int64) {
-    bytes.append(contentsOf: String(value).utf8)
+    DecimalText.append(value, to: &bytes)
   }
 
   public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import Synchronization
 
 /// What a running service is given: the flag that asks it to stop, and a way to say it is ready
 /// (serving: partitions assigned, a plan in hand) or to wait for the others of its group.
@@ -7,6 +8,9 @@ public struct ServiceContext: Sendable {
   public let name: String
   public let stop: StopFlag
   let board: ReadinessBoard
+  /// What this service last told the board: stages say it once per loop, that is per record, and
+  /// the board takes a lock and hashes the name each time; a repeat is dropped here instead.
+  private let told = ToldState()
 
   /// A context for a service that runs alone.
   public init(name: String, stop: StopFlag = StopFlag()) {
@@ -22,11 +26,19 @@ public struct ServiceContext: Sendable {
   public var isStopping: Bool { stop.isSet }
 
   /// Marks this service ready; calling it again does nothing.
-  public func ready() { board.markReady(name) }
+  public func ready() {
+    guard !told.ready.load(ordering: .relaxed) else { return }
+    board.markReady(name)
+    told.ready.store(true, ordering: .relaxed)
+  }
 
   /// Says whether this service's Kafka cluster answers: while it does not, the service is not
   /// ready (`/readyz` 503), whatever it said before; it is again once the cluster answers.
-  public func clusterReachable(_ reachable: Bool) { board.markReachable(name, reachable) }
+  public func clusterReachable(_ reachable: Bool) {
+    let value: UInt8 = reachable ? 1 : 2
+    guard told.reachable.exchange(value, ordering: .relaxed) != value else { return }
+    board.markReachable(name, reachable)
+  }
 
   /// Whether this service has said it is ready.
   public var isReady: Bool { board.isReady(name) }
@@ -120,4 +132,11 @@ final class ReadinessBoard: @unchecked Sendable {
     condition.broadcast()
     condition.unlock()
   }
+}
+
+/// What a service last told its readiness board (`ServiceContext`).
+private final class ToldState: Sendable {
+  let ready = Atomic<Bool>(false)
+  /// 0: nothing yet, 1: reachable, 2: not.
+  let reachable = Atomic<UInt8>(0)
 }

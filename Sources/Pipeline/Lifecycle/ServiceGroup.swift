@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PipelineCore
 
 #if canImport(Glibc)
@@ -186,12 +187,14 @@ public final class ServiceGroup: @unchecked Sendable {
   private func start(_ index: Int) {
     let service = members[index].service
     let context = ServiceContext(name: service.name, stop: members[index].stop, board: board)
+    let threadName = "hb-\(service.name)"
     let thread = Thread { [self] in
+      KernelThreadName.set(threadName)
       var failure: (any Error)?
       do { try service.run(context) } catch { failure = error }
       finished(index, failure: failure)
     }
-    thread.name = "hb-\(service.name)"
+    thread.name = threadName
     thread.start()
   }
 

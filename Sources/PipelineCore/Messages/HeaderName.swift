@@ -32,6 +32,14 @@ public enum HeaderName {
   /// pipeline's own (`hb-` names are reserved), except `hb-reply-topic`. A W3C `traceparent`
   /// travels; an `hb-source` a producer set does not (it would mislead recovery).
   public static func isCarried(_ name: String) -> Bool {
-    !name.hasPrefix("hb-") || name == replyTopic
+    !isReserved(name) || name == replyTopic
+  }
+
+  /// Whether `name` starts with the pipeline's `hb-`, byte for byte (cheaper than
+  /// `String.hasPrefix`, which compares characters; this runs on every header of every request).
+  public static func isReserved(_ name: String) -> Bool {
+    var bytes = name.utf8.makeIterator()
+    return bytes.next() == UInt8(ascii: "h") && bytes.next() == UInt8(ascii: "b")
+      && bytes.next() == UInt8(ascii: "-")
   }
 }
