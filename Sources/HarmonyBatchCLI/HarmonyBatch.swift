@@ -43,9 +43,11 @@ public enum HarmonyBatch {
       Commands:
 
       """
+    // The name column is as wide as the longest name plus two spaces.
+    let width = commands.map(\.spec.name.count).max()! + 2
     for command in commands {
       text +=
-        "  " + command.spec.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+        "  " + command.spec.name.padding(toLength: width, withPad: " ", startingAt: 0)
         + command.spec.summary + "\n"
     }
     return text

@@ -18,8 +18,9 @@ enum PlanCommand {
       .option("apps", "FILE", #"The apps: {"apps":[{"id":"a","slo_ms":500,"rate":5.0}, ...]}."#),
       .option(
         "algorithm", "A",
-        "optimal (default: cheapest contiguous grouping), harmony (the paper's two-stage merge),"
-          + " batch (BATCH baseline), mbs (MBS+ baseline)."),
+        "optimal (default: the cheapest grouping by the expected bill — exact over all"
+          + " partitions up to 12 apps, a local search beyond), harmony (the paper's two-stage"
+          + " merge), batch (BATCH baseline), mbs (MBS+ baseline)."),
       .option(
         "pricing", "P",
         "A preset (\(PricingPreset.builtInNames.joined(separator: ", ")); default"

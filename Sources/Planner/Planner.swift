@@ -5,9 +5,10 @@ import Foundation
 /// groups and looks up. Pure: no I/O, no clocks except for `planning_ms`.
 public struct Planner: Sendable {
   public enum Algorithm: String, CaseIterable, Sendable {
-    /// The cheapest grouping by the expected billed cost (`BilledCost`): the best of all
-    /// partitions up to 12 apps (`PartitionSearch`), beyond that the cheapest contiguous grouping
-    /// improved by local moves; the default for real plans.
+    /// The cheapest grouping by the expected billed cost (`BilledCost`): exact over all
+    /// partitions up to 12 apps (`PartitionSearch`), beyond that a local search (moves, swaps,
+    /// exact re-partitions of group pairs, merges) from the cheapest contiguous grouping and from
+    /// the paper's merge, so not guaranteed optimal there; the default for real plans.
     case optimal
     /// The paper's two-stage merge, kept to reproduce it.
     case harmony

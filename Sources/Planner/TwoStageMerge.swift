@@ -1,6 +1,11 @@
 /// HarmonyBatch's grouping (Alg. 1, model reference §6): start with one group per app in SLO
-/// order; stage 1 merges runs of CPU groups whose rate passes the knee rate of the run's head;
-/// stage 2 merges adjacent pairs with a GPU side while that lowers the rate-weighted cost.
+/// order; stage 1 walks the list and accumulates runs of consecutive CPU groups, and tries to
+/// merge a run once its rate passes the knee rate of the run's head; stage 2 merges adjacent
+/// pairs with a GPU side while that lowers the rate-weighted cost.
+///
+/// A run whose merge is rejected keeps only its head apart: the walk goes on from the next group,
+/// so the apps behind a tight head still get their own run (a run that never reaches its head's
+/// knee stays apart as a whole, model reference §11).
 ///
 /// A merge is accepted when `η_new · C_new < Σ η_part · C_part` with `η_new = Σ η_part` (the
 /// authors' cleaned-up code starts the merged weight at 1, which blocks almost every merge).
@@ -40,14 +45,21 @@ struct TwoStageMerge: Sendable {
         end += 1
         if runRate > threshold { break }
       }
-      if runRate > threshold, end - start >= 2,
-        let merged = merge(Array(groups[start..<end]))
-      {
-        stageOne.append(merged)
-      } else {
+      guard runRate > threshold, end - start >= 2 else {
+        // The run ended (a GPU group or the list's end) below its head's knee: it stays apart.
         stageOne.append(contentsOf: groups[start..<end])
+        start = end
+        continue
       }
-      start = end
+      if let merged = merge(Array(groups[start..<end])) {
+        stageOne.append(merged)
+        start = end
+      } else {
+        // Rejected: only the head stays alone; the walk goes on from the next group, which
+        // starts a run of its own against its own knee (as stage 2 moves one neighbour on).
+        stageOne.append(groups[start])
+        start += 1
+      }
     }
     groups = stageOne
 

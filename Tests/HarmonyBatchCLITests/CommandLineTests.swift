@@ -81,6 +81,11 @@ import Testing
     let (status, stdout, _) = try runToCompletion(harmonybatchPath, ["--help"])
     #expect(status == 0)
     #expect(stdout.contains { $0.contains("broker") })
+    // The command column fits the longest name ("controller") with room to spare.
+    #expect(stdout.contains { $0.hasPrefix("  controller  Estimate rates") }, "\(stdout)")
+    let (_, plan, _) = try runToCompletion(harmonybatchPath, ["plan", "--help"])
+    #expect(plan.contains { $0.contains("exact over all partitions up to 12 apps") })
+    #expect(!plan.contains { $0.contains("contiguous") })
   }
 
   /// Every line a service writes has a time, a level, a component and a message: as JSON objects
