@@ -188,6 +188,11 @@ public final class MiniLMEncoder: Sendable {
     }
   }
 
+  /// Attention work (the sum of the sequences' squared lengths, times 12 heads) below which one
+  /// thread does it all: at 8 tokens a head takes about a microsecond, less than waking a second
+  /// thread costs.
+  static let attentionWorthSplitting = 12 * 32 * 32
+
   /// One transformer layer over the packed rows in `space.x`, in place.
   private func encode(
     _ layer: Layer, sequences: [Sequence], rows: Int, space: EncoderWorkspace, parallel: Parallel
@@ -202,9 +207,9 @@ public final class MiniLMEncoder: Sendable {
     layer.queryKeyValue.product(
       space.x, rows: rows, into: space.qkv, accumulate: true, parallel: parallel)
     // Attention, one (sequence, head) pair at a time.
-    let costs = sequences.flatMap { repeatElement($0.ids.count, count: Self.heads) }
+    let costs = sequences.flatMap { repeatElement($0.ids.count * $0.ids.count, count: Self.heads) }
     let scale = 1 / Float(Self.headSize).squareRoot()
-    parallel.items(costs: costs) { pair, thread in
+    parallel.items(costs: costs, minimumCost: Self.attentionWorthSplitting) { pair, thread in
       let sequence = sequences[pair / Self.heads]
       let head = pair % Self.heads
       Self.attend(
@@ -219,12 +224,15 @@ public final class MiniLMEncoder: Sendable {
     addResidualAndNormalize(
       space, bias: layer.attentionOutput.bias, layer.attentionNorm, rows, parallel)
     // Feed-forward: GELU(x W₁ + b₁) W₂ + b₂, residual and LayerNorm.
-    layer.intermediate.product(space.x, rows: rows, into: space.expanded, parallel: parallel)
+    // Each thread applies bias and GELU to the columns it has just computed, while they are in
+    // its cache, in the same parallel region.
     layer.intermediate.bias.withUnsafeBufferPointer { bias in
-      parallel.rows(rows) { range in
-        for row in range {
+      layer.intermediate.product(space.x, rows: rows, into: space.expanded, parallel: parallel) {
+        columns in
+        for row in 0..<rows {
           VectorMath.addBiasAndGELU(
-            space.expanded + row * Self.intermediate, bias.baseAddress!, count: Self.intermediate)
+            space.expanded + row * Self.intermediate + columns.lowerBound,
+            bias.baseAddress! + columns.lowerBound, count: columns.count)
         }
       }
     }

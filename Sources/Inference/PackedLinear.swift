@@ -39,10 +39,11 @@ struct PackedLinear: Sendable {
   }
 
   /// `out = input · W` (or `out += input · W` when `accumulate`) for `rows` rows, the panels
-  /// split over `parallel`'s threads.
+  /// split over `parallel`'s threads; each thread then runs `finish` on the output columns it
+  /// computed (for all rows), in the same parallel region.
   func product(
     _ input: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
-    accumulate: Bool = false, parallel: Parallel
+    accumulate: Bool = false, parallel: Parallel, finish: ((Range<Int>) -> Void)? = nil
   ) {
     let w = Self.panelWidth
     let panelSize = inputs * w
@@ -61,6 +62,7 @@ struct PackedLinear: Sendable {
               out + first * outputs + panel * w)
           }
         }
+        finish?(range.lowerBound * w..<range.upperBound * w)
       }
     }
   }

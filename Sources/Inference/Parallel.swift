@@ -6,9 +6,9 @@ import CDNNL
 struct Parallel {
   let threads: Int
 
-  /// Rows that are not worth waking a second thread for: a row of LayerNorm or GELU is well
-  /// under a microsecond, a parallel region a few.
-  static let minimumRowsPerThread = 4
+  /// Rows that are not worth waking a second thread for: a row of LayerNorm is a fraction of a
+  /// microsecond on AVX2, a parallel region a few microseconds.
+  static let minimumRowsPerThread = 16
 
   /// Runs `body` on contiguous slices of `0..<count` rows, one per thread.
   func rows(_ count: Int, _ body: (Range<Int>) -> Void) {
@@ -29,15 +29,16 @@ struct Parallel {
   }
 
   /// Runs `body(item, thread)` for every item of `costs.indices`, the items split into one
-  /// contiguous run per thread of about equal total cost.
-  func items(costs: [Int], _ body: (Int, Int) -> Void) {
+  /// contiguous run per thread of about equal total cost; on one thread when the total is below
+  /// `minimumCost`.
+  func items(costs: [Int], minimumCost: Int = 0, _ body: (Int, Int) -> Void) {
     let count = costs.count
-    let team = min(threads, count)
+    let total = costs.reduce(0, +)
+    let team = total < minimumCost ? 1 : min(threads, count)
     guard team > 1 else {
       for item in 0..<count { body(item, 0) }
       return
     }
-    let total = costs.reduce(0, +)
     var bounds = [0]
     var running = 0
     for (item, cost) in costs.enumerated() where bounds.count < team {

@@ -85,7 +85,16 @@ import Testing
     #expect(pairs.filter { $0.thread == 1 }.map(\.item).sorted() == Array(7..<24))
     // Rows: contiguous slices, every row once.
     let slices = Mutex<[Range<Int>]>([])
+    Parallel(threads: 2).rows(40) { range in slices.withLock { $0.append(range) } }
+    #expect(slices.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound } == [0..<20, 20..<40])
+    // Too few rows, or too little attention, to wake a second thread for: one slice, one run.
+    slices.withLock { $0 = [] }
     Parallel(threads: 2).rows(10) { range in slices.withLock { $0.append(range) } }
-    #expect(slices.withLock { $0 }.sorted { $0.lowerBound < $1.lowerBound } == [0..<5, 5..<10])
+    #expect(slices.withLock { $0 } == [0..<10])
+    let threads = Mutex<Set<Int>>([])
+    Parallel(threads: 2).items(costs: [5, 5, 5], minimumCost: 16) { _, thread in
+      threads.withLock { _ = $0.insert(thread) }
+    }
+    #expect(threads.withLock { $0 } == [0])
   }
 }
