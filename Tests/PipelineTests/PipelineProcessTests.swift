@@ -84,6 +84,9 @@ import Testing
       }
     }
 
+    /// Requests sent so far.
+    var sentCount: Int { sentIDs.withLock { $0.count } }
+
     /// Stops producing and returns the ids of every request sent.
     func stop() -> [String] {
       stopped.set()
@@ -100,11 +103,19 @@ import Testing
     // of the time, so the kill lands while requests wait in it, read but not yet dispatched.
     let stream = try Stream(
       bootstrap: cluster.bootstrap, apps: ["a2", "a3", "a3", "a1"], perSecond: 40, prefix: "k")
-    Thread.sleep(forTimeInterval: 3)
+    // Kill it once it has dispatched batches (so it is mid-stream, its offsets partly
+    // committed) and 120 requests are out (3 s of the stream).
+    let dispatched = try readTopic(cluster.bootstrap, "hb.batches.gpu", timeout: .seconds(40)) {
+      !$0.isEmpty
+    }
+    #expect(!dispatched.isEmpty, "the first batcher dispatched no batch")
+    #expect(eventually(timeout: .seconds(40)) { stream.sentCount >= 120 })
     first.signal(SIGKILL)
     #expect(first.waitForExit() != nil)
+    // The replacement starts while the stream goes on: 80 more requests (2 s) before it stops.
+    let atRestart = stream.sentCount
     let second = try cluster.batcher()
-    Thread.sleep(forTimeInterval: 2)
+    #expect(eventually(timeout: .seconds(40)) { stream.sentCount >= atRestart + 80 })
     let sent = stream.stop()
     #expect(cluster.waitUntilServing(second, timeout: .seconds(60)), "\(second.standardError)")
 
