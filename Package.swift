@@ -91,6 +91,8 @@ let package = Package(
     .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
     .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
     .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+    // The pure core's tests: no Kafka, no inference, no networking in their build.
+    .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore", "Planner"]),
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),
     .testTarget(
       name: "InferenceTests", dependencies: ["Inference", "Planner", "PipelineCore"],

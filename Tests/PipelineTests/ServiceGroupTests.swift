@@ -34,7 +34,8 @@ import Testing
     }
     let failing = ClosureService("failing") { context in
       context.ready()
-      Thread.sleep(forTimeInterval: 0.1)
+      // Fails once the other serves, so that it has something to stop.
+      _ = context.waitUntilOthersReady(timeout: .seconds(10))
       throw KafkaError(.delivery, "the broker refused a message")
     }
     let group = ServiceGroup(

@@ -2,7 +2,6 @@ import Foundation
 import Planner
 import Testing
 
-@testable import Pipeline
 @testable import PipelineCore
 
 /// The controller's decisions on a virtual clock, without a broker: what it plans on, when it

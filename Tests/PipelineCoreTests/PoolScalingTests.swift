@@ -2,7 +2,6 @@ import Foundation
 import Planner
 import Testing
 
-@testable import Pipeline
 @testable import PipelineCore
 
 /// Scaling workers by consumer group, on a virtual clock: what partitions let replicas do, the

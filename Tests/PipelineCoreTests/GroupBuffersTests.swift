@@ -1,7 +1,6 @@
 import Planner
 import Testing
 
-@testable import Pipeline
 @testable import PipelineCore
 
 /// The batching state machine on a virtual clock: no sleeps, no Kafka.

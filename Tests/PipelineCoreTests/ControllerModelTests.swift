@@ -2,7 +2,6 @@ import Foundation
 import Planner
 import Testing
 
-@testable import Pipeline
 @testable import PipelineCore
 
 /// The controller's estimators, pure and on a virtual clock.
