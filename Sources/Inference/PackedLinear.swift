@@ -4,9 +4,10 @@
 /// Panel `p` holds outputs `p·w ..< (p+1)·w` (w = `panelWidth`) for every input, as an
 /// [inputs, w] row-major block, one panel after the other: a product reads the weight front to
 /// back, each panel once per block of rows, and each panel's product is one LIBXSMM kernel
-/// generated for this CPU (`SmallProduct`). Measured against oneDNN 2.6's `dnnl_sgemm` on the full weight, which
-/// copies (packs) the weight on every call: 20-30 % less time per MiniLM pass at 8 rows on a
-/// Zen 3 with AVX2, and less at every row count tried up to 256 (docs/performance.md).
+/// generated for this CPU (`SmallProduct`). Against oneDNN 2.6's `dnnl_sgemm` on the whole
+/// weight (its general driver copies blocks of the weight into packed buffers on every call):
+/// 5-30 % less time for the six layers' products at 8 rows on a Zen 3 with AVX2, and less at
+/// every row count tried up to 256 (docs/performance.md).
 struct PackedLinear: Sendable {
   /// Outputs per panel: four AVX2 (two AVX-512) vectors, and a panel of 384 inputs is 48 KiB,
   /// about what a core's L1 and L2 keep while a block of rows streams past it.
