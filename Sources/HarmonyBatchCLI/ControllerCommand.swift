@@ -18,10 +18,13 @@ enum ControllerCommand {
       .option("apps", "FILE", "Apps known before traffic arrives (ids, SLOs, expected rates)."),
       .option("pricing", "P", "Pricing preset or file (default alibaba-cny)."),
       .option("algorithm", "A", "optimal (default), harmony, batch or mbs."),
-      .option("period", "SECONDS", "Re-plan at least this often (default 60)."),
+      .option(
+        "period", "SECONDS",
+        "Re-plan at least this often (default \(Int(ReplanPolicy.defaultPeriod)))."),
       .option(
         "min-interval", "SECONDS",
-        "At most one version published for cost alone per this interval (default 30)."),
+        "At most one version published for cost alone per this interval (default "
+          + "\(Int(ReplanPolicy.defaultMinInterval)))."),
       .option("rate-window", "SECONDS", "Window of the steady rate estimate (default 60)."),
       .option(
         "max-transport-share", "X",
@@ -74,9 +77,10 @@ enum ControllerCommand {
       rawValue: try options.choice(
         "algorithm", default: "optimal", from: Planner.Algorithm.allCases.map(\.rawValue)))!
     if let path = options.string("apps") { settings.core.apps = try AppsFile.load(path: path) }
-    settings.core.policy.period = try options.double("period", default: 60, in: 1...86_400)
+    settings.core.policy.period = try options.double(
+      "period", default: ReplanPolicy.defaultPeriod, in: 1...86_400)
     settings.core.policy.minInterval = try options.double(
-      "min-interval", default: 30, in: 0...86_400)
+      "min-interval", default: ReplanPolicy.defaultMinInterval, in: 0...86_400)
     settings.core.rateWindow = try options.double("rate-window", default: 60, in: 5...86_400)
     settings.core.transport.maxShare = try options.double(
       "max-transport-share", default: 0.2, in: 0...0.9)

@@ -20,8 +20,13 @@ import Planner
 ///   steady rate wins in one world and loses in the other, so it is not adopted).
 /// - Queueing for worker slots never enters: it is the pool's problem (scaling), not the plan's.
 public struct ReplanPolicy: Sendable {
+  /// Seconds: a new plan at least this often. Default: `defaultPeriod` (60 s).
   public var period: Double
+  /// Seconds: at most one version published for cost alone per this interval. Default:
+  /// `defaultMinInterval` (30 s).
   public var minInterval: Double
+  public static let defaultPeriod = 60.0
+  public static let defaultMinInterval = 30.0
   public var rateChange: Double
   public var rateSigmas: Double
   public var modelChange: Double
@@ -50,7 +55,8 @@ public struct ReplanPolicy: Sendable {
   }
 
   public init(
-    period: Double = 60, minInterval: Double = 30, rateChange: Double = 0.25,
+    period: Double = defaultPeriod, minInterval: Double = defaultMinInterval,
+    rateChange: Double = 0.25,
     rateSigmas: Double = 4, modelChange: Double = 0.10, improvement: Double = 0.02,
     riskTolerance: Double = 0.10
   ) {
