@@ -182,8 +182,11 @@ public struct GroupedRecord: Sendable, Equatable {
     }
   }
 
-  /// A number without a needless `.0`, in Swift's shortest round-trip form.
+  /// A number without a needless `.0`, in Swift's shortest round-trip form (`DecimalText`'s
+  /// rule, as a string).
   public static func number(_ value: Double) -> String {
-    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    var bytes: [UInt8] = []
+    DecimalText.append(value, to: &bytes)
+    return String(decoding: bytes, as: UTF8.self)
   }
 }

@@ -19,7 +19,7 @@ public enum DecimalText {
   }
 
   /// Appends `value` as Swift's shortest round-trip form, without a needless `.0` for whole
-  /// numbers below 10^15 (`GroupedRecord.number`'s format).
+  /// numbers below 10^15 (`GroupedRecord.number` returns the same as a string).
   public static func append(_ value: Double, to bytes: inout [UInt8]) {
     if value == value.rounded(), abs(value) < 1e15 {
       append(Int64(value), to: &bytes)

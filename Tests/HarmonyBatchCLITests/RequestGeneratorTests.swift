@@ -25,9 +25,10 @@ import Testing
     var generator = RequestGenerator(apps: Self.apps, seed: 7, idPrefix: "x")
     var sent: [String: [Double]] = [:]
     let start = ContinuousClock.now
-    generator.send(for: .seconds(duration), from: start, isStopping: { false }) { request in
+    func record(_ request: RequestRecord) {
       sent[request.app, default: []].append((ContinuousClock.now - start).seconds)
     }
+    generator.send(for: .seconds(duration), from: start, isStopping: { false }, record)
     // Every arrival up to the end was sent, none after it, and none before its time.
     #expect(sent.mapValues(\.count) == expected.mapValues(\.count))
     for (app, times) in sent {
@@ -40,12 +41,11 @@ import Testing
 
   @Test func sendingStopsWhenAskedWithoutWaitingForTheEnd() {
     var generator = RequestGenerator(apps: Self.apps, seed: 7, idPrefix: "x")
-    var count = 0
+    var sent = 0
     let start = ContinuousClock.now
-    generator.send(for: .seconds(600), from: start, isStopping: { count >= 10 }) { _ in
-      count += 1
-    }
-    #expect(count >= 10)
+    func count(_: RequestRecord) { sent += 1 }
+    generator.send(for: .seconds(600), from: start, isStopping: { sent >= 10 }, count)
+    #expect(sent >= 10)
     #expect(ContinuousClock.now - start < .seconds(60))
   }
 }
