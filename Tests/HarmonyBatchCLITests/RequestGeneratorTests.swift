@@ -25,10 +25,9 @@ import Testing
     var generator = RequestGenerator(apps: Self.apps, seed: 7, idPrefix: "x")
     var sent: [String: [Double]] = [:]
     let start = ContinuousClock.now
-    func record(_ request: RequestRecord) {
-      sent[request.app, default: []].append((ContinuousClock.now - start).seconds)
-    }
-    generator.send(for: .seconds(duration), from: start, isStopping: { false }, record)
+    generator.send(
+      for: .seconds(duration), from: start, isStopping: { false },
+      { request in sent[request.app, default: []].append((ContinuousClock.now - start).seconds) })
     // Every arrival up to the end was sent, none after it, and none before its time.
     #expect(sent.mapValues(\.count) == expected.mapValues(\.count))
     for (app, times) in sent {
@@ -43,8 +42,8 @@ import Testing
     var generator = RequestGenerator(apps: Self.apps, seed: 7, idPrefix: "x")
     var sent = 0
     let start = ContinuousClock.now
-    func count(_: RequestRecord) { sent += 1 }
-    generator.send(for: .seconds(600), from: start, isStopping: { sent >= 10 }, count)
+    generator.send(
+      for: .seconds(600), from: start, isStopping: { sent >= 10 }, { _ in sent += 1 })
     #expect(sent >= 10)
     #expect(ContinuousClock.now - start < .seconds(60))
   }
