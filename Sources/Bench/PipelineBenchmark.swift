@@ -9,7 +9,7 @@ import Synchronization
 /// `harmonybatch bench pipeline`: the router and batcher in one process against a raw
 /// consume → produce pass-through through the same Kafka layer, on the same broker, in the same
 /// run; and how punctually the batcher flushes at deadlines under a steady 10,000 req/s.
-public struct PipelineBenchmark {
+public struct PipelineBenchmark: Sendable {
   public struct Settings: Sendable {
     /// The embedded broker keeps at most 5 MiB per partition: 100,000 requests fit in four.
     public var messages = 100_000
@@ -22,6 +22,9 @@ public struct PipelineBenchmark {
 
   public struct Round: Sendable {
     public var passThrough: Double  // requests per second
+    /// Two raw pass-throughs chained (hb.requests → hop → copy), each on a thread of its own:
+    /// what two consume + produce hops cost on this machine, with no stage work at all.
+    public var twoHops: Double
     public var pipeline: Double
   }
 
@@ -35,6 +38,10 @@ public struct PipelineBenchmark {
     public let cpu: CPUDescription?
 
     public var ratios: [Double] { rounds.map { $0.pipeline / $0.passThrough } }
+    /// The two raw hops over the pass-through: the ceiling of `ratios` on this machine.
+    public var twoHopRatios: [Double] { rounds.map { $0.twoHops / $0.passThrough } }
+    /// Router + batcher over the two raw hops.
+    public var ratiosToTwoHops: [Double] { rounds.map { $0.pipeline / $0.twoHops } }
 
     public var table: String {
       func median(_ values: [Double]) -> Double {
@@ -44,15 +51,26 @@ public struct PipelineBenchmark {
         latenessMs.isEmpty ? 0 : Quantile.nearestRank(latenessMs.sorted(), p)
       }
       var text = "bench pipeline: \(settings.messages) requests of 100 B, 4 partitions, "
-      text += "embedded broker in its own process, \(settings.rounds) round(s)\n"
+      text += "embedded broker in its own process, \(settings.rounds) round(s); the stages batch "
+      text += "\(throughputApps) apps in \(throughputApps / throughputPerGroup) groups into full "
+      text += "batches of \(throughputBatch)\n"
       text += "CPU: \(cpu?.summary ?? "unknown (no /proc/cpuinfo)")\n"
       text += "| path | req/s (median) | ratio to pass-through (median of rounds) | ratio range |\n"
       text += "|---|---:|---:|---:|\n"
       text +=
         "| raw consume → produce pass-through | \(Int(median(rounds.map(\.passThrough)))) | 1.00 | |\n"
-      text += "| router + batcher, one process | \(Int(median(rounds.map(\.pipeline)))) | "
+      func row(_ name: String, _ rates: [Double], _ ratios: [Double]) -> String {
+        "| \(name) | \(Int(median(rates))) | "
+          + String(
+            format: "%.2f | %.2f–%.2f |\n", median(ratios), ratios.min() ?? 0, ratios.max() ?? 0)
+      }
+      text += row(
+        "two raw hops chained, one thread each (the ceiling)", rounds.map(\.twoHops),
+        twoHopRatios)
+      text += row("router + batcher, one process", rounds.map(\.pipeline), ratios)
       text += String(
-        format: "%.2f | %.2f–%.2f |\n", median(ratios), ratios.min() ?? 0, ratios.max() ?? 0)
+        format: "router + batcher over the two raw hops: %.2f (median of rounds; %.2f–%.2f)\n",
+        median(ratiosToTwoHops), ratiosToTwoHops.min() ?? 0, ratiosToTwoHops.max() ?? 0)
       text += String(
         format:
           "\nflush punctuality at %.0f req/s for %.0f s (%d deadline flushes, %d requests): "
@@ -76,22 +94,30 @@ public struct PipelineBenchmark {
     for round in 0..<settings.rounds {
       let prefix = "bench\(round)-\(UInt32.random(in: 0...UInt32.max))."
       let topics = PipelineTopics(prefix: prefix)
-      try fill(common, topic: topics.requests, count: settings.messages, apps: 16)
+      try fill(common, topic: topics.requests, count: settings.messages, apps: Self.throughputApps)
       // Alternate which side reads first.
       var passThrough = 0.0
+      var twoHops = 0.0
       var pipeline = 0.0
-      for side in round % 2 == 0 ? [0, 1] : [1, 0] {
-        if side == 0 {
+      // Rotate which path reads the prepared topic first.
+      let order = [0, 1, 2]
+      for side in order[(round % 3)...] + order[..<(round % 3)] {
+        switch side {
+        case 0:
           passThrough = try measurePassThrough(common, from: topics.requests, to: prefix + "copy")
-        } else {
+        case 1:
+          twoHops = try measureTwoHops(common, from: topics.requests, via: prefix + "hop")
+        default:
           pipeline = try measurePipeline(common, topics: topics, plan: throughputPlan())
         }
       }
-      rounds.append(Round(passThrough: passThrough, pipeline: pipeline))
+      rounds.append(Round(passThrough: passThrough, twoHops: twoHops, pipeline: pipeline))
       Console.err(
         String(
-          format: "bench pipeline: round %d: pass-through %.0f req/s, router + batcher %.0f req/s",
-          round + 1, passThrough, pipeline))
+          format:
+            "bench pipeline: round %d: pass-through %.0f req/s, two raw hops %.0f req/s, "
+            + "router + batcher %.0f req/s",
+          round + 1, passThrough, twoHops, pipeline))
     }
     let (lateness, batches, requests) = try measurePunctuality(common)
     return Report(
@@ -99,9 +125,29 @@ public struct PipelineBenchmark {
       punctualityRequests: requests, cpu: CPUDescription.current())
   }
 
-  /// 16 apps in 4 GPU groups of batch 32, SLOs far away: nothing is late, batches fill.
+  static let throughputApps = 16
+  static let throughputPerGroup = 4
+  static let throughputBatch = 32
+
+  /// 16 apps in 4 GPU groups of batch 32, SLOs and waits far away: nothing is late, batches
+  /// fill. The wait must outlast the backlog's age: a request's wait runs from its CreateTime,
+  /// set when the topic was filled, seconds before the stages read it (with a 1 s wait, as
+  /// before, every request was past its wait when read and left alone, in a batch of one).
   private func throughputPlan() -> Plan {
-    plan(apps: 16, perGroup: 4, batch: 32, timeoutMs: 1000)
+    plan(
+      apps: Self.throughputApps, perGroup: Self.throughputPerGroup, batch: Self.throughputBatch,
+      timeoutMs: 600_000)
+  }
+
+  /// How many of `messages` requests (app `i % apps`) fill whole batches of the throughput
+  /// plan; the rest wait in part-filled buffers until the batcher stops.
+  static func requestsInFullBatches(messages: Int) -> Int {
+    let apps = throughputApps
+    var perGroup = [Int](repeating: 0, count: (apps + throughputPerGroup - 1) / throughputPerGroup)
+    for app in 0..<apps {
+      perGroup[app / throughputPerGroup] += messages / apps + (app < messages % apps ? 1 : 0)
+    }
+    return perGroup.reduce(0) { $0 + $1 - $1 % throughputBatch }
   }
 
   private func plan(apps: Int, perGroup: Int, batch: Int, timeoutMs: Double) -> Plan {
@@ -141,6 +187,15 @@ public struct PipelineBenchmark {
   )
     throws -> Double
   {
+    let (started, read) = try passThrough(common, from: source, to: target)
+    return Double(read) / (.now - (started ?? .now)).seconds
+  }
+
+  /// Copies `settings.messages` records of `source` to `target` (or what came in 300 s); returns
+  /// when the first was read and how many were, once the last copy is acknowledged.
+  private func passThrough(_ common: KafkaConfiguration, from source: String, to target: String)
+    throws -> (started: ContinuousClock.Instant?, read: Int)
+  {
     var configuration = KafkaConsumerConfiguration(
       common: common, groupID: "bench-pass-\(UInt32.random(in: 0...UInt32.max))")
     configuration.prefetchMessages = 100_000
@@ -165,16 +220,37 @@ public struct PipelineBenchmark {
       try consumer.storeOffset(for: record)
     }
     try producer.flush(timeoutMs: 120_000)
+    return (started, read)
+  }
+
+  /// Two pass-throughs at once, `source` → `via` and `via` → a copy, each a thread with its own
+  /// consumer group and producer; requests per second from the first record the first hop read
+  /// to the last acknowledgement of the second.
+  private func measureTwoHops(_ common: KafkaConfiguration, from source: String, via: String)
+    throws -> Double
+  {
+    let first = Mutex<Result<(ContinuousClock.Instant?, Int), any Error>>(.success((nil, 0)))
+    let hop = Thread {
+      first.withLock {
+        $0 = Result { try self.passThrough(common, from: source, to: via) }
+          .map { ($0.started, $0.read) }
+      }
+    }
+    hop.start()
+    let (_, read) = try passThrough(common, from: via, to: via + ".copy")
+    let (started, _) = try first.withLock { try $0.get() }
     return Double(read) / (.now - (started ?? .now)).seconds
   }
 
-  /// Runs the router and batcher on `topics` until every request has left the batcher.
+  /// Runs the router and batcher on `topics` until every request that fills a whole batch has
+  /// left the batcher (the few left in part-filled buffers go when it stops, untimed).
   private func measurePipeline(_ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan)
     throws -> Double
   {
     let metrics = PipelineMetrics()
     let rate = Mutex(0.0)
-    let messages = settings.messages
+    let messages = Self.requestsInFullBatches(messages: settings.messages)
+    let filled = Mutex((batches: 0, requests: 0))
     let measure = ClosureService("measure") { context in
       var started: ContinuousClock.Instant?
       let deadline = ContinuousClock.now + .seconds(300)
@@ -184,8 +260,18 @@ public struct PipelineBenchmark {
       }
       let seconds = (ContinuousClock.now - (started ?? .now)).seconds
       rate.withLock { $0 = Double(metrics.settled) / seconds }
+      filled.withLock {
+        $0 = (metrics.batches.load(ordering: .relaxed), metrics.dispatched.load(ordering: .relaxed))
+      }
     }
     try runStages(common, topics: topics, plan: plan, metrics: metrics, with: measure)
+    let (batches, requests) = filled.withLock { $0 }
+    // Batches of one would measure another path (a request per batch message): say so loudly.
+    if batches > 0, Double(requests) / Double(batches) < Double(Self.throughputBatch) * 0.9 {
+      Console.err(
+        "bench pipeline: warning: \(requests) requests left in \(batches) batches, not in full "
+          + "batches of \(Self.throughputBatch)")
+    }
     return rate.withLock { $0 }
   }
 

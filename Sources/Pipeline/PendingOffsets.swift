@@ -49,22 +49,43 @@ public struct PendingOffsets: Sendable {
   }
 
   private var partitions: [KafkaTopicPartition: Partition] = [:]
+  /// The partition used last and where it is in `partitions`: records come in runs from one
+  /// partition, and comparing names is cheaper than hashing them for every record. Cleared
+  /// whenever a partition is added or removed (which moves the indices).
+  private var last:
+    (partition: KafkaTopicPartition, index: Dictionary<KafkaTopicPartition, Partition>.Index)?
   /// Records still waiting for an acknowledgement, across partitions.
   public private(set) var pendingCount = 0
 
   public init() {}
 
+  private mutating func index(of partition: KafkaTopicPartition, adding: Bool)
+    -> Dictionary<KafkaTopicPartition, Partition>.Index?
+  {
+    if let last, last.partition == partition { return last.index }
+    var index = partitions.index(forKey: partition)
+    if index == nil, adding {
+      partitions[partition] = Partition()
+      index = partitions.index(forKey: partition)
+    }
+    last = index.map { (partition, $0) }
+    return index
+  }
+
   /// A record was read.
   /// (Partitions are changed in place: a copy taken out of the dictionary and written back would
   /// copy a partition's offsets on every record.)
   public mutating func track(_ partition: KafkaTopicPartition, offset: Int64) {
-    partitions[partition, default: Partition()].track(offset)
+    guard let index = index(of: partition, adding: true) else { return }
+    partitions.values[index].track(offset)
     pendingCount += 1
   }
 
   /// Everything produced from the record is acknowledged (or it produced nothing).
   public mutating func complete(_ partition: KafkaTopicPartition, offset: Int64) {
-    guard partitions[partition]?.complete(offset) == true else { return }
+    guard let index = index(of: partition, adding: false),
+      partitions.values[index].complete(offset)
+    else { return }
     pendingCount -= 1
   }
 
@@ -76,17 +97,19 @@ public struct PendingOffsets: Sendable {
   /// Partitions whose committable offset moved since the last call, with that offset.
   public mutating func takeAdvanced() -> [(KafkaTopicPartition, Int64)] {
     var moved: [(KafkaTopicPartition, Int64)] = []
-    for (partition, var state) in partitions {
+    // In place, through indices: the partitions stay where they are (and `last` stays valid).
+    for index in partitions.indices {
+      let state = partitions.values[index]
       guard let offset = state.committable, offset != state.lastCommittable else { continue }
-      state.lastCommittable = offset
-      partitions[partition] = state
-      moved.append((partition, offset))
+      partitions.values[index].lastCommittable = offset
+      moved.append((partitions.keys[index], offset))
     }
     return moved
   }
 
   /// Stops tracking partitions that were revoked.
   public mutating func forget(_ revoked: [KafkaTopicPartition]) {
+    last = nil
     for partition in revoked {
       guard let state = partitions.removeValue(forKey: partition) else { continue }
       pendingCount -= state.done[state.head...].filter { !$0 }.count

@@ -73,27 +73,39 @@ public struct JSONBytes {
 
   public mutating func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
-  /// Standard base64 with padding, as a JSON string.
+  /// Standard base64 with padding, as a JSON string. Written in place into room made for it at
+  /// once (byte by byte appends checked the array's capacity and uniqueness for every byte).
   public mutating func base64(_ data: [UInt8]) {
-    bytes.append(UInt8(ascii: "\""))
-    var index = 0
-    while index + 3 <= data.count {
-      let chunk = UInt32(data[index]) << 16 | UInt32(data[index + 1]) << 8 | UInt32(data[index + 2])
-      bytes.append(Self.alphabet[Int(chunk >> 18 & 63)])
-      bytes.append(Self.alphabet[Int(chunk >> 12 & 63)])
-      bytes.append(Self.alphabet[Int(chunk >> 6 & 63)])
-      bytes.append(Self.alphabet[Int(chunk & 63)])
-      index += 3
+    let encoded = (data.count + 2) / 3 * 4
+    let start = bytes.count
+    bytes.append(contentsOf: repeatElement(UInt8(ascii: "\""), count: encoded + 2))
+    data.withUnsafeBufferPointer { input in
+      bytes.withUnsafeMutableBufferPointer { output in
+        Self.alphabet.withUnsafeBufferPointer { alphabet in
+          var out = start + 1
+          var index = 0
+          while index + 3 <= input.count {
+            let chunk =
+              UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+            output[out] = alphabet[Int(chunk >> 18 & 63)]
+            output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+            output[out + 2] = alphabet[Int(chunk >> 6 & 63)]
+            output[out + 3] = alphabet[Int(chunk & 63)]
+            out += 4
+            index += 3
+          }
+          let rest = input.count - index
+          if rest > 0 {
+            let chunk =
+              UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+            output[out] = alphabet[Int(chunk >> 18 & 63)]
+            output[out + 1] = alphabet[Int(chunk >> 12 & 63)]
+            output[out + 2] = rest == 2 ? alphabet[Int(chunk >> 6 & 63)] : UInt8(ascii: "=")
+            output[out + 3] = UInt8(ascii: "=")
+          }
+        }
+      }
     }
-    let rest = data.count - index
-    if rest > 0 {
-      let chunk = UInt32(data[index]) << 16 | (rest == 2 ? UInt32(data[index + 1]) << 8 : 0)
-      bytes.append(Self.alphabet[Int(chunk >> 18 & 63)])
-      bytes.append(Self.alphabet[Int(chunk >> 12 & 63)])
-      bytes.append(rest == 2 ? Self.alphabet[Int(chunk >> 6 & 63)] : UInt8(ascii: "="))
-      bytes.append(UInt8(ascii: "="))
-    }
-    bytes.append(UInt8(ascii: "\""))
   }
 
   private static let hex = Array("0123456789abcdef".utf8)
