@@ -221,7 +221,7 @@ public struct BatcherService: PipelineService {
             metrics.recordFlushLateness((batch.flushedAt - batch.dueAt) * 1000)
           }
         }
-        let message = batch.message(
+        let message = try batch.message(
           id: "\(settings.instance)-\(counters.sequence)", batcher: settings.instance,
           topics: settings.topics)
         try io.produce(message, sources: batch.requests.map { ($0.item.source, $0.item.offset) })
