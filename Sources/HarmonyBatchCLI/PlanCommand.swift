@@ -47,7 +47,13 @@ enum PlanCommand {
     let apps = try AppsFile.load(path: try options.required("apps"))
     let plan = try planner.plan(apps, algorithm: Planner.Algorithm(rawValue: algorithmName)!)
     if format == "json" {
-      Console.out(String(decoding: plan.jsonData(), as: UTF8.self))
+      let json: Data
+      do {
+        json = try plan.jsonData()
+      } catch {
+        throw RunFailure("the plan cannot be written as JSON: \(error.summary)")
+      }
+      Console.out(String(decoding: json, as: UTF8.self))
     } else {
       Console.out(PlanReport.table(plan))
     }

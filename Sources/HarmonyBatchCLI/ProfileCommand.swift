@@ -143,7 +143,12 @@ enum ProfileCommand {
       ])
     }
     Console.err(table.rendered)
-    let data = profile.jsonData()
+    let data: Data
+    do {
+      data = try profile.jsonData()
+    } catch {
+      throw RunFailure("the profile cannot be written as JSON: \(error.summary)")
+    }
     if let path = options.string("out") {
       try data.write(to: URL(fileURLWithPath: path))
       Console.err("profile: wrote \(path)")

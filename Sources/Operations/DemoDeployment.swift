@@ -48,7 +48,13 @@ public final class DemoDeployment: @unchecked Sendable {  // used from the workl
     self.settings = settings
     directory = NSTemporaryDirectory() + "hb-demo-\(getpid())"
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-    try profile.jsonData().write(to: URL(fileURLWithPath: profilePath))
+    let json: Data
+    do {
+      json = try profile.jsonData()
+    } catch {
+      throw RunFailure("the profile cannot be written as JSON: \(error.summary)")
+    }
+    try json.write(to: URL(fileURLWithPath: profilePath))
     try AppsFile.encode(apps).write(to: URL(fileURLWithPath: appsPath))
   }
 

@@ -118,8 +118,11 @@ public struct PoisonRecords {
   /// Who the plans of another writer say they are from.
   public static let rogueWriter = "rogue-tenant"
 
-  /// A bad record for an internal topic, and what it is.
-  public mutating func internalRecord(_ kind: Int, plan: Plan?) -> (KafkaProducerMessage, String) {
+  /// A bad record for an internal topic, and what it is. Throws when a plan it makes cannot be
+  /// written (`Plan.jsonData`).
+  public mutating func internalRecord(_ kind: Int, plan: Plan?) throws -> (
+    KafkaProducerMessage, String
+  ) {
     switch kind % Self.internalKinds {
     case 0:
       return (
@@ -141,7 +144,8 @@ public struct PoisonRecords {
       if !bad.groups.isEmpty { bad.groups[0].batchSize = 0 }
       return (
         KafkaProducerMessage(
-          topic: topics.plans, key: Array("plan".utf8), value: Array(bad.jsonData(pretty: false))),
+          topic: topics.plans, key: Array("plan".utf8),
+          value: Array(try bad.jsonData(pretty: false))),
         "plan with batch size 0"
       )
     case 4:
@@ -159,7 +163,7 @@ public struct PoisonRecords {
       return (
         KafkaProducerMessage(
           topic: topics.plans, partition: 0, key: Array("plan".utf8),
-          value: Array(rogue.jsonData(pretty: false))),
+          value: Array(try rogue.jsonData(pretty: false))),
         "plan v\(Int32.max) by another writer"
       )
     default:

@@ -32,9 +32,14 @@ extension ReadyBatch where Item == BatchItem {
   /// order, so the key's hash spreads one group's batches over every partition of the topic and
   /// every member of the worker group shares every group's load (keyed by group, a hot group's
   /// batches would all sit on one partition, read by one replica however many there are).
-  /// Written by hand (the same object `BatchMessage` decodes): this runs once per batch on the
-  /// hot path.
-  public func message(id: String, batcher: String, topics: PipelineTopics) -> KafkaProducerMessage {
+  /// Written by hand (the same object `BatchMessage` decodes, equal to its Codable encoding:
+  /// `BatchEncodingTests`): this runs once per batch on the hot path. A number that is not finite
+  /// throws, as `messageJSON()` does; the batcher's numbers are finite by construction (its clock's,
+  /// and those of the grouped record, each checked where it is read: `GroupedRecord.parse`), so
+  /// this does not happen to a batch it made.
+  public func message(id: String, batcher: String, topics: PipelineTopics) throws(EncodingError)
+    -> KafkaProducerMessage
+  {
     var json = JSONBytes(
       capacity: 320 + requests.reduce(0) { $0 + 160 + ($1.item.value?.count ?? 0) * 4 / 3 })
     json.raw("{")
@@ -51,7 +56,7 @@ extension ReadyBatch where Item == BatchItem {
     json.string(reason.rawValue)
     json.raw(",")
     json.key("flushed_at_ms")
-    json.number(flushedAt * 1000)
+    try json.number(flushedAt * 1000)
     json.raw(",")
     json.key("function")
     json.raw("{")
@@ -62,7 +67,7 @@ extension ReadyBatch where Item == BatchItem {
     json.string(spec.function.kind.rawValue)
     json.raw(",")
     json.key("vcpu")
-    json.number(spec.function.vcpu)
+    try json.number(spec.function.vcpu)
     json.raw("},")
     json.key("group")
     json.string(spec.key.group)
@@ -72,11 +77,11 @@ extension ReadyBatch where Item == BatchItem {
     }
     if intake >= 0 {
       json.key("intake_ms")
-      json.number((intake * 1000 * 1000).rounded() / 1000)
+      try json.number((intake * 1000 * 1000).rounded() / 1000)
       json.raw(",")
     }
     json.key("latency_max_ms")
-    json.number(spec.latencyMax * 1000)
+    try json.number(spec.latencyMax * 1000)
     json.raw(",")
     json.key("plan_version")
     json.integer(Int64(spec.key.planVersion))
@@ -93,7 +98,7 @@ extension ReadyBatch where Item == BatchItem {
       json.integer(Int64((request.arrival * 1000).rounded()))
       json.raw(",")
       json.key("deadline_ms")
-      json.number(request.deadline * 1000)
+      try json.number(request.deadline * 1000)
       json.raw(",")
       if request.item.headers.contains(where: { HeaderName.isCarried($0.key) }) {
         json.key("headers")
@@ -129,7 +134,7 @@ extension ReadyBatch where Item == BatchItem {
       json.base64(request.item.value ?? [])
       json.raw(",")
       json.key("slo_ms")
-      json.number(request.slo * 1000)
+      try json.number(request.slo * 1000)
       json.raw(",")
       json.key("source")
       json.coordinates(

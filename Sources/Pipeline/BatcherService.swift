@@ -88,7 +88,8 @@ public struct BatcherService: PipelineService {
               try io.recover(
                 partitions, common: common,
                 outputs: [topics.batchesCPU, topics.batchesGPU, topics.late, topics.deadLetter],
-                sources: Self.recoverySources(topics)))
+                sources: Self.recoverySources(
+                  topics, log: log, telemetry: settings.telemetry)))
           })
         if let record, ledger.take(record.coordinates) != nil {
           // Batched (or diverted) before a restart, not committed: done already.
@@ -125,15 +126,30 @@ public struct BatcherService: PipelineService {
   }
 
   /// A batch names each request's source in its JSON; late records and dead letters in
-  /// `hb-source`.
-  static func recoverySources(_ topics: PipelineTopics) -> RecoveryLedger.Sources {
+  /// `hb-source`. A batch is read as workers read it (`BatchMessage.decode`); one that does not
+  /// read is logged and counted (`harmonybatch_message_errors_total`), and what can still be read
+  /// of it (`BatchMessage.salvage`: the requests a worker sends to the dead letter one by one) is
+  /// done, so that those requests are not batched a second time.
+  static func recoverySources(
+    _ topics: PipelineTopics, log: PipelineLog, telemetry: MetricsRegistry?
+  ) -> RecoveryLedger.Sources {
     { record in
       guard record.topic == topics.batchesCPU || record.topic == topics.batchesGPU else {
         return RecoveryLedger.sourceHeader(record)
       }
-      guard let batch = try? JSONDecoder().decode(BatchMessage.self, from: Data(record.value ?? []))
-      else { return [] }
-      return batch.requests.map { ($0.source, $0.id) }
+      do {
+        return try BatchMessage.decode(record.value ?? []).requests.map { ($0.source, $0.id) }
+      } catch {
+        let salvaged = BatchMessage.salvage(record.value ?? []).requests
+        let reason = (error as? DecodingError)?.summary ?? "\(error)"
+        log.warning(
+          "recovery: batch \(record.coordinates) does not read (\(reason)); \(salvaged.count) "
+            + "of its requests still name their source and are taken as done")
+        telemetry?.add(
+          .messageErrors,
+          labels: ["stage": "batcher", "message": "batch", "direction": "decode"])
+        return salvaged.map { ($0.source, $0.id) }
+      }
     }
   }
 
@@ -221,7 +237,7 @@ public struct BatcherService: PipelineService {
             metrics.recordFlushLateness((batch.flushedAt - batch.dueAt) * 1000)
           }
         }
-        let message = batch.message(
+        let message = try batch.message(
           id: "\(settings.instance)-\(counters.sequence)", batcher: settings.instance,
           topics: settings.topics)
         try io.produce(message, sources: batch.requests.map { ($0.item.source, $0.item.offset) })

@@ -171,11 +171,11 @@ public struct GroupedRecord: Sendable, Equatable {
     let parts = text.split(separator: ":")
     switch (parts.first, parts.count) {
     case ("cpu", 2):
-      return Double(parts[1]).flatMap { $0 > 0 ? .cpu(vcpu: $0) : nil }
+      return Double(parts[1]).flatMap { $0 > 0 && $0.isFinite ? .cpu(vcpu: $0) : nil }
     case ("gpu", 3):
-      guard let memory = Int(parts[1]), memory > 0, let vcpu = Double(parts[2]), vcpu > 0 else {
-        return nil
-      }
+      guard let memory = Int(parts[1]), memory > 0, let vcpu = Double(parts[2]), vcpu > 0,
+        vcpu.isFinite
+      else { return nil }
       return .gpu(memoryGB: memory, vcpu: vcpu)
     default:
       return nil

@@ -1,6 +1,8 @@
 /// A small JSON writer for the hot path: appends straight into a byte buffer, with none of
 /// JSONEncoder's reflection, boxing and key sorting. Used for batches, where it is several times
-/// faster; everything else goes through Codable.
+/// faster; everything else goes through Codable (`messageJSON()`). What it writes must read back
+/// as the Codable encoding of the same value does, and it refuses what that refuses: a number
+/// that is not finite throws, as `JSONEncoder` does (`BatchEncodingTests` holds the two equal).
 public struct JSONBytes {
   public private(set) var bytes: [UInt8] = []
 
@@ -62,8 +64,15 @@ public struct JSONBytes {
     }
   }
 
-  public mutating func number(_ value: Double) {
-    guard value.isFinite else { return raw("null") }
+  /// A finite number; NaN or an infinity throws `EncodingError.invalidValue`, as
+  /// `messageJSON()` does (JSON has no such number, and no record is sent with a `null` for it).
+  public mutating func number(_ value: Double) throws(EncodingError) {
+    guard value.isFinite else {
+      throw EncodingError.invalidValue(
+        value,
+        EncodingError.Context(
+          codingPath: [], debugDescription: "Unable to encode Double.\(value) directly in JSON."))
+    }
     DecimalText.append(value, to: &bytes)
   }
 

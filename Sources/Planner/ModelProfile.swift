@@ -123,11 +123,11 @@ public struct ModelProfile: Codable, Sendable, Equatable {
     }
   }
 
-  /// The profile as pretty JSON with sorted keys (the format `harmonybatch profile` writes).
-  public func jsonData() -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    return (try? encoder.encode(self)) ?? Data()
+  /// The profile as pretty JSON with sorted keys (the format `harmonybatch profile` writes). A
+  /// number JSON cannot hold (a NaN coefficient of a failed fit, say) throws `EncodingError`: no
+  /// profile is ever written empty.
+  public func jsonData() throws(EncodingError) -> Data {
+    try JSONEncoding.encode(self, [.prettyPrinted, .sortedKeys])
   }
 
   /// Checks what decoding cannot: ranges, one triple per batch size, positive coefficients.

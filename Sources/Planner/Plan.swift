@@ -174,11 +174,11 @@ public struct InfeasibleApp: Codable, Sendable, Equatable {
 }
 
 extension Plan {
-  /// The plan as JSON with sorted keys, so the same plan always prints the same bytes.
-  public func jsonData(pretty: Bool = true) -> Data {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-    return (try? encoder.encode(self)) ?? Data()
+  /// The plan as JSON with sorted keys, so the same plan always prints the same bytes: the one
+  /// way a plan is written, to a file (`pretty`) or to `hb.plans` (`JSONEncoding`). A number
+  /// JSON cannot hold (a NaN or an infinite cost) throws: no plan is ever written empty.
+  public func jsonData(pretty: Bool = true) throws(EncodingError) -> Data {
+    try JSONEncoding.encode(self, pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys])
   }
 
   /// Reads a plan in the format `jsonData` writes, and refuses one whose numbers no planner

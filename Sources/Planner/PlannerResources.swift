@@ -42,10 +42,8 @@ enum PlannerResources {
 
   static func describe(_ error: DecodingError) -> String {
     func path(_ context: DecodingError.Context) -> String {
-      let keys = context.codingPath.map { key in
-        key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)"
-      }.joined()
-      return keys.isEmpty ? "top level" : String(keys.drop(while: { $0 == "." }))
+      let keys = CodingPathText.of(context.codingPath)
+      return keys.isEmpty ? "top level" : keys
     }
     switch error {
     case .dataCorrupted(let context) where context.codingPath.isEmpty:

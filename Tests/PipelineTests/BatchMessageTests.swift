@@ -28,7 +28,7 @@ import Testing
     let batch = ReadyBatch(
       spec: spec, requests: requests, reason: .deadline, flushedAt: 1_795_000_000.5,
       dueAt: 1_795_000_000.4, lateIDs: ["id-1\n\t\u{1}"])
-    let message = batch.message(id: "b-1", batcher: "host-1", topics: PipelineTopics())
+    let message = try batch.message(id: "b-1", batcher: "host-1", topics: PipelineTopics())
     #expect(message.topic == "hb.batches.gpu")
     // Keyed by its own id, so one group's batches spread over every partition.
     #expect(message.key == Array("b-1".utf8))
@@ -111,7 +111,7 @@ import Testing
       spec: spec, requests: requests, reason: .full, flushedAt: 1_795_000_000.1,
       dueAt: 1_795_000_000.1, lateIDs: [])
     var batch = try BatchMessage.decode(
-      ready.message(id: "b", batcher: "t", topics: PipelineTopics()).value ?? [])
+      try ready.message(id: "b", batcher: "t", topics: PipelineTopics()).value ?? [])
     change(&batch)
     let encoder = JSONEncoder()
     encoder.nonConformingFloatEncodingStrategy = .convertToString(
@@ -138,5 +138,199 @@ import Testing
     // A request's own absurd number costs that request, not its batch.
     let batch = try BatchMessage.decode(try Self.batch { $0.requests[0].sloMs = -5 })
     #expect(batch.requests[0].problem?.detail.contains("slo_ms -5.0") == true)
+  }
+}
+
+/// The batcher writes batches by hand (`JSONBytes`, for speed); everything else goes through
+/// Codable. The two must write the same message: what the hand writer writes reads back as the
+/// same value as the Codable encoding of the same batch, field by field, and both refuse a number
+/// JSON cannot hold.
+@Suite struct BatchEncodingTests {
+  /// The batch `message` writes, as a value built from the ready batch field by field (the
+  /// meaning of each field, not a reading of the JSON).
+  static func expected(_ batch: ReadyBatch<BatchItem>, id: String, batcher: String)
+    -> BatchMessage
+  {
+    let intakes = batch.requests.filter { $0.item.received > 0 }.map {
+      $0.item.received - $0.arrival
+    }
+    return BatchMessage(
+      batchID: id, group: batch.spec.key.group, planVersion: batch.spec.key.planVersion,
+      function: batch.spec.function, batchSize: batch.spec.capacity, flushReason: batch.reason,
+      flushedAtMs: batch.flushedAt * 1000, latencyMaxMs: batch.spec.latencyMax * 1000,
+      batcher: batcher,
+      intakeMs: intakes.max().map { (max(0, $0) * 1_000_000).rounded() / 1000 },
+      requests: batch.requests.map { request in
+        let headers = request.item.headers.filter { HeaderName.isCarried($0.key) }.map { header in
+          let text = header.value.flatMap { String(validating: $0, as: UTF8.self) }
+          return BatchMessage.Header(
+            name: header.key, value: text,
+            base64: text == nil ? header.value.map { Data($0).base64EncodedString() } : nil)
+        }
+        return BatchMessage.Request(
+          id: request.id, app: request.app, sloMs: request.slo * 1000,
+          arrivalMs: Int64((request.arrival * 1000).rounded()),
+          deadlineMs: request.deadline * 1000, late: batch.lateIDs.contains(request.id),
+          source: "\(request.item.source.topic)/\(request.item.source.partition)/"
+            + "\(request.item.offset)",
+          payload: Data(request.item.value ?? []).base64EncodedString(),
+          headers: headers.isEmpty ? nil : headers)
+      })
+  }
+
+  static func request(
+    _ id: String, app: String, arrival: Double, slo: Double = 0.25, timeout: Double = 0.1,
+    topic: String = "hb.grouped", partition: Int32 = 0, offset: Int64, payload: [UInt8]?,
+    headers: [KafkaHeader] = [], received: Double = 0
+  ) -> BufferedRequest<BatchItem> {
+    BufferedRequest(
+      id: id, app: app, arrival: arrival, slo: slo, timeout: timeout,
+      item: BatchItem(
+        source: KafkaTopicPartition(topic: topic, partition: partition), offset: offset,
+        value: payload, headers: headers, received: received))
+  }
+
+  /// Batches of every shape: GPU and CPU; flushed full, at a deadline, as late; with and without
+  /// `intake_ms`, carried headers (text, binary, without a value) and late requests; strings that
+  /// need escaping (quotes, backslashes, control characters, slashes, non-ASCII).
+  static let batches: [ReadyBatch<BatchItem>] = [
+    ReadyBatch(
+      spec: GroupSpec(
+        key: GroupKey(planVersion: 7, group: "solo:ap\"p\\1/x:250"),
+        function: .gpu(memoryGB: 3, vcpu: 1), capacity: 8, latencyMax: 0.0425),
+      requests: [
+        request(
+          "id-0\n\t\u{1}\u{8}\u{c}\r\u{1f}", app: "app \"0\" é/日本", arrival: 1_795_000_000.123,
+          offset: 0, payload: [],
+          headers: [
+            KafkaHeader(key: "traceparent", value: Array("00-abc-def-01".utf8)),
+            KafkaHeader(key: HeaderName.replyTopic, value: Array("replies.a/b".utf8)),
+            KafkaHeader(key: "binary\"key", value: [0xff, 0xfe, 0x00, 0x80]),
+            KafkaHeader(key: "empty", value: nil),
+            KafkaHeader(key: HeaderName.slo, value: Array("250".utf8)),
+          ], received: 1_795_000_000.2),
+        request(
+          "id-1", app: "a\\b", arrival: 1_795_000_000.1234567, slo: 0.3333333, timeout: 0.0123,
+          topic: "hb.grouped.\"odd\"", partition: 11, offset: 9_000_000_000,
+          payload: Array(0...255), received: 1_795_000_000.25),
+        request(
+          "id-2", app: "a2", arrival: 1_795_000_001, offset: 2, payload: nil,
+          headers: [KafkaHeader(key: HeaderName.app, value: Array("not carried".utf8))]),
+      ],
+      reason: .deadline, flushedAt: 1_795_000_000.5, dueAt: 1_795_000_000.4,
+      lateIDs: ["id-1"]),
+    ReadyBatch(
+      spec: GroupSpec(
+        key: GroupKey(planVersion: 1, group: "g1"), function: .cpu(vcpu: 1.55), capacity: 1,
+        latencyMax: 0.3643),
+      requests: [
+        request("r", app: "a", arrival: 1_795_000_000, offset: 0, payload: Array("x".utf8))
+      ],
+      reason: .full, flushedAt: 1_795_000_000.000_1, dueAt: 1_795_000_000.1, lateIDs: []),
+    ReadyBatch(
+      spec: GroupSpec(
+        key: GroupKey(planVersion: 2_147_483_647, group: "h\u{7f}\u{2028}"),
+        function: .gpu(memoryGB: 24, vcpu: 0.67), capacity: 1024, latencyMax: 1e-6),
+      requests: (0..<5).map { index in
+        request(
+          "r\(index)", app: "a\(index % 2)", arrival: 1_795_000_000 + Double(index) / 7,
+          slo: 3600, timeout: Double(index) * 0.3, offset: Int64(index),
+          payload: Array(repeating: UInt8(index), count: index),
+          headers: index % 2 == 0
+            ? [KafkaHeader(key: "tracestate", value: Array("k=v,\u{0}".utf8))] : [],
+          received: index == 3 ? 1_795_000_000.9 : 0)
+      },
+      reason: .late, flushedAt: 1_795_000_002.999_999, dueAt: 1_795_000_002,
+      lateIDs: ["r0", "r4", "absent"]),
+  ]
+
+  @Test func theHandWrittenBatchIsTheCodableEncodingOfTheSameBatch() throws {
+    for (index, batch) in Self.batches.enumerated() {
+      let id = "b-\(index)\"/\\"
+      let expected = Self.expected(batch, id: id, batcher: "host/\(index)")
+      let written = try #require(
+        try batch.message(id: id, batcher: "host/\(index)", topics: PipelineTopics()).value)
+      let codable = try expected.messageJSON()
+      // The same value when read back…
+      let decoded = try JSONDecoder().decode(BatchMessage.self, from: Data(written))
+      #expect(decoded == expected, "batch \(index)")
+      #expect(try BatchMessage.decode(written) == expected, "batch \(index)")
+      // …and field by field the same JSON, optional fields absent where Codable leaves them out.
+      let differences = Self.differences(
+        try JSONSerialization.jsonObject(with: Data(written)),
+        try JSONSerialization.jsonObject(with: Data(codable)))
+      #expect(differences.isEmpty, "batch \(index): \(differences)")
+    }
+    // Optional fields both present and absent above.
+    #expect(Self.batches.contains { Self.expected($0, id: "", batcher: "").intakeMs == nil })
+    #expect(Self.batches.contains { Self.expected($0, id: "", batcher: "").intakeMs != nil })
+    let requests = Self.batches.flatMap { Self.expected($0, id: "", batcher: "").requests }
+    #expect(requests.contains { $0.headers == nil })
+    #expect(requests.contains { $0.headers?.contains { $0.base64 != nil } == true })
+    #expect(
+      requests.contains { $0.headers?.contains { $0.value == nil && $0.base64 == nil } == true })
+  }
+
+  /// A number JSON cannot hold: the hand writer throws as `messageJSON()` does, and writes no
+  /// `null` (the batch used to carry `"flushed_at_ms":null`, refused whole by every worker).
+  @Test func aNumberJSONCannotHoldIsRefusedByBothWriters() throws {
+    for change: (inout ReadyBatch<BatchItem>) -> Void in [
+      { $0.flushedAt = .nan }, { $0.spec.latencyMax = .infinity },
+      { $0.spec.function = .cpu(vcpu: .nan) }, { $0.requests[0].slo = -.infinity },
+      { $0.requests[0].timeout = .infinity },
+    ] {
+      var batch = Self.batches[1]
+      change(&batch)
+      let expected = Self.expected(batch, id: "b", batcher: "h")
+      let codable = #expect(throws: EncodingError.self) { try expected.messageJSON() }
+      let handWritten = #expect(throws: EncodingError.self) {
+        try batch.message(id: "b", batcher: "h", topics: PipelineTopics())
+      }
+      #expect(codable != nil && handWritten != nil)
+      #expect(handWritten?.summary.contains("Unable to encode Double.") == true)
+    }
+  }
+
+  /// The batcher's own numbers are finite by construction: a route whose function has an
+  /// infinite vCPU is refused when read (it was taken and made a batch with `"vcpu":null`).
+  @Test func aRouteWithAnInfiniteVCPUIsRefused() {
+    #expect(GroupedRecord.parseRoute(Array("1|4|100|50|1795000000000|cpu:2|g".utf8)) != nil)
+    for function in ["cpu:inf", "cpu:nan", "gpu:4:inf", "cpu:-1", "cpu:0"] {
+      #expect(
+        GroupedRecord.parseRoute(Array("1|4|100|50|1795000000000|\(function)|g".utf8)) == nil,
+        "\(function)")
+    }
+  }
+
+  /// Where two JSON values differ, as paths (`requests[0].headers[1].value: "a" ≠ "b"`).
+  static func differences(_ a: Any, _ b: Any, at path: String = "") -> [String] {
+    switch (a, b) {
+    case (let a as [String: Any], let b as [String: Any]):
+      return Set(a.keys).union(b.keys).sorted().flatMap { key -> [String] in
+        let here = path.isEmpty ? key : "\(path).\(key)"
+        guard let left = a[key], let right = b[key] else {
+          return [
+            "\(here): \(a[key] == nil ? "absent" : "present") ≠ "
+              + "\(b[key] == nil ? "absent" : "present")"
+          ]
+        }
+        return differences(left, right, at: here)
+      }
+    case (let a as [Any], let b as [Any]):
+      guard a.count == b.count else { return ["\(path): \(a.count) ≠ \(b.count) elements"] }
+      return zip(a, b).enumerated().flatMap { differences($1.0, $1.1, at: "\(path)[\($0)]") }
+    case (let a as String, let b as String):
+      return a == b ? [] : ["\(path): \(a.debugDescription) ≠ \(b.debugDescription)"]
+    case (let a as NSNumber, let b as NSNumber):
+      // Booleans are numbers to JSONSerialization: compare their kind too.
+      let aIsBool = "\(type(of: a))".contains("Boolean")
+      let bIsBool = "\(type(of: b))".contains("Boolean")
+      return aIsBool == bIsBool && a.doubleValue == b.doubleValue
+        ? [] : ["\(path): \(a) ≠ \(b)"]
+    case (is NSNull, is NSNull):
+      return []
+    default:
+      return ["\(path): \(a) ≠ \(b)"]
+    }
   }
 }

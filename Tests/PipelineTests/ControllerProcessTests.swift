@@ -156,7 +156,7 @@ import Testing
     rogue.reason = "rogue"
     let (status, _, kcatError) = try runToCompletion(
       "/usr/bin/kcat", ["-P", "-b", bootstrap, "-t", topics.plans, "-p", "0", "-k", "plan"],
-      stdin: String(decoding: rogue.jsonData(pretty: false), as: UTF8.self) + "\n")
+      stdin: String(decoding: try rogue.jsonData(pretty: false), as: UTF8.self) + "\n")
     #expect(status == 0, "\(kcatError)")
     let reasserted = try plan("a3", within: .seconds(30))
     let last = try #require(reasserted.last)

@@ -97,7 +97,7 @@ import Testing
     defer { _ = producer.close() }
     try producer.enqueue(
       KafkaProducerMessage(
-        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData())))
+        topic: topics.plans, key: Array("plan".utf8), value: Array(try plan.jsonData())))
     try producer.flush()
     #expect(
       eventually(timeout: .seconds(40)) {

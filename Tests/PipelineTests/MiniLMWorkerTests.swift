@@ -45,7 +45,7 @@ import Testing
     let producer = try KafkaProducer(
       configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
     try producer.enqueue(
-      ReadyBatch(
+      try ReadyBatch(
         spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: []
       ).message(id: "b-1", batcher: "test", topics: topics))
     try producer.flush()

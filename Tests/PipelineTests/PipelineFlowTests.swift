@@ -158,7 +158,8 @@ import Testing
     func publish(_ plan: Plan) throws {
       try producer.enqueue(
         KafkaProducerMessage(
-          topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+          topic: topics.plans, key: Array("plan".utf8),
+          value: Array(try plan.jsonData(pretty: false))))
       try producer.flush()
     }
     let (planner, first) = try Planner.tableOnePlan(version: 1)

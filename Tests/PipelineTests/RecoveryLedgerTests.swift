@@ -98,3 +98,99 @@ import Testing
     #expect(progress.isComplete)
   }
 }
+
+/// What a restarted batcher takes as done from each of its output records: a batch is read as
+/// workers read it (`BatchMessage.decode`); one that does not read is logged with the reason and
+/// counted on `/metrics`, and the requests it still names are done (a worker sends each of them
+/// to the dead letter: batching them again would give them two outcomes).
+@Suite struct BatcherRecoverySourcesTests {
+  static let topics = PipelineTopics()
+
+  static func record(_ topic: String, offset: Int64, value: [UInt8], headers: [KafkaHeader] = [])
+    -> KafkaRecord
+  {
+    KafkaRecord(
+      topic: topic, partition: 0, offset: offset, key: nil, value: value, headers: headers,
+      timestampMs: nil)
+  }
+
+  static func batch(_ change: (inout BatchMessage) -> Void = { _ in }) throws -> [UInt8] {
+    let requests = (0..<2).map { index in
+      BufferedRequest(
+        id: "r\(index)", app: "a", arrival: 1_795_000_000, slo: 0.5, timeout: 0.1,
+        item: BatchItem(
+          source: KafkaTopicPartition(topic: topics.grouped, partition: 3),
+          offset: Int64(10 + index), value: [1], headers: []))
+    }
+    let ready = ReadyBatch(
+      spec: GroupSpec(
+        key: GroupKey(planVersion: 1, group: "g1"), function: .cpu(vcpu: 1), capacity: 4,
+        latencyMax: 0.3),
+      requests: requests, reason: .full, flushedAt: 1_795_000_000.1, dueAt: 1_795_000_000.1,
+      lateIDs: [])
+    var batch = try BatchMessage.decode(
+      try ready.message(id: "b", batcher: "t", topics: topics).value ?? [])
+    change(&batch)
+    return try batch.messageJSON()
+  }
+
+  @Test func unreadableBatchesAreLoggedCountedAndSalvaged() throws {
+    let log = CapturedLog()
+    let telemetry = MetricsRegistry()
+    let sources = BatcherService.recoverySources(
+      Self.topics, log: log.log("batcher"), telemetry: telemetry)
+    func found(_ record: KafkaRecord) -> [String] {
+      sources(record).map { "\($0.source) \($0.id ?? "-")" }
+    }
+    func counted() -> String? {
+      telemetry.render().split(separator: "\n").first {
+        $0.hasPrefix("harmonybatch_message_errors_total{")
+      }.map(String.init)
+    }
+
+    // A batch as the batcher writes it: every request, nothing logged or counted.
+    let good = try Self.batch()
+    #expect(
+      found(Self.record(Self.topics.batchesCPU, offset: 0, value: good))
+        == ["hb.grouped/3/10 r0", "hb.grouped/3/11 r1"])
+    #expect(log.all.isEmpty)
+    #expect(counted() == nil)
+
+    // Not JSON: nothing can be taken as done; logged with the reason, counted.
+    #expect(found(Self.record(Self.topics.batchesGPU, offset: 1, value: Array("{oops".utf8))) == [])
+    #expect(log.contains("batch hb.batches.gpu/0/1 does not read (not valid JSON)"))
+    #expect(
+      counted()
+        == "harmonybatch_message_errors_total{direction=\"decode\",message=\"batch\","
+        + "stage=\"batcher\"} 1")
+
+    // JSON that `BatchMessage.decode` refuses (a raw decoder took it): the requests it names are
+    // done, as the worker dead-letters each.
+    let refused = try Self.batch { $0.batchSize = -3 }
+    #expect(
+      found(Self.record(Self.topics.batchesCPU, offset: 2, value: refused))
+        == ["hb.grouped/3/10 r0", "hb.grouped/3/11 r1"])
+    #expect(log.contains("batch hb.batches.cpu/0/2 does not read (its numbers cannot be run"))
+    #expect(log.contains("2 of its requests still name their source"))
+    // A field missing: named.
+    var object = try #require(
+      try JSONSerialization.jsonObject(with: Data(good)) as? [String: Any])
+    object["requests"] = nil
+    _ = found(
+      Self.record(
+        Self.topics.batchesCPU, offset: 3,
+        value: Array(try JSONSerialization.data(withJSONObject: object))))
+    #expect(log.contains("missing field 'requests'"))
+    #expect(counted()?.hasSuffix("} 3") == true, "\(counted() ?? "none")")
+
+    // Late records and dead letters name their source in a header, as before.
+    let late = Self.record(
+      Self.topics.late, offset: 0, value: [],
+      headers: [
+        KafkaHeader(key: HeaderName.source, value: Array("hb.grouped/1/5".utf8)),
+        KafkaHeader(key: HeaderName.requestID, value: Array("r9".utf8)),
+      ])
+    #expect(found(late) == ["hb.grouped/1/5 r9"])
+    #expect(log.all.count == 3)
+  }
+}

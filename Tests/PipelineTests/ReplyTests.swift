@@ -139,7 +139,7 @@ import Testing
     let batch = ReadyBatch(
       spec: spec, requests: requests, reason: .full, flushedAt: 1_795_000_000.1,
       dueAt: 1_795_000_000.1, lateIDs: [])
-    let value = batch.message(id: "b", batcher: "h", topics: PipelineTopics()).value ?? []
+    let value = try batch.message(id: "b", batcher: "h", topics: PipelineTopics()).value ?? []
     let decoded = try BatchMessage.decode(value)
     // And it is what Schemas/batch.schema.json describes.
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()

@@ -109,7 +109,8 @@ extension RequestRouterTests {
     defer { producer.close() }
     try producer.enqueue(
       KafkaProducerMessage(
-        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+        topic: topics.plans, key: Array("plan".utf8), value: Array(try plan.jsonData(pretty: false))
+      ))
     try producer.flush()
     let log = CapturedLog()
     var settings = RouterService.Settings()

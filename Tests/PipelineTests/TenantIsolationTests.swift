@@ -162,7 +162,7 @@ extension TenantIsolationTests {
           rate: 0.1)
       }
     let plan = try planner.plan(many, algorithm: .batch)
-    #expect(plan.jsonData(pretty: false).count <= settings.maxPlanBytes)
+    #expect(try plan.jsonData(pretty: false).count <= settings.maxPlanBytes)
   }
 }
 
@@ -231,22 +231,22 @@ extension TenantIsolationTests {
     var ours = try Planner.tableOnePlan().1
     ours.version = 5
     ours.writer = "controller@a/1/f"
-    func bytes(_ plan: Plan) -> [UInt8] { Array(plan.jsonData(pretty: false)) }
+    func bytes(_ plan: Plan) throws -> [UInt8] { Array(try plan.jsonData(pretty: false)) }
     var log = PlanLog()
-    #expect(log.read(bytes(ours), partition: 0, at: "hb.plans/0/0") == .inForce(ours))
+    #expect(log.read(try bytes(ours), partition: 0, at: "hb.plans/0/0") == .inForce(ours))
     var rogue = ours
     rogue.version = Int(Int32.max)
     rogue.writer = "rogue"
-    #expect(log.read(bytes(rogue), partition: 0, at: "hb.plans/0/1") == .inForce(rogue))
+    #expect(log.read(try bytes(rogue), partition: 0, at: "hb.plans/0/1") == .inForce(rogue))
     var next = ours
     next.version = Plan.version(after: rogue.version ?? 0)
     #expect(next.version == 1)
-    #expect(log.read(bytes(next), partition: 0, at: "hb.plans/0/2") == .inForce(next))
-    #expect(log.read(bytes(next), partition: 0, at: "hb.plans/0/3") == .same)
+    #expect(log.read(try bytes(next), partition: 0, at: "hb.plans/0/2") == .inForce(next))
+    #expect(log.read(try bytes(next), partition: 0, at: "hb.plans/0/3") == .same)
 
     // Refused, and the plan in force stays: another partition, bytes that are not a plan, and a
     // plan with an app in two groups it does not split.
-    if case .refused = log.read(bytes(rogue), partition: 1, at: "hb.plans/1/0") {
+    if case .refused = log.read(try bytes(rogue), partition: 1, at: "hb.plans/1/0") {
     } else {
       Issue.record("a plan on partition 1 was taken")
     }
@@ -258,7 +258,7 @@ extension TenantIsolationTests {
     twice.groups.append(twice.groups[0])
     twice.groups[twice.groups.count - 1].id = "copy"
     for index in twice.groups.indices { twice.groups[index].appRates = [:] }
-    if case .refused = log.read(bytes(twice), partition: 0, at: "hb.plans/0/5") {
+    if case .refused = log.read(try bytes(twice), partition: 0, at: "hb.plans/0/5") {
     } else {
       Issue.record("a plan with an app in two groups was taken")
     }

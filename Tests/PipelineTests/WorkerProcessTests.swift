@@ -64,7 +64,7 @@ import Testing
       ids += requests.map(\.id)
       let batch = ReadyBatch(
         spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
-      try producer.enqueue(batch.message(id: "b-\(index)", batcher: "test", topics: topics))
+      try producer.enqueue(try batch.message(id: "b-\(index)", batcher: "test", topics: topics))
     }
     // A batch that is not JSON goes to the dead letter; the worker goes on. So does one on a GPU
     // function of 0 GB (it used to spin a worker at full CPU for ever, deaf to SIGTERM).
@@ -82,7 +82,7 @@ import Testing
             source: KafkaTopicPartition(topic: "hb.grouped", partition: 0), offset: 99,
             value: Array("x".utf8), headers: []))
       ], reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
-    try producer.enqueue(wedge.message(id: "b-wedge", batcher: "test", topics: topics))
+    try producer.enqueue(try wedge.message(id: "b-wedge", batcher: "test", topics: topics))
     try producer.flush()
     producer.close()
 
@@ -177,7 +177,7 @@ import Testing
     }
     let batch = ReadyBatch(
       spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: [])
-    let message = batch.message(id: "b-replayed", batcher: "test", topics: topics)
+    let message = try batch.message(id: "b-replayed", batcher: "test", topics: topics)
     // The same record twice: a producer's retry, or a replay.
     try producer.enqueue(message)
     try producer.enqueue(message)
@@ -220,13 +220,16 @@ import Testing
     plan.writer = "test"
     try producer.enqueue(
       KafkaProducerMessage(
-        topic: topics.plans, key: Array("plan".utf8), value: Array(plan.jsonData(pretty: false))))
+        topic: topics.plans, key: Array("plan".utf8), value: Array(try plan.jsonData(pretty: false))
+      ))
     try producer.flush()
     let worker = try Self.emulatedCPUWorker(bootstrap)
     defer { worker.signal(SIGKILL) }
     let now = Date().timeIntervalSince1970
     let group = try #require(plan.group(of: "a1"))
-    func batch(_ id: String, group: String, version: Int, apps: [String]) -> KafkaProducerMessage {
+    func batch(_ id: String, group: String, version: Int, apps: [String]) throws
+      -> KafkaProducerMessage
+    {
       let spec = GroupSpec(
         key: GroupKey(planVersion: version, group: group), function: .cpu(vcpu: 2),
         capacity: apps.count, latencyMax: 0.5)
@@ -238,7 +241,7 @@ import Testing
             offset: Int64(index), value: Array("t".utf8),
             headers: []))
       }
-      return ReadyBatch(
+      return try ReadyBatch(
         spec: spec, requests: requests, reason: .full, flushedAt: now, dueAt: now, lateIDs: []
       ).message(id: id, batcher: "test", topics: topics)
     }

@@ -111,8 +111,9 @@ import Testing
   static func refused(_ change: (inout Plan) -> Void) throws -> String? {
     var plan = try plan()
     change(&plan)
+    let json = try plan.jsonData()
     do {
-      _ = try Plan.decode(plan.jsonData(), source: "test plan")
+      _ = try Plan.decode(json, source: "test plan")
       return nil
     } catch {
       return error.message

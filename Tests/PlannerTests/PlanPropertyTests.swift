@@ -144,7 +144,33 @@ import Testing
     var second = try planner.plan(apps.reversed())
     first.planningMs = 0
     second.planningMs = 0
-    #expect(first.jsonData() == second.jsonData())
+    // Written (a plan that cannot be throws), not empty, read back as itself, and the same bytes.
+    let written = try first.jsonData()
+    #expect(!first.groups.isEmpty)
+    #expect(written.count > 100)
+    #expect(try Plan.decode(written) == first)
+    #expect(try second.jsonData() == written)
+  }
+
+  /// A plan or profile with a number JSON cannot hold throws, naming the field, instead of being
+  /// written as nothing (two such plans compared equal: both empty).
+  @Test func aPlanOrProfileThatCannotBeWrittenThrows() throws {
+    var plan = try Planner(model: "VGG19").plan([App(id: "a1", slo: 0.5, rate: 1)])
+    _ = try plan.jsonData()
+    plan.objective = .nan
+    let error = #expect(throws: EncodingError.self) { try plan.jsonData(pretty: false) }
+    #expect(error?.summary.contains("objective") == true, "\(error?.summary ?? "")")
+    plan.objective = 1
+    plan.groups[0].costPerRequest = .infinity
+    let nested = #expect(throws: EncodingError.self) { try plan.jsonData() }
+    #expect(nested?.summary.hasPrefix("groups[0].") == true, "\(nested?.summary ?? "")")
+
+    var profile = try ModelProfile.builtIn(named: "VGG19")
+    #expect(
+      try PlannerResources.decode(ModelProfile.self, from: profile.jsonData(), what: "t") == profile
+    )
+    profile.cpu.vcpu.max = .nan
+    #expect(throws: EncodingError.self) { try profile.jsonData() }
   }
 
   @Test func aPlanReadsBackAsItWasWritten() throws {

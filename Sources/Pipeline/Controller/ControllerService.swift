@@ -170,6 +170,20 @@ public struct ControllerService: PipelineService {
     for directive in directives {
       switch directive {
       case .publishPlan(let plan):
+        // The core adopts only a plan it could write (a reasserted one differs in its version and
+        // strings only), so this does not fail; if it did, nothing empty would be published.
+        let value: Data
+        do {
+          value = try plan.jsonData(pretty: false)
+        } catch {
+          log.error(
+            "plan v\(plan.version ?? 0) cannot be written as JSON "
+              + "(\(error.summary)); not published")
+          settings.telemetry?.add(
+            .messageErrors,
+            labels: ["stage": "controller", "message": "plan", "direction": "encode"])
+          continue
+        }
         if let telemetry = settings.telemetry {
           let trigger = plan.reason.map { String($0.prefix { $0 != ":" }) } ?? "unknown"
           telemetry.add(.plansPublished, labels: ["trigger": trigger])
@@ -181,7 +195,7 @@ public struct ControllerService: PipelineService {
         try producer.enqueue(
           KafkaProducerMessage(
             topic: settings.topics.plans, partition: 0, key: Array("plan".utf8),
-            value: Array(plan.jsonData(pretty: false))))
+            value: Array(value)))
         // A broker out of reach for a while is not fatal (the cluster watch decides when it has
         // been too long): the plan stays queued, in order, until the broker takes it.
         do {

@@ -503,19 +503,8 @@ public struct ControllerCore: Sendable {
           .debug, "re-planned (\(trigger.rawValue): \(reason)); the same plan, v\(version) stays"))
       return directives
     }
-    let size = candidate.jsonData(pretty: false).count
-    guard size <= settings.maxPlanBytes else {
-      // Publishing it would fail on the broker and stop the controller: the plan in force stays.
-      directives.append(
-        .log(
-          .error,
-          "a plan of \(candidate.groups.count) groups and \(apps.count) apps takes \(size) bytes, "
-            + "more than a record of \(settings.maxPlanBytes); keeping plan v\(version) (lower "
-            + "--max-apps)"))
-      return directives
-    }
-    version = Plan.version(after: version)
-    candidate.version = version
+    let next = Plan.version(after: version)
+    candidate.version = next
     candidate.writer = settings.writer
     candidate.createdAt = Self.timestamp(now)
     candidate.feedbackBatches = refit.observations
@@ -531,6 +520,30 @@ public struct ControllerCore: Sendable {
       capped ? String(format: ", at most %.0f %% of each", transport.maxShare * 100) : "",
       transport.quantile * 100, transport.count,
       transport.count < transport.minimum ? ", the prior until there are enough" : "")
+    // Written as it will be published: a number JSON cannot hold, or a record the broker would
+    // refuse (which would stop the controller), and the plan in force stays.
+    let size: Int
+    do {
+      size = try candidate.jsonData(pretty: false).count
+    } catch {
+      directives.append(
+        .log(
+          .error,
+          "a plan of \(candidate.groups.count) groups and \(apps.count) apps cannot be written "
+            + "as JSON (\(error.summary)); keeping plan "
+            + "v\(version)"))
+      return directives
+    }
+    guard size <= settings.maxPlanBytes else {
+      directives.append(
+        .log(
+          .error,
+          "a plan of \(candidate.groups.count) groups and \(apps.count) apps takes \(size) bytes, "
+            + "more than a record of \(settings.maxPlanBytes); keeping plan v\(version) (lower "
+            + "--max-apps)"))
+      return directives
+    }
+    version = next
     current = candidate
     waiting = nil
     adoptedOnProvisionalRates = apps.contains {

@@ -50,6 +50,10 @@ extension MetricsRegistry.Family {
   public static let consumerLag = Self(
     "harmonybatch_consumer_lag", .gauge,
     "Records on the stage's input partitions not yet read, by consumer group.")
+  public static let messageErrors = Self(
+    "harmonybatch_message_errors_total", .counter,
+    "Messages a stage could not write (a number JSON cannot hold) or read back, by stage, "
+      + "message (plan, batch) and direction (encode, decode).")
   public static let ready = Self(
     "harmonybatch_service_ready", .gauge,
     "1 when the service serves (its group joined, its plan in hand), else 0.")
@@ -59,6 +63,6 @@ extension MetricsRegistry.Family {
     requestsRouted, deadLetters, batchesDispatched, requestsDispatched, lateRequests, batchFill,
     flushLateness, requestsServed, requestLatency, inference, slotWait, slotUtilisation,
     planVersion,
-    plansPublished, planCost, consumerLag, ready,
+    plansPublished, planCost, consumerLag, messageErrors, ready,
   ]
 }
