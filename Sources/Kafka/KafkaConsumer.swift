@@ -428,17 +428,20 @@ public final class KafkaConsumer: Sendable {
         topic: topic, partition: m.partition, offset: m.offset,
         key: m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) },
         value: m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) },
-        headers: names.readsHeaders ? headers(of: message) : [],
+        headers: names.readsHeaders ? headers(of: message, names: &names) : [],
         timestampMs: type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? nil : timestamp))
   }
 
-  private static func headers(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> [KafkaHeader]
-  {
+  private static func headers(
+    of message: UnsafeMutablePointer<rd_kafka_message_t>, names: inout RecordNames
+  ) -> [KafkaHeader] {
     var list: OpaquePointer? = nil
     guard rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else {
       return []
     }
     var headers: [KafkaHeader] = []
+    // Room for all at once (appends one by one grew the array four times for five headers).
+    headers.reserveCapacity(rd_kafka_header_cnt(list))
     var index = 0
     var name: UnsafePointer<CChar>? = nil
     var value: UnsafeRawPointer? = nil
@@ -446,7 +449,7 @@ public final class KafkaConsumer: Sendable {
     while rd_kafka_header_get_all(list, index, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
       headers.append(
         KafkaHeader(
-          key: name.map { String(cString: $0) } ?? "",
+          key: name.map { names.header($0) } ?? "",
           value: value.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
       index += 1
     }
@@ -524,6 +527,26 @@ private struct RecordNames {
 
   init(readsHeaders: Bool) {
     self.readsHeaders = readsHeaders
+  }
+
+  /// Header names seen before, as their bytes and the string made of them once: the same few
+  /// names come on every record, and comparing bytes is cheaper than making and checking a string
+  /// each time. At most `maxHeaderNames` are kept (any other name is made every time).
+  private var headerNames: [(bytes: [UInt8], name: String)] = []
+  private static let maxHeaderNames = 32
+
+  mutating func header(_ cName: UnsafePointer<CChar>) -> String {
+    let length = strlen(cName)
+    if length == 0 { return "" }
+    let bytes = UnsafeRawBufferPointer(start: cName, count: length)
+    for known in headerNames where known.bytes.count == length {
+      if known.bytes.withUnsafeBytes({ memcmp($0.baseAddress!, cName, length) == 0 }) {
+        return known.name
+      }
+    }
+    let name = String(decoding: bytes, as: UTF8.self)
+    if headerNames.count < Self.maxHeaderNames { headerNames.append((Array(bytes), name)) }
+    return name
   }
 
   mutating func topic(_ handle: OpaquePointer) -> String {

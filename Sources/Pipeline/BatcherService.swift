@@ -91,7 +91,8 @@ public struct BatcherService: PipelineService {
                 sources: Self.recoverySources(
                   topics, log: log, telemetry: settings.telemetry)))
           })
-        if let record, ledger.take(record.coordinates) != nil {
+        // (The ledger is empty but after a restart: no coordinates built per record then.)
+        if let record, !ledger.isEmpty, ledger.take(record.coordinates) != nil {
           // Batched (or diverted) before a restart, not committed: done already.
           io.settle(record.topicPartition, offset: record.offset)
           counters.recovered += 1

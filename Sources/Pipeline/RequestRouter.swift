@@ -23,6 +23,8 @@ public struct RequestRouter: Sendable {
   public private(set) var futureArrivals = (count: 0, aheadMs: Int64(0))
   /// The `hb-route` values' fixed parts, per group and wait.
   private var routes = RouteEncoder()
+  /// `topics.grouped`, made once (the name is built from the prefix on every read).
+  private let groupedTopic: String
 
   /// The largest payload whose batch still fits a record (`RecordLimits.maxPayloadBytes`).
   public static let defaultMaxPayloadBytes = RecordLimits.maxPayloadBytes
@@ -33,6 +35,7 @@ public struct RequestRouter: Sendable {
     self.table = table
     self.topics = topics
     self.maxPayloadBytes = maxPayloadBytes
+    groupedTopic = topics.grouped
   }
 
   /// Routes one request; `nowMs` stands in for a record without a timestamp.
@@ -115,7 +118,7 @@ public struct RequestRouter: Sendable {
         timeoutMs: timeout * 1000, spec: spec)
       report.count(app: app, sloMs: slo * 1000, planned: planned, waitedMs: nowMs - arrival)
       let message = KafkaProducerMessage(
-        topic: topics.grouped, key: Array(spec.key.group.utf8), value: record.value,
+        topic: groupedTopic, key: Array(spec.key.group.utf8), value: record.value,
         headers: grouped.headers(keeping: record.headers, source: coordinates, routes: &routes),
         timestampMs: arrival)
       return .grouped(message, grouped)

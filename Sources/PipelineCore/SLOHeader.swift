@@ -18,6 +18,14 @@ public enum SLOHeader {
         return nil
       }
     }
+    if !dot, bytes.count < 16 {
+      // Whole milliseconds, the usual form: summed as digits, no string made and parsed (at
+      // most 15 digits, exact in a Double).
+      var whole: Int64 = 0
+      for byte in bytes { whole = whole &* 10 &+ Int64(byte &- UInt8(ascii: "0")) }
+      let value = Double(whole)
+      return range.contains(value) ? value : nil
+    }
     guard !dot || digitsAfterDot > 0,
       let value = Double(String(decoding: bytes, as: UTF8.self)), range.contains(value)
     else { return nil }
