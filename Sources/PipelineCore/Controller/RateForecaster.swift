@@ -96,8 +96,10 @@ public enum ForecastDisagreement: String, Sendable {
 ///
 /// **Uncertainty.** The band of a forecast `s` steps ahead is the forecast plus the quantiles
 /// (`quantile`, 95 % by default, and its mirror) of the errors its method made `s` steps ahead
-/// over the window — never narrower than the Poisson noise of the count it forecasts
-/// (± z·√mean), which is the band alone until enough errors were measured. So the band widens
+/// over the window — never narrower than the Poisson noise of the count it forecasts and of the
+/// counts the forecast rests on (± z·√(mean · (1 + 1/n)), n the counts the current estimator
+/// averages, or the level's equivalent), which is the band alone until enough errors were
+/// measured. So the band widens
 /// where the method has been wrong and the coverage it reports (`error(of:)`) can be checked.
 ///
 /// **The measurement wins.** `disagreement(count:over:with:)` says when a count just measured is
@@ -474,9 +476,16 @@ public struct RateForecaster: Sendable {
     return means.isEmpty ? nil : Self.quantile(means.sorted(), 0.5)
   }
 
-  /// The band of a forecast `mean` (counts) from its method's errors at one step.
-  private func band(mean: Double, errors: Ring<Double>) -> (lower: Double, upper: Double) {
-    let noise = z * max(mean, 1).squareRoot()
+  /// The band of a forecast `mean` (counts) by `method` from its errors at one step, never
+  /// narrower than the Poisson noise of the count forecast plus that of the forecast itself: the
+  /// current estimator's mean of `currentBuckets` counts, or the seasonal level's smoothing
+  /// (an exponential mean of weight α has α / (2 − α) of the variance of one count).
+  private func band(mean: Double, errors: Ring<Double>, method: ForecastPoint.Method) -> (
+    lower: Double, upper: Double
+  ) {
+    let alpha = min(max(settings.levelSmoothing, 0), 1)
+    let own = method == .current ? 1 / Double(currentBuckets) : alpha / (2 - alpha)
+    let noise = z * (max(mean, 1) * (1 + own)).squareRoot()
     var lower = mean - noise
     var upper = mean + noise
     if errors.count >= settings.minimumErrorSamples {
@@ -504,7 +513,8 @@ public struct RateForecaster: Sendable {
       var observed = count
       var miss: ForecastDisagreement?
       if let made = item.made.newest, made.at == index - 1, let forecast = made.seasonal[0] {
-        let (lower, upper) = band(mean: forecast, errors: item.seasonalErrors[0])
+        let (lower, upper) = band(
+          mean: forecast, errors: item.seasonalErrors[0], method: .seasonal)
         miss = Self.disagreement(
           count: count, over: .seconds(1),
           with: ForecastPoint(
@@ -558,11 +568,13 @@ public struct RateForecaster: Sendable {
           < (1 - settings.selectionMargin) * Self.meanAbsolute(item.currentErrors[step].newest(n))
         {
           method = .seasonal
-          let (lower, upper) = band(mean: forecast, errors: item.seasonalErrors[step])
+          let (lower, upper) = band(
+            mean: forecast, errors: item.seasonalErrors[step], method: .seasonal)
           return Point(mean: forecast, lower: lower, upper: upper, method: method)
         }
       }
-      let (lower, upper) = band(mean: current, errors: item.currentErrors[step])
+      let (lower, upper) = band(
+        mean: current, errors: item.currentErrors[step], method: .current)
       return Point(mean: current, lower: lower, upper: upper, method: method)
     }
     item.made.append(Made(at: index, seasonal: seasonal, current: current, chosen: chosen))
