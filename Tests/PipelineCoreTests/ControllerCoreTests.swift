@@ -210,6 +210,51 @@ import Testing
       #expect(group.latencyMaxMs >= max * 1000 * 0.95, "\(group.id): \(group.latencyMaxMs)")
     }
   }
+
+  /// The rate forecast is off unless asked for, and on it only watches (issue 31, item 1): the
+  /// same plans are published, and the forecast and its error are there to read and in the log.
+  @Test func theRateForecastOnlyWatchesAndIsOffByDefault() throws {
+    func run(forecast: Bool) throws -> (ControllerCore, plans: [Data], logs: [String]) {
+      var harness = try Harness { settings in
+        guard forecast else { return }
+        settings.forecast = true
+        settings.forecaster.bucket = .seconds(10)
+        settings.forecaster.period = .seconds(120)
+        settings.forecaster.horizon = .seconds(30)
+        settings.forecaster.errorWindow = .seconds(120)
+        settings.forecastReportInterval = 60
+      }
+      var plans: [Data] = []
+      var logs: [String] = []
+      for second in 1...300 {
+        let directives = harness.second(Double(second))
+        // Every field but the time planning took.
+        plans += try Self.plans(directives).map { plan in
+          var plan = plan
+          plan.planningMs = 0
+          return try plan.jsonData(pretty: false)
+        }
+        logs += directives.compactMap { if case .log(_, let line) = $0 { line } else { nil } }
+      }
+      return (harness.core, plans, logs)
+    }
+    let off = try run(forecast: false)
+    let on = try run(forecast: true)
+
+    #expect(!off.0.settings.forecast && off.0.rateForecast(of: "a1").isEmpty)
+    #expect(off.0.forecastErrors.isEmpty)
+    #expect(!off.plans.isEmpty && on.plans == off.plans)
+    #expect(on.0.history == off.0.history)
+    #expect(!off.logs.contains { $0.hasPrefix("rate forecast error") })
+    #expect(on.logs.filter { $0.hasPrefix("rate forecast error") }.count == 4)
+    for app in Self.apps {
+      let forecast = on.0.rateForecast(of: app.id)
+      #expect(forecast.count == 3)
+      #expect(abs(forecast[0].mean / app.rate - 1) < 0.4, "\(app.id): \(forecast[0])")
+      #expect(forecast[0].upper >= forecast[0].mean && forecast[0].lower <= forecast[0].mean)
+      #expect((on.0.forecastErrors[app.id]?.first?.samples ?? 0) == 12)
+    }
+  }
 }
 
 extension ControllerCoreTests {

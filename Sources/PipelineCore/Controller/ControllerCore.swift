@@ -11,6 +11,8 @@ import Planner
 /// - rates per app from the routers' counts (`RateEstimator`); the rate a plan is made for moves
 ///   only when an estimate moved beyond Poisson noise (`ReplanPolicy.moved`), so a steady app
 ///   never re-plans;
+/// - when `forecast` is on, per-app rate forecasts with their error (`RateForecaster`): measured
+///   and reported, not planned on yet;
 /// - the latency model refitted from feedback (`LatencyRefit`);
 /// - transport (`TransportEstimate`): the only delay taken off SLOs, bounded;
 /// - queueing for worker slots: never planned on; with the worker reports it drives the
@@ -57,6 +59,15 @@ public struct ControllerCore: Sendable {
     public var topics = PipelineTopics()
     /// Written into every plan published (`Plan.writer`): which controller process wrote it.
     public var writer: String?
+    /// Forecast each app's rate from the counts received (`RateForecaster`): measured, its error
+    /// reported in the log and by `forecastErrors`, not yet planned on. Default: off.
+    public var forecast = false
+    /// The forecaster's buckets, period, horizon and bands (when `forecast` is on).
+    public var forecaster = RateForecaster.Settings()
+    /// How often the forecast error is said in the log (seconds). Default:
+    /// `defaultForecastReportInterval` (600 s).
+    public var forecastReportInterval = defaultForecastReportInterval
+    public static let defaultForecastReportInterval = 600.0
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       self.prior = prior
@@ -87,6 +98,10 @@ public struct ControllerCore: Sendable {
   public private(set) var scaling: [String: ScalingRecommendation] = [:]
 
   private var rates: RateEstimator
+  /// Per-app rate forecasts, when `settings.forecast` is on, and when their error was last said.
+  private var forecaster: RateForecaster?
+  private var lastForecastReport: Double?
+  private var lastTick: Double?
   private var refit: LatencyRefit
   /// The latency model plans are made on: the prior, then the refit when it moved beyond noise.
   private var modelInForce: ModelProfile
@@ -133,6 +148,7 @@ public struct ControllerCore: Sendable {
   public init(settings: Settings) {
     self.settings = settings
     rates = RateEstimator(window: settings.rateWindow)
+    forecaster = settings.forecast ? RateForecaster(settings: settings.forecaster) : nil
     refit = LatencyRefit(prior: settings.prior)
     modelInForce = settings.prior
     maxMargins = [.cpu: max(0, settings.maxMargin), .gpu: max(0, settings.maxMargin)]
@@ -222,6 +238,11 @@ public struct ControllerCore: Sendable {
       rates.record(
         app: app, count: requests, backlog: min(count.backlog ?? 0, requests),
         from: report.windowStartMs / 1000, to: report.windowEndMs / 1000)
+      // On the controller's clock: a router's clock ahead of it (or a report claiming a window
+      // in the future) must not close the forecaster's buckets early, or skip its history.
+      let middle = (report.windowStartMs + report.windowEndMs) / 2000
+      forecaster?.record(
+        app: app, count: Double(requests), at: .seconds(min(middle, lastTick ?? middle)))
       if known[app] == nil, count.sloMs > 0, count.sloMs.isFinite {
         known[app] = App(id: app, slo: count.sloMs / 1000, rate: 0)
         directives.append(.log(.info, "new app \(app) (SLO \(Int(count.sloMs)) ms)"))
@@ -265,7 +286,9 @@ public struct ControllerCore: Sendable {
   public mutating func tick(now: Double) -> [Directive] {
     var directives: [Directive] = []
     if firstTick == nil { firstTick = now }
+    lastTick = max(lastTick ?? now, now)
     rates.prune(now: now)
+    forecaster?.advance(to: .seconds(now))
     pools.prune(now: now)
     let estimates = rates.estimates(now: now)
     let profile = refit.profile(fallback: modelInForce)
@@ -305,6 +328,7 @@ public struct ControllerCore: Sendable {
     directives += warnAboutTransport()
     directives += reportBacklog(now: now)
     directives += reportRefusals(now: now)
+    directives += reportForecastError(now: now)
 
     var poolReady = false
     if let pending = waiting {
@@ -666,6 +690,22 @@ public struct ControllerCore: Sendable {
     ]
   }
 
+  /// Says, every `forecastReportInterval`, how far the rate forecasts were off: the apps whose
+  /// forecasts the most steps ahead were worst (WAPE), five at most.
+  private mutating func reportForecastError(now: Double) -> [Directive] {
+    guard let forecaster,
+      now - (lastForecastReport ?? firstTick ?? now) >= settings.forecastReportInterval
+    else { return [] }
+    let worst = forecaster.errors.compactMap { app, errors in
+      errors.last.map { (app, $0.weightedPercentage ?? 0) }
+    }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
+    guard !worst.isEmpty else { return [] }
+    lastForecastReport = now
+    let lines = worst.prefix(5).compactMap { forecaster.summary(of: $0.0) }
+    let more = worst.count > 5 ? " (and \(worst.count - 5) apps more)" : ""
+    return [.log(.info, "rate forecast error: " + lines.joined(separator: "; ") + more)]
+  }
+
   /// Warns when transport needs more than the share of an SLO it may take (once per change).
   private mutating func warnAboutTransport() -> [Directive] {
     let needed = transport.reserve
@@ -773,4 +813,11 @@ public struct ControllerCore: Sendable {
   public var refittedProfile: ModelProfile { refit.profile(fallback: modelInForce) }
   /// The rate each app's plan is made for.
   public var plannedRates: [String: Double] { ratesInForce }
+  /// The rate forecast of `app` from the bucket open now (`RateForecaster.forecast`); empty when
+  /// the forecast is off.
+  public func rateForecast(of app: String, horizon: Duration? = nil) -> [ForecastPoint] {
+    forecaster?.forecast(of: app, horizon: horizon) ?? []
+  }
+  /// The forecast error of every app, one per step ahead; empty when the forecast is off.
+  public var forecastErrors: [String: [ForecastError]] { forecaster?.errors ?? [:] }
 }
