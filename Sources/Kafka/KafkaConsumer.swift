@@ -139,6 +139,7 @@ public final class KafkaConsumer: Sendable {
           try KafkaConsumer.event(from: message, client: client, names: &state.names)
         }
       }
+      events.reserveCapacity(min(maxEvents, 1024))
       var taken = 0
       var wait = Int32(clamping: timeoutMs)
       while taken < maxEvents {
