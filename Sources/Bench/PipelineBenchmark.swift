@@ -31,7 +31,9 @@ public struct PipelineBenchmark: Sendable {
   public struct Report: Sendable {
     public let settings: Settings
     public let rounds: [Round]
-    public let latenessMs: [Double]
+    /// Lateness of the deadline flushes of the punctuality run, from the batcher's
+    /// `harmonybatch_flush_lateness_seconds` histogram (what `/metrics` shows).
+    public let lateness: Lateness
     public let punctualityBatches: Int
     public let punctualityRequests: Int
     /// The CPU it ran on (nil where `/proc/cpuinfo` is not there).
@@ -46,9 +48,6 @@ public struct PipelineBenchmark: Sendable {
     public var table: String {
       func median(_ values: [Double]) -> Double {
         values.isEmpty ? 0 : Quantile.median(values.sorted())
-      }
-      func percentile(_ p: Double) -> Double {
-        latenessMs.isEmpty ? 0 : Quantile.nearestRank(latenessMs.sorted(), p)
       }
       var text = "bench pipeline: \(settings.messages) requests of 100 B, 4 partitions, "
       text += "embedded broker in its own process, \(settings.rounds) round(s); the stages batch "
@@ -74,11 +73,25 @@ public struct PipelineBenchmark: Sendable {
       text += String(
         format:
           "\nflush punctuality at %.0f req/s for %.0f s (%d deadline flushes, %d requests): "
-          + "lateness behind the computed deadline p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-        settings.punctualityRate, settings.punctualitySeconds, latenessMs.count,
-        punctualityRequests, percentile(0.5), percentile(0.99), latenessMs.max() ?? 0)
+          + "lateness behind the computed deadline p50 %.2f ms, p99 %.2f ms (interpolated in the "
+          + "histogram's buckets), %.2f %% within 2 ms, %d beyond %.0f ms\n",
+        settings.punctualityRate, settings.punctualitySeconds, lateness.flushes,
+        punctualityRequests, (lateness.p50 ?? 0) * 1000, (lateness.p99 ?? 0) * 1000,
+        lateness.withinTwoMs * 100, lateness.beyondLastBound,
+        (MetricsRegistry.Family.flushLateness.buckets.last ?? 0) * 1000)
       return text
     }
+  }
+
+  /// Flush lateness as the batcher's histogram has it.
+  public struct Lateness: Sendable {
+    public var flushes = 0
+    public var p50: Double?
+    public var p99: Double?
+    /// The share of flushes at most 2 ms late (a bucket bound: exact).
+    public var withinTwoMs = 0.0
+    /// Flushes later than the histogram's last bound.
+    public var beyondLastBound = 0
   }
 
   public let settings: Settings
@@ -121,7 +134,7 @@ public struct PipelineBenchmark: Sendable {
     }
     let (lateness, batches, requests) = try measurePunctuality(common)
     return Report(
-      settings: settings, rounds: rounds, latenessMs: lateness, punctualityBatches: batches,
+      settings: settings, rounds: rounds, lateness: lateness, punctualityBatches: batches,
       punctualityRequests: requests, cpu: CPUDescription.current())
   }
 
@@ -247,48 +260,62 @@ public struct PipelineBenchmark: Sendable {
   private func measurePipeline(_ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan)
     throws -> Double
   {
-    let metrics = PipelineMetrics()
+    let metrics = MetricsRegistry()
     let rate = Mutex(0.0)
-    let messages = Self.requestsInFullBatches(messages: settings.messages)
-    let filled = Mutex((batches: 0, requests: 0))
+    let messages = Double(Self.requestsInFullBatches(messages: settings.messages))
+    let filled = Mutex((batches: 0.0, requests: 0.0))
     let measure = ClosureService("measure") { context in
       var started: ContinuousClock.Instant?
       let deadline = ContinuousClock.now + .seconds(300)
-      while metrics.settled < messages, ContinuousClock.now < deadline, !context.isStopping {
-        if started == nil, metrics.routed.load(ordering: .relaxed) > 0 { started = .now }
+      while Self.settled(metrics) < messages, ContinuousClock.now < deadline, !context.isStopping {
+        // The router hands its counts over once per report interval: the first may have been
+        // routed up to one interval before they show (counted from then: the slower reading).
+        if started == nil, metrics.total(.requestsRouted) > 0 {
+          started = .now - Self.routerReportInterval
+        }
         Thread.sleep(forTimeInterval: 0.001)
       }
       let seconds = (ContinuousClock.now - (started ?? .now)).seconds
-      rate.withLock { $0 = Double(metrics.settled) / seconds }
+      rate.withLock { $0 = Self.settled(metrics) / seconds }
       filled.withLock {
-        $0 = (metrics.batches.load(ordering: .relaxed), metrics.dispatched.load(ordering: .relaxed))
+        $0 = (metrics.total(.batchesDispatched), metrics.total(.requestsDispatched))
       }
     }
     try runStages(common, topics: topics, plan: plan, metrics: metrics, with: measure)
     let (batches, requests) = filled.withLock { $0 }
     // Batches of one would measure another path (a request per batch message): say so loudly.
-    if batches > 0, Double(requests) / Double(batches) < Double(Self.throughputBatch) * 0.9 {
+    if batches > 0, requests / batches < Double(Self.throughputBatch) * 0.9 {
       Console.err(
-        "bench pipeline: warning: \(requests) requests left in \(batches) batches, not in full "
+        "bench pipeline: warning: \(Int(requests)) requests left in \(Int(batches)) batches, not in full "
           + "batches of \(Self.throughputBatch)")
     }
     return rate.withLock { $0 }
   }
 
-  /// Runs the router and batcher on `topics` beside `measurement`, until it returns.
+  /// Requests that left the batcher, in a batch or as a late record.
+  private static func settled(_ metrics: MetricsRegistry) -> Double {
+    metrics.total(.requestsDispatched) + metrics.total(.lateRequests)
+  }
+
+  /// How often the router hands its counts to the metrics (and reports rates) in the bench.
+  static let routerReportInterval: Duration = .milliseconds(10)
+
+  /// Runs the router and batcher on `topics` beside `measurement`, until it returns. Both count
+  /// what they do in `metrics`, as they do for `/metrics` when deployed: the bench pays for it.
   private func runStages(
-    _ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan, metrics: PipelineMetrics,
+    _ common: KafkaConfiguration, topics: PipelineTopics, plan: Plan, metrics: MetricsRegistry,
     with measurement: ClosureService
   ) throws {
     var routing = RouterService.Settings()
     routing.topics = topics
     routing.groupID = "bench-router-\(topics.prefix)"
     routing.fixedPlan = plan
-    routing.metrics = metrics
+    routing.telemetry = metrics
+    routing.reportInterval = Self.routerReportInterval
     var batching = BatcherService.Settings()
     batching.topics = topics
     batching.groupID = "bench-batcher-\(topics.prefix)"
-    batching.metrics = metrics
+    batching.telemetry = metrics
     let log = PipelineLog.silent("bench")
     var settings = ServiceGroup.Settings()
     settings.handlesSignals = false
@@ -306,11 +333,11 @@ public struct PipelineBenchmark: Sendable {
 
   /// 200 apps alone in groups of batch 32 with 100 ms waits, at a steady total rate: nearly
   /// every batch is flushed by a wake-up at its deadline. Returns the lateness of those flushes.
-  private func measurePunctuality(_ common: KafkaConfiguration) throws -> ([Double], Int, Int) {
+  private func measurePunctuality(_ common: KafkaConfiguration) throws -> (Lateness, Int, Int) {
     let topics = PipelineTopics(prefix: "punctual-\(UInt32.random(in: 0...UInt32.max)).")
     let apps = 200
-    let metrics = PipelineMetrics()
-    let lateness = Mutex<[Double]>([])
+    let metrics = MetricsRegistry()
+    let lateness = Mutex(Lateness())
     let (rate, seconds) = (settings.punctualityRate, settings.punctualitySeconds)
     let measure = ClosureService("measure") { context in
       let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
@@ -319,10 +346,10 @@ public struct PipelineBenchmark: Sendable {
       try producer.enqueue(
         KafkaProducerMessage(topic: topics.requests, key: Array("app-0".utf8), value: [1]))
       let ready = ContinuousClock.now + .seconds(60)
-      while metrics.settled == 0, ContinuousClock.now < ready {
+      while Self.settled(metrics) == 0, ContinuousClock.now < ready {
         Thread.sleep(forTimeInterval: 0.01)
       }
-      let before = metrics.flushLatenessMs.count
+      let before = metrics.histogram(.flushLateness)
       let value = [UInt8](repeating: UInt8(ascii: "x"), count: 100)
       let start = ContinuousClock.now
       var sent = 0
@@ -339,16 +366,28 @@ public struct PipelineBenchmark: Sendable {
       }
       try producer.flush()
       let drained = ContinuousClock.now + .seconds(30)
-      while metrics.settled < total + 1, ContinuousClock.now < drained {
+      while Self.settled(metrics) < Double(total + 1), ContinuousClock.now < drained {
         Thread.sleep(forTimeInterval: 0.01)
       }
-      lateness.withLock { $0 = Array(metrics.flushLatenessMs.dropFirst(before)) }
+      let after = metrics.histogram(.flushLateness)
+      let counts = zip(after.counts, before.counts).map { $0 - $1 }
+      let count = after.count - before.count
+      let bounds = MetricsRegistry.Family.flushLateness.buckets
+      let withinTwoMs = zip(bounds, counts).filter { $0.0 <= 0.002 }.reduce(0) { $0 + $1.1 }
+      lateness.withLock {
+        $0 = Lateness(
+          flushes: count,
+          p50: MetricsRegistry.quantile(0.5, bounds: bounds, counts: counts, count: count),
+          p99: MetricsRegistry.quantile(0.99, bounds: bounds, counts: counts, count: count),
+          withinTwoMs: count > 0 ? Double(withinTwoMs) / Double(count) : 0,
+          beyondLastBound: count - counts.reduce(0, +))
+      }
     }
     try runStages(
       common, topics: topics, plan: plan(apps: apps, perGroup: 1, batch: 32, timeoutMs: 100),
       metrics: metrics, with: measure)
     return (
-      lateness.withLock { $0 }, metrics.batches.load(ordering: .relaxed), metrics.settled
+      lateness.withLock { $0 }, Int(metrics.total(.batchesDispatched)), Int(Self.settled(metrics))
     )
   }
 }

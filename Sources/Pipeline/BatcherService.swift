@@ -18,7 +18,6 @@ public struct BatcherService: PipelineService {
     /// Buffers flush this long before the plan's deadline, so that the wake-up jitter of a busy
     /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max).
     public var flushMargin: Duration = .milliseconds(5)
-    public var metrics: PipelineMetrics?
     /// Where the batcher counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
@@ -195,7 +194,6 @@ public struct BatcherService: PipelineService {
     counters: inout Counters
   ) throws {
     counters.deadLetters += 1
-    settings.metrics?.deadLetters.add(1, ordering: .relaxed)
     settings.telemetry?.add(.deadLetters, labels: ["stage": "batcher", "reason": code.rawValue])
     let message = DeadLetter.message(
       for: record, code: code, detail: detail, topic: settings.topics.deadLetter)
@@ -234,13 +232,6 @@ public struct BatcherService: PipelineService {
             telemetry.observe(.flushLateness, max(0, batch.flushedAt - batch.dueAt))
           }
         }
-        if let metrics = settings.metrics {
-          metrics.batches.add(1, ordering: .relaxed)
-          metrics.dispatched.add(batch.requests.count, ordering: .relaxed)
-          if timerDriven, batch.reason == .deadline {
-            metrics.recordFlushLateness((batch.flushedAt - batch.dueAt) * 1000)
-          }
-        }
         let message = try batch.message(
           id: "\(settings.instance)-\(counters.sequence)", batcher: settings.instance,
           topics: settings.topics)
@@ -248,7 +239,6 @@ public struct BatcherService: PipelineService {
       case .divert(let request, _, let lateBy):
         counters.late += 1
         settings.telemetry?.add(.lateRequests, labels: ["app": request.app])
-        settings.metrics?.late.add(1, ordering: .relaxed)
         let message = LateRecord.message(
           for: request, lateBy: lateBy, topic: settings.topics.late)
         let reply = Reply.message(

@@ -27,7 +27,6 @@ public struct RouterService: PipelineService {
     /// Provisions apps the plan does not cover (they are served alone until it does).
     public var planner: Planner?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
-    public var metrics: PipelineMetrics?
     /// Where the router counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
 
@@ -105,12 +104,10 @@ public struct RouterService: PipelineService {
             try io.produce(message, sources: source)
             routed += 1
             if settings.telemetry != nil { pending.routed[grouped.app, default: 0] += 1 }
-            settings.metrics?.routed.add(1, ordering: .relaxed)
           case .deadLetter(let message, let code, let reply):
             try io.produce([message], replies: reply.map { [$0] } ?? [], sources: source)
             rejected += 1
             if settings.telemetry != nil { pending.rejected[code, default: 0] += 1 }
-            settings.metrics?.deadLetters.add(1, ordering: .relaxed)
             log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")
           }
         }

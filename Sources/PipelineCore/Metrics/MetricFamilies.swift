@@ -21,7 +21,7 @@ extension MetricsRegistry.Family {
   public static let flushLateness = Self(
     "harmonybatch_flush_lateness_seconds", .histogram,
     "How long after its deadline a flush woken by that deadline ran.",
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.05, 0.1])
+    buckets: [0.00025, 0.0005, 0.00075, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.05, 0.1])
   public static let requestsServed = Self(
     "harmonybatch_requests_served_total", .counter,
     "Results published by the workers, by app and whether the SLO was met.")

@@ -71,17 +71,66 @@ public final class MetricsRegistry: Sendable {
   ) {
     var key = Self.render(labels)
     state.withLock { families in
-      var entry = families[family.name] ?? (family, [:])
-      if entry.series[key] == nil, entry.series.count >= maxSeriesPerFamily,
-        labels["app"] != nil
+      // Changed in place: an entry copied out and written back copied every series of the
+      // family on each update (the batcher updates several per batch).
+      if families[family.name] == nil { families[family.name] = (family, [:]) }
+      let index = families.index(forKey: family.name)!
+      if families.values[index].series[key] == nil,
+        families.values[index].series.count >= maxSeriesPerFamily, labels["app"] != nil
       {
         var folded = labels
         folded["app"] = Self.otherApp
         key = Self.render(folded)
       }
-      change(&entry.series[key, default: Series()])
-      families[family.name] = entry
+      change(&families.values[index].series[key, default: Series()])
     }
+  }
+
+  /// A counter's or gauge's values summed over every label set (0 when nothing was counted):
+  /// what a reader of `/metrics` gets with `sum(...)`.
+  public func total(_ family: Family) -> Double {
+    state.withLock { families in
+      families[family.name].map { $0.series.values.reduce(0) { $0 + $1.value } } ?? 0
+    }
+  }
+
+  /// A histogram's observations over every label set: how many, and how many fell at or under
+  /// each of the family's bounds (not cumulative), in the order of `family.buckets`.
+  public func histogram(_ family: Family) -> (count: Int, counts: [Int]) {
+    state.withLock { families in
+      var counts = [Int](repeating: 0, count: family.buckets.count)
+      var count = 0
+      for series in families[family.name]?.series.values ?? [:].values {
+        count += series.count
+        for (index, value) in series.counts.enumerated() { counts[index] += value }
+      }
+      return (count, counts)
+    }
+  }
+
+  /// The `q` quantile of a histogram over every label set, interpolated linearly within the
+  /// bucket it falls in, as Prometheus' `histogram_quantile` does (nil without observations; the
+  /// largest bound when it falls beyond every bound).
+  public func quantile(_ family: Family, _ q: Double) -> Double? {
+    let (count, counts) = histogram(family)
+    return Self.quantile(q, bounds: family.buckets, counts: counts, count: count)
+  }
+
+  /// `quantile(_:_:)` of observations given as counts per bucket (not cumulative) and their
+  /// total (which counts those beyond the last bound too).
+  public static func quantile(_ q: Double, bounds: [Double], counts: [Int], count: Int) -> Double? {
+    guard count > 0 else { return nil }
+    let rank = q * Double(count)
+    var below = 0
+    var lower = 0.0
+    for (bound, inBucket) in zip(bounds, counts) {
+      if Double(below + inBucket) >= rank, inBucket > 0 {
+        return lower + (bound - lower) * (rank - Double(below)) / Double(inBucket)
+      }
+      below += inBucket
+      lower = bound
+    }
+    return bounds.last
   }
 
   /// Every family in the text exposition format, families and series in name order.
