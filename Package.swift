@@ -39,8 +39,13 @@ let package = Package(
     // The encoder's element-wise kernels in C, compiled for AVX-512, AVX2 and baseline x86-64,
     // the widest the CPU runs chosen when the binary loads; optimised in debug builds too.
     .target(name: "EncoderKernels", cSettings: [.unsafeFlags(["-O2"])]),
+    // Kafka's record and message types as plain values, with no librdkafka: what the pure core
+    // decides on (Kafka re-exports them).
     .target(
-      name: "Kafka", dependencies: ["CRdKafka", "Logging"],
+      name: "KafkaMessages",
+      swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
+    .target(
+      name: "Kafka", dependencies: ["CRdKafka", "Logging", "KafkaMessages"],
       swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
     .target(
       name: "Inference",
@@ -49,13 +54,13 @@ let package = Package(
       // builds too, so tests and the debug binary serve requests at a realistic speed.
       swiftSettings: [.unsafeFlags(["-O"])]),
     .target(name: "Planner", resources: [.copy("Resources/profiles"), .copy("Resources/pricing")]),
-    // The pipeline's logic and messages, with no Kafka, BLAS or networking: what the
+    // The pipeline's logic and messages, with no Kafka client, BLAS or networking: what the
     // simulator and the services share.
     // Cross-module optimisation in release builds: the stages' generic core (`GroupBuffers`,
     // `ReadyBatch`, the Kafka layer's types) specialised where the pipeline uses it instead of
     // looked up at run time; bench pipeline's CPU samples: batcher -30 %, router -24 %.
     .target(
-      name: "PipelineCore", dependencies: ["Planner", "Logging"],
+      name: "PipelineCore", dependencies: ["Planner", "Logging", "KafkaMessages"],
       swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
     .target(
       name: "Pipeline",
@@ -92,7 +97,8 @@ let package = Package(
     .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
     .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
     // The pure core's tests: no Kafka, no inference, no networking in their build.
-    .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore", "Planner"]),
+    .testTarget(
+      name: "PipelineCoreTests", dependencies: ["PipelineCore", "Planner", "KafkaMessages"]),
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),
     .testTarget(
       name: "InferenceTests", dependencies: ["Inference", "Planner", "PipelineCore"],

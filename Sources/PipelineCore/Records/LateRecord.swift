@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 
 /// Late records on hb.late: the request as it came from the router, plus why it is late, by
 /// how much, and where it was read.

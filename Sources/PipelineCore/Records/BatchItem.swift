@@ -1,6 +1,5 @@
 import Foundation
-import Kafka
-import PipelineCore
+import KafkaMessages
 import Planner
 
 /// What the batcher keeps of a request while it waits in a buffer.

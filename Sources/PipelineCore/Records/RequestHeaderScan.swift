@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 
 /// What the router reads from a request's headers, found in one pass over them (it used to walk
 /// them five times per request: reply topic, request id, limits, SLO, sizes).

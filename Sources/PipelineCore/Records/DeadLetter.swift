@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 
 /// Dead-letter records: the original key, value and headers, plus why and where from.
 public enum DeadLetter {

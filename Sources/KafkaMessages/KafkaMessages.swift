@@ -89,6 +89,12 @@ public struct KafkaDeliveryReport: Sendable, Hashable {
   public var topic: String
   public var partition: Int32
   public var offset: Int64
+
+  public init(topic: String, partition: Int32, offset: Int64) {
+    self.topic = topic
+    self.partition = partition
+    self.offset = offset
+  }
 }
 
 /// A record read by a consumer, copied out of librdkafka's memory.
@@ -171,17 +177,4 @@ public struct KafkaRecord: Sendable, Hashable {
 
   public var keyString: String? { key.flatMap { String(validating: $0, as: UTF8.self) } }
   public var valueString: String? { value.flatMap { String(validating: $0, as: UTF8.self) } }
-}
-
-/// What a consumer's poll yields.
-public enum KafkaConsumerEvent: Sendable {
-  case record(KafkaRecord)
-  /// The group gave this member these partitions (already applied).
-  case partitionsAssigned([KafkaTopicPartition])
-  /// The group took these partitions away; stored offsets were committed first.
-  case partitionsRevoked([KafkaTopicPartition])
-  /// The consumer caught up with the end of a partition (only with `reportPartitionEOF`).
-  case partitionEOF(KafkaTopicPartition, offset: Int64)
-  /// A non-fatal error: the client keeps retrying on its own.
-  case error(KafkaError)
 }

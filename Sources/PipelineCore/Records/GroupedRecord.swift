@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 import Planner
 
 /// A request on hb.grouped: the original record plus the router's headers, which carry all the

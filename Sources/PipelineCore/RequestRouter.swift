@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 import Planner
 
 /// The router stage's decision for one record of hb.requests (pure): validated and tagged for

@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 import Planner
 
 /// Parses `hb-route` values, remembering the parsed group by everything in the value but the

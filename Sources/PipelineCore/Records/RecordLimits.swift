@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 
 /// The sizes the pipeline's records keep to, so that no produce ever fails for size (a record the
 /// broker refuses would stop its stage and be read again on restart — a poison record).

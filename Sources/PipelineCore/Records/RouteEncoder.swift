@@ -1,4 +1,3 @@
-import PipelineCore
 import Planner
 
 /// Writes `hb-route` values (`GroupedRecord.headers`), remembering for each group and wait the

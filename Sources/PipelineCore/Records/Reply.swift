@@ -1,5 +1,4 @@
-import Kafka
-import PipelineCore
+import KafkaMessages
 
 /// Replies to the caller: a request that names a topic in `hb-reply-topic` gets its outcome there
 /// too, keyed by its request id, with its own headers (`HeaderName.isCarried`: a `traceparent`
