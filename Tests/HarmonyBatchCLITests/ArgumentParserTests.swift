@@ -47,6 +47,38 @@ import Testing
     }
   }
 
+  /// Times are `Duration`s; the command line counts them in the unit the option names, and help
+  /// writes a default in that unit.
+  @Test func timesAreReadInTheOptionsUnitAndWrittenBackInIt() throws {
+    let parsed = try spec.parse(["--count", "2.5", "--topic", "250"])
+    #expect(
+      try parsed.duration("count", default: .zero, range: .zero ... .seconds(10))
+        == .milliseconds(2_500))
+    #expect(
+      try parsed.duration(
+        "topic", in: .milliseconds, default: .zero, range: .zero ... .seconds(1))
+        == .milliseconds(250))
+    #expect(
+      try parsed.duration("missing", default: .seconds(60), range: .zero ... .seconds(90))
+        == .seconds(60))
+    #expect(throws: UsageError("--count must be a number in 0...1.5, got '2.5'")) {
+      try parsed.duration("count", default: .zero, range: .zero ... .milliseconds(1_500))
+    }
+    #expect(throws: UsageError("--topic must be a number in 10...1000, got 'soon'")) {
+      try spec.parse(["--topic", "soon"]).duration(
+        "topic", in: .milliseconds, default: .zero,
+        range: .milliseconds(10) ... .seconds(1))
+    }
+    #expect(throws: UsageError.self) {
+      try spec.parse(["--count", "inf"]).duration(
+        "count", default: .zero, range: .zero ... .seconds(1))
+    }
+    #expect(Duration.seconds(60).number(in: .seconds) == "60")
+    #expect(Duration.milliseconds(250).number(in: .seconds) == "0.25")
+    #expect(Duration.seconds(1).number(in: .milliseconds) == "1000")
+    #expect(Duration.milliseconds(5).number(in: .milliseconds) == "5")
+  }
+
   @Test func helpWinsAndListsEveryOption() throws {
     let parsed = try spec.parse(["--count", "3", "--help"])
     #expect(parsed.helpRequested)
