@@ -42,7 +42,7 @@ public struct KafkaBenchmark {
 
   public struct Report: Sendable {
     /// The consumer settings kcat runs with: our consumer's defaults (see
-    /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMaxMs`).
+    /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMax`).
     public static let sharedConsumerProperties: [(String, String)] = [
       ("queued.min.messages", "1000000"), ("fetch.wait.max.ms", "10"),
     ]
@@ -162,7 +162,7 @@ public struct KafkaBenchmark {
   ]
 
   /// The consumer settings kcat runs with: our consumer's defaults (see
-  /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMaxMs`).
+  /// `KafkaConsumerConfiguration.prefetchMessages` and `.fetchWaitMax`).
   public static let sharedConsumerProperties: [(String, String)] = [
     ("queued.min.messages", "1000000"), ("fetch.wait.max.ms", "10"),
   ]

@@ -215,7 +215,7 @@ public struct PipelineBenchmark: Sendable {
     let consumer = try KafkaConsumer(configuration: configuration)
     defer { consumer.close() }
     var producerConfiguration = KafkaProducerConfiguration(common: common)
-    producerConfiguration.lingerMs = 1
+    producerConfiguration.linger = .milliseconds(1)
     let producer = try KafkaProducer(configuration: producerConfiguration)
     defer { _ = producer.close() }
     try consumer.subscribe(topics: [source])

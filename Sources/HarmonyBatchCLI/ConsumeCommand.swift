@@ -23,7 +23,10 @@ enum ConsumeCommand {
       .option(
         "commit", "POLICY",
         "each: a printed record is done and its offset is committed (default); none: never commit."),
-      .option("session-timeout-ms", "MS", "Group session timeout (default 10000)."),
+      .option(
+        "session-timeout-ms", "MS",
+        "Group session timeout (default "
+          + "\(KafkaConsumerConfiguration.defaultSessionTimeout.number(in: .milliseconds)))."),
     ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,
     discussion: """
       Each line: {"topic","partition","offset","timestamp_ms","key","headers":{..},"value"}; keys,
@@ -39,15 +42,18 @@ enum ConsumeCommand {
     }
     let from = try options.choice("from", default: "beginning", from: ["beginning", "end"])
     let count = try options.int("count", default: Int.max, in: 1...Int.max)
-    let idleExitMs = try options.int("idle-exit-ms", default: 0, in: 0...86_400_000)
+    let idleExit = try options.duration(
+      "idle-exit-ms", in: .milliseconds, default: .zero, range: .zero ... .seconds(86_400))
     let commitEach =
       try options.choice("commit", default: "each", from: ["each", "none"]) == "each"
     var configuration = KafkaConsumerConfiguration(
       common: try KafkaOptions.configuration(options, bootstrap: bootstrap),
       groupID: options.string("group"))
     configuration.autoOffsetReset = from == "beginning" ? .earliest : .latest
-    configuration.sessionTimeoutMs = try options.int(
-      "session-timeout-ms", default: 10_000, in: 1000...3_600_000)
+    configuration.sessionTimeout = try options.duration(
+      "session-timeout-ms", in: .milliseconds,
+      default: KafkaConsumerConfiguration.defaultSessionTimeout,
+      range: .seconds(1) ... .seconds(3_600))
     let consumer = try KafkaConsumer(configuration: configuration)
     if configuration.groupID != nil {
       try consumer.subscribe(topics: topics)
@@ -70,7 +76,7 @@ enum ConsumeCommand {
     let printed = Mutex(0)
     let reading = ClosureService("consume") { context in
       let count = RecordPrinter.printRecords(
-        consumer, count: count, idleExitMs: idleExitMs, commitEach: commitEach,
+        consumer, count: count, idleExit: idleExit, commitEach: commitEach,
         stop: context.stop)
       printed.withLock { $0 = count }
     }

@@ -15,8 +15,9 @@ enum KafkaOptions {
           + "nothing else reaches it unless you pass that on)."),
       .option(
         "unreachable-timeout", "SECONDS",
-        "Exit 1 when no broker has answered for this long (default 120; unhealthy, and said "
-          + "so, after a tenth of it)."),
+        "Exit 1 when no broker has answered for this long (default "
+          + "\(KafkaConfiguration.defaultUnreachableTimeout.number(in: .seconds)); unhealthy, "
+          + "and said so, after a tenth of it)."),
     ] + TopicOptions.specs + clientSpecs
 
   /// The client options every Kafka-speaking command shares.
@@ -37,10 +38,9 @@ enum KafkaOptions {
   {
     var configuration = KafkaConfiguration(bootstrapServers: bootstrap)
     configuration.logger = .standardError(minimumLevel: try logLevel(options))
-    if options.string("unreachable-timeout") != nil {
-      configuration.unreachableTimeoutMs = Int(
-        try options.double("unreachable-timeout", default: 120, in: 1...86_400) * 1000)
-    }
+    configuration.unreachableTimeout = try options.duration(
+      "unreachable-timeout", default: KafkaConfiguration.defaultUnreachableTimeout,
+      range: .seconds(1) ... .seconds(86_400))
     for text in options.strings("property") {
       let parsed: (key: String, value: String)
       do {

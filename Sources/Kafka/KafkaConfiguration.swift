@@ -5,7 +5,9 @@ import Foundation
 ///
 /// Typed settings are applied first; `properties` are applied after them and win. Every key and
 /// value is checked by librdkafka when the client is created, and an unknown key or a bad value
-/// fails with a `KafkaError` of code `.config` that names the key.
+/// fails with a `KafkaError` of code `.config` that names the key. Times are `Duration`s; they
+/// become librdkafka's integer milliseconds here, when the properties are written, and nowhere
+/// else.
 public struct KafkaConfiguration: Sendable {
   /// `host:port` pairs of one or more brokers.
   public var bootstrapServers: [String]
@@ -16,8 +18,13 @@ public struct KafkaConfiguration: Sendable {
   /// (prefix removed): `consumer.fetch.wait.max.ms`.
   public var properties: [String: String] = [:]
   /// Ours, not librdkafka's: how long a service may go without reaching any broker before it
-  /// gives up and exits (it says it is unhealthy after a tenth of it, at least 5 s).
-  public var unreachableTimeoutMs: Int = 120_000
+  /// gives up and exits (it says it is unhealthy after a tenth of it, at least 5 s;
+  /// `--unreachable-timeout`).
+  /// Default: `defaultUnreachableTimeout`.
+  public var unreachableTimeout = defaultUnreachableTimeout
+  /// `unreachableTimeout` when none is given.
+  /// Default: 120 s.
+  public static let defaultUnreachableTimeout: Duration = .seconds(120)
 
   public init(bootstrapServers: [String]) {
     self.bootstrapServers = bootstrapServers
@@ -88,14 +95,22 @@ public struct KafkaProducerConfiguration: Sendable {
 
   public var common: KafkaConfiguration
   /// How long librdkafka waits to fill a batch before sending (`linger.ms`).
-  public var lingerMs: Double = 5
+  /// Default: `defaultLinger`.
+  public var linger = defaultLinger
   public var acks: Acks = .all
   /// Exactly-once per partition across retries (`enable.idempotence`).
   public var idempotence: Bool = true
   /// A message not acknowledged within this time fails its delivery report (`message.timeout.ms`).
-  public var messageTimeoutMs: Int = 300_000
+  /// Default: `defaultMessageTimeout`.
+  public var messageTimeout = defaultMessageTimeout
   /// Upper bound on messages waiting in librdkafka's queue before `send` waits for room.
   public var queueBufferingMaxMessages: Int = 100_000
+  /// `linger` when none is given.
+  /// Default: 5 ms.
+  public static let defaultLinger: Duration = .milliseconds(5)
+  /// `messageTimeout` when none is given.
+  /// Default: 300 s.
+  public static let defaultMessageTimeout: Duration = .seconds(300)
 
   public init(bootstrapServers: String) {
     common = KafkaConfiguration(bootstrapServers: bootstrapServers)
@@ -107,10 +122,10 @@ public struct KafkaProducerConfiguration: Sendable {
 
   var resolvedProperties: [(String, String)] {
     common.baseProperties + [
-      ("linger.ms", formatNumber(lingerMs)),
+      ("linger.ms", formatNumber(linger.librdkafkaMilliseconds)),
       ("acks", acks.rawValue),
       ("enable.idempotence", idempotence ? "true" : "false"),
-      ("message.timeout.ms", String(messageTimeoutMs)),
+      ("message.timeout.ms", String(messageTimeout.wholeMilliseconds)),
       ("queue.buffering.max.messages", String(queueBufferingMaxMessages)),
     ] + common.properties(for: .producer)
   }
@@ -125,8 +140,8 @@ public struct KafkaConsumerConfiguration: Sendable {
 
   /// When offsets of records the caller marked done (`storeOffset`) reach the group coordinator.
   public enum CommitPolicy: Sendable, Equatable {
-    /// Every `intervalMs`, on every partition revocation, and on close.
-    case automatic(intervalMs: Int)
+    /// Every `interval`, on every partition revocation, and on close.
+    case automatic(interval: Duration)
     /// Only when the caller calls `commit()`, on revocation and on close.
     case manual
   }
@@ -134,15 +149,19 @@ public struct KafkaConsumerConfiguration: Sendable {
   public var common: KafkaConfiguration
   public var groupID: String?
   public var autoOffsetReset: OffsetReset = .earliest
-  public var commitPolicy: CommitPolicy = .automatic(intervalMs: 1000)
+  /// Default: automatic every `defaultCommitInterval`.
+  public var commitPolicy: CommitPolicy = .automatic(interval: defaultCommitInterval)
   /// The coordinator drops a member it has not heard from for this long (`session.timeout.ms`).
-  public var sessionTimeoutMs: Int = 10_000
+  /// Default: `defaultSessionTimeout`.
+  public var sessionTimeout = defaultSessionTimeout
   /// A member that does not poll for this long leaves the group (`max.poll.interval.ms`).
-  public var maxPollIntervalMs: Int = 300_000
+  /// Default: `defaultMaxPollInterval`.
+  public var maxPollInterval = defaultMaxPollInterval
   /// Longest time a fetch waits at the broker for data (`fetch.wait.max.ms`). Low, because our
   /// records carry latency SLOs and some brokers (the embedded one) hold an empty fetch for the
   /// whole time instead of answering when data arrives.
-  public var fetchWaitMaxMs: Int = 10
+  /// Default: `defaultFetchWaitMax`.
+  public var fetchWaitMax = defaultFetchWaitMax
   /// Messages librdkafka keeps fetched ahead per partition (`queued.min.messages`); memory stays
   /// bounded by `queued.max.messages.kbytes` (64 MiB by default). librdkafka 2.0 backs a
   /// partition off for long when its prefetch queue fills, so a small value starves a fast
@@ -159,6 +178,18 @@ public struct KafkaConsumerConfiguration: Sendable {
   /// `cooperative-sticky` moves only the partitions that change owner: a member joining or
   /// leaving pauses those, and the rest go on.
   public var assignmentStrategy: String?
+  /// The interval of `CommitPolicy.automatic` when none is given.
+  /// Default: 1 s.
+  public static let defaultCommitInterval: Duration = .seconds(1)
+  /// `sessionTimeout` when none is given (`consume --session-timeout-ms`).
+  /// Default: 10 s.
+  public static let defaultSessionTimeout: Duration = .seconds(10)
+  /// `maxPollInterval` when none is given.
+  /// Default: 300 s.
+  public static let defaultMaxPollInterval: Duration = .seconds(300)
+  /// `fetchWaitMax` when none is given.
+  /// Default: 10 ms.
+  public static let defaultFetchWaitMax: Duration = .milliseconds(10)
 
   public init(bootstrapServers: String, groupID: String?) {
     common = KafkaConfiguration(bootstrapServers: bootstrapServers)
@@ -182,11 +213,11 @@ public struct KafkaConsumerConfiguration: Sendable {
     props += [
       ("auto.offset.reset", autoOffsetReset.rawValue),
       ("enable.auto.offset.store", "false"),
-      ("session.timeout.ms", String(sessionTimeoutMs)),
-      ("heartbeat.interval.ms", String(max(100, sessionTimeoutMs / 5))),
-      ("max.poll.interval.ms", String(maxPollIntervalMs)),
+      ("session.timeout.ms", String(sessionTimeout.wholeMilliseconds)),
+      ("heartbeat.interval.ms", String(max(100, sessionTimeout.wholeMilliseconds / 5))),
+      ("max.poll.interval.ms", String(maxPollInterval.wholeMilliseconds)),
       ("enable.partition.eof", reportPartitionEOF ? "true" : "false"),
-      ("fetch.wait.max.ms", String(fetchWaitMaxMs)),
+      ("fetch.wait.max.ms", String(fetchWaitMax.wholeMilliseconds)),
       ("queued.min.messages", String(prefetchMessages)),
     ]
     if let assignmentStrategy, groupID != nil {
@@ -194,7 +225,10 @@ public struct KafkaConsumerConfiguration: Sendable {
     }
     switch groupID == nil ? .manual : commitPolicy {
     case .automatic(let interval):
-      props += [("enable.auto.commit", "true"), ("auto.commit.interval.ms", String(interval))]
+      props += [
+        ("enable.auto.commit", "true"),
+        ("auto.commit.interval.ms", String(interval.wholeMilliseconds)),
+      ]
     case .manual:
       props.append(("enable.auto.commit", "false"))
     }
@@ -204,4 +238,21 @@ public struct KafkaConsumerConfiguration: Sendable {
 
 func formatNumber(_ value: Double) -> String {
   value == value.rounded() ? String(Int(value)) : String(value)
+}
+
+extension Duration {
+  /// The duration in librdkafka's unit, milliseconds, with fractions (`linger.ms`).
+  var librdkafkaMilliseconds: Double {
+    Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
+  }
+
+  /// The duration in whole milliseconds, rounded up (a wait of a fraction of a millisecond
+  /// still waits), as librdkafka's integer properties and calls take it (`poll(timeoutMs:)`);
+  /// negative ones are 0.
+  public var wholeMilliseconds: Int {
+    Int(max(0, min(librdkafkaMilliseconds.rounded(.up), 9e18)))
+  }
+
+  /// `wholeMilliseconds` for a librdkafka call's `int timeout_ms`.
+  var timeoutMilliseconds: Int32 { Int32(clamping: wholeMilliseconds) }
 }

@@ -69,7 +69,7 @@ public final class ClusterView: @unchecked Sendable {
     self.topics = topics
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
     configuration.reportPartitionEOF = true
-    configuration.fetchWaitMaxMs = 50
+    configuration.fetchWaitMax = .milliseconds(50)
     consumer = try KafkaConsumer(configuration: configuration)
     let known = try KafkaAdmin(configuration: common).topics()
     var assignment: [(KafkaTopicPartition, KafkaOffset)] = []

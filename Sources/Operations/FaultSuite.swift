@@ -363,7 +363,7 @@ public final class FaultSuite: @unchecked Sendable {
 
   private func startProducing(bootstrap: String) throws -> Running {
     var configuration = KafkaProducerConfiguration(common: quiet(bootstrap))
-    configuration.lingerMs = 2
+    configuration.linger = .milliseconds(2)
     // Not idempotent, as the services here (see where they are started).
     configuration.idempotence = false
     let producer = try KafkaProducer(configuration: configuration)
@@ -429,7 +429,7 @@ public final class FaultSuite: @unchecked Sendable {
 
   private func startReading(bootstrap: String) throws -> Running {
     var configuration = KafkaConsumerConfiguration(common: quiet(bootstrap), groupID: nil)
-    configuration.fetchWaitMaxMs = 10
+    configuration.fetchWaitMax = .milliseconds(10)
     let consumer = try KafkaConsumer(configuration: configuration)
     var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
     for topic in [topics.results, topics.late, topics.deadLetter] {

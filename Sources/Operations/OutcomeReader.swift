@@ -27,7 +27,7 @@ public final class OutcomeReader: @unchecked Sendable {
 
   public init(common: KafkaConfiguration, topics: PipelineTopics) throws {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
-    configuration.fetchWaitMaxMs = 10
+    configuration.fetchWaitMax = .milliseconds(10)
     self.topics = topics
     consumer = try KafkaConsumer(configuration: configuration)
     var partitions: [(KafkaTopicPartition, KafkaOffset)] = []

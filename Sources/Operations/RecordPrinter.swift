@@ -5,9 +5,9 @@ import Pipeline
 /// `consume`'s output: records as JSON lines, with the consumer's events on standard error.
 public enum RecordPrinter {
   /// Prints records as they come until `count` are printed, `stop` is set, or none came for
-  /// `idleExitMs` (0: wait forever); returns how many were printed.
+  /// `idleExit` (`.zero`: wait forever); returns how many were printed.
   public static func printRecords(
-    _ consumer: KafkaConsumer, count: Int, idleExitMs: Int, commitEach: Bool,
+    _ consumer: KafkaConsumer, count: Int, idleExit: Duration, commitEach: Bool,
     stop: StopFlag
   ) -> Int {
     var printed = 0
@@ -35,7 +35,7 @@ public enum RecordPrinter {
       case .error(let error):
         Console.err("consume: \(error.message)")
       case .partitionEOF, nil:
-        if idleExitMs > 0 && ContinuousClock.now - lastRecord > .milliseconds(idleExitMs) {
+        if idleExit > .zero && ContinuousClock.now - lastRecord > idleExit {
           return printed
         }
       }

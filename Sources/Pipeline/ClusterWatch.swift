@@ -5,30 +5,35 @@ import Synchronization
 
 /// Whether a stage's Kafka cluster is reachable: a thread of its own asks a broker for metadata
 /// every few seconds (librdkafka retries for ever and only logs), and the stage's loop calls
-/// `check()`. Unreachable past a tenth of `unreachableTimeoutMs` (at least 5 s): said once, loudly
-/// — the service is unhealthy. Past `unreachableTimeoutMs`: `check()` throws, the stage stops and
-/// its process exits 1, instead of logging "Connection refused" for ever.
+/// `check()`. Unreachable past a tenth of `timeout` (`KafkaConfiguration.unreachableTimeout`; at
+/// least 5 s): said once, loudly — the service is unhealthy. Past `timeout`: `check()` throws, the
+/// stage stops and its process exits 1, instead of logging "Connection refused" for ever.
 final class ClusterWatch: Sendable {
   private let producer: KafkaProducer
   private let log: PipelineLog
+  /// Seconds, like the clock it is compared with.
   private let timeout: Double
   private let unhealthyAfter: Double
   private let state: Mutex<(lastReachable: ContinuousClock.Instant, unhealthy: Bool)>
   private let stopped = Atomic<Bool>(false)
   private let done = DispatchSemaphore(value: 0)
 
-  init(producer: KafkaProducer, timeoutMs: Int, log: PipelineLog, interval: Double = 2) {
+  /// `interval`: how often a broker is asked.
+  init(
+    producer: KafkaProducer, timeout: Duration, log: PipelineLog, interval: Duration = .seconds(2)
+  ) {
     self.producer = producer
     self.log = log
-    timeout = Double(max(1000, timeoutMs)) / 1000
-    unhealthyAfter = min(timeout, max(5, timeout / 10))
+    let seconds = max(1, timeout.seconds)
+    self.timeout = seconds
+    unhealthyAfter = min(seconds, max(5, seconds / 10))
     state = Mutex((ContinuousClock.now, false))
     let probe = Thread { [self] in
       while !stopped.load(ordering: .acquiring) {
-        if producer.clusterReachable(timeoutMs: Int(interval * 1000)) {
+        if producer.clusterReachable(timeoutMs: Int(interval.seconds * 1000)) {
           state.withLock { $0.lastReachable = .now }
         }
-        Thread.sleep(forTimeInterval: interval)
+        Thread.sleep(forTimeInterval: interval.seconds)
       }
       done.signal()
     }

@@ -25,7 +25,7 @@ public final class PlanFollower {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
     configuration.reportPartitionEOF = true
     configuration.prefetchMessages = 1000
-    configuration.fetchWaitMaxMs = 100
+    configuration.fetchWaitMax = .milliseconds(100)
     consumer = try KafkaConsumer(configuration: configuration)
     // Every partition is read, so that a record on another one is refused out loud.
     let partitions = try KafkaAdmin(configuration: common).topics()[topic] ?? 1

@@ -41,15 +41,15 @@ struct RecoveryLedger {
   /// committed offsets.
   static func read(
     common: KafkaConfiguration, group consumer: KafkaConsumer, inputs: [KafkaTopicPartition],
-    outputs: [String], sources: Sources, log: PipelineLog, timeoutMs: Int = 30_000
+    outputs: [String], sources: Sources, log: PipelineLog, timeout: Duration = .seconds(30)
   ) throws(KafkaError) -> RecoveryLedger {
     guard !inputs.isEmpty else { return RecoveryLedger() }
     var configuration = KafkaConsumerConfiguration(common: common, groupID: nil)
     configuration.reportPartitionEOF = true
-    configuration.fetchWaitMaxMs = 10
+    configuration.fetchWaitMax = .milliseconds(10)
     let reader = try KafkaConsumer(configuration: configuration)
     defer { reader.close() }
-    let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+    let deadline = ContinuousClock.now + timeout
 
     // Where each input partition's uncommitted records start, and when the first of them arrived.
     let committed = try consumer.committed(inputs)
@@ -147,7 +147,7 @@ struct RecoveryLedger {
         + (ledger.isEmpty ? "" : " (" + ledger.done.keys.sorted().joined(separator: ", ") + ")"))
     if !progress.isComplete {
       log.warning(
-        "recovery read \(read) output records in \(timeoutMs) ms without reaching the end of "
+        "recovery read \(read) output records in \(timeout) without reaching the end of "
           + "\(progress.unfinished) partitions; some records may be produced twice")
     }
     return ledger

@@ -23,20 +23,21 @@ final class StageIO: @unchecked Sendable {
   /// many small records take them in bulk; the order of records and rebalance events is kept.
   init(
     common: KafkaConfiguration, groupID: String, input: String, log: PipelineLog,
-    sessionTimeoutMs: Int = 10_000, pollBatch: Int = 1, assignmentStrategy: String? = nil
+    sessionTimeout: Duration = KafkaConsumerConfiguration.defaultSessionTimeout,
+    pollBatch: Int = 1, assignmentStrategy: String? = nil
   ) throws(KafkaError) {
     self.pollBatch = max(1, pollBatch)
     var consumerConfiguration = KafkaConsumerConfiguration(common: common, groupID: groupID)
     consumerConfiguration.assignmentStrategy = assignmentStrategy
-    consumerConfiguration.commitPolicy = .automatic(intervalMs: 500)
-    consumerConfiguration.sessionTimeoutMs = sessionTimeoutMs
+    consumerConfiguration.commitPolicy = .automatic(interval: .milliseconds(500))
+    consumerConfiguration.sessionTimeout = sessionTimeout
     consumerConfiguration.prefetchMessages = 100_000
     consumer = try KafkaConsumer(configuration: consumerConfiguration)
     var producerConfiguration = KafkaProducerConfiguration(common: common)
-    producerConfiguration.lingerMs = 1
+    producerConfiguration.linger = .milliseconds(1)
     producer = try KafkaProducer(configuration: producerConfiguration)
     self.log = log
-    watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
+    watch = ClusterWatch(producer: producer, timeout: common.unreachableTimeout, log: log)
     consumer.beforeRevoke { [weak self] partitions in self?.finishBeforeRevoke(partitions) }
     try consumer.subscribe(topics: [input])
   }

@@ -91,7 +91,7 @@ import Testing
     var configuration = KafkaConsumerConfiguration(
       bootstrapServers: broker.bootstrapServers, groupID: "workers")
     configuration.common.logger = .silent
-    configuration.sessionTimeoutMs = 3000
+    configuration.sessionTimeout = .seconds(3)
     let survivor = try KafkaConsumer(configuration: configuration)
     defer { survivor.close() }
     try survivor.subscribe(topics: ["work"])

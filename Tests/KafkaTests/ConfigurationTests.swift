@@ -25,7 +25,7 @@ import Testing
 
   @Test func passThroughPropertiesOverrideTypedSettings() throws {
     var configuration = producerConfiguration("127.0.0.1:1")
-    configuration.lingerMs = 5
+    configuration.linger = .milliseconds(5)
     configuration.common.properties["linger.ms"] = "not-a-number"
     #expect(throws: KafkaError.self) { _ = try KafkaProducer(configuration: configuration) }
   }

@@ -80,7 +80,7 @@ import Testing
 
   @Test func producingToAMissingBrokerFailsTheDeliveryReport() async throws {
     var configuration = producerConfiguration("127.0.0.1:1")
-    configuration.messageTimeoutMs = 500
+    configuration.messageTimeout = .milliseconds(500)
     let producer = try KafkaProducer(configuration: configuration)
     await #expect(throws: KafkaError.self) {
       _ = try await producer.send(KafkaProducerMessage(topic: "nowhere", key: nil, value: "x"))

@@ -39,7 +39,7 @@ func consumerConfiguration(_ bootstrap: String, group: String?) -> KafkaConsumer
   configuration.common.logger =
     ProcessInfo.processInfo.environment["HB_TEST_KAFKA_LOG"] != nil
     ? .standardError(minimumLevel: .info) : .silent
-  configuration.sessionTimeoutMs = 6000
+  configuration.sessionTimeout = .seconds(6)
   return configuration
 }
 

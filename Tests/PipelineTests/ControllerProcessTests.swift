@@ -143,7 +143,7 @@ import Testing
     #expect(after.compactMap(\.version) == Array(1...after.count))
     // The documented hand-over: the session timeout and a rebalance. The new holder publishes the
     // plan in force again as its own at once.
-    #expect(handOver < .seconds(ControllerLease.sessionTimeoutMs / 1000 + 10), "\(handOver)")
+    #expect(handOver < ControllerService.leaseSessionTimeout + .seconds(10), "\(handOver)")
     let writers = after.compactMap(\.writer)
     #expect(Set(writers).count == 2 && writers.allSatisfy { $0.hasPrefix("controller@") })
     #expect(after.contains { $0.reason?.hasPrefix("reasserted: taking over") == true })

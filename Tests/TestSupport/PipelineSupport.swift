@@ -83,7 +83,7 @@ public func readTopic(
   until enough: ([KafkaRecord]) -> Bool
 ) throws -> [KafkaRecord] {
   var configuration = KafkaConsumerConfiguration(common: quietCommon(bootstrap), groupID: nil)
-  configuration.fetchWaitMaxMs = 10
+  configuration.fetchWaitMax = .milliseconds(10)
   let consumer = try KafkaConsumer(configuration: configuration)
   defer { consumer.close() }
   try consumer.assign(

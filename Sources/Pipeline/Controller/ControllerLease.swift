@@ -13,15 +13,11 @@ final class ControllerLease {
   /// Whether this controller holds the lease now.
   private(set) var holds = false
 
-  /// How long a controller that stopped answering keeps the lease (the group's session timeout):
-  /// a standby takes over within about this long, plus a rebalance.
-  static let sessionTimeoutMs = 6_000
-
   init(common: KafkaConfiguration, group: String, topic: String, log: PipelineLog)
     throws(KafkaError)
   {
     var configuration = KafkaConsumerConfiguration(common: common, groupID: group)
-    configuration.sessionTimeoutMs = Self.sessionTimeoutMs
+    configuration.sessionTimeout = ControllerService.leaseSessionTimeout
     configuration.commitPolicy = .manual
     configuration.autoOffsetReset = .latest
     configuration.prefetchMessages = 16
@@ -31,10 +27,10 @@ final class ControllerLease {
     try consumer.subscribe(topics: [topic])
   }
 
-  /// Handles the group's events, waiting up to `timeoutMs` for one; returns whether this
+  /// Handles the group's events, waiting up to `timeout` for one; returns whether this
   /// controller holds the lease (the records themselves are the plan follower's business).
-  func poll(timeoutMs: Int) throws(KafkaError) -> Bool {
-    var wait = timeoutMs
+  func poll(timeout: Duration) throws(KafkaError) -> Bool {
+    var wait = timeout.wholeMilliseconds
     while let event = try consumer.poll(timeoutMs: wait) {
       wait = 0
       switch event {

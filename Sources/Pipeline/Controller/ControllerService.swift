@@ -18,14 +18,24 @@ public struct ControllerService: PipelineService {
     /// What the core decides with (the topics are set from `topics`).
     public var core: ControllerCore.Settings
     /// How often the controller looks at its estimates.
-    public var tick: Duration = .seconds(1)
+    /// Default: `defaultTick`.
+    public var tick = defaultTick
     /// Where the controller counts the plans it publishes for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
+
+    /// `tick` when none is given.
+    /// Default: 1 s.
+    public static let defaultTick: Duration = .seconds(1)
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       core = ControllerCore.Settings(prior: prior, pricing: pricing)
     }
   }
+
+  /// How long a controller that stopped answering keeps the lease (the lease group's session
+  /// timeout): a standby takes over within about this long, plus a rebalance.
+  /// Default: 6 s.
+  public static let leaseSessionTimeout: Duration = .seconds(6)
 
   public let common: KafkaConfiguration
   public let settings: Settings
@@ -43,7 +53,7 @@ public struct ControllerService: PipelineService {
     let topics = settings.topics
     let producer = try KafkaProducer(configuration: KafkaProducerConfiguration(common: common))
     defer { _ = producer.close(timeoutMs: 5000) }
-    let watch = ClusterWatch(producer: producer, timeoutMs: common.unreachableTimeoutMs, log: log)
+    let watch = ClusterWatch(producer: producer, timeout: common.unreachableTimeout, log: log)
     defer { watch.stop() }
     var coreSettings = settings.core
     coreSettings.topics = topics
@@ -71,7 +81,7 @@ public struct ControllerService: PipelineService {
     defer { active?.consumer.close() }
     let decoder = JSONDecoder()
     while !stop.isSet {
-      let holds = try lease.poll(timeoutMs: active == nil ? 100 : 0)
+      let holds = try lease.poll(timeout: active == nil ? .milliseconds(100) : .zero)
       if holds, active == nil {
         // Taking over (or starting): from the plan in force, which it publishes again as its own
         // at once, so that the routers follow a plan of the controller in charge.
@@ -144,7 +154,7 @@ public struct ControllerService: PipelineService {
         // A plan in force that this controller did not write (one that held the lease before
         // and published late, any producer with write access to the plan topic): the routers
         // follow it until this controller's own plan is on the topic again, so it is, at once.
-        if let found = follower.next(), !own.wrote(found), try lease.poll(timeoutMs: 0) {
+        if let found = follower.next(), !own.wrote(found), try lease.poll(timeout: .zero) {
           log.warning(
             "plan v\(found.version ?? 0) on \(topics.plans) was written by "
               + "\(found.writer ?? "a writer that gave no name"), not by this controller; "
@@ -155,7 +165,7 @@ public struct ControllerService: PipelineService {
               now: now), producer: producer, own: own)
         }
         // The lease is looked at once more right before anything is published.
-        if try lease.poll(timeoutMs: 0) {
+        if try lease.poll(timeout: .zero) {
           try execute(current.core.tick(now: now), producer: producer, own: own)
         }
       }
