@@ -8,6 +8,10 @@ import Planner
 
 /// `harmonybatch controller`: estimate rates, refit the model, re-plan, publish plans.
 enum ControllerCommand {
+  private static let scalingEvery =
+    ControllerCore.Settings.defaultScalingInterval.number(in: .seconds)
+  private static let leaseTimeout = ControllerService.leaseSessionTimeout.number(in: .seconds)
+
   static let spec = CommandSpec(
     name: "controller",
     summary: "Estimate rates, refit the latency model from feedback, and publish new plans.",
@@ -20,12 +24,15 @@ enum ControllerCommand {
       .option("algorithm", "A", "optimal (default), harmony, batch or mbs."),
       .option(
         "period", "SECONDS",
-        "Re-plan at least this often (default \(Int(ReplanPolicy.defaultPeriod)))."),
+        "Re-plan at least this often (default \(ReplanPolicy.defaultPeriod.number(in: .seconds)))."),
       .option(
         "min-interval", "SECONDS",
         "At most one version published for cost alone per this interval (default "
-          + "\(Int(ReplanPolicy.defaultMinInterval)))."),
-      .option("rate-window", "SECONDS", "Window of the steady rate estimate (default 60)."),
+          + "\(ReplanPolicy.defaultMinInterval.number(in: .seconds)))."),
+      .option(
+        "rate-window", "SECONDS",
+        "Window of the steady rate estimate (default "
+          + "\(RateEstimator.defaultWindow.number(in: .seconds)))."),
       .option(
         "max-transport-share", "X",
         "The most of an SLO ever reserved for transport (default 0.2)."),
@@ -34,7 +41,8 @@ enum ControllerCommand {
         "Busy share of worker slots the scaling recommendation aims at (default 0.7)."),
       .option(
         "scale-down-window", "SECONDS",
-        "Recommend fewer replicas only after the need stayed lower this long (default 60)."),
+        "Recommend fewer replicas only after the need stayed lower this long (default "
+          + "\(PoolScaler.defaultScaleDownWindow.number(in: .seconds)))."),
       .option(
         "worker-group", "ID",
         "A worker pool besides hb-workers-cpu and hb-workers-gpu (worker --group) whose reports "
@@ -42,7 +50,7 @@ enum ControllerCommand {
       .option(
         "max-apps", "N",
         "Apps planned at most (default 1000): a new app past it is not planned, and counted in "
-          + "the refusals logged every 30 s."),
+          + "the refusals logged every \(ControllerCore.reportInterval.number(in: .seconds)) s."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -55,18 +63,18 @@ enum ControllerCommand {
       force is at risk on measured batches. Publishes a new version on the compacted hb.plans
       when there is no plan, the plan misses an app, or an SLO is at risk (at once); or when
       the new plan is more than 2 % cheaper (at most once per --min-interval, and only when the
-      worker pools have the slots it needs). Each version says why. Every 5 s, and whenever a
-      pool's status or desired replicas change, publishes per worker pool the slots the plan
-      needs against the slots reported, and the replicas to run, on hb.scaling: never more
-      replicas than the batch topic has partitions (status partition-limit, with the slots per
-      replica that would do, when those are not enough). Up at once when the load passes the
-      target utilisation of the desired replicas by 10 %, or they give fewer slots than the
-      plan's slot waits need (Erlang C: a wait past the room the plan leaves at most 1 % of the
-      time); down only after the need stayed lower
-      for --scale-down-window; a replica counts until it leaves its group or misses three
-      report intervals. One controller publishes at a time: the one holding partition 0 of
-      hb.plans in the consumer group hb-controller-lease; others stand by and take over, from the
-      plan in force, when it leaves (at once) or stops answering (6 s session timeout).
+      worker pools have the slots it needs). Each version says why. Every \(scalingEvery) s,
+      and whenever a pool's status or desired replicas change, publishes per worker pool the
+      slots the plan needs against the slots reported, and the replicas to run, on hb.scaling:
+      never more replicas than the batch topic has partitions (status partition-limit, with the
+      slots per replica that would do, when those are not enough). Up at once when the load
+      passes the target utilisation of the desired replicas by 10 %, or they give fewer slots
+      than the plan's slot waits need (Erlang C: a wait past the room the plan leaves at most
+      1 % of the time); down only after the need stayed lower for --scale-down-window; a
+      replica counts until it leaves its group or misses three report intervals. One
+      controller publishes at a time: the one holding partition 0 of hb.plans in the consumer
+      group hb-controller-lease; others stand by and take over, from the plan in force, when it
+      leaves (at once) or stops answering (\(leaseTimeout) s session timeout).
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -77,17 +85,20 @@ enum ControllerCommand {
       rawValue: try options.choice(
         "algorithm", default: "optimal", from: Planner.Algorithm.allCases.map(\.rawValue)))!
     if let path = options.string("apps") { settings.core.apps = try AppsFile.load(path: path) }
-    settings.core.policy.period = try options.double(
-      "period", default: ReplanPolicy.defaultPeriod, in: 1...86_400)
-    settings.core.policy.minInterval = try options.double(
-      "min-interval", default: ReplanPolicy.defaultMinInterval, in: 0...86_400)
-    settings.core.rateWindow = try options.double("rate-window", default: 60, in: 5...86_400)
+    settings.core.policy.period = try options.duration(
+      "period", default: ReplanPolicy.defaultPeriod, range: .seconds(1) ... .seconds(86_400))
+    settings.core.policy.minInterval = try options.duration(
+      "min-interval", default: ReplanPolicy.defaultMinInterval, range: .zero ... .seconds(86_400))
+    settings.core.rateWindow = try options.duration(
+      "rate-window", default: RateEstimator.defaultWindow,
+      range: .seconds(5) ... .seconds(86_400))
     settings.core.transport.maxShare = try options.double(
       "max-transport-share", default: 0.2, in: 0...0.9)
     settings.core.scaler.targetUtilisation = try options.double(
       "target-utilisation", default: 0.7, in: 0.05...1)
-    settings.core.scaler.scaleDownWindow = try options.double(
-      "scale-down-window", default: 60, in: 0...86_400)
+    settings.core.scaler.scaleDownWindow = try options.duration(
+      "scale-down-window", default: PoolScaler.defaultScaleDownWindow,
+      range: .zero ... .seconds(86_400))
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
     settings.core.workerGroups = Set(options.strings("worker-group"))

@@ -89,9 +89,9 @@ public final class DemoRun: Sendable {
     let telemetry = groupSettings.telemetry
     var control = ControllerService.Settings(prior: planner.profile, pricing: planner.pricing)
     control.core.apps = apps
-    control.core.policy.period = 10
-    control.core.policy.minInterval = 20
-    control.core.rateWindow = 20
+    control.core.policy.period = .seconds(10)
+    control.core.policy.minInterval = .seconds(20)
+    control.core.rateWindow = .seconds(20)
     control.telemetry = telemetry
     var routing = RouterService.Settings()
     routing.planner = planner

@@ -95,7 +95,7 @@ public struct ClosedLoopScenario: Sendable {
   /// The controller's settings beyond the profile, pricing and apps (the service's defaults
   /// unless changed).
   public var policy = ReplanPolicy()
-  public var rateWindow = 60.0
+  public var rateWindow = RateEstimator.defaultWindow
   public var targetUtilisation = 0.7
   public var seed: UInt64 = 1
 

@@ -338,7 +338,7 @@ extension ControllerCoreTests {
 
   @Test func transportIsAHighQuantileWithHeadroomCappedPerSLO() {
     var transport = TransportEstimate()
-    #expect(transport.value == transport.prior)
+    #expect(transport.value == transport.prior.seconds)
     for index in 0..<200 { transport.observe(index % 50 == 0 ? 2.0 : 0.010) }
     // Four stragglers of two seconds in 200 batches: the 95th percentile is still 10 ms.
     #expect(abs(transport.value - 0.010) < 1e-12)
@@ -379,7 +379,7 @@ extension ControllerCoreTests {
   }
 
   @Test func aScalerAddsAtOnceAndRemovesOnlyAfterAWholeWindow() {
-    var scaler = PoolScaler(targetUtilisation: 0.5, scaleDownWindow: 60)
+    var scaler = PoolScaler(targetUtilisation: 0.5, scaleDownWindow: .seconds(60))
     func pool(slots: Int, busy: Double) -> [String: WorkerPools.Pool] {
       [
         "hb-workers-cpu": .init(

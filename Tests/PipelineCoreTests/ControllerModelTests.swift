@@ -189,7 +189,7 @@ import Testing
   }
 
   @Test func aSteadyRateNeverFlapsThePlan() throws {
-    var policy = ReplanPolicy(period: 60)
+    var policy = ReplanPolicy(period: .seconds(60))
     #expect(policy.trigger(now: 0) == .first)
     policy.evaluated(now: 0)
     var current = try planner.plan(apps)
@@ -238,7 +238,7 @@ import Testing
   }
 
   @Test func aMuchBusierAppIsReplannedAtOnce() throws {
-    var policy = ReplanPolicy(period: 60)
+    var policy = ReplanPolicy(period: .seconds(60))
     policy.evaluated(now: 0)
     let current = try planner.plan(apps)
     // a1 from 5 to 40 req/s: past its knee rate (22 req/s at 0.5 s), a GPU function pays. Five

@@ -163,7 +163,7 @@ import Testing
   }
 
   @Test func aReplicaIsGoneWhenItLeavesOrMissesThreeReports() {
-    var pools = WorkerPools(staleAfter: 5)
+    var pools = WorkerPools(staleAfter: .seconds(5))
     pools.record(Self.report("a", at: 1, interval: 2), at: 1)
     pools.record(Self.report("b", at: 1, interval: 2), at: 1)
     // Reporting every 2 s, b is still counted 6 s after its last report, gone after 7.
@@ -252,9 +252,11 @@ import Testing
       let now = Double(second)
       // a1 (500 ms SLO, 5 req/s): two of its requests a second diverted, 30 ms late.
       for _ in 0..<2 {
-        harness.core.receive(late: "a1", reason: "slo-unreachable", lateByMs: 30, at: now)
+        harness.core.receive(
+          late: "a1", reason: "slo-unreachable", lateBy: .milliseconds(30), at: now)
       }
-      harness.core.receive(late: "stranger", reason: "slo-unreachable", lateByMs: 30, at: now)
+      harness.core.receive(
+        late: "stranger", reason: "slo-unreachable", lateBy: .milliseconds(30), at: now)
       let directives = harness.second(now)
       plans += ControllerCoreTests.plans(directives)
       warnings += ControllerCoreTests.warnings(directives)
@@ -277,7 +279,7 @@ import Testing
     for second in 21...80 {
       for _ in 0..<3 {
         harness.core.receive(
-          late: "a3", reason: "queued-past-slo", lateByMs: 200, at: Double(second))
+          late: "a3", reason: "queued-past-slo", lateBy: .milliseconds(200), at: Double(second))
       }
       warnings += ControllerCoreTests.warnings(harness.second(Double(second)))
     }

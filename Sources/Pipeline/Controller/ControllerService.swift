@@ -131,7 +131,9 @@ public struct ControllerService: PipelineService {
             {
               current.core.receive(
                 late: app, reason: reason,
-                lateByMs: record.headerText(HeaderName.lateBy).flatMap(Double.init),
+                lateBy: record.headerText(HeaderName.lateBy).flatMap(Double.init).flatMap {
+                  Duration(wireMilliseconds: $0)
+                },
                 at: clock.now())
             }
           case topics.workers:

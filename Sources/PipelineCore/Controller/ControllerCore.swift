@@ -25,15 +25,17 @@ public struct ControllerCore: Sendable {
     /// Apps known before any traffic (ids, SLOs, expected rates).
     public var apps: [App] = []
     public var policy = ReplanPolicy()
-    public var rateWindow = 60.0
+    /// The window of the steady rate estimate (`controller --rate-window`).
+    /// Default: `RateEstimator.defaultWindow`.
+    public var rateWindow = RateEstimator.defaultWindow
     public var transport = TransportEstimate()
     public var scaler = PoolScaler()
     /// Plans are made with every maximum latency this much higher than the model says (0: as the
     /// model says; risk is judged on measured batches with statistical tests, not on re-costing).
     public var maxMargin = 0.0
-    /// A worker silent this long (and for three of its report intervals) has left its pool
-    /// (seconds).
-    public var workerStaleAfter = 5.0
+    /// A worker silent this long (and for three of its report intervals) has left its pool.
+    /// Default: `WorkerPools.defaultStaleAfter`.
+    public var workerStaleAfter = WorkerPools.defaultStaleAfter
     /// Worker pools besides `hb-workers-cpu` and `hb-workers-gpu` (`worker --group`) whose
     /// reports count; reports from any other consumer group are refused.
     public var workerGroups: Set<String> = []
@@ -43,12 +45,14 @@ public struct ControllerCore: Sendable {
     /// The most requests per second one router can count (a rates report claiming more is
     /// bounded to it): far above what a router stage passes on one core.
     public var maxRouterRate = 200_000.0
-    /// How long a cheaper plan waits for the pools to have its slots before it is given up
-    /// (seconds; it is found again at the next re-plan).
-    public var capacityWait = 120.0
-    /// How often scaling recommendations are published (seconds); at once when a pool's status
-    /// or desired replicas change.
-    public var scalingInterval = 5.0
+    /// How long a cheaper plan waits for the pools to have its slots before it is given up (it
+    /// is found again at the next re-plan).
+    /// Default: `defaultCapacityWait`.
+    public var capacityWait = defaultCapacityWait
+    /// How often scaling recommendations are published; at once when a pool's status or desired
+    /// replicas change.
+    /// Default: `defaultScalingInterval`.
+    public var scalingInterval = defaultScalingInterval
     /// Apps planned at most (`controller --max-apps`): app ids are the tenants' choice, and a plan
     /// must fit one record. A new app past it is not planned (its requests are still served
     /// alone by the routers, within their own bound) and is counted in the refusals.
@@ -69,11 +73,23 @@ public struct ControllerCore: Sendable {
     public var forecastReportInterval = defaultForecastReportInterval
     public static let defaultForecastReportInterval = 600.0
 
+    /// `capacityWait` when none is given.
+    /// Default: 120 s.
+    public static let defaultCapacityWait: Duration = .seconds(120)
+    /// `scalingInterval` when none is given.
+    /// Default: 5 s.
+    public static let defaultScalingInterval: Duration = .seconds(5)
+
     public init(prior: ModelProfile, pricing: PricingPreset) {
       self.prior = prior
       self.pricing = pricing
     }
   }
+
+  /// How often refusals (reports refused, apps past `maxApps`), shed late requests and backlogs
+  /// are summed up in the log, at most.
+  /// Default: 30 s.
+  public static let reportInterval: Duration = .seconds(30)
 
   public enum Directive: Sendable {
     case publishPlan(Plan)
@@ -266,11 +282,11 @@ public struct ControllerCore: Sendable {
 
   /// A request that ended on hb.late: diverted by the batcher (`slo-unreachable`) or shed by a
   /// worker (`queued-past-slo`). Apps the controller does not know are ignored (a rogue key
-  /// cannot grow what it keeps).
-  public mutating func receive(late app: String, reason: String, lateByMs: Double?, at now: Double)
+  /// cannot grow what it keeps). `lateBy`: how far past its SLO it was, when the record said.
+  public mutating func receive(late app: String, reason: String, lateBy: Duration?, at now: Double)
   {
     guard known[app] != nil else { return }
-    late.record(app: app, reason: reason, lateBy: (lateByMs ?? 0) / 1000, at: now)
+    late.record(app: app, reason: reason, lateBy: lateBy?.seconds ?? 0, at: now)
   }
 
   /// A worker's periodic report on its slots.
@@ -332,7 +348,7 @@ public struct ControllerCore: Sendable {
 
     var poolReady = false
     if let pending = waiting {
-      if now - pending.since > settings.capacityWait {
+      if now - pending.since > settings.capacityWait.seconds {
         waiting = nil
         directives.append(
           .log(.info, "the pools did not grow for the cheaper plan; keeping plan v\(version)"))
@@ -360,8 +376,8 @@ public struct ControllerCore: Sendable {
       // been counted over half the window (then it moves only beyond noise again).
       if trigger == .period {
         for (app, estimate) in estimates
-        where (rateSpans[app] ?? .infinity) < settings.rateWindow / 2
-          && estimate.span >= settings.rateWindow / 2
+        where (rateSpans[app] ?? .infinity) < settings.rateWindow.seconds / 2
+          && estimate.span >= settings.rateWindow.seconds / 2
         {
           ratesInForce[app] = estimate.rate
           rateSpans[app] = estimate.span
@@ -411,8 +427,8 @@ public struct ControllerCore: Sendable {
           riskDetail.append(
             String(
               format: "app %@: %d requests diverted as slo-unreachable in %.0f s (up to %.0f ms "
-                + "late); planned with %.0f ms more slack", app.id, finding.count, late.window,
-              finding.lateBy * 1000, wanted * 1000))
+                + "late); planned with %.0f ms more slack", app.id, finding.count,
+              late.window.seconds, finding.lateBy * 1000, wanted * 1000))
         } else if !unservedReported.contains(app.id) {
           unservedReported.insert(app.id)
           directives.append(
@@ -423,9 +439,10 @@ public struct ControllerCore: Sendable {
                   "app %@: %d requests diverted as slo-unreachable in %.0f s, and its slack is "
                   + "at the %.0f %% of its SLO that may be reserved: no plan serves it better on "
                   + "this pipeline (its time before the batcher is too long for a %.0f ms SLO)",
-                app.id, finding.count, late.window, transport.maxShare * 100, app.slo * 1000)))
+                app.id, finding.count, late.window.seconds, transport.maxShare * 100,
+                app.slo * 1000)))
         }
-      } else if now - lastShedReport >= 30 {
+      } else if now - lastShedReport >= Self.reportInterval.seconds {
         lastShedReport = now
         directives.append(
           .log(
@@ -433,7 +450,8 @@ public struct ControllerCore: Sendable {
             String(
               format:
                 "app %@: %d requests shed in %.0f s after waiting for a worker slot past their "
-                + "SLO: the pool is short (see hb.scaling)", app.id, finding.count, late.window)))
+                + "SLO: the pool is short (see hb.scaling)", app.id, finding.count,
+              late.window.seconds)))
       }
     }
     return (atRisk, directives)
@@ -571,7 +589,7 @@ public struct ControllerCore: Sendable {
     current = candidate
     waiting = nil
     adoptedOnProvisionalRates = apps.contains {
-      (rateSpans[$0.id] ?? .infinity) < settings.rateWindow / 2
+      (rateSpans[$0.id] ?? .infinity) < settings.rateWindow.seconds / 2
     }
     planModel = planner.provisioner.latencyModel
     risk.reset(version: version)
@@ -650,9 +668,11 @@ public struct ControllerCore: Sendable {
   private var backlogReported = 0
   private var lastBacklogReport: Double?
 
-  /// Says, at most every 30 s, how many messages were refused since it last said so.
+  /// Says, at most every `reportInterval`, how many messages were refused since it last said so.
   private mutating func reportRefusals(now: Double) -> [Directive] {
-    guard refused != refusalsReported, now - (lastRefusalReport ?? -.infinity) >= 30 else {
+    guard refused != refusalsReported,
+      now - (lastRefusalReport ?? -.infinity) >= Self.reportInterval.seconds
+    else {
       return []
     }
     let counts = refused.sorted { $0.key < $1.key }.compactMap { kind, count in
@@ -670,11 +690,11 @@ public struct ControllerCore: Sendable {
     ]
   }
 
-  /// Says (at most every 30 s) how many batches waited out an outage or a restart between flush
-  /// and worker, which transport does not count.
+  /// Says (at most every `reportInterval`) how many batches waited out an outage or a restart
+  /// between flush and worker, which transport does not count.
   private mutating func reportBacklog(now: Double) -> [Directive] {
     guard transport.backlogBatches > backlogReported,
-      now - (lastBacklogReport ?? -.infinity) >= 30
+      now - (lastBacklogReport ?? -.infinity) >= Self.reportInterval.seconds
     else { return [] }
     let count = transport.backlogBatches - backlogReported
     backlogReported = transport.backlogBatches
@@ -784,7 +804,7 @@ public struct ControllerCore: Sendable {
       guard before != recommendation.status else { continue }
       changed = true
       switch recommendation.status {
-      case .noWorkers where now - (firstTick ?? now) < settings.workerStaleAfter:
+      case .noWorkers where now - (firstTick ?? now) < settings.workerStaleAfter.seconds:
         // Workers report every second or so: give them the time to before warning.
         break
       case .scaleUp, .noWorkers, .partitionLimit:
@@ -796,7 +816,7 @@ public struct ControllerCore: Sendable {
     }
     scaling = Dictionary(
       recommendations.map { ($0.group, $0) }, uniquingKeysWith: { _, last in last })
-    if changed || lastScaling.map({ now - $0 >= settings.scalingInterval }) ?? true {
+    if changed || lastScaling.map({ now - $0 >= settings.scalingInterval.seconds }) ?? true {
       lastScaling = now
       directives.append(.publishScaling(recommendations))
     }

@@ -8,14 +8,20 @@ import Foundation
 /// instead of leaving it silent. Bounded: only apps the controller knows, at most `memory`
 /// events per app.
 public struct LateRequests: Sendable {
-  public var window: Double
+  /// How far back late requests count.
+  /// Default: `defaultWindow`.
+  public var window: Duration
   public var share: Double
   public var minimum: Int
   public var memory = 1_000
   private var events: [String: [(time: Double, reason: String, lateBy: Double)]] = [:]
   private var ignoredUntil: [String: Double] = [:]
 
-  public init(window: Double = 30, share: Double = 0.005, minimum: Int = 3) {
+  /// `window` when none is given.
+  /// Default: 30 s.
+  public static let defaultWindow: Duration = .seconds(30)
+
+  public init(window: Duration = defaultWindow, share: Double = 0.005, minimum: Int = 3) {
     self.window = window
     self.share = share
     self.minimum = minimum
@@ -39,6 +45,7 @@ public struct LateRequests: Sendable {
 
   public mutating func prune(now: Double) {
     ignoredUntil = ignoredUntil.filter { $0.value > now }
+    let window = window.seconds
     for app in Array(events.keys) {
       events[app]!.removeAll { $0.time <= now - window }
       if events[app]!.isEmpty { events[app] = nil }
@@ -58,6 +65,7 @@ public struct LateRequests: Sendable {
   /// `rates` (requests per second), sorted by app.
   public func beyondChance(rates: [String: Double], now: Double) -> [Finding] {
     var findings: [Finding] = []
+    let window = window.seconds
     for (app, list) in events {
       let recent = list.filter { $0.time > now - window }
       let sent = max(1, (rates[app] ?? 0) * window)

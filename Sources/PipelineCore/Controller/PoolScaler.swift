@@ -12,7 +12,7 @@ import Planner
 /// - up, at once, when the load passes the target utilisation of what the desired replicas give
 ///   by more than `hysteresis`, or they give fewer slots than the plan's waits need
 ///   (`PoolDemand.slotsForWaits`), or when the pool is saturated (its slots 90 % busy, or a replica
-///   full while the others idle, and a slot wait past `saturationWaitMs` at the 95th percentile
+///   full while the others idle, and a slot wait past `saturationWait` at the 95th percentile
 ///   or more batches waiting than it has slots: at least one replica more than it has);
 /// - down only when the replicas wanted stayed below the desired count for a whole
 ///   `scaleDownWindow` (to the most wanted in it; never in the first window a pool is seen);
@@ -23,13 +23,32 @@ import Planner
 ///   replica (or partitions) would do.
 public struct PoolScaler: Sendable {
   public var targetUtilisation: Double
-  public var scaleDownWindow: Double
-  public var saturationWaitMs: Double
-  /// The slot wait the lag threshold allows (seconds).
-  public var acceptedQueueDelay: Double
-  /// Seconds of worker reports the measured busy slots are averaged over (one window of a
+  /// How long the replicas wanted must stay below the desired count before fewer are asked for
+  /// (`controller --scale-down-window`).
+  /// Default: `defaultScaleDownWindow`.
+  public var scaleDownWindow: Duration
+  /// A slot wait past this at the 95th percentile, with the slots full, is saturation.
+  /// Default: `defaultSaturationWait`.
+  public var saturationWait: Duration
+  /// The slot wait the lag threshold allows.
+  /// Default: `defaultAcceptedQueueDelay`.
+  public var acceptedQueueDelay: Duration
+  /// How much of the worker reports the measured busy slots are averaged over (one window of a
   /// second is noisy; a rise past saturation still shows at once through the slot waits).
-  public var busyWindow: Double
+  /// Default: `defaultBusyWindow`.
+  public var busyWindow: Duration
+  /// `scaleDownWindow` when none is given.
+  /// Default: 60 s.
+  public static let defaultScaleDownWindow: Duration = .seconds(60)
+  /// `saturationWait` when none is given.
+  /// Default: 100 ms.
+  public static let defaultSaturationWait: Duration = .milliseconds(100)
+  /// `acceptedQueueDelay` when none is given.
+  /// Default: 250 ms.
+  public static let defaultAcceptedQueueDelay: Duration = .milliseconds(250)
+  /// `busyWindow` when none is given.
+  /// Default: 10 s.
+  public static let defaultBusyWindow: Duration = .seconds(10)
   /// How far past the target utilisation the load must be before more slots are asked for, and
   /// the margin the slots asked for keep.
   public var hysteresis: Double
@@ -47,12 +66,14 @@ public struct PoolScaler: Sendable {
   private var states: [String: PoolState] = [:]
 
   public init(
-    targetUtilisation: Double = 0.7, scaleDownWindow: Double = 60, saturationWaitMs: Double = 100,
-    acceptedQueueDelay: Double = 0.25, busyWindow: Double = 10, hysteresis: Double = 0.1
+    targetUtilisation: Double = 0.7, scaleDownWindow: Duration = defaultScaleDownWindow,
+    saturationWait: Duration = defaultSaturationWait,
+    acceptedQueueDelay: Duration = defaultAcceptedQueueDelay,
+    busyWindow: Duration = defaultBusyWindow, hysteresis: Double = 0.1
   ) {
     self.targetUtilisation = targetUtilisation
     self.scaleDownWindow = scaleDownWindow
-    self.saturationWaitMs = saturationWaitMs
+    self.saturationWait = saturationWait
     self.acceptedQueueDelay = acceptedQueueDelay
     self.busyWindow = busyWindow
     self.hysteresis = hysteresis
@@ -101,10 +122,10 @@ public struct PoolScaler: Sendable {
     var reasons: [String] = []
     if let pool {
       state.busy.append((now, pool.busySlots))
-      state.busy.removeAll { $0.time <= now - busyWindow }
+      state.busy.removeAll { $0.time <= now - busyWindow.seconds }
       measuredBusy = state.busy.map(\.slots).reduce(0, +) / Double(state.busy.count)
       let waiting =
-        (pool.queueWaitP95Ms ?? 0) > saturationWaitMs || pool.backlog > pool.slots
+        (pool.queueWaitP95Ms ?? 0) > saturationWait.seconds * 1000 || pool.backlog > pool.slots
       // Batches wait with slots busy over the window: a pool at its limit. With slots to spare
       // they are a backlog being drained (after a restart or an outage), which more replicas
       // would not have prevented and which passes by itself — unless one replica is full while
@@ -136,7 +157,7 @@ public struct PoolScaler: Sendable {
       for: wantedSlots, slotsPerReplica: perReplica, smallest: smallest,
       partitions: capacity.partitions)
     state.wanted.append((now, wanted))
-    state.wanted.removeAll { $0.time < now - scaleDownWindow }
+    state.wanted.removeAll { $0.time < now - scaleDownWindow.seconds }
     let active = demand.offeredSlots > 0 || (pool?.busySlots ?? 0) > 0 || (pool?.backlog ?? 0) > 0
     var desired: Int
     if !active {
@@ -155,7 +176,7 @@ public struct PoolScaler: Sendable {
       } else if load > slotsThere * rho * (1 + margin) || Double(forWaits) > slotsThere {
         // Past the target utilisation, or fewer slots than the plan's waits need.
         desired = max(desired, wanted)
-      } else if wanted < desired, now - state.firstSeen >= scaleDownWindow,
+      } else if wanted < desired, now - state.firstSeen >= scaleDownWindow.seconds,
         let most = state.wanted.map(\.replicas).max(), most < desired
       {
         desired = max(1, most)
@@ -220,7 +241,8 @@ public struct PoolScaler: Sendable {
       at: 0)
     if let measuredBusy {
       reasons.insert(
-        String(format: "measured %.2f busy slots (mean of %.0f s)", measuredBusy, busyWindow),
+        String(
+          format: "measured %.2f busy slots (mean of %.0f s)", measuredBusy, busyWindow.seconds),
         at: 1)
     }
     let perReplicaRate =
@@ -235,7 +257,7 @@ public struct PoolScaler: Sendable {
       desiredReplicas: desired, replicasToAdd: desired - replicas,
       queueWaitP95Ms: pool?.queueWaitP95Ms, backlog: pool?.backlog ?? 0, lag: pool?.lag,
       lagThreshold: perReplicaRate > 0
-        ? max(1, Int((perReplicaRate * acceptedQueueDelay).rounded())) : nil,
+        ? max(1, Int((perReplicaRate * acceptedQueueDelay.seconds).rounded())) : nil,
       reason: reasons.joined(separator: "; "), partitions: capacity.partitions,
       usableSlots: pool == nil ? nil : capacity.slots,
       slotsPerReplicaNeeded: slotsPerReplicaNeeded,

@@ -3,24 +3,35 @@ import Foundation
 /// Per-app arrival rates from counts over time (the router's reports on hb.rates): a sliding
 /// window for a steady estimate, and a short window that takes over when a burst (or the end of
 /// one, a drop) is beyond what Poisson noise around the steady rate explains. Pure; times are
-/// seconds.
+/// seconds on the pipeline's clock, the windows `Duration`s.
 ///
 /// A backlog read after an outage or a restart (requests that waited on the topic, `backlog` in
 /// a report) arrived earlier than it is counted: it is part of the steady count, which spans
 /// the outage, but never a burst — and while it is being read the fresh requests behind it are
 /// few, which is not a drop either.
 public struct RateEstimator: Sendable {
-  /// The steady window.
-  public var window: Double
+  /// The steady window (`controller --rate-window`).
+  /// Default: `defaultWindow`.
+  public var window: Duration
   /// The burst window.
-  public var burstWindow: Double
+  /// Default: `defaultBurstWindow`.
+  public var burstWindow: Duration
+  /// `window` when none is given.
+  /// Default: 60 s.
+  public static let defaultWindow: Duration = .seconds(60)
+  /// `burstWindow` when none is given.
+  /// Default: 5 s.
+  public static let defaultBurstWindow: Duration = .seconds(5)
   /// How many standard deviations above the steady rate a burst window must be.
   public var burstSigmas: Double
 
   private var counts: [String: [(time: Double, count: Int, backlog: Int)]] = [:]
   private var firstSeen: [String: Double] = [:]
 
-  public init(window: Double = 60, burstWindow: Double = 5, burstSigmas: Double = 4) {
+  public init(
+    window: Duration = defaultWindow, burstWindow: Duration = defaultBurstWindow,
+    burstSigmas: Double = 4
+  ) {
     self.window = window
     self.burstWindow = burstWindow
     self.burstSigmas = burstSigmas
@@ -37,6 +48,7 @@ public struct RateEstimator: Sendable {
 
   /// Forgets what is older than the steady window.
   public mutating func prune(now: Double) {
+    let window = window.seconds
     for app in Array(counts.keys) {
       counts[app]!.removeAll { $0.time <= now - window }
     }
@@ -52,10 +64,11 @@ public struct RateEstimator: Sendable {
   /// burst took over.
   public func estimate(of app: String, now: Double) -> (rate: Double, span: Double) {
     guard let entries = counts[app], let first = firstSeen[app] else { return (0, 0) }
+    let window = window.seconds
     let span = max(min(window, now - first), 1e-9)
     let steady =
       Double(entries.filter { $0.time > now - window }.reduce(0) { $0 + $1.count }) / span
-    let burstSpan = min(burstWindow, span)
+    let burstSpan = min(burstWindow.seconds, span)
     let latest = entries.filter { $0.time > now - burstSpan }
     let recent = Double(latest.reduce(0) { $0 + $1.count })
     let fresh = recent - Double(latest.reduce(0) { $0 + $1.backlog })

@@ -20,13 +20,19 @@ import Planner
 ///   steady rate wins in one world and loses in the other, so it is not adopted).
 /// - Queueing for worker slots never enters: it is the pool's problem (scaling), not the plan's.
 public struct ReplanPolicy: Sendable {
-  /// Seconds: a new plan at least this often. Default: `defaultPeriod` (60 s).
-  public var period: Double
-  /// Seconds: at most one version published for cost alone per this interval. Default:
-  /// `defaultMinInterval` (30 s).
-  public var minInterval: Double
-  public static let defaultPeriod = 60.0
-  public static let defaultMinInterval = 30.0
+  /// A new plan at least this often (`controller --period`).
+  /// Default: `defaultPeriod`.
+  public var period: Duration
+  /// At most one version published for cost alone per this interval
+  /// (`controller --min-interval`).
+  /// Default: `defaultMinInterval`.
+  public var minInterval: Duration
+  /// `period` when none is given.
+  /// Default: 60 s.
+  public static let defaultPeriod: Duration = .seconds(60)
+  /// `minInterval` when none is given.
+  /// Default: 30 s.
+  public static let defaultMinInterval: Duration = .seconds(30)
   public var rateChange: Double
   public var rateSigmas: Double
   public var modelChange: Double
@@ -55,7 +61,7 @@ public struct ReplanPolicy: Sendable {
   }
 
   public init(
-    period: Double = defaultPeriod, minInterval: Double = defaultMinInterval,
+    period: Duration = defaultPeriod, minInterval: Duration = defaultMinInterval,
     rateChange: Double = 0.25,
     rateSigmas: Double = 4, modelChange: Double = 0.10, improvement: Double = 0.02,
     riskTolerance: Double = 0.10
@@ -85,7 +91,7 @@ public struct ReplanPolicy: Sendable {
     if measured { return .measurements }
     if let retryAt, now >= retryAt { return .deferred }
     if let modelDrift, modelDrift > modelChange { return .modelChange }
-    return now - last >= period ? .period : nil
+    return now - last >= period.seconds ? .period : nil
   }
 
   /// Whether a rate moved beyond noise: by `rateChange` of the old rate and by `rateSigmas`
@@ -147,8 +153,8 @@ public struct ReplanPolicy: Sendable {
     if !currentCost.atRisk.isEmpty { return .atRisk(currentCost.atRisk) }
     let newCost = candidateCost?.objective ?? candidate.billedObjective ?? candidate.objective
     guard newCost < currentCost.objective * (1 - improvement) else { return nil }
-    if trigger != .measurements, let lastPublished, now - lastPublished < minInterval {
-      retryAt = lastPublished + minInterval
+    if trigger != .measurements, let lastPublished, now - lastPublished < minInterval.seconds {
+      retryAt = lastPublished + minInterval.seconds
       return nil
     }
     if trigger == .period, !provisional, let before = currentCostBefore,

@@ -2,7 +2,7 @@ import Foundation
 
 /// The pipeline's transport delay — flush → the worker read the batch, plus the worker's finish →
 /// its results handed to the producer — and how much of an SLO the planner reserves for it
-/// (pure; seconds). The estimate is a high quantile of the most recent batches (robust to a few
+/// (pure; measured and estimated times are seconds, the settings `Duration`s). The estimate is a high quantile of the most recent batches (robust to a few
 /// stragglers); until enough batches have reported, a prior stands. What is reserved out of an
 /// SLO is the estimate with headroom (so that noise in it does not re-plan), never more than
 /// `maxShare` of the SLO: a "transport" of hundreds of milliseconds means something else is being
@@ -15,8 +15,9 @@ import Foundation
 /// and is counted apart (`backlogBatches`) — unless such batches are most of the recent ones,
 /// when that slowness is the pipeline's now and is planned on.
 public struct TransportEstimate: Sendable {
-  /// Before `minimum` batches (seconds).
-  public var prior: Double
+  /// The estimate before `minimum` batches.
+  /// Default: `defaultPrior`.
+  public var prior: Duration
   public var quantile: Double
   /// Batches remembered.
   public var memory: Int
@@ -25,11 +26,22 @@ public struct TransportEstimate: Sendable {
   public var maxShare: Double
   /// The reserve is the estimate times (1 + headroom), at least the estimate plus `floor`.
   public var headroom: Double
-  public var floor: Double
+  /// Default: `defaultFloor`.
+  public var floor: Duration
 
-  /// A batch is a backlog beyond max(`backlogFloor`, `backlogFactor` × the estimate) seconds.
-  public var backlogFloor: Double = 1
+  /// A batch is a backlog beyond max(`backlogFloor`, `backlogFactor` × the estimate).
+  /// Default: `defaultBacklogFloor`.
+  public var backlogFloor = defaultBacklogFloor
   public var backlogFactor: Double = 10
+  /// `prior` when none is given.
+  /// Default: 25 ms.
+  public static let defaultPrior: Duration = .milliseconds(25)
+  /// `floor` when none is given.
+  /// Default: 5 ms.
+  public static let defaultFloor: Duration = .milliseconds(5)
+  /// `backlogFloor` when none is given.
+  /// Default: 1 s.
+  public static let defaultBacklogFloor: Duration = .seconds(1)
   /// Batches counted apart as backlog so far, and the longest of them (seconds).
   public private(set) var backlogBatches = 0
   public private(set) var longestBacklog = 0.0
@@ -41,8 +53,9 @@ public struct TransportEstimate: Sendable {
   private var recentNext = 0
 
   public init(
-    prior: Double = 0.025, quantile: Double = 0.95, memory: Int = 256, minimum: Int = 20,
-    maxShare: Double = 0.2, headroom: Double = 0.25, floor: Double = 0.005
+    prior: Duration = defaultPrior, quantile: Double = 0.95, memory: Int = 256,
+    minimum: Int = 20, maxShare: Double = 0.2, headroom: Double = 0.25,
+    floor: Duration = defaultFloor
   ) {
     self.prior = prior
     self.quantile = quantile
@@ -60,7 +73,7 @@ public struct TransportEstimate: Sendable {
     guard seconds.isFinite else { return }
     let value = min(max(0, seconds), 60)
     let backlog =
-      samples.count >= minimum && value > max(backlogFloor, backlogFactor * self.value)
+      samples.count >= minimum && value > max(backlogFloor.seconds, backlogFactor * self.value)
     if recent.count < memory {
       recent.append(backlog)
     } else {
@@ -80,14 +93,14 @@ public struct TransportEstimate: Sendable {
     }
   }
 
-  /// The current estimate: the `quantile` of the recent batches, or the prior.
+  /// The current estimate (seconds): the `quantile` of the recent batches, or the prior.
   public var value: Double {
-    guard samples.count >= minimum else { return prior }
+    guard samples.count >= minimum else { return prior.seconds }
     return Quantile.nearestRank(samples.sorted(), quantile)
   }
 
-  /// What the planner would reserve now, before the per-SLO cap.
-  public var reserve: Double { max(value * (1 + headroom), value + floor) }
+  /// What the planner would reserve now (seconds), before the per-SLO cap.
+  public var reserve: Double { max(value * (1 + headroom), value + floor.seconds) }
 
   /// `reserve` capped at `maxShare` of `slo`; `capped` says whether the cap bit.
   public func reserve(_ reserve: Double, for slo: Double) -> (seconds: Double, capped: Bool) {

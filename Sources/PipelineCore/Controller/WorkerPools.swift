@@ -4,7 +4,7 @@ import Planner
 /// The worker pools as their members report them on hb.workers (pure): the latest report of every
 /// worker, grouped by consumer group. Replicas are counted so that one late report does not make
 /// the count jump: a worker is gone only when it said so in its last report (`leaving`), or when
-/// it missed `missedReports` of its own report intervals (and at least `staleAfter` seconds).
+/// it missed `missedReports` of its own report intervals (and at least `staleAfter`).
 /// Reports are bounded before they count: a worker's slots are those it can run (one per core
 /// for a backend that computes on the cores), and reports from consumer groups that are not
 /// pipeline worker pools are refused.
@@ -61,14 +61,23 @@ public struct WorkerPools: Sendable {
     public var smallestReplica: Int { capacity.replicaSlots.min() ?? slotsPerReplica }
   }
 
-  public var staleAfter: Double
+  /// A worker silent this long (and for `missedReports` of its report intervals) has left its
+  /// pool.
+  /// Default: `defaultStaleAfter`.
+  public var staleAfter: Duration
+  /// `staleAfter` when none is given.
+  /// Default: 5 s.
+  public static let defaultStaleAfter: Duration = .seconds(5)
   /// Report intervals a worker may miss before it counts as gone.
   public var missedReports: Double
   /// The consumer groups whose reports count, besides `hb-workers-cpu` and `hb-workers-gpu`.
   public var extraGroups: Set<String>
   private var latest: [String: (report: WorkerReport, at: Double)] = [:]
 
-  public init(staleAfter: Double = 5, missedReports: Double = 3, extraGroups: Set<String> = []) {
+  public init(
+    staleAfter: Duration = defaultStaleAfter, missedReports: Double = 3,
+    extraGroups: Set<String> = []
+  ) {
     self.staleAfter = staleAfter
     self.missedReports = missedReports
     self.extraGroups = extraGroups
@@ -103,7 +112,7 @@ public struct WorkerPools: Sendable {
 
   private func isLive(_ entry: (report: WorkerReport, at: Double), now: Double) -> Bool {
     let interval = max(0, (entry.report.windowEndMs - entry.report.windowStartMs) / 1000)
-    return now - entry.at <= max(staleAfter, missedReports * min(interval, 600))
+    return now - entry.at <= max(staleAfter.seconds, missedReports * min(interval, 600))
   }
 
   /// Forgets workers that stopped reporting.
