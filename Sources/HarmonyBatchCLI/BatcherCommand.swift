@@ -25,7 +25,8 @@ enum BatcherCommand {
           + "dispatch them anyway, marked late."),
       .option(
         "flush-margin-ms", "MS",
-        "Flush this long before the plan's deadline, against wake-up jitter (default 5)."),
+        "Flush this long before the plan's deadline, against wake-up jitter (default "
+          + "\(BatcherService.Settings.defaultFlushMargin.number(in: .milliseconds)))."),
       .option("stage", "S", "both (default), router or batcher: which stages this process runs."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
       .option(
@@ -41,7 +42,10 @@ enum BatcherCommand {
         "Send replies to topics that do not exist yet, for a broker that creates topics on "
           + "first use to create (default: a reply goes only to an existing topic; see "
           + "docs/security.md)."),
-      .option("report-interval-ms", "N", "How often the router reports rates (default 1000)."),
+      .option(
+        "report-interval-ms", "MS",
+        "How often the router reports rates (default "
+          + "\(RouterService.Settings.defaultReportInterval.number(in: .milliseconds)))."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       The router (consumer group hb-router on hb.requests) validates each request, looks its
@@ -87,9 +91,10 @@ enum BatcherCommand {
       }
       routerSettings.replyTopicPrefix = prefix
     }
-    routerSettings.reportInterval = .milliseconds(
-      try options.int(
-        "report-interval-ms", default: 1000, in: 10...3_600_000))
+    routerSettings.reportInterval = try options.duration(
+      "report-interval-ms", in: .milliseconds,
+      default: RouterService.Settings.defaultReportInterval,
+      range: .milliseconds(10) ... .seconds(3_600))
     routerSettings.telemetry = group.telemetry
     routerSettings.createReplyTopics = options.flag("create-reply-topics")
     var batcherSettings = BatcherService.Settings()
@@ -97,9 +102,9 @@ enum BatcherCommand {
     batcherSettings.topics = topics
     batcherSettings.latePolicy = latePolicy
     batcherSettings.createReplyTopics = options.flag("create-reply-topics")
-    batcherSettings.flushMargin = .milliseconds(
-      try options.double(
-        "flush-margin-ms", default: 5, in: 0...10_000))
+    batcherSettings.flushMargin = try options.duration(
+      "flush-margin-ms", in: .milliseconds, default: BatcherService.Settings.defaultFlushMargin,
+      range: .zero ... .seconds(10))
 
     // Downstream first: on shutdown the router stops first and the batcher flushes what it sent.
     var services: [any PipelineService] = []

@@ -16,11 +16,19 @@ enum FaultsCommand {
       "Run the fault suite: kills, broker faults and poison records under load, then a soak.",
     usage: "[--fault-seconds S] [--soak-seconds S] [--rate R] [--fault-every S] [--seed N]",
     options: [
-      .option("fault-seconds", "S", "Length of the fault phase (default 1500, 25 minutes)."),
       .option(
-        "soak-seconds", "S", "Length of the soak after it, load and no faults (default 300)."),
+        "fault-seconds", "S",
+        "Length of the fault phase (default "
+          + "\(FaultSuite.Settings.defaultFaultPhase.number(in: .seconds)))."),
+      .option(
+        "soak-seconds", "S",
+        "Length of the soak after it, load and no faults (default "
+          + "\(FaultSuite.Settings.defaultSoak.number(in: .seconds)))."),
       .option("rate", "R", "Requests per second of the three apps together (default 30)."),
-      .option("fault-every", "S", "Seconds between faults (default 20)."),
+      .option(
+        "fault-every", "S",
+        "Seconds between faults (default "
+          + "\(FaultSuite.Settings.defaultFaultEvery.number(in: .seconds)))."),
       .option("seed", "N", "Seed of arrivals and poison records (default 1)."),
     ],
     discussion: """
@@ -46,13 +54,15 @@ enum FaultsCommand {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     var settings = FaultSuite.Settings()
-    settings.faultSeconds = try options.double(
-      "fault-seconds", default: settings.faultSeconds, in: 0...86_400)
-    settings.soakSeconds = try options.double(
-      "soak-seconds", default: settings.soakSeconds, in: 0...86_400)
+    settings.faultPhase = try options.duration(
+      "fault-seconds", default: FaultSuite.Settings.defaultFaultPhase,
+      range: .zero ... .seconds(86_400))
+    settings.soak = try options.duration(
+      "soak-seconds", default: FaultSuite.Settings.defaultSoak, range: .zero ... .seconds(86_400))
     settings.rate = try options.double("rate", default: settings.rate, in: 1...2000)
-    settings.faultEvery = try options.double(
-      "fault-every", default: settings.faultEvery, in: 5...3600)
+    settings.faultEvery = try options.duration(
+      "fault-every", default: FaultSuite.Settings.defaultFaultEvery,
+      range: .seconds(5) ... .seconds(3_600))
     settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     let configured = settings
     let report = Mutex<FaultSuite.Report?>(nil)

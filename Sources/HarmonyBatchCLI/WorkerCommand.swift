@@ -46,7 +46,8 @@ enum WorkerCommand {
           + "slo_met false)."),
       .option(
         "report-interval", "SECONDS",
-        "How often the worker reports its slots on hb.workers (default 1; 0: never)."),
+        "How often the worker reports its slots on hb.workers (default "
+          + "\(WorkerService.Settings.defaultReportInterval.number(in: .seconds)); 0: never)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       A worker is a pool of --concurrency slots; each runs one batch at a time (for minilm with
@@ -111,8 +112,9 @@ enum WorkerCommand {
       from: WorkerLatePolicy.allCases.map(\.rawValue))
     settings.latePolicy = WorkerLatePolicy(rawValue: latePolicy) ?? .shed
     settings.createReplyTopics = options.flag("create-reply-topics")
-    settings.reportInterval = .seconds(
-      try options.double("report-interval", default: 1, in: 0...3600))
+    settings.reportInterval = try options.duration(
+      "report-interval", default: WorkerService.Settings.defaultReportInterval,
+      range: .zero ... .seconds(3_600))
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
     let cluster = try ClusterSetup.connect(options, topics: settings.topics)

@@ -15,11 +15,26 @@ import Synchronization
 // @unchecked: driven from one thread; the state other threads touch is locked.
 public final class FaultSuite: @unchecked Sendable {
   public struct Settings: Sendable {
-    public var faultSeconds = 1500.0
-    public var soakSeconds = 300.0
+    /// The length of the fault phase (`faults --fault-seconds`).
+    /// Default: `defaultFaultPhase`.
+    public var faultPhase = defaultFaultPhase
+    /// The length of the soak after it, load and no faults (`faults --soak-seconds`).
+    /// Default: `defaultSoak`.
+    public var soak = defaultSoak
     public var rate = 30.0
-    public var faultEvery = 20.0
+    /// The time between faults (`faults --fault-every`).
+    /// Default: `defaultFaultEvery`.
+    public var faultEvery = defaultFaultEvery
     public var seed: UInt64 = 1
+    /// `faultPhase` when none is given.
+    /// Default: 1500 s (25 minutes).
+    public static let defaultFaultPhase: Duration = .seconds(1_500)
+    /// `soak` when none is given.
+    /// Default: 300 s.
+    public static let defaultSoak: Duration = .seconds(300)
+    /// `faultEvery` when none is given.
+    /// Default: 20 s.
+    public static let defaultFaultEvery: Duration = .seconds(20)
 
     public init() {}
   }
@@ -70,7 +85,8 @@ public final class FaultSuite: @unchecked Sendable {
 
   /// Requests sent this long after the last fault count as the soak's (a killed stage is back
   /// after its group's session timeout, 10 s).
-  public static let settleSeconds = 15.0
+  /// Default: 15 s.
+  public static let settle: Duration = .seconds(15)
 
   /// Growth of resident memory over the soak that still counts as flat.
   public static let memoryBudgetKB = 32 * 1024
@@ -195,9 +211,9 @@ public final class FaultSuite: @unchecked Sendable {
       }())
     defer { _ = injector.close(timeoutMs: 5000) }
 
-    let faultEnd = settings.faultSeconds
-    let end = faultEnd + settings.soakSeconds
-    var nextFault = settings.faultEvery
+    let faultEnd = settings.faultPhase.seconds
+    let end = faultEnd + settings.soak.seconds
+    var nextFault = settings.faultEvery.seconds
     var nextPoison = 1.0
     var nextSample = 0.0
     var poisonCount = 0
@@ -232,13 +248,13 @@ public final class FaultSuite: @unchecked Sendable {
           let plan =
             PoisonRecords.needsPlan(kind)
             ? try? PlanFollower(common: quiet(bootstrap), topic: topics.plans, log: .silent(""))
-              .catchUp(timeoutMs: 2000) : nil
+              .catchUp(timeout: .seconds(2)) : nil
           // Like a record the broker does not take, one that cannot be made is not sent.
           try? injector.enqueue(try poisonRecords.internalRecord(kind, plan: plan).0)
         }
       }
       if now < faultEnd, now >= nextFault {
-        nextFault += settings.faultEvery
+        nextFault += settings.faultEvery.seconds
         inject(faultIndex, now: now)
         faultIndex += 1
       }
@@ -283,7 +299,7 @@ public final class FaultSuite: @unchecked Sendable {
     // The controller is the author of the plan in force, and no invented reply topic exists.
     report.planWriter =
       (try? PlanFollower(common: quiet(bootstrap), topic: topics.plans, log: .silent("")))?
-      .catchUp(timeoutMs: 5000)?.writer
+      .catchUp(timeout: .seconds(5))?.writer
     report.inventedTopics =
       ((try? KafkaAdmin(configuration: quiet(bootstrap)).topics()) ?? [:]).keys
       .filter { $0.hasPrefix(PoisonRecords.inventedReplies) }.sorted()
@@ -514,7 +530,7 @@ public final class FaultSuite: @unchecked Sendable {
             + zip(ended, seenAt).map { "\($0) at \($1)" }.joined(separator: ", "))
       }
       if let first = ended.first { report.byOutcome[first, default: 0] += 1 }
-      if let at = requests[id], at >= settings.faultSeconds + Self.settleSeconds {
+      if let at = requests[id], at >= (settings.faultPhase + Self.settle).seconds {
         report.soakSent += 1
         if ended == ["result"] { report.soakResults += 1 }
       }

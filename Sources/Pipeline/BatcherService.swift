@@ -16,8 +16,10 @@ public struct BatcherService: PipelineService {
     public var groupID = "hb-batcher"
     public var latePolicy = LatePolicy.divert
     /// Buffers flush this long before the plan's deadline, so that the wake-up jitter of a busy
-    /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max).
-    public var flushMargin: Duration = .milliseconds(5)
+    /// machine does not push a batch past its SLO (the plan leaves no slack: t_w = s_w − L_max;
+    /// `batcher --flush-margin-ms`).
+    /// Default: `defaultFlushMargin`.
+    public var flushMargin = defaultFlushMargin
     /// Where the batcher counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
@@ -25,6 +27,9 @@ public struct BatcherService: PipelineService {
     /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
     /// (`ReplyTopics`).
     public var createReplyTopics = false
+    /// `flushMargin` when none is given.
+    /// Default: 5 ms.
+    public static let defaultFlushMargin: Duration = .milliseconds(5)
 
     public init() {}
   }

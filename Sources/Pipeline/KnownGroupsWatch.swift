@@ -39,7 +39,7 @@ final class KnownGroupsWatch: @unchecked Sendable {
       guard !groups.knows(version: batch.planVersion), now - lastCatchUp >= .milliseconds(500)
       else { return problem }
       lastCatchUp = now
-      _ = follower.catchUp(timeoutMs: 2_000)
+      _ = follower.catchUp(timeout: .seconds(2))
       return groups.problem(group: batch.group, planVersion: batch.planVersion, apps: apps)
     }
   }

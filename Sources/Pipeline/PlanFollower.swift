@@ -38,10 +38,10 @@ public final class PlanFollower {
 
   /// Reads until every partition is at its end (or the time is up) and returns the plan in force.
   @discardableResult
-  public func catchUp(timeoutMs: Int = 10_000) -> Plan? {
+  public func catchUp(timeout: Duration = .seconds(10)) -> Plan? {
     var atEnd = Set<KafkaTopicPartition>()
     let partitions = Set(consumer.assignment())
-    let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+    let deadline = ContinuousClock.now + timeout
     while atEnd != partitions, ContinuousClock.now < deadline {
       guard let event = try? consumer.poll(timeoutMs: 100) else { continue }
       switch event {
@@ -51,7 +51,7 @@ public final class PlanFollower {
       }
     }
     if atEnd != partitions {
-      log.warning("the plan topic was not read to its end within \(timeoutMs) ms")
+      log.warning("the plan topic was not read to its end within \(timeout)")
     }
     arrived = false
     return latest

@@ -21,7 +21,9 @@ public struct RouterService: PipelineService {
     /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
     /// (`ReplyTopics`).
     public var createReplyTopics = false
-    public var reportInterval: Duration = .seconds(1)
+    /// How often the router reports what it saw on hb.rates (`batcher --report-interval-ms`).
+    /// Default: `defaultReportInterval`.
+    public var reportInterval = defaultReportInterval
     /// A fixed plan (`--plan FILE`); otherwise plans are read from the plan topic.
     public var fixedPlan: Plan?
     /// Provisions apps the plan does not cover (they are served alone until it does).
@@ -29,6 +31,9 @@ public struct RouterService: PipelineService {
     public var instance = ProcessInfo.processInfo.hostName + "-\(getpid())"
     /// Where the router counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
+    /// `reportInterval` when none is given.
+    /// Default: 1 s.
+    public static let defaultReportInterval: Duration = .seconds(1)
 
     public init() {}
   }

@@ -30,8 +30,9 @@ public struct WorkerService: PipelineService {
     /// functions only hold time, so many can run side by side; real inference shares the cores
     /// (slots × the function's vCPU should not pass them).
     public var concurrency = 1
-    /// How often the worker reports on hb.workers (seconds; 0: never).
-    public var reportInterval: Duration = .seconds(1)
+    /// How often the worker reports on hb.workers (`.zero`: never; `worker --report-interval`).
+    /// Default: `defaultReportInterval`.
+    public var reportInterval = defaultReportInterval
     /// Where the worker counts what it does for `GET /metrics` (nil: nowhere).
     public var telemetry: MetricsRegistry?
     /// What to do with a request that can no longer meet its SLO when its batch starts.
@@ -40,6 +41,10 @@ public struct WorkerService: PipelineService {
     /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
     /// (`ReplyTopics`).
     public var createReplyTopics = false
+
+    /// `reportInterval` when none is given.
+    /// Default: 1 s.
+    public static let defaultReportInterval: Duration = .seconds(1)
 
     public init() {}
 

@@ -22,7 +22,8 @@ public final class ServiceGroup: @unchecked Sendable {
   public struct Settings: Sendable {
     /// How long a graceful shutdown may take before the group gives up on the services still
     /// running (a stage may wait out a broker outage before it can commit).
-    public var gracePeriod: Duration = .seconds(60)
+    /// Default: `defaultGracePeriod`.
+    public var gracePeriod = defaultGracePeriod
     /// Whether SIGINT and SIGTERM shut the group down. Off for groups run inside tests and
     /// benchmarks, which must not take a process's signals.
     public var handlesSignals = true
@@ -34,6 +35,9 @@ public final class ServiceGroup: @unchecked Sendable {
     public var metricsAddress = "127.0.0.1"
     /// What `/metrics` shows (the services count into it).
     public var telemetry = MetricsRegistry()
+    /// `gracePeriod` when none is given.
+    /// Default: 60 s.
+    public static let defaultGracePeriod: Duration = .seconds(60)
 
     public init() {}
   }
