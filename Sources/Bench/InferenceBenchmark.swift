@@ -20,10 +20,15 @@ public struct InferenceBenchmark {
     public var batches = [1, 8, 32]
     public var threads = [1, 2]
     public var rounds = 3
-    public var seconds = 1.0
+    /// How long each side is measured per round (`bench inference --seconds`).
+    /// Default: `defaultMeasurement`.
+    public var measurement = defaultMeasurement
     public var modelDirectory: String
     public var peersScript = "Tests/InferenceTests/Reference/minilm_peers.py"
     public var peers = InferenceBenchmark.knownPeers
+    /// `measurement` when none is given.
+    /// Default: 1 s.
+    public static let defaultMeasurement: Duration = .seconds(1)
 
     public init(modelDirectory: String) { self.modelDirectory = modelDirectory }
   }
@@ -124,7 +129,8 @@ public struct InferenceBenchmark {
             let rate =
               side == "ours"
               ? measure(encoder, ids, threads: threads)
-              : try peers.first { $0.name == side }!.measure(ids, seconds: settings.seconds)
+              : try peers.first { $0.name == side }!.measure(
+                ids, seconds: settings.measurement.seconds)
             samples[side, default: []].append(rate)
           }
         }
@@ -154,7 +160,7 @@ public struct InferenceBenchmark {
       _ = encoder.embed(tokens: ids, threads: threads)
       runs += 1
       elapsed = (ContinuousClock.now - start).seconds
-    } while elapsed < settings.seconds
+    } while elapsed < settings.measurement.seconds
     return Double(runs * ids.count) / elapsed
   }
 
@@ -218,7 +224,7 @@ public struct InferenceBenchmark {
     text += "of about N tokens (0.75-1.25 N, each engine padding as it does), median of "
     text += String(
       format: "%d rounds of %.1f s; ratio = ours / the fastest peer\n", settings.rounds,
-      settings.seconds)
+      settings.measurement.seconds)
     text += "  CPU: \(report.cpu?.summary ?? "unknown (no /proc/cpuinfo)")\n"
     text += "  ours: \(report.kernels)\n"
     for name in peers {

@@ -26,7 +26,10 @@ enum BenchCommand {
       .option("rate", "R", "pipeline: request rate of the punctuality run (default 10000)."),
       .option("apps", "N", "simulate: apps (default 1000)."),
       .option("minutes", "N", "simulate: minutes (default 1440)."),
-      .option("seconds", "S", "inference: seconds per measurement (default 1)."),
+      .option(
+        "seconds", "S",
+        "inference: seconds per measurement (default "
+          + "\(InferenceBenchmark.Settings.defaultMeasurement.number(in: .seconds)))."),
       .option("model-dir", "DIR", "inference: the MiniLM model directory (default: the cache)."),
       .option(
         "peers-script", "PATH",
@@ -112,7 +115,9 @@ enum BenchCommand {
     case "inference":
       var settings = InferenceBenchmark.Settings(
         modelDirectory: try ModelLocator.directory(explicit: options.string("model-dir")))
-      settings.seconds = try options.double("seconds", default: 1, in: 0.1...600)
+      settings.measurement = try options.duration(
+        "seconds", default: InferenceBenchmark.Settings.defaultMeasurement,
+        range: .milliseconds(100) ... .seconds(600))
       settings.rounds = try options.int("rounds", default: 3, in: 1...50)
       if let script = options.string("peers-script") { settings.peersScript = script }
       let peers = options.list("peers")

@@ -15,7 +15,10 @@ enum DemoCommand {
     usage:
       "[--duration SECONDS] [--apps N] [--rate-scale X] [--seed N] [--processes [--autoscale]]",
     options: [
-      .option("duration", "SECONDS", "How long requests are generated (default 20)."),
+      .option(
+        "duration", "SECONDS",
+        "How long requests are generated (default "
+          + "\(DemoRun.Settings.defaultDuration.number(in: .seconds)))."),
       .option("apps", "N", "Applications, with SLOs spread over 0.3..1.0 s (default 8)."),
       .option(
         "rate-scale", "X",
@@ -35,7 +38,7 @@ enum DemoCommand {
       .option(
         "warm-up", "SECONDS",
         "With --autoscale: send the workload this long first while the pools grow, and count "
-          + "it apart (default 20)."),
+          + "it apart (default \(DemoRun.Settings.defaultWarmUp.number(in: .seconds)))."),
     ] + ServiceOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
@@ -63,7 +66,9 @@ enum DemoCommand {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     var settings = DemoRun.Settings()
-    settings.duration = try options.double("duration", default: 20, in: 1...86_400)
+    settings.duration = try options.duration(
+      "duration", default: DemoRun.Settings.defaultDuration,
+      range: .seconds(1) ... .seconds(86_400))
     settings.appCount = try options.int("apps", default: 8, in: 1...1000)
     if options.string("rate-scale") != nil {
       settings.rateScale = try options.double("rate-scale", default: 1, in: 0.01...1000)
@@ -75,7 +80,8 @@ enum DemoCommand {
     settings.metricsPort = try ServiceOptions.group(options).metricsPort
     settings.processes = options.flag("processes")
     settings.autoscale = options.flag("autoscale")
-    settings.warmUp = try options.double("warm-up", default: 20, in: 0...3600)
+    settings.warmUp = try options.duration(
+      "warm-up", default: DemoRun.Settings.defaultWarmUp, range: .zero ... .seconds(3_600))
     if settings.autoscale, !settings.processes {
       throw UsageError("--autoscale needs --processes (it starts and stops worker processes)")
     }

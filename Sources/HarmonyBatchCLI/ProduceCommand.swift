@@ -48,7 +48,8 @@ enum ProduceCommand {
       try options.double("slo-ms", default: 0, in: 0.001...86_400_000)
     }
     let duration = try options.string("duration").map { _ in
-      try options.double("duration", default: 0, in: 0.001...604_800)
+      try options.duration(
+        "duration", default: .zero, range: .milliseconds(1) ... .seconds(604_800))
     }
     if duration != nil && apps.isEmpty { throw UsageError("--duration needs --apps FILE") }
     if duration != nil && options.string("file") != nil {
@@ -59,7 +60,7 @@ enum ProduceCommand {
       guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
         throw UsageError("cannot read the trace '\(path)'")
       }
-      let minutes = Int(((duration ?? 60) / 60).rounded(.up))
+      let minutes = Int(((duration?.seconds ?? 60) / 60).rounded(.up))
       return try Workload.trace(apps: apps, minutes: max(1, minutes), csv: text)
     }
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
@@ -91,7 +92,7 @@ enum ProduceCommand {
       if let duration {
         var generator = generator
         try generator.send(
-          for: .seconds(duration), from: started, isStopping: { context.isStopping }, send)
+          for: duration, from: started, isStopping: { context.isStopping }, send)
       } else {
         for request in lines where !context.isStopping { try send(request) }
       }

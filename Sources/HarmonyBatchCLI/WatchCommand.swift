@@ -8,12 +8,18 @@ import Planner
 
 /// `harmonybatch watch`: a live terminal view of a running cluster.
 enum WatchCommand {
+  /// How often the view is redrawn when `--interval` is not given.
+  /// Default: 1 s.
+  static let defaultInterval: Duration = .seconds(1)
+
   static let spec = CommandSpec(
     name: "watch",
     summary: "Show the current plan, per-app rate, latency and SLO attainment, and costs, live.",
     usage: "--bootstrap HOST:PORT [--once] [--interval SECONDS]",
     options: [
-      .option("interval", "SECONDS", "Redraw this often (default 1)."),
+      .option(
+        "interval", "SECONDS",
+        "Redraw this often (default \(defaultInterval.number(in: .seconds)))."),
       .flag("once", "Read what is there now, print one snapshot and exit (for scripts)."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,
@@ -31,7 +37,8 @@ enum WatchCommand {
     guard let bootstrap = options.string("bootstrap") else {
       throw UsageError("'watch' needs --bootstrap HOST:PORT (the cluster to watch)")
     }
-    let interval = try options.double("interval", default: 1, in: 0.1...3600)
+    let interval = try options.duration(
+      "interval", default: defaultInterval, range: .milliseconds(100) ... .seconds(3_600))
     let once = options.flag("once")
     let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
     let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
@@ -42,10 +49,10 @@ enum WatchCommand {
         Console.out(view.render())
         return
       }
-      var last = ContinuousClock.now - .seconds(interval)
+      var last = ContinuousClock.now - interval
       while !context.isStopping {
-        view.read(forMs: 50)
-        if ContinuousClock.now - last >= .seconds(interval) {
+        view.read(for: .milliseconds(50))
+        if ContinuousClock.now - last >= interval {
           last = .now
           Console.out("\u{1B}[H\u{1B}[2J" + view.render())
         }

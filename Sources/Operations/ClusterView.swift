@@ -100,8 +100,9 @@ public final class ClusterView: @unchecked Sendable {
     }
   }
 
-  public func read(forMs milliseconds: Int) {
-    let deadline = ContinuousClock.now + .milliseconds(milliseconds)
+  /// Reads what arrives for `duration`.
+  public func read(for duration: Duration) {
+    let deadline = ContinuousClock.now + duration
     while ContinuousClock.now < deadline {
       guard let event = try? consumer.poll(timeoutMs: 10) else { continue }
       handle(event)

@@ -9,7 +9,9 @@ import Synchronization
 /// One run of the demo: broker, pipeline, workers, workload, accounting.
 public final class DemoRun: Sendable {
   public struct Settings: Sendable {
-    public var duration = 20.0
+    /// How long requests are generated (`demo --duration`).
+    /// Default: `defaultDuration`.
+    public var duration = defaultDuration
     public var appCount = 8
     /// Nil: the default workload, scaled down when this machine cannot serve it.
     public var rateScale: Double?
@@ -24,8 +26,16 @@ public final class DemoRun: Sendable {
     /// With `processes`: workers of one slot, one replica per pool at first, then as many as
     /// hb.scaling asks for (`--autoscale`).
     public var autoscale = false
-    /// With `autoscale`: seconds of the workload sent first, while the pools grow, counted apart.
-    public var warmUp = 20.0
+    /// With `autoscale`: how long the workload is sent first, while the pools grow, counted apart
+    /// (`demo --warm-up`).
+    /// Default: `defaultWarmUp`.
+    public var warmUp = defaultWarmUp
+    /// `duration` when none is given.
+    /// Default: 20 s.
+    public static let defaultDuration: Duration = .seconds(20)
+    /// `warmUp` when none is given.
+    /// Default: 20 s.
+    public static let defaultWarmUp: Duration = .seconds(20)
 
     public init() {}
   }
@@ -174,7 +184,7 @@ public final class DemoRun: Sendable {
     let deadline = ContinuousClock.now + .seconds(90)
     var quietSince = ContinuousClock.now
     while ContinuousClock.now < deadline, !context.isStopping {
-      view.read(forMs: 100)
+      view.read(for: .milliseconds(100))
       let failures = deployment.failures
       guard failures.isEmpty else {
         throw RunFailure(failures.joined(separator: "; "))
@@ -238,12 +248,13 @@ public final class DemoRun: Sendable {
     while outcomes.poll().isEmpty || !outcomes.has(warmID), ContinuousClock.now < warmDeadline {}
 
     let appsByID = Dictionary(apps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
-    /// Sends `generator`'s requests for `seconds`, showing the live view every 5 s and, on a
+    /// Sends `generator`'s requests for `duration`, showing the live view every 5 s and, on a
     /// deployment that autoscales, following hb.scaling.
     func drive(
-      _ generator: inout RequestGenerator, seconds: Double, phase: String,
+      _ generator: inout RequestGenerator, for duration: Duration, phase: String,
       sent: inout [String: App], sentAt: inout [String: Double]
     ) throws {
+      let seconds = duration.seconds
       let started = ContinuousClock.now
       var lastView = ContinuousClock.now
       while !context.isStopping {
@@ -255,7 +266,7 @@ public final class DemoRun: Sendable {
           sentAt[request.id] = Date().timeIntervalSince1970
         }
         _ = outcomes.poll()
-        view.read(forMs: 1)
+        view.read(for: .milliseconds(1))
         if let deployment {
           try deployment.follow(view.scaling, now: Date().timeIntervalSince1970)
         }
@@ -280,20 +291,20 @@ public final class DemoRun: Sendable {
     // hb.scaling asks (counted apart), until their replicas have joined.
     var warmSent: [String: App] = [:]
     var warmSentAt: [String: Double] = [:]
-    if let deployment, deployment.settings.autoscale, settings.warmUp > 0 {
+    if let deployment, deployment.settings.autoscale, settings.warmUp > .zero {
       Console.err(
         String(
           format:
             "demo: warm-up: the workload for %.0f s while the autoscaler brings the pools to "
-            + "what hb.scaling asks (counted apart)", settings.warmUp))
+            + "what hb.scaling asks (counted apart)", settings.warmUp.seconds))
       var warmGenerator = RequestGenerator(
         apps: apps, seed: settings.seed &+ 1000, idPrefix: "warm")
       try drive(
-        &warmGenerator, seconds: settings.warmUp, phase: "warm-up ", sent: &warmSent,
+        &warmGenerator, for: settings.warmUp, phase: "warm-up ", sent: &warmSent,
         sentAt: &warmSentAt)
       let joined = ContinuousClock.now + .seconds(30)
       while !deployment.isReady, ContinuousClock.now < joined, !context.isStopping {
-        view.read(forMs: 100)
+        view.read(for: .milliseconds(100))
         _ = outcomes.poll()
       }
     }
@@ -303,13 +314,13 @@ public final class DemoRun: Sendable {
     Console.err(
       String(
         format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
-        apps.reduce(0) { $0 + $1.rate }, settings.duration))
+        apps.reduce(0) { $0 + $1.rate }, settings.duration.seconds))
     var generator = RequestGenerator(apps: apps, seed: settings.seed, idPrefix: "demo")
     var sent: [String: App] = [:]
     var sentAt: [String: Double] = [:]
     let started = ContinuousClock.now
     try drive(
-      &generator, seconds: settings.duration, phase: "", sent: &sent, sentAt: &sentAt)
+      &generator, for: settings.duration, phase: "", sent: &sent, sentAt: &sentAt)
     try producer.flush()
     let drainDeadline = ContinuousClock.now + .seconds(30)
     let everything = Set(sent.keys).union(warmSent.keys)
@@ -322,7 +333,7 @@ public final class DemoRun: Sendable {
     let results = outcomes.outcomes.values.filter { $0.kind == .result }.count
     let feedbackDeadline = ContinuousClock.now + .seconds(10)
     while view.billed.requests < results, ContinuousClock.now < feedbackDeadline {
-      view.read(forMs: 50)
+      view.read(for: .milliseconds(50))
     }
     guard let plan = view.plan else {
       throw RunFailure("no plan appeared on hb.plans: the controller did not publish one")
