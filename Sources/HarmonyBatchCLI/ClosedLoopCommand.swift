@@ -9,11 +9,17 @@ import Simulator
 /// `harmonybatch simulate --closed-loop`: the controller's core driving a simulated pipeline with
 /// finite worker pools, in virtual time, through scripted events.
 enum ClosedLoopCommand {
+  /// The arrivals' span when `--duration` is not given (virtual time).
+  /// Default: 300 s.
+  static let defaultDuration: Duration = .seconds(300)
+
   static let options: [OptionSpec] = [
     .flag(
       "closed-loop",
       "Drive the controller's own core with a simulated pipeline and worker pools (below)."),
-    .option("duration", "SECONDS", "Closed loop: seconds of arrivals (default 300)."),
+    .option(
+      "duration", "SECONDS",
+      "Closed loop: seconds of arrivals (default \(defaultDuration.number(in: .seconds)))."),
     .option(
       "pool", "KIND=N[xS]",
       "Closed loop: a pool of N replicas with S slots each, e.g. cpu=16, gpu=2x4 (default "
@@ -52,7 +58,10 @@ enum ClosedLoopCommand {
   static func run(_ options: ParsedOptions) throws -> Int32 {
     let planner = try PlanCommand.makePlanner(options)
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
-    let duration = try options.double("duration", default: 300, in: 1...86_400)
+    // The simulator's clock counts seconds as a Double.
+    let duration = try options.duration(
+      "duration", default: defaultDuration, range: .seconds(1) ... .seconds(86_400)
+    ).seconds
     let scale = try options.double("rate-scale", default: 1, in: 0.001...1000)
     var apps: [App]
     if let path = options.string("apps") {
@@ -88,10 +97,14 @@ enum ClosedLoopCommand {
       guard scenario.partitions != nil else {
         throw UsageError("--rebalance-seconds needs --partitions")
       }
-      scenario.rebalanceSeconds = try options.double("rebalance-seconds", default: 0, in: 0...600)
+      scenario.rebalanceSeconds = try options.duration(
+        "rebalance-seconds", default: .zero, range: .zero ... .seconds(600)
+      ).seconds
     }
     if options.string("autoscale") != nil {
-      scenario.autoscaleDelay = try options.double("autoscale", default: 5, in: 0...3600)
+      scenario.autoscaleDelay = try options.duration(
+        "autoscale", default: .zero, range: .zero ... .seconds(3_600)
+      ).seconds
     }
     for text in options.strings("burst") {
       let parts = try numbers(text, count: 3, flag: "burst", form: "AT:FACTOR:SECONDS")

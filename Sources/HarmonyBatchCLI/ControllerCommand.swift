@@ -63,17 +63,17 @@ enum ControllerCommand {
       force is at risk on measured batches. Publishes a new version on the compacted hb.plans
       when there is no plan, the plan misses an app, or an SLO is at risk (at once); or when
       the new plan is more than 2 % cheaper (at most once per --min-interval, and only when the
-      worker pools have the slots it needs). Each version says why. Every \(scalingEvery) s,
-      and whenever a pool's status or desired replicas change, publishes per worker pool the
-      slots the plan needs against the slots reported, and the replicas to run, on hb.scaling:
-      never more replicas than the batch topic has partitions (status partition-limit, with the
-      slots per replica that would do, when those are not enough). Up at once when the load
-      passes the target utilisation of the desired replicas by 10 %, or they give fewer slots
-      than the plan's slot waits need (Erlang C: a wait past the room the plan leaves at most
-      1 % of the time); down only after the need stayed lower for --scale-down-window; a
-      replica counts until it leaves its group or misses three report intervals. One
-      controller publishes at a time: the one holding partition 0 of hb.plans in the consumer
-      group hb-controller-lease; others stand by and take over, from the plan in force, when it
+      worker pools have the slots it needs). Each version says why. Every \(scalingEvery) s, and
+      whenever a pool's status or desired replicas change, publishes per worker pool the slots
+      the plan needs against the slots reported, and the replicas to run, on hb.scaling: never
+      more replicas than the batch topic has partitions (status partition-limit, with the slots
+      per replica that would do, when those are not enough). Up at once when the load passes
+      the target utilisation of the desired replicas by 10 %, or they give fewer slots than the
+      plan's slot waits need (Erlang C: a wait past the room the plan leaves at most 1 % of the
+      time); down only after the need stayed lower for --scale-down-window; a replica counts
+      until it leaves its group or misses three report intervals. One controller publishes at
+      a time: the one holding partition 0 of hb.plans in the consumer group
+      hb-controller-lease; others stand by and take over, from the plan in force, when it
       leaves (at once) or stops answering (\(leaseTimeout) s session timeout).
       """)
 

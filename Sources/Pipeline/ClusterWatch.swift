@@ -30,7 +30,7 @@ final class ClusterWatch: Sendable {
     state = Mutex((ContinuousClock.now, false))
     let probe = Thread { [self] in
       while !stopped.load(ordering: .acquiring) {
-        if producer.clusterReachable(timeoutMs: Int(interval.seconds * 1000)) {
+        if producer.clusterReachable(timeoutMs: interval.wholeMilliseconds) {
           state.withLock { $0.lastReachable = .now }
         }
         Thread.sleep(forTimeInterval: interval.seconds)

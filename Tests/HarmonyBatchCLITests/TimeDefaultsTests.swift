@@ -48,6 +48,8 @@ import Testing
       #expect(
         help.contains("(default \(value.number(in: unit))"), "\(spec.name) --\(name): \(help)")
     }
+    let closedLoop = ClosedLoopCommand.options.first { $0.name == "duration" }?.help ?? ""
+    #expect(closedLoop.contains("(default 300)"), "\(closedLoop)")
     #expect(ControllerCommand.spec.help.contains("Each version says why. Every 5 s,"))
     #expect(ControllerCommand.spec.help.contains("stops answering (6 s session timeout)"))
   }
