@@ -222,7 +222,7 @@ import Testing
         settings.forecaster.period = .seconds(120)
         settings.forecaster.horizon = .seconds(30)
         settings.forecaster.errorWindow = .seconds(120)
-        settings.forecastReportInterval = 60
+        settings.forecastReportInterval = .seconds(60)
       }
       var plans: [Data] = []
       var logs: [String] = []

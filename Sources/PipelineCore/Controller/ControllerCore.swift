@@ -68,10 +68,12 @@ public struct ControllerCore: Sendable {
     public var forecast = false
     /// The forecaster's buckets, period, horizon and bands (when `forecast` is on).
     public var forecaster = RateForecaster.Settings()
-    /// How often the forecast error is said in the log (seconds). Default:
-    /// `defaultForecastReportInterval` (600 s).
+    /// How often the forecast error is said in the log.
+    /// Default: `defaultForecastReportInterval`.
     public var forecastReportInterval = defaultForecastReportInterval
-    public static let defaultForecastReportInterval = 600.0
+    /// `forecastReportInterval` when none is given.
+    /// Default: 600 s.
+    public static let defaultForecastReportInterval: Duration = .seconds(600)
 
     /// `capacityWait` when none is given.
     /// Default: 120 s.
@@ -714,7 +716,7 @@ public struct ControllerCore: Sendable {
   /// forecasts the most steps ahead were worst (WAPE), five at most.
   private mutating func reportForecastError(now: Double) -> [Directive] {
     guard let forecaster,
-      now - (lastForecastReport ?? firstTick ?? now) >= settings.forecastReportInterval
+      now - (lastForecastReport ?? firstTick ?? now) >= settings.forecastReportInterval.seconds
     else { return [] }
     let worst = forecaster.errors.compactMap { app, errors in
       errors.last.map { (app, $0.weightedPercentage ?? 0) }
