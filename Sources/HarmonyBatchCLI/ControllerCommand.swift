@@ -51,6 +51,18 @@ enum ControllerCommand {
         "max-apps", "N",
         "Apps planned at most (default 1000): a new app past it is not planned, and counted in "
           + "the refusals logged every \(ControllerCore.reportInterval.number(in: .seconds)) s."),
+      .option(
+        "forecast", "on|off",
+        "Plan on a per-app rate forecast (seasonal, one day's period, in minutes): plans for its "
+          + "upper quantile over the next period, pools sized for it --replica-start-seconds "
+          + "ahead, a measurement beyond its band planned on at once (default off: plan on the "
+          + "rates measured)."),
+      .option(
+        "replica-start-seconds", "SECONDS",
+        "With --forecast on: how long a worker replica takes from being recommended to serving "
+          + "(the autoscaler's reaction, image pull, model load); the scaling recommendation is "
+          + "made for the need this far ahead (default "
+          + "\(ControllerCore.Settings.defaultReplicaStart.number(in: .seconds)))."),
       .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -99,6 +111,11 @@ enum ControllerCommand {
     settings.core.scaler.scaleDownWindow = try options.duration(
       "scale-down-window", default: PoolScaler.defaultScaleDownWindow,
       range: .zero ... .seconds(86_400))
+    settings.core.forecast =
+      try options.choice("forecast", default: "off", from: ["on", "off"]) == "on"
+    settings.core.replicaStart = try options.duration(
+      "replica-start-seconds", default: ControllerCore.Settings.defaultReplicaStart,
+      range: .zero ... .seconds(3_600))
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
     settings.core.workerGroups = Set(options.strings("worker-group"))

@@ -11,8 +11,9 @@ import Planner
 /// - rates per app from the routers' counts (`RateEstimator`); the rate a plan is made for moves
 ///   only when an estimate moved beyond Poisson noise (`ReplanPolicy.moved`), so a steady app
 ///   never re-plans;
-/// - when `forecast` is on, per-app rate forecasts with their error (`RateForecaster`): measured
-///   and reported, not planned on yet;
+/// - when `forecast` is on, per-app rate forecasts with their error (`RateForecaster`): plans
+///   are made for what they expect over the next period and the pools sized for what they expect
+///   a replica's start-up ahead, unless a measurement disagrees beyond their band;
 /// - the latency model refitted from feedback (`LatencyRefit`);
 /// - transport (`TransportEstimate`): the only delay taken off SLOs, bounded;
 /// - queueing for worker slots: never planned on; with the worker reports it drives the
@@ -63,9 +64,17 @@ public struct ControllerCore: Sendable {
     public var topics = PipelineTopics()
     /// Written into every plan published (`Plan.writer`): which controller process wrote it.
     public var writer: String?
-    /// Forecast each app's rate from the counts received (`RateForecaster`): measured, its error
-    /// reported in the log and by `forecastErrors`, not yet planned on. Default: off.
+    /// Forecast each app's rate from the counts received (`RateForecaster`) and plan on it: plans
+    /// are made for the forecast's upper quantile over the next `policy.period`, and the pools
+    /// are sized for it up to `replicaStart` ahead; a measurement beyond the forecast's band wins
+    /// at once. Its error is reported in the log and by `forecastErrors`. Off, the controller
+    /// plans on the rates measured, as it always did. Default: off.
     public var forecast = false
+    /// How long a replica takes from being recommended to serving (the autoscaler's reaction,
+    /// scheduling, image pull, model load): with `forecast` on, the scaling recommendation is
+    /// made for the need this far ahead (unused with it off).
+    /// Default: `defaultReplicaStart`.
+    public var replicaStart: Duration = defaultReplicaStart
     /// The forecaster's buckets, period, horizon and bands (when `forecast` is on).
     public var forecaster = RateForecaster.Settings()
     /// How often the forecast error is said in the log.
@@ -81,6 +90,9 @@ public struct ControllerCore: Sendable {
     /// `scalingInterval` when none is given.
     /// Default: 5 s.
     public static let defaultScalingInterval: Duration = .seconds(5)
+    /// `replicaStart` when none is given.
+    /// Default: 30 s.
+    public static let defaultReplicaStart: Duration = .seconds(30)
 
     public init(prior: ModelProfile, pricing: PricingPreset) {
       self.prior = prior
@@ -119,6 +131,10 @@ public struct ControllerCore: Sendable {
   /// Per-app rate forecasts, when `settings.forecast` is on, and when their error was last said.
   private var forecaster: RateForecaster?
   private var lastForecastReport: Double?
+  /// With the forecast on: the apps whose measurement disagreed with their forecast at the last
+  /// tick (and why), and those last said in the log.
+  private var measurementWins: [String: String] = [:]
+  private var reportedWins: Set<String> = []
   private var lastTick: Double?
   private var refit: LatencyRefit
   /// The latency model plans are made on: the prior, then the refit when it moved beyond noise.
@@ -311,10 +327,17 @@ public struct ControllerCore: Sendable {
     let estimates = rates.estimates(now: now)
     let profile = refit.profile(fallback: modelInForce)
     let error = refit.predictionError(of: profile)
+    // What plans are made for: the estimates, or with the forecast on what it expects over the
+    // next period (the measurement where it disagrees).
+    var planning = estimates
+    if forecaster != nil {
+      planning = forecastRates(estimates, ahead: policy.period, now: now)
+      directives += reportMeasurementWins()
+    }
 
     // Rates: an app new to the plan, or whose rate moved beyond noise.
-    let newApps = estimates.keys.filter { ratesInForce[$0] == nil }.sorted()
-    let moved = estimates.filter { app, estimate in
+    let newApps = planning.keys.filter { ratesInForce[$0] == nil }.sorted()
+    let moved = planning.filter { app, estimate in
       ratesInForce[app].map { policy.moved(from: $0, to: estimate) } ?? false
     }.keys.sorted()
 
@@ -371,13 +394,13 @@ public struct ControllerCore: Sendable {
       policy.evaluated(now: now)
       if measured { currentOnPriors = false }
       for app in newApps + moved {
-        ratesInForce[app] = estimates[app]?.rate ?? 0
-        rateSpans[app] = estimates[app]?.span ?? 0
+        ratesInForce[app] = planning[app]?.rate ?? 0
+        rateSpans[app] = planning[app]?.span ?? 0
       }
       // A rate set from a short count is provisional: at the period it is refreshed once it has
       // been counted over half the window (then it moves only beyond noise again).
       if trigger == .period {
-        for (app, estimate) in estimates
+        for (app, estimate) in planning
         where (rateSpans[app] ?? .infinity) < settings.rateWindow.seconds / 2
           && estimate.span >= settings.rateWindow.seconds / 2
         {
@@ -403,8 +426,105 @@ public struct ControllerCore: Sendable {
       }
       directives += evaluate(trigger: trigger, error: error, now: now, atRisk: atRisk)
     }
-    directives += recommendScaling(profile: profile, now: now)
+    directives += recommendScaling(profile: profile, estimates: estimates, now: now)
     return directives
+  }
+
+  /// With the forecast on, the rate of each app to plan on over the next `ahead`: the largest
+  /// upper quantile the forecast gives the buckets from the one open now to `ahead` — unless the
+  /// measurement disagrees with the forecast beyond its band (`RateForecaster.rateToPlan`), when
+  /// the measured rate wins at once: the last bucket's count against what was forecast for it,
+  /// or a burst or a drop the rate estimator saw (its short window) against the bucket open now.
+  /// An app with no forecast yet keeps its estimate. Spans are the estimates' (the noise the
+  /// hysteresis allows for). Remembers which apps the measurement won for.
+  private mutating func forecastRates(
+    _ estimates: [String: (rate: Double, span: Double)], ahead: Duration, now: Double
+  ) -> [String: (rate: Double, span: Double)] {
+    var planning = estimates
+    var wins: [String: String] = [:]
+    for (app, estimate) in estimates {
+      guard let forecast = forecastRate(of: app, estimate: estimate, ahead: ahead, now: now)
+      else { continue }
+      planning[app] = (forecast.rate, estimate.span)
+      if let why = forecast.measured { wins[app] = why }
+    }
+    measurementWins = wins
+    return planning
+  }
+
+  /// The forecast's rate of `app` over the next `ahead` (nil when there is no forecast yet), and
+  /// why the measurement won instead, when it did.
+  private func forecastRate(
+    of app: String, estimate: (rate: Double, span: Double), ahead: Duration, now: Double
+  ) -> (rate: Double, measured: String?)? {
+    guard let forecaster else { return nil }
+    let points = forecaster.forecast(of: app).filter {
+      $0.step == 1 || $0.start < .seconds(now) + ahead
+    }
+    guard let open = points.first else { return nil }
+    let sigmas = settings.forecaster.disagreementSigmas
+    if let last = forecaster.lastBucket(of: app), let point = last.forecast {
+      let measured = RateForecaster.rateToPlan(
+        forecast: point, measured: last.count, over: last.span, sigmas: sigmas)
+      if measured.measurementWins {
+        return (
+          measured.rate,
+          String(
+            format: "%.3g req/s in the last %.0f s, the forecast %.3g-%.3g", measured.rate,
+            last.span.seconds, point.lower, point.upper)
+        )
+      }
+    }
+    // The estimator's short window took over: a burst or a drop, seconds old.
+    if estimate.span <= rates.burstWindow.seconds + 1e-9 {
+      let measured = RateForecaster.rateToPlan(
+        forecast: open, measured: estimate.rate * estimate.span, over: .seconds(estimate.span),
+        sigmas: sigmas)
+      if measured.measurementWins {
+        return (
+          measured.rate,
+          String(
+            format: "%.3g req/s in the last %.0f s, the forecast %.3g-%.3g", measured.rate,
+            estimate.span, open.lower, open.upper)
+        )
+      }
+    }
+    return (points.map(\.upper).max() ?? open.upper, nil)
+  }
+
+  /// Says which apps the measurement won for, when that set changes.
+  private mutating func reportMeasurementWins() -> [Directive] {
+    let apps = Set(measurementWins.keys)
+    guard apps != reportedWins else { return [] }
+    let new = apps.subtracting(reportedWins).sorted()
+    reportedWins = apps
+    guard !new.isEmpty else { return [] }
+    let detail = new.prefix(5).map { "\($0) (\(measurementWins[$0] ?? ""))" }
+    return [
+      .log(
+        .info,
+        "measured rates beyond the forecast's band, planned on as measured: "
+          + detail.joined(separator: "; ")
+          + (new.count > 5 ? " (and \(new.count - 5) apps more)" : ""))
+    ]
+  }
+
+  /// The rates the pools are sized for: the rates in force, or with the forecast on what it
+  /// expects up to a replica's start-up time ahead (`replicaStart`), the measurement where it
+  /// disagrees; apps with no forecast yet keep their rate in force.
+  private func scalingRates(
+    estimates: [String: (rate: Double, span: Double)], now: Double
+  ) -> [String: Double] {
+    guard forecaster != nil else { return ratesInForce }
+    var rates = ratesInForce
+    for (app, estimate) in estimates {
+      if let forecast = forecastRate(
+        of: app, estimate: estimate, ahead: settings.replicaStart, now: now)
+      {
+        rates[app] = forecast.rate
+      }
+    }
+    return rates
   }
 
   /// Late requests beyond chance: an app the batcher diverts needs more slack than the plan
@@ -785,10 +905,14 @@ public struct ControllerCore: Sendable {
     return missing.isEmpty ? nil : missing.joined(separator: ", ")
   }
 
-  private mutating func recommendScaling(profile: ModelProfile, now: Double) -> [Directive] {
+  private mutating func recommendScaling(
+    profile: ModelProfile, estimates: [String: (rate: Double, span: Double)], now: Double
+  ) -> [Directive] {
     guard let current else { return [] }
+    let rates = scalingRates(estimates: estimates, now: now)
+    if forecaster != nil { ratesScaledFor = rates }
     var demand = PoolDemand.of(
-      current, rates: ratesInForce, latency: LatencyModel(profile: profile))
+      current, rates: rates, latency: LatencyModel(profile: profile))
     // A plan waiting for capacity asks for its slots too.
     for (kind, pending) in waiting?.demand ?? [:]
     where pending.offeredSlots > (demand[kind]?.offeredSlots ?? 0) {
@@ -835,6 +959,13 @@ public struct ControllerCore: Sendable {
   public var refittedProfile: ModelProfile { refit.profile(fallback: modelInForce) }
   /// The rate each app's plan is made for.
   public var plannedRates: [String: Double] { ratesInForce }
+  /// The rates the last scaling recommendation was made for: the rates in force, or with the
+  /// forecast on what it expected up to `replicaStart` ahead.
+  public var scaledRates: [String: Double] { forecaster == nil ? ratesInForce : ratesScaledFor }
+  private var ratesScaledFor: [String: Double] = [:]
+  /// The apps whose measurement disagreed with the forecast at the last tick (planned on as
+  /// measured); empty when the forecast is off.
+  public var measuredOverForecast: Set<String> { Set(measurementWins.keys) }
   /// The rate forecast of `app` from the bucket open now (`RateForecaster.forecast`); empty when
   /// the forecast is off.
   public func rateForecast(of app: String, horizon: Duration? = nil) -> [ForecastPoint] {

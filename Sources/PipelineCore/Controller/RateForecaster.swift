@@ -355,6 +355,26 @@ public struct RateForecaster: Sendable {
       + (last.step == first.step ? "" : "; " + words(last))
   }
 
+  /// The last bucket closed for `app`: what was counted in it, over what span, and the forecast
+  /// made for it one bucket ahead (nil when none was) — a measurement and a forecast of the same
+  /// span, for `rateToPlan`. Nil before a bucket has closed for `app`.
+  public func lastBucket(of app: String) -> (
+    count: Double, span: Duration, forecast: ForecastPoint?
+  )? {
+    guard let item = series[app], let made = item.made.newest, let count = item.counts.newest
+    else { return nil }
+    let rate = 1 / bucketSeconds
+    var point: ForecastPoint?
+    if item.made.count >= 2, item.made[back: 1].at == made.at - 1,
+      let chosen = item.made[back: 1].chosen.first
+    {
+      point = ForecastPoint(
+        start: start(of: made.at), step: 1, mean: chosen.mean * rate, lower: chosen.lower * rate,
+        upper: chosen.upper * rate, method: chosen.method)
+    }
+    return (count, max(settings.bucket, .milliseconds(1)), point)
+  }
+
   /// Counts kept for `app` (at most `historyCapacity`).
   public func historyCount(of app: String) -> Int { series[app]?.counts.count ?? 0 }
 
