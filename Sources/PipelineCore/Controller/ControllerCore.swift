@@ -435,8 +435,9 @@ public struct ControllerCore: Sendable {
   /// measurement disagrees with the forecast beyond its band (`RateForecaster.rateToPlan`), when
   /// the measured rate wins at once: the last bucket's count against what was forecast for it,
   /// or a burst or a drop the rate estimator saw (its short window) against the bucket open now.
-  /// An app with no forecast yet keeps its estimate. Spans are the estimates' (the noise the
-  /// hysteresis allows for). Remembers which apps the measurement won for.
+  /// An app with no seasonal forecast over that span (none yet, or the current estimator chosen:
+  /// no period learnt) keeps its estimate. Spans are the estimates' (the noise the hysteresis
+  /// allows for). Remembers which apps the measurement won for.
   private mutating func forecastRates(
     _ estimates: [String: (rate: Double, span: Double)], ahead: Duration, now: Double
   ) -> [String: (rate: Double, span: Double)] {
@@ -452,8 +453,8 @@ public struct ControllerCore: Sendable {
     return planning
   }
 
-  /// The forecast's rate of `app` over the next `ahead` (nil when there is no forecast yet), and
-  /// why the measurement won instead, when it did.
+  /// The forecast's rate of `app` over the next `ahead` (nil when there is no seasonal forecast
+  /// over it), and why the measurement won instead, when it did.
   private func forecastRate(
     of app: String, estimate: (rate: Double, span: Double), ahead: Duration, now: Double
   ) -> (rate: Double, measured: String?)? {
@@ -461,7 +462,11 @@ public struct ControllerCore: Sendable {
     let points = forecaster.forecast(of: app).filter {
       $0.step == 1 || $0.start < .seconds(now) + ahead
     }
-    guard let open = points.first else { return nil }
+    // Where the forecast is the current estimator held flat (no period learnt yet, or none to
+    // learn), the controller plans as without it: on the estimate, with its own rules.
+    guard let open = points.first, points.contains(where: { $0.method == .seasonal }) else {
+      return nil
+    }
     let sigmas = settings.forecaster.disagreementSigmas
     if let last = forecaster.lastBucket(of: app), let point = last.forecast {
       let measured = RateForecaster.rateToPlan(
@@ -511,7 +516,7 @@ public struct ControllerCore: Sendable {
 
   /// The rates the pools are sized for: the rates in force, or with the forecast on what it
   /// expects up to a replica's start-up time ahead (`replicaStart`), the measurement where it
-  /// disagrees; apps with no forecast yet keep their rate in force.
+  /// disagrees; apps with no seasonal forecast keep their rate in force.
   private func scalingRates(
     estimates: [String: (rate: Double, span: Double)], now: Double
   ) -> [String: Double] {

@@ -159,6 +159,23 @@ public struct RateForecaster: Sendable {
     public static let defaultSelectionMargin = 0.2
 
     public init() {}
+
+    /// A period of `period` in `buckets` buckets (a compressed day, as `simulate --closed-loop
+    /// --day-seconds` runs one, in fewer buckets than a day's 1,440 minutes): the horizon, the
+    /// error window and the phase smoothing keep as many buckets as the defaults give them (10,
+    /// 60 and 2); the current estimator keeps its 60 s (at least a bucket).
+    public init(period: Duration, buckets: Int) {
+      let bucket = period / max(4, buckets)
+      func inBuckets(_ span: Duration) -> Duration {
+        bucket * RateForecaster.buckets(span, of: Self.defaultBucket, rounding: .up)
+      }
+      self.period = period
+      self.bucket = bucket
+      horizon = inBuckets(Self.defaultHorizon)
+      errorWindow = inBuckets(Self.defaultErrorWindow)
+      phaseSmoothing = inBuckets(Self.defaultPhaseSmoothing)
+      currentWindow = max(bucket, Self.defaultCurrentWindow)
+    }
   }
 
   public let settings: Settings
