@@ -48,6 +48,11 @@ enum WorkerCommand {
         "report-interval", "SECONDS",
         "How often the worker reports its slots on hb.workers (default "
           + "\(WorkerService.Settings.defaultReportInterval.number(in: .seconds)); 0: never)."),
+      .option(
+        "start-delay", "SECONDS",
+        "Wait this long before joining the group, as a replica's cold start (image pull, model "
+          + "load) would: not ready and not reporting until then (default "
+          + "\(WorkerService.Settings.defaultStartDelay.number(in: .seconds)))."),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       A worker is a pool of --concurrency slots; each runs one batch at a time (for minilm with
@@ -114,6 +119,9 @@ enum WorkerCommand {
     settings.createReplyTopics = options.flag("create-reply-topics")
     settings.reportInterval = try options.duration(
       "report-interval", default: WorkerService.Settings.defaultReportInterval,
+      range: .zero ... .seconds(3_600))
+    settings.startDelay = try options.duration(
+      "start-delay", default: WorkerService.Settings.defaultStartDelay,
       range: .zero ... .seconds(3_600))
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry

@@ -41,10 +41,18 @@ public struct WorkerService: PipelineService {
     /// on first use then creates). Off: a reply to a topic the cluster lacks is not sent
     /// (`ReplyTopics`).
     public var createReplyTopics = false
+    /// A cold start, emulated: the worker waits this long before it joins its group, as a
+    /// replica pulling its image and loading its model would; it is not ready and does not
+    /// report until then (`worker --start-delay`).
+    /// Default: `defaultStartDelay`.
+    public var startDelay = defaultStartDelay
 
     /// `reportInterval` when none is given.
     /// Default: 1 s.
     public static let defaultReportInterval: Duration = .seconds(1)
+    /// `startDelay` when none is given.
+    /// Default: 0 s (joins at once).
+    public static let defaultStartDelay: Duration = .zero
 
     public init() {}
 
@@ -68,6 +76,16 @@ public struct WorkerService: PipelineService {
 
   public func run(_ context: ServiceContext) throws {
     let stop = context.stop
+    if settings.startDelay > .zero {
+      log.info(
+        "cold start: joining \(settings.group) in \(settings.startDelay.seconds) s (--start-delay)")
+      let start = ContinuousClock.now
+      guard
+        Self.waitOut(
+          settings.startDelay, stopped: { stop.isSet }, elapsed: { ContinuousClock.now - start },
+          sleep: { Thread.sleep(forTimeInterval: $0.seconds) })
+      else { return }
+    }
     let clock = PipelineClock()
     let io = try StageIO(
       common: common, groupID: settings.group,
@@ -187,6 +205,19 @@ public struct WorkerService: PipelineService {
         "stopped: \(batches) batches read, \(requests.load(ordering: .relaxed)) requests run on "
           + "\(backend.name) in \(slots) slots")
     }
+  }
+
+  /// Waits until `elapsed` reaches `delay`, in sleeps of at most 100 ms so that a stop is seen
+  /// at once: whether it was waited out (false: `stopped` said so first).
+  static func waitOut(
+    _ delay: Duration, stopped: () -> Bool, elapsed: () -> Duration, sleep: (Duration) -> Void
+  ) -> Bool {
+    while !stopped() {
+      let left = delay - elapsed()
+      guard left > .zero else { return true }
+      sleep(min(left, .milliseconds(100)))
+    }
+    return false
   }
 
   /// Publishes the window's report on hb.workers: the slots, how busy they were, and each

@@ -22,6 +22,26 @@ public struct ClosedLoopResult: Sendable {
     public var slotsNeeded: Int
   }
 
+  /// One second of the run as the controller and the autoscaler saw it.
+  public struct Sample: Sendable, Equatable {
+    public var time: Double
+    /// The requests per second offered (every app's true rate, the shape and bursts included).
+    public var rate: Double
+    /// Σ the rates the plan in force was made for, and those the pools were sized for.
+    public var planned = 0.0
+    public var scaled = 0.0
+    /// Σ the forecast's mean for the bucket open now (nil: the forecast is off).
+    public var forecast: Double?
+    /// Replicas serving, and replicas started and not serving yet, per pool.
+    public var replicas: [FunctionConfig.Kind: Int] = [:]
+    public var starting: [FunctionConfig.Kind: Int] = [:]
+
+    public init(time: Double, rate: Double) {
+      self.time = time
+      self.rate = rate
+    }
+  }
+
   public var requests = 0
   public var within = 0
   /// Requests the batcher diverted as late, and requests no function could serve.
@@ -42,6 +62,12 @@ public struct ClosedLoopResult: Sendable {
   public var queuedBatches = 0
   /// Each pool's replicas at the end.
   public var finalReplicas: [FunctionConfig.Kind: Int] = [:]
+  /// Every second of the run, and per pool the replicas serving or starting summed over them
+  /// (replica-seconds: a replica's cold start holds its resources too).
+  public var timeline: [Sample] = []
+  public var replicaSeconds: [FunctionConfig.Kind: Double] = [:]
+
+  public var totalReplicaSeconds: Double { replicaSeconds.values.reduce(0, +) }
 
   public var attainment: Double { requests > 0 ? Double(within) / Double(requests) : 1 }
   public var costPerRequest: Double { requests > 0 ? billed / Double(requests) : 0 }

@@ -92,12 +92,78 @@ public struct ClosedLoopScenario: Sendable {
   /// Workers shed the requests of a batch whose SLO passed before the start plus the fastest run
   /// seen on its function (`worker --late-policy shed`, the default); off: they run them.
   public var shedLate = true
+  /// How the apps' rates vary over the run, times their base rates (`factor(at:)`): constant;
+  /// `diurnal`, a sine between 0.3× and 1.7× with a period of `day`, rising from 1× at 0; or
+  /// `bursty`, 4× in 5 % of the slots of `day / 60` (drawn from the seed), else 1× — as
+  /// `simulate --shape` varies them per minute. Scripted bursts multiply on top.
+  public var shape = Workload.Shape.constant
+  /// The day of `shape` (a compressed one puts a day's rise and fall in a short run).
+  /// Default: `defaultDay`.
+  public var day = defaultDay
+  /// `day` when none is given.
+  /// Default: 86,400 s (one day).
+  public static let defaultDay: Duration = .seconds(86_400)
+  /// A replica's cold start: from the autoscaler starting it to it serving (scheduling, image
+  /// pull, model load), after `autoscaleDelay`.
+  /// Default: `defaultReplicaStart`.
+  public var replicaStart = defaultReplicaStart
+  /// `replicaStart` when none is given.
+  /// Default: 0 s (a replica serves as soon as it is started).
+  public static let defaultReplicaStart: Duration = .zero
+  /// Whether the controller plans on its rate forecast (`ControllerCore.Settings.forecast`), with
+  /// these forecaster settings; it is told that a replica takes `autoscaleDelay` plus
+  /// `replicaStart` to serve.
+  public var forecast = false
+  public var forecaster = RateForecaster.Settings()
   /// The controller's settings beyond the profile, pricing and apps (the service's defaults
   /// unless changed).
   public var policy = ReplanPolicy()
   public var rateWindow = RateEstimator.defaultWindow
   public var targetUtilisation = 0.7
   public var seed: UInt64 = 1
+
+  /// The shape's factor at `time` (seconds from the start).
+  public func factor(at time: Double) -> Double {
+    let day = max(self.day.seconds, 1e-3)
+    switch shape {
+    case .constant: return 1
+    case .diurnal: return 1 + 0.7 * sin(2 * .pi * time / day)
+    case .bursty: return burst(slot: Int((time / (day / 60)).rounded(.down))) ? 4 : 1
+    }
+  }
+
+  /// Whether slot `index` of `bursty` is a burst: 5 % of them, by the seed.
+  private func burst(slot index: Int) -> Bool {
+    var random = SeededRandom(seed: (seed ^ 0xB025_7ED5) &+ UInt64(max(0, index)) &* 0x9E37_79B9)
+    _ = random.next()
+    return random.unit() < 0.05
+  }
+
+  /// The spans in which the rates rise (seconds, within the run): the rising half of each day
+  /// (trough to peak) of `diurnal`, the bursts of `bursty`, and the scripted bursts.
+  public var ramps: [(from: Double, to: Double)] {
+    var spans: [(from: Double, to: Double)] = []
+    let day = max(self.day.seconds, 1e-3)
+    switch shape {
+    case .constant: break
+    case .diurnal:
+      // Rising from −¼ to ¼ of each day.
+      var start = -day / 4
+      while start < duration {
+        spans.append((max(0, start), min(duration, start + day / 2)))
+        start += day
+      }
+    case .bursty:
+      let slot = day / 60
+      for index in 0..<Int((duration / slot).rounded(.up)) where burst(slot: index) {
+        spans.append((Double(index) * slot, min(duration, Double(index + 1) * slot)))
+      }
+    }
+    for case .burst(let at, _, let length) in events where at < duration {
+      spans.append((at, min(duration, at + length)))
+    }
+    return spans.filter { $0.to > $0.from }
+  }
 
   public init(
     apps: [App], duration: Double, truth: ModelProfile, pricing: PricingPreset,

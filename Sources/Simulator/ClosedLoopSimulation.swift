@@ -40,6 +40,8 @@ public struct ClosedLoopSimulation: Sendable {
     case replicasUp(FunctionConfig.Kind, count: Int)
     /// A rebalance of the pool's group is over: its moved partitions are read again.
     case rebalanced(FunctionConfig.Kind)
+    /// A second of the scenario's shape begins: the rates follow it.
+    case shapeStep
   }
 
   private struct Request {
@@ -164,6 +166,8 @@ public struct ClosedLoopSimulation: Sendable {
     var requests: [Request] = []
     var pools: [FunctionConfig.Kind: PoolState] = [:]
     var rateFactor = 1.0
+    /// The scenario's shape this second.
+    var shapeFactor = 1.0
     var slowdown = 1.0
     /// The functions' true latencies now (scripted slowdowns included).
     var truth: LatencyModel
@@ -195,6 +199,10 @@ public struct ClosedLoopSimulation: Sendable {
         if let partitions = scenario.partitions {
           settings.batchPartitions = [.cpu: partitions, .gpu: partitions]
         }
+        settings.forecast = scenario.forecast
+        settings.forecaster = scenario.forecaster
+        // From a recommendation to a replica serving: the autoscaler's delay and the cold start.
+        settings.replicaStart = .seconds(scenario.autoscaleDelay ?? 0) + scenario.replicaStart
         controller = ControllerCore(settings: settings)
       } else {
         result.plans = [fixedPlan!]
@@ -202,6 +210,7 @@ public struct ClosedLoopSimulation: Sendable {
       for (kind, pool) in scenario.pools {
         pools[kind] = PoolState(kind: kind, config: pool, partitions: scenario.partitions, at: 0)
       }
+      shapeFactor = scenario.factor(at: 0.5)
     }
 
     mutating func run() -> ClosedLoopResult {
@@ -212,6 +221,7 @@ public struct ClosedLoopSimulation: Sendable {
       }
       if controller != nil { queue.schedule(.controllerTick, at: 0) }
       queue.schedule(.reports, at: ClosedLoopSimulation.tick)
+      if scenario.shape != .constant { queue.schedule(.shapeStep, at: 1) }
       let end = scenario.duration + 30
       while let (time, event) = queue.next(), time <= end {
         handle(event, at: time)
@@ -224,7 +234,7 @@ public struct ClosedLoopSimulation: Sendable {
     // MARK: Arrivals, routing, batching
 
     mutating func scheduleArrival(_ app: Int, after time: Double) {
-      let rate = scenario.apps[app].rate * rateFactor
+      let rate = scenario.apps[app].rate * rateFactor * shapeFactor
       guard rate > 0 else { return }
       let next = time + random.exponential(rate: rate)
       guard next < scenario.duration else { return }
@@ -430,7 +440,32 @@ public struct ClosedLoopSimulation: Sendable {
 
     // MARK: Reports and the controller
 
+    /// What the run looks like at `now`: the rates offered, planned on and sized for, the
+    /// forecast, and the replicas up and starting, which count as replica-seconds.
+    mutating func sample(at now: Double) {
+      guard now <= scenario.duration else { return }
+      let offered = scenario.apps.reduce(0) { $0 + $1.rate } * rateFactor * shapeFactor
+      var sample = ClosedLoopResult.Sample(time: now, rate: offered)
+      if let controller {
+        sample.planned = controller.plannedRates.values.reduce(0, +)
+        sample.scaled = controller.scaledRates.values.reduce(0, +)
+        if controller.settings.forecast {
+          sample.forecast = scenario.apps.reduce(0) {
+            $0 + (controller.rateForecast(of: $1.id).first?.mean ?? 0)
+          }
+        }
+      }
+      for (kind, pool) in pools {
+        sample.replicas[kind] = pool.config.replicas
+        sample.starting[kind] = pool.starting
+        result.replicaSeconds[kind, default: 0] +=
+          Double(pool.config.replicas + pool.starting) * ClosedLoopSimulation.tick
+      }
+      result.timeline.append(sample)
+    }
+
     mutating func sendReports(at now: Double) {
+      sample(at: now)
       if controller != nil, !report.isEmpty {
         let message = RatesMessage(
           router: "router", planVersion: routing.version, windowStartMs: lastReport * 1000,
@@ -525,7 +560,9 @@ public struct ClosedLoopSimulation: Sendable {
       if target < planned, recommendation.status == .noWorkers { return }
       if target > planned {
         pool.starting += target - planned
-        queue.schedule(.replicasUp(recommendation.kind, count: target - planned), at: now + delay)
+        queue.schedule(
+          .replicasUp(recommendation.kind, count: target - planned),
+          at: now + delay + scenario.replicaStart.seconds)
       } else if target < planned {
         var surplus = planned - target
         let cancelled = min(surplus, pool.starting)
@@ -574,6 +611,10 @@ public struct ClosedLoopSimulation: Sendable {
         resize(kind, replicas: pools[kind]!.config.replicas + up, at: now)
       case .rebalanced(let kind):
         startWaiting(kind, at: now)
+      case .shapeStep:
+        shapeFactor = scenario.factor(at: now + 0.5)
+        restartArrivals(at: now)
+        if now + 1 < scenario.duration { queue.schedule(.shapeStep, at: now + 1) }
       }
     }
 
