@@ -53,7 +53,24 @@ enum ClosedLoopCommand {
       "keyed-batches",
       "Closed loop, with --partitions: batches keyed by group, as they were (each group's "
         + "batches on one partition), to see the skew."),
+    .option(
+      "day-seconds", "S",
+      "Closed loop: the day of --shape diurnal or bursty, compressed into S seconds (default "
+        + "\(Int(ClosedLoopScenario.defaultDay.seconds))); the forecast's period follows it, "
+        + "in \(forecastBuckets) buckets."),
+    .option(
+      "replica-start-seconds", "S",
+      "Closed loop: a new replica serves S seconds after the autoscaler starts it (a cold start; "
+        + "default \(Int(ClosedLoopScenario.defaultReplicaStart.seconds))); without --autoscale, "
+        + "an autoscaler that starts replicas as soon as they are recommended."),
+    .option(
+      "forecast", "on|off|both",
+      "Closed loop: the controller plans on its rate forecast (controller --forecast), or not "
+        + "(default off); both: run each on the same arrivals and compare them."),
   ]
+
+  /// Buckets per day of the forecast when the day is compressed (`--day-seconds`).
+  static let forecastBuckets = 60
 
   static func run(_ options: ParsedOptions) throws -> Int32 {
     let planner = try PlanCommand.makePlanner(options)
@@ -106,6 +123,24 @@ enum ClosedLoopCommand {
         "autoscale", default: .zero, range: .zero ... .seconds(3_600)
       ).seconds
     }
+    scenario.shape = Workload.Shape(
+      rawValue: try options.choice(
+        "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
+    if options.string("day-seconds") != nil {
+      scenario.day = .seconds(
+        try options.double(
+          "day-seconds", default: ClosedLoopScenario.defaultDay.seconds, in: 60...864_000))
+      scenario.forecaster = RateForecaster.Settings(period: scenario.day, buckets: forecastBuckets)
+    }
+    if options.string("replica-start-seconds") != nil {
+      scenario.replicaStart = .seconds(
+        try options.double(
+          "replica-start-seconds", default: ClosedLoopScenario.defaultReplicaStart.seconds,
+          in: 0...3600))
+      scenario.autoscaleDelay = scenario.autoscaleDelay ?? 0
+    }
+    let forecast = try options.choice("forecast", default: "off", from: ["on", "off", "both"])
+    scenario.forecast = forecast == "on"
     for text in options.strings("burst") {
       let parts = try numbers(text, count: 3, flag: "burst", form: "AT:FACTOR:SECONDS")
       scenario.events.append(.burst(at: parts[0], factor: parts[1], duration: parts[2]))
@@ -123,11 +158,38 @@ enum ClosedLoopCommand {
       }
       scenario.events.append(.poolCut(at: at, kind: kind, factor: factor))
     }
-    let simulation = ClosedLoopSimulation(scenario: scenario)
-    let result = simulation.run()
-    Console.out(
-      ClosedLoopReport.text(
-        result, scenario: scenario, planner: planner, simulation: simulation))
+    var runs: [(label: String, result: ClosedLoopResult)] = []
+    for on in forecast == "both" ? [false, true] : [scenario.forecast] {
+      scenario.forecast = on
+      let simulation = ClosedLoopSimulation(scenario: scenario)
+      let result = simulation.run()
+      if forecast == "both" { Console.out("\n# forecast \(on ? "on" : "off")\n") }
+      Console.out(
+        ClosedLoopReport.text(
+          result, scenario: scenario, planner: planner, simulation: simulation))
+      runs.append((on ? "forecast" : "reactive", result))
+    }
+    if runs.count > 1 {
+      Console.out("\ncompared (replica-s: replica-seconds, serving or starting):")
+      Console.out(ClosedLoopEvidence.table(runs, scenario: scenario))
+    }
+    if let directory = options.string("out") {
+      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+      for run in runs {
+        try ClosedLoopEvidence.csv(run.result).write(
+          toFile: "\(directory)/timeline-\(run.label).csv", atomically: true, encoding: .utf8)
+      }
+      let title =
+        "\(planner.profile.name), \(scenario.shape.rawValue)"
+        + String(
+          format: ", day %.0f s, replicas start %.0f s", scenario.day.seconds,
+          scenario.replicaStart.seconds + (scenario.autoscaleDelay ?? 0))
+      try ClosedLoopEvidence.chart(runs, scenario: scenario, title: title).write(
+        toFile: "\(directory)/closed-loop.svg", atomically: true, encoding: .utf8)
+      Console.err(
+        "simulate: wrote closed-loop.svg and "
+          + runs.map { "timeline-\($0.label).csv" }.joined(separator: ", ") + " to \(directory)")
+    }
     return 0
   }
 

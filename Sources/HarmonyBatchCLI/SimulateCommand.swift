@@ -20,14 +20,18 @@ enum SimulateCommand {
         "generate", "N",
         "N random apps instead: SLOs as the paper for the model, heavy-tailed rates."),
       .option("trace", "CSV", "Per-minute rates: minute,app,rate lines."),
-      .option("shape", "S", "Without a trace: constant (default), diurnal or bursty."),
+      .option(
+        "shape", "S",
+        "Without a trace: constant (default), diurnal or bursty. Closed loop too: the rates "
+          + "follow it second by second (see --day-seconds)."),
       .option("algorithms", "LIST", "Comma-separated (default harmony,batch,mbs,optimal)."),
       .option("minutes", "N", "Minutes to simulate (default 60)."),
       .option("seed", "N", "Seed of arrivals and latencies (default 1)."),
       .option("rate-scale", "X", "Multiplies every app's rate (default 1)."),
       .option(
         "out", "DIR",
-        "Write results.csv, results.json, cost.svg, violations.svg, cost-over-time.svg."),
+        "Write results.csv, results.json, cost.svg, violations.svg, cost-over-time.svg; closed "
+          + "loop: the timeline of each run as CSV and closed-loop.svg."),
       .flag(
         "paper",
         "The paper's setting: 4 models × 8 apps (heavy-tailed rates), every algorithm; one table."),
@@ -48,6 +52,10 @@ enum SimulateCommand {
       --slowdown and --pool-cut events test how the loop reacts. Without --apps, the demo's eight
       apps at twice their rates. Prints the plan versions and why, the scaling recommendations,
       attainment and cost every 10 s, and the bill against the plan made on the true rates.
+      Planning ahead: --shape diurnal or bursty over a --day-seconds day, replicas that take
+      --replica-start-seconds to serve, the controller's rate forecast --forecast on, off or
+      both; each run says its SLO attainment over the run and in the ramps (rising half-days,
+      bursts), its replica-seconds and its bill.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {

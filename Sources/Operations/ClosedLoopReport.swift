@@ -29,10 +29,14 @@ public enum ClosedLoopReport {
         result.requests, result.attainment * 100, result.late, result.shed, result.rejected,
         result.batches,
         result.longestQueueWait))
-    // The yardstick: the plan made on the true rates and model, with the same transport reserve.
+    lines += ClosedLoopEvidence.lines(
+      result, scenario: scenario, currency: planner.pricing.currency)
+    // The yardstick: the plan made on the true rates and model, with the same transport reserve
+    // (rates that follow a shape have no one plan to compare with).
     let reserve = (result.plans.last?.transportReserveMs ?? 0) / 1000
-    if let oracle = try? Planner(profile: scenario.truth, pricing: scenario.pricing).plan(
-      scenario.apps.map { App(id: $0.id, slo: max(0.001, $0.slo - reserve), rate: $0.rate) })
+    if scenario.shape == .constant,
+      let oracle = try? Planner(profile: scenario.truth, pricing: scenario.pricing).plan(
+        scenario.apps.map { App(id: $0.id, slo: max(0.001, $0.slo - reserve), rate: $0.rate) })
     {
       let yardstick = simulation.run(fixedPlan: oracle)
       lines.append(
@@ -70,9 +74,11 @@ public enum ClosedLoopReport {
     var timeline = TextTable([
       ("from s", .right), ("requests", .right), ("within SLO", .right), ("billed/request", .right),
     ])
+    // Every 10 s, or in about 60 rows for a longer run.
+    let step = max(10, (scenario.duration / 600).rounded(.up) * 10)
     var start = 0.0
     while start < scenario.duration {
-      let end = min(scenario.duration, start + 10)
+      let end = min(scenario.duration, start + step)
       let requests = result.seconds[Int(start)..<Int(end)].reduce(0) { $0 + $1.requests }
       timeline.append([
         String(format: "%.0f", start), String(requests),
@@ -81,7 +87,7 @@ public enum ClosedLoopReport {
       ])
       start = end
     }
-    lines.append("every 10 s, by arrival:")
+    lines.append(String(format: "every %.0f s, by arrival:", step))
     lines.append(timeline.rendered)
     return lines.joined(separator: "\n")
   }

@@ -60,6 +60,72 @@ public enum SVGChart {
     return svg + "</svg>\n"
   }
 
+  /// A panel of `stacked`: its unit, its series (one value per time), and its axis's range (nil:
+  /// from 0 to the highest value).
+  public struct Panel: Sendable {
+    public var unit: String
+    public var series: [(label: String, values: [Double])]
+    public var range: ClosedRange<Double>?
+
+    public init(
+      unit: String, series: [(label: String, values: [Double])], range: ClosedRange<Double>? = nil
+    ) {
+      self.unit = unit
+      self.series = series
+      self.range = range
+    }
+  }
+
+  /// Panels one above another over the same `times` (seconds), each with its own axis, its range
+  /// written at its ends, and the spans `shaded` (seconds) marked behind every panel.
+  public static func stacked(
+    title: String, times: [Double], panels: [Panel], shaded: [(from: Double, to: Double)] = []
+  ) -> String {
+    // The frame: the plots between `left` and `width - right`, panels of `panelHeight` from `top`.
+    let (width, left, right) = (760.0, 70.0, 190.0)
+    let (top, panelHeight, gap) = (46.0, 150.0, 34.0)
+    let height = top + Double(panels.count) * (panelHeight + gap) + 12
+    let first = times.first ?? 0
+    let span = max((times.last ?? 1) - first, 1e-9)
+    func x(_ time: Double) -> Double { left + (width - right - left) * (time - first) / span }
+    var svg = header(width: width, height: height, title: title)
+    for (index, panel) in panels.enumerated() {
+      let upper = top + Double(index) * (panelHeight + gap)
+      let lower = upper + panelHeight
+      let range =
+        panel.range ?? 0...max(panel.series.flatMap(\.values).filter(\.isFinite).max() ?? 1, 1e-9)
+      for (from, to) in shaded where to > first && from < first + span {
+        svg += String(
+          format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#eeeeee\"/>\n",
+          x(max(from, first)), upper, x(min(to, first + span)) - x(max(from, first)), panelHeight)
+      }
+      svg += axis(left: left, top: upper, bottom: lower, right: width - right)
+      svg += text(left - 6, upper + 4, String(format: "%.4g", range.upperBound), anchor: "end")
+      svg += text(left - 6, lower, String(format: "%.4g", range.lowerBound), anchor: "end")
+      svg += text(left, upper - 8, escape(panel.unit), anchor: "start")
+      let scale = max(range.upperBound - range.lowerBound, 1e-12)
+      for (number, series) in panel.series.enumerated() {
+        let points = zip(times, series.values).filter { $0.1.isFinite }.map { time, value in
+          let clamped = min(max(value, range.lowerBound), range.upperBound)
+          return String(
+            format: "%.1f,%.1f", x(time), lower - panelHeight * (clamped - range.lowerBound) / scale
+          )
+        }.joined(separator: " ")
+        let color = palette[number % palette.count]
+        svg +=
+          "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.2\" points=\"\(points)\"/>\n"
+        svg += text(
+          width - right + 10, upper + 16 * Double(number + 1), escape(series.label),
+          anchor: "start", color: color)
+      }
+    }
+    let bottom = top + Double(panels.count) * (panelHeight + gap) - gap
+    svg += text(left, bottom + 16, String(format: "%.0f", first), anchor: "middle")
+    svg += text(width - right, bottom + 16, String(format: "%.0f", first + span), anchor: "middle")
+    svg += text((left + width - right) / 2, bottom + 16, "seconds", anchor: "middle")
+    return svg + "</svg>\n"
+  }
+
   private static func header(width: Double, height: Double, title: String) -> String {
     String(
       format:

@@ -102,6 +102,10 @@ import Testing
         forecast.first?.method == .seasonal, "\(app.id): \(forecast.first.map { "\($0)" } ?? "")")
       let error = try #require(ahead.feed.core.forecastErrors[app.id]?.first)
       #expect((error.relativeToCurrent ?? 1) < 0.8, "\(app.id): \(error)")
+      // What /metrics shows: the error 30 s (three buckets) ahead, the replicas' start-up.
+      let shown = try #require(ahead.feed.core.forecastErrorsAhead[app.id])
+      #expect(shown.step == 3 && shown.ahead == .seconds(30), "\(app.id): \(shown)")
+      #expect((shown.weightedPercentage ?? 1) < 0.25, "\(app.id): \(shown)")
     }
     // The trough is not over-provisioned for long: at the day's lowest, the demand asked for
     // with the forecast is within 35 % of the reactive one's.

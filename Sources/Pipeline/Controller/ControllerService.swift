@@ -40,6 +40,8 @@ public struct ControllerService: PipelineService {
   public let common: KafkaConfiguration
   public let settings: Settings
   public let log: PipelineLog
+  /// How often the rate forecast's error is set on `/metrics` (with the forecast on).
+  static let forecastMetricsInterval = Duration.seconds(10)
 
   public init(common: KafkaConfiguration, settings: Settings, log: PipelineLog) {
     self.common = common
@@ -78,6 +80,7 @@ public struct ControllerService: PipelineService {
     // Ready once it has read the plan in force: active or standing by, it serves its role.
     context.ready()
     var active: (core: ControllerCore, consumer: KafkaConsumer, lastTick: Double)?
+    var lastForecastMetrics = -Double.infinity
     defer { active?.consumer.close() }
     let decoder = JSONDecoder()
     while !stop.isSet {
@@ -169,6 +172,15 @@ public struct ControllerService: PipelineService {
         // The lease is looked at once more right before anything is published.
         if try lease.poll(timeout: .zero) {
           try execute(current.core.tick(now: now), producer: producer, own: own)
+        }
+        if let telemetry = settings.telemetry, current.core.settings.forecast,
+          now - lastForecastMetrics >= Self.forecastMetricsInterval.seconds
+        {
+          lastForecastMetrics = now
+          for (app, error) in current.core.forecastErrorsAhead {
+            guard let wape = error.weightedPercentage else { continue }
+            telemetry.set(.rateForecastError, wape, labels: ["app": app])
+          }
         }
       }
       active = current

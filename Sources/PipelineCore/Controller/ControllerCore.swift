@@ -978,4 +978,18 @@ public struct ControllerCore: Sendable {
   }
   /// The forecast error of every app, one per step ahead; empty when the forecast is off.
   public var forecastErrors: [String: [ForecastError]] { forecaster?.errors ?? [:] }
+  /// The forecast error of every app at the step ahead the pools are sized for (`replicaStart`,
+  /// at least the bucket open now; the farthest scored when that one was not yet): what
+  /// `/metrics` shows. Empty when the forecast is off.
+  public var forecastErrorsAhead: [String: ForecastError] {
+    guard let forecaster else { return [:] }
+    let step = max(
+      1,
+      RateForecaster.buckets(
+        settings.replicaStart, of: max(forecaster.settings.bucket, .milliseconds(1)),
+        rounding: .up))
+    return forecaster.errors.compactMapValues { errors in
+      errors.first { $0.step >= step } ?? errors.last
+    }
+  }
 }

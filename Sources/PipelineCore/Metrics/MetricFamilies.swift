@@ -54,6 +54,11 @@ extension MetricsRegistry.Family {
     "harmonybatch_message_errors_total", .counter,
     "Messages a stage could not write (a number JSON cannot hold) or read back, by stage, "
       + "message (plan, batch) and direction (encode, decode).")
+  public static let rateForecastError = Self(
+    "harmonybatch_rate_forecast_error_ratio", .gauge,
+    "The controller's rate forecast error by app (controller --forecast on): the absolute errors "
+      + "over what was counted (WAPE) over the forecast's error window, at the step ahead the "
+      + "pools are sized for.")
   public static let ready = Self(
     "harmonybatch_service_ready", .gauge,
     "1 when the service serves (its group joined, its plan in hand), else 0.")
@@ -63,6 +68,6 @@ extension MetricsRegistry.Family {
     requestsRouted, deadLetters, batchesDispatched, requestsDispatched, lateRequests, batchFill,
     flushLateness, requestsServed, requestLatency, inference, slotWait, slotUtilisation,
     planVersion,
-    plansPublished, planCost, consumerLag, messageErrors, ready,
+    plansPublished, planCost, consumerLag, messageErrors, rateForecastError, ready,
   ]
 }
