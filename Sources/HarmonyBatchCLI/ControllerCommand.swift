@@ -54,7 +54,7 @@ enum ControllerCommand {
       .option(
         "forecast", "on|off",
         "Plan on a per-app rate forecast (seasonal, one day's period, in minutes): plans for its "
-          + "upper quantile over the next period, pools sized for it --replica-start-seconds "
+          + "upper quantile over the next period, pools sized for its mean --replica-start-seconds "
           + "ahead, a measurement beyond its band planned on at once (default off: plan on the "
           + "rates measured)."),
       .option(

@@ -10,11 +10,12 @@ public enum ClosedLoopEvidence {
   /// A run's figures.
   public struct Figures: Sendable {
     public var requests: Int
-    /// Within SLO: over the run, during its ramps (`ClosedLoopScenario.ramps`), and during the
-    /// ramps from the second day on (nil when the run is not longer than a day), when the
-    /// forecast's history covers a day.
+    /// Within SLO: over the run, during its ramps (`ClosedLoopScenario.ramps`), and from the
+    /// second day on — all of it, and its ramps — when the forecast's history covers a day (nil
+    /// when the run is not longer than a day).
     public var attainment: Double
     public var ramps: Double
+    public var later: Double?
     public var laterRamps: Double?
     public var shed: Int
     /// Replicas serving or starting, summed over the run's seconds.
@@ -34,6 +35,7 @@ public enum ClosedLoopEvidence {
     return Figures(
       requests: result.requests, attainment: result.attainment,
       ramps: result.attainment(in: ramps),
+      later: scenario.duration > day ? result.attainment(from: day, to: scenario.duration) : nil,
       laterRamps: scenario.duration > day && !later.isEmpty ? result.attainment(in: later) : nil,
       shed: result.shed, replicaSeconds: result.totalReplicaSeconds, billed: result.billed,
       costPerRequest: result.costPerRequest)
@@ -61,8 +63,11 @@ public enum ClosedLoopEvidence {
     if !scenario.ramps.isEmpty {
       within += String(format: ", %.2f %% in the ramps", figures.ramps * 100)
     }
+    if let later = figures.later {
+      within += String(format: "; from the second day %.2f %%", later * 100)
+    }
     if let later = figures.laterRamps {
-      within += String(format: ", %.2f %% in the ramps from the second day", later * 100)
+      within += String(format: ", %.2f %% in its ramps", later * 100)
     }
     lines.append(within)
     lines.append(
@@ -78,7 +83,7 @@ public enum ClosedLoopEvidence {
   ) -> String {
     var table = TextTable([
       ("controller", .left), ("requests", .right), ("within SLO", .right), ("in ramps", .right),
-      ("ramps from day 2", .right), ("shed", .right), ("replica-s", .right),
+      ("from day 2", .right), ("its ramps", .right), ("shed", .right), ("replica-s", .right),
       ("vs first", .right), ("billed", .right), ("billed/request", .right),
     ])
     let base = runs.first.map { figures($0.result, scenario: scenario).replicaSeconds } ?? 0
@@ -87,6 +92,7 @@ public enum ClosedLoopEvidence {
       table.append([
         run.label, String(figures.requests), String(format: "%.2f %%", figures.attainment * 100),
         String(format: "%.2f %%", figures.ramps * 100),
+        figures.later.map { String(format: "%.2f %%", $0 * 100) } ?? "-",
         figures.laterRamps.map { String(format: "%.2f %%", $0 * 100) } ?? "-",
         String(figures.shed), String(format: "%.0f", figures.replicaSeconds),
         String(format: "%+.1f %%", (figures.replicaSeconds / max(base, 1e-9) - 1) * 100),

@@ -66,7 +66,7 @@ public struct ControllerCore: Sendable {
     public var writer: String?
     /// Forecast each app's rate from the counts received (`RateForecaster`) and plan on it: plans
     /// are made for the forecast's upper quantile over the next `policy.period`, and the pools
-    /// are sized for it up to `replicaStart` ahead; a measurement beyond the forecast's band wins
+    /// are sized for its mean up to `replicaStart` ahead; a measurement beyond the forecast's band wins
     /// at once. Its error is reported in the log and by `forecastErrors`. Off, the controller
     /// plans on the rates measured, as it always did. Default: off.
     public var forecast = false
@@ -453,10 +453,12 @@ public struct ControllerCore: Sendable {
     return planning
   }
 
-  /// The forecast's rate of `app` over the next `ahead` (nil when there is no seasonal forecast
-  /// over it), and why the measurement won instead, when it did.
+  /// The forecast's rate of `app` over the next `ahead` — the largest of its upper quantiles, or
+  /// of its means when not `upper` — (nil when there is no seasonal forecast over it), and why
+  /// the measurement won instead, when it did.
   private func forecastRate(
-    of app: String, estimate: (rate: Double, span: Double), ahead: Duration, now: Double
+    of app: String, estimate: (rate: Double, span: Double), ahead: Duration, now: Double,
+    upper: Bool = true
   ) -> (rate: Double, measured: String?)? {
     guard let forecaster else { return nil }
     let points = forecaster.forecast(of: app).filter {
@@ -494,7 +496,7 @@ public struct ControllerCore: Sendable {
         )
       }
     }
-    return (points.map(\.upper).max() ?? open.upper, nil)
+    return (points.map { upper ? $0.upper : $0.mean }.max() ?? open.upper, nil)
   }
 
   /// Says which apps the measurement won for, when that set changes.
@@ -514,9 +516,13 @@ public struct ControllerCore: Sendable {
     ]
   }
 
-  /// The rates the pools are sized for: the rates in force, or with the forecast on what it
-  /// expects up to a replica's start-up time ahead (`replicaStart`), the measurement where it
-  /// disagrees; apps with no seasonal forecast keep their rate in force.
+  /// The rates the pools are sized for: the rates in force, or with the forecast on the most it
+  /// expects (its mean) up to a replica's start-up time ahead (`replicaStart`) and no less than
+  /// the rate estimated now, the measurement where it disagrees; apps with no seasonal forecast
+  /// keep their rate in force. The mean, not
+  /// the upper quantile: the scaler keeps its own headroom (`PoolScaler.targetUtilisation`, the
+  /// slot waits), and the apps' upper quantiles summed overstate a pool's need (on a compressed
+  /// diurnal day, 5 % more replica-seconds for the same attainment).
   private func scalingRates(
     estimates: [String: (rate: Double, span: Double)], now: Double
   ) -> [String: Double] {
@@ -524,9 +530,12 @@ public struct ControllerCore: Sendable {
     var rates = ratesInForce
     for (app, estimate) in estimates {
       if let forecast = forecastRate(
-        of: app, estimate: estimate, ahead: settings.replicaStart, now: now)
+        of: app, estimate: estimate, ahead: settings.replicaStart, now: now, upper: false)
       {
-        rates[app] = forecast.rate
+        // Never below what is measured now: the forecast is of what comes, the need now is
+        // at least the estimate (a burst inside a band widened by earlier bursts, a ramp's
+        // fall the forecast is ahead of).
+        rates[app] = max(forecast.rate, forecast.measured == nil ? estimate.rate : 0)
       }
     }
     return rates
