@@ -431,7 +431,8 @@ public struct ControllerCore: Sendable {
   }
 
   /// With the forecast on, the rate of each app to plan on over the next `ahead`: the largest
-  /// upper quantile the forecast gives the buckets from the one open now to `ahead` — unless the
+  /// upper quantile the forecast gives the buckets from the one open now to `ahead`, and no less
+  /// than the rate estimated now — unless the
   /// measurement disagrees with the forecast beyond its band (`RateForecaster.rateToPlan`), when
   /// the measured rate wins at once: the last bucket's count against what was forecast for it,
   /// or a burst or a drop the rate estimator saw (its short window) against the bucket open now.
@@ -454,8 +455,8 @@ public struct ControllerCore: Sendable {
   }
 
   /// The forecast's rate of `app` over the next `ahead` — the largest of its upper quantiles, or
-  /// of its means when not `upper` — (nil when there is no seasonal forecast over it), and why
-  /// the measurement won instead, when it did.
+  /// of its means when not `upper`, and never below the rate estimated now — (nil when there is
+  /// no seasonal forecast over it), and why the measurement won instead, when it did.
   private func forecastRate(
     of app: String, estimate: (rate: Double, span: Double), ahead: Duration, now: Double,
     upper: Bool = true
@@ -496,7 +497,11 @@ public struct ControllerCore: Sendable {
         )
       }
     }
-    return (points.map { upper ? $0.upper : $0.mean }.max() ?? open.upper, nil)
+    // Never below what is measured now: the forecast is of what comes, the need now is at least
+    // the estimate (a burst inside a band that earlier bursts widened, the fall of a ramp the
+    // forecast is ahead of).
+    let forecast = points.map { upper ? $0.upper : $0.mean }.max() ?? open.upper
+    return (max(forecast, estimate.rate), nil)
   }
 
   /// Says which apps the measurement won for, when that set changes.
@@ -517,9 +522,8 @@ public struct ControllerCore: Sendable {
   }
 
   /// The rates the pools are sized for: the rates in force, or with the forecast on the most it
-  /// expects (its mean) up to a replica's start-up time ahead (`replicaStart`) and no less than
-  /// the rate estimated now, the measurement where it disagrees; apps with no seasonal forecast
-  /// keep their rate in force. The mean, not
+  /// expects (its mean) up to a replica's start-up time ahead (`replicaStart`), the measurement
+  /// where it disagrees; apps with no seasonal forecast keep their rate in force. The mean, not
   /// the upper quantile: the scaler keeps its own headroom (`PoolScaler.targetUtilisation`, the
   /// slot waits), and the apps' upper quantiles summed overstate a pool's need (on a compressed
   /// diurnal day, 5 % more replica-seconds for the same attainment).
@@ -532,10 +536,7 @@ public struct ControllerCore: Sendable {
       if let forecast = forecastRate(
         of: app, estimate: estimate, ahead: settings.replicaStart, now: now, upper: false)
       {
-        // Never below what is measured now: the forecast is of what comes, the need now is
-        // at least the estimate (a burst inside a band widened by earlier bursts, a ramp's
-        // fall the forecast is ahead of).
-        rates[app] = max(forecast.rate, forecast.measured == nil ? estimate.rate : 0)
+        rates[app] = forecast.rate
       }
     }
     return rates
