@@ -113,7 +113,7 @@ let package = Package(
       name: "HarmonyBatchCLITests",
       dependencies: [
         "HarmonyBatchCLI", "Arguments", "Operations", "Bench", "Kafka", "Planner",
-        "PipelineCore", "TestSupport",
+        "PipelineCore", "Simulator", "TestSupport",
         "harmonybatch",
       ]
     ),

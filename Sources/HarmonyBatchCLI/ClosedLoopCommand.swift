@@ -54,15 +54,15 @@ enum ClosedLoopCommand {
       "Closed loop, with --partitions: batches keyed by group, as they were (each group's "
         + "batches on one partition), to see the skew."),
     .option(
-      "day-seconds", "S",
-      "Closed loop: the day of --shape diurnal or bursty, compressed into S seconds (default "
-        + "\(Int(ClosedLoopScenario.defaultDay.seconds))); the forecast's period follows it, "
-        + "in \(forecastBuckets) buckets."),
+      "day-seconds", "SECONDS",
+      "Closed loop: the day of --shape diurnal or bursty, compressed into this long (default "
+        + "\(ClosedLoopScenario.defaultDay.number(in: .seconds))); the forecast's period follows "
+        + "it, in \(forecastBuckets) buckets."),
     .option(
-      "replica-start-seconds", "S",
-      "Closed loop: a new replica serves S seconds after the autoscaler starts it (a cold start; "
-        + "default \(Int(ClosedLoopScenario.defaultReplicaStart.seconds))); without --autoscale, "
-        + "an autoscaler that starts replicas as soon as they are recommended."),
+      "replica-start-seconds", "SECONDS",
+      "Closed loop: a new replica serves this long after the autoscaler starts it, a cold start "
+        + "(default \(ClosedLoopScenario.defaultReplicaStart.number(in: .seconds))); without "
+        + "--autoscale, an autoscaler that starts replicas as soon as they are recommended."),
     .option(
       "forecast", "on|off|both",
       "Closed loop: the controller plans on its rate forecast (controller --forecast), or not "
@@ -127,16 +127,15 @@ enum ClosedLoopCommand {
       rawValue: try options.choice(
         "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
     if options.string("day-seconds") != nil {
-      scenario.day = .seconds(
-        try options.double(
-          "day-seconds", default: ClosedLoopScenario.defaultDay.seconds, in: 60...864_000))
+      scenario.day = try options.duration(
+        "day-seconds", default: ClosedLoopScenario.defaultDay,
+        range: .seconds(60) ... .seconds(864_000))
       scenario.forecaster = RateForecaster.Settings(period: scenario.day, buckets: forecastBuckets)
     }
     if options.string("replica-start-seconds") != nil {
-      scenario.replicaStart = .seconds(
-        try options.double(
-          "replica-start-seconds", default: ClosedLoopScenario.defaultReplicaStart.seconds,
-          in: 0...3600))
+      scenario.replicaStart = try options.duration(
+        "replica-start-seconds", default: ClosedLoopScenario.defaultReplicaStart,
+        range: .zero ... .seconds(3_600))
       scenario.autoscaleDelay = scenario.autoscaleDelay ?? 0
     }
     let forecast = try options.choice("forecast", default: "off", from: ["on", "off", "both"])

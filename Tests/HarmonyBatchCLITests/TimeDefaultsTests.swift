@@ -3,6 +3,7 @@ import Kafka
 import Operations
 import Pipeline
 import PipelineCore
+import Simulator
 import Testing
 
 @testable import HarmonyBatchCLI
@@ -42,6 +43,16 @@ import Testing
       (FaultsCommand.spec, "soak-seconds", FaultSuite.Settings.defaultSoak, .seconds),
       (FaultsCommand.spec, "fault-every", FaultSuite.Settings.defaultFaultEvery, .seconds),
       (WatchCommand.spec, "interval", WatchCommand.defaultInterval, .seconds),
+      (
+        ControllerCommand.spec, "replica-start-seconds",
+        ControllerCore.Settings.defaultReplicaStart, .seconds
+      ),
+      (WorkerCommand.spec, "start-delay", WorkerService.Settings.defaultStartDelay, .seconds),
+      (
+        SimulateCommand.spec, "replica-start-seconds", ClosedLoopScenario.defaultReplicaStart,
+        .seconds
+      ),
+      (SimulateCommand.spec, "day-seconds", ClosedLoopScenario.defaultDay, .seconds),
     ]
     for (spec, name, value, unit) in cases {
       let help = spec.options.first { $0.name == name }?.help ?? ""
