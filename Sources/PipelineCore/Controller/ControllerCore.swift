@@ -66,9 +66,11 @@ public struct ControllerCore: Sendable {
     public var writer: String?
     /// Forecast each app's rate from the counts received (`RateForecaster`) and plan on it: plans
     /// are made for the forecast's upper quantile over the next `policy.period`, and the pools
-    /// are sized for its mean up to `replicaStart` ahead; a measurement beyond the forecast's band wins
-    /// at once. Its error is reported in the log and by `forecastErrors`. Off, the controller
-    /// plans on the rates measured, as it always did. Default: off.
+    /// are sized for its mean up to `replicaStart` ahead, neither below the rate estimated now; a
+    /// measurement beyond the forecast's band wins at once. Where the forecast is the current
+    /// estimator (no period learnt), nothing changes. Its error is reported in the log, by
+    /// `forecastErrors` and on `/metrics`. Off, the controller plans on the rates measured, as it
+    /// always did. Default: off.
     public var forecast = false
     /// How long a replica takes from being recommended to serving (the autoscaler's reaction,
     /// scheduling, image pull, model load): with `forecast` on, the scaling recommendation is
@@ -432,13 +434,13 @@ public struct ControllerCore: Sendable {
 
   /// With the forecast on, the rate of each app to plan on over the next `ahead`: the largest
   /// upper quantile the forecast gives the buckets from the one open now to `ahead`, and no less
-  /// than the rate estimated now — unless the
-  /// measurement disagrees with the forecast beyond its band (`RateForecaster.rateToPlan`), when
-  /// the measured rate wins at once: the last bucket's count against what was forecast for it,
-  /// or a burst or a drop the rate estimator saw (its short window) against the bucket open now.
-  /// An app with no seasonal forecast over that span (none yet, or the current estimator chosen:
-  /// no period learnt) keeps its estimate. Spans are the estimates' (the noise the hysteresis
-  /// allows for). Remembers which apps the measurement won for.
+  /// than the rate estimated now — unless the measurement disagrees with the forecast beyond its
+  /// band (`RateForecaster.rateToPlan`), when the measured rate wins at once: the last bucket's
+  /// count against what was forecast for it, or a burst or a drop the rate estimator saw (its
+  /// short window) against the bucket open now. An app with no seasonal forecast over that span
+  /// (none yet, or the current estimator chosen: no period learnt) keeps its estimate. Spans are
+  /// the estimates' (the noise the hysteresis allows for). Remembers which apps the measurement
+  /// won for.
   private mutating func forecastRates(
     _ estimates: [String: (rate: Double, span: Double)], ahead: Duration, now: Double
   ) -> [String: (rate: Double, span: Double)] {
