@@ -243,14 +243,18 @@ public struct PipelineBenchmark: Sendable {
     throws -> Double
   {
     let first = Mutex<Result<(ContinuousClock.Instant?, Int), any Error>>(.success((nil, 0)))
+    let firstDone = DispatchSemaphore(value: 0)
     let hop = Thread {
-      first.withLock {
-        $0 = Result { try self.passThrough(common, from: source, to: via) }
-          .map { ($0.started, $0.read) }
-      }
+      let result = Result { try self.passThrough(common, from: source, to: via) }
+        .map { ($0.started, $0.read) }
+      first.withLock { $0 = result }
+      firstDone.signal()
     }
     hop.start()
     let (_, read) = try passThrough(common, from: via, to: via + ".copy")
+    // The first hop may still be waiting for its last acknowledgements: its start is known
+    // only once it has returned.
+    firstDone.wait()
     let (started, _) = try first.withLock { try $0.get() }
     return Double(read) / (.now - (started ?? .now)).seconds
   }

@@ -37,6 +37,56 @@ public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible, 
 
   public var description: String { "\(topic)/\(partition)" }
 
+  /// `topic/partition/offset`: a record's coordinates, the default request id of the pipeline.
+  /// Written into one buffer of the right size (string interpolation grew its storage piece by
+  /// piece; the router builds this for every request).
+  public func coordinates(offset: Int64) -> String {
+    var topic = topic
+    return topic.withUTF8 { name in
+      String(unsafeUninitializedCapacity: name.count + 34) { buffer in
+        var index = 0
+        for byte in name {
+          buffer[index] = byte
+          index += 1
+        }
+        buffer[index] = UInt8(ascii: "/")
+        index += 1
+        index = Self.writeDecimal(Int64(partition), into: buffer, at: index)
+        buffer[index] = UInt8(ascii: "/")
+        index += 1
+        return Self.writeDecimal(offset, into: buffer, at: index)
+      }
+    }
+  }
+
+  /// Writes `value` in decimal at `start`; returns the index past it (at most 20 bytes).
+  private static func writeDecimal(
+    _ value: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int
+  )
+    -> Int
+  {
+    var index = start
+    if value < 0 {
+      buffer[index] = UInt8(ascii: "-")
+      index += 1
+    }
+    var magnitude = value.magnitude
+    var digits = 1
+    var scale: UInt64 = 10
+    while digits < 20, magnitude >= scale {
+      digits += 1
+      scale = scale &* 10
+    }
+    var position = index + digits
+    let end = position
+    repeat {
+      position -= 1
+      buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+      magnitude /= 10
+    } while position > index
+    return end
+  }
+
   public static func < (lhs: KafkaTopicPartition, rhs: KafkaTopicPartition) -> Bool {
     (lhs.topic, lhs.partition) < (rhs.topic, rhs.partition)
   }
@@ -125,55 +175,9 @@ public struct KafkaRecord: Sendable, Hashable {
     KafkaTopicPartition(topic: topic, partition: partition)
   }
 
-  /// `topic/partition/offset`: the default request id of the pipeline.
-  /// Written into one buffer of the right size (string interpolation grew its storage piece by
-  /// piece; the router builds this for every request).
-  public var coordinates: String {
-    var topic = topic
-    return topic.withUTF8 { name in
-      String(unsafeUninitializedCapacity: name.count + 34) { buffer in
-        var index = 0
-        for byte in name {
-          buffer[index] = byte
-          index += 1
-        }
-        buffer[index] = UInt8(ascii: "/")
-        index += 1
-        index = Self.writeDecimal(Int64(partition), into: buffer, at: index)
-        buffer[index] = UInt8(ascii: "/")
-        index += 1
-        return Self.writeDecimal(offset, into: buffer, at: index)
-      }
-    }
-  }
-
-  /// Writes `value` in decimal at `start`; returns the index past it (at most 20 bytes).
-  private static func writeDecimal(
-    _ value: Int64, into buffer: UnsafeMutableBufferPointer<UInt8>, at start: Int
-  )
-    -> Int
-  {
-    var index = start
-    if value < 0 {
-      buffer[index] = UInt8(ascii: "-")
-      index += 1
-    }
-    var magnitude = value.magnitude
-    var digits = 1
-    var scale: UInt64 = 10
-    while digits < 20, magnitude >= scale {
-      digits += 1
-      scale = scale &* 10
-    }
-    var position = index + digits
-    let end = position
-    repeat {
-      position -= 1
-      buffer[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-      magnitude /= 10
-    } while position > index
-    return end
-  }
+  /// `topic/partition/offset`: the default request id of the pipeline
+  /// (`KafkaTopicPartition.coordinates(offset:)`).
+  public var coordinates: String { topicPartition.coordinates(offset: offset) }
 
   public var keyString: String? { key.flatMap { String(validating: $0, as: UTF8.self) } }
   public var valueString: String? { value.flatMap { String(validating: $0, as: UTF8.self) } }

@@ -1,4 +1,3 @@
-import Foundation
 import KafkaMessages
 import Planner
 
@@ -23,7 +22,7 @@ public struct BatchItem: Sendable {
     self.received = received
   }
 
-  var coordinates: String { "\(source.topic)/\(source.partition)/\(offset)" }
+  var coordinates: String { source.coordinates(offset: offset) }
 }
 
 extension ReadyBatch where Item == BatchItem {
