@@ -28,7 +28,7 @@ enum BatcherCommand {
         "Flush this long before the plan's deadline, against wake-up jitter (default "
           + "\(BatcherService.Settings.defaultFlushMargin.number(in: .milliseconds)))."),
       .option("stage", "S", "both (default), router or batcher: which stages this process runs."),
-      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      TopicOptions.prefix,
       .option(
         "max-payload-bytes", "N",
         "Requests with a larger payload go to the dead letter (default: the largest whose batch "
@@ -60,7 +60,7 @@ enum BatcherCommand {
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
-    let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    let topics = TopicOptions.topics(options)
     let stage = try options.choice("stage", default: "both", from: ["both", "router", "batcher"])
     let latePolicy = LatePolicy(
       rawValue: try options.choice("late-policy", default: "divert", from: ["divert", "forward"]))!
@@ -76,7 +76,7 @@ enum BatcherCommand {
     }
     let planner = try soloPlanner(options, plan: plan)
     let group = try ServiceOptions.group(options)
-    let cluster = try ClusterSetup.connect(options, topics: topics)
+    let cluster = try KafkaOptions.cluster(options, topics: topics)
     let log = PipelineLog(service: "batcher")
 
     var routerSettings = RouterService.Settings()

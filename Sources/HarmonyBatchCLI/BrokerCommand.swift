@@ -17,7 +17,7 @@ enum BrokerCommand {
         "topics", "LIST",
         "Topics to create at start, comma-separated (default: the pipeline's hb.* topics).",
         repeatable: true),
-      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      TopicOptions.prefix,
       .option(
         "kafka-log-level", "LEVEL",
         "The broker's (librdkafka's) log level: error|warning|notice|info|debug (default warning)."
@@ -39,7 +39,7 @@ enum BrokerCommand {
     let named = options.list("topics")
     let specs =
       named.isEmpty
-      ? PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.").specs(
+      ? TopicOptions.topics(options).specs(
         partitions: partitions)
       : named.map { KafkaTopicSpec(name: $0, partitions: partitions) }
     let topics = specs.map(\.name)

@@ -1,7 +1,5 @@
 import Arguments
-import Foundation
 import Operations
-import Pipeline
 import PipelineCore
 import Planner
 import Simulator
@@ -94,7 +92,7 @@ enum ClosedLoopCommand {
       .cpu: .init(replicas: 16, slotsPerReplica: 1), .gpu: .init(replicas: 8, slotsPerReplica: 4),
     ]
     for text in options.strings("pool") {
-      let (kind, pool) = try parsePool(text)
+      let (kind, pool) = try ClosedLoopScript.pool(text)
       pools[kind] = pool
     }
     var scenario = ClosedLoopScenario(
@@ -140,75 +138,15 @@ enum ClosedLoopCommand {
     }
     let forecast = try options.choice("forecast", default: "off", from: ["on", "off", "both"])
     scenario.forecast = forecast == "on"
-    for text in options.strings("burst") {
-      let parts = try numbers(text, count: 3, flag: "burst", form: "AT:FACTOR:SECONDS")
-      scenario.events.append(.burst(at: parts[0], factor: parts[1], duration: parts[2]))
-    }
-    for text in options.strings("slowdown") {
-      let parts = try numbers(text, count: 2, flag: "slowdown", form: "AT:FACTOR")
-      scenario.events.append(.slowdown(at: parts[0], factor: parts[1]))
-    }
-    for text in options.strings("pool-cut") {
-      let fields = text.split(separator: ":").map(String.init)
-      guard fields.count == 3, let at = Double(fields[0]), let factor = Double(fields[2]),
-        let kind = FunctionConfig.Kind(rawValue: fields[1]), at >= 0, factor > 0, factor <= 1
-      else {
-        throw UsageError("--pool-cut wants AT:KIND:FACTOR (e.g. 220:cpu:0.5), got '\(text)'")
-      }
-      scenario.events.append(.poolCut(at: at, kind: kind, factor: factor))
-    }
-    var runs: [(label: String, result: ClosedLoopResult)] = []
-    for on in forecast == "both" ? [false, true] : [scenario.forecast] {
-      scenario.forecast = on
-      let simulation = ClosedLoopSimulation(scenario: scenario)
-      let result = simulation.run()
-      if forecast == "both" { Console.out("\n# forecast \(on ? "on" : "off")\n") }
-      Console.out(
-        ClosedLoopReport.text(
-          result, scenario: scenario, planner: planner, simulation: simulation))
-      runs.append((on ? "forecast" : "reactive", result))
-    }
-    if runs.count > 1 {
-      Console.out("\ncompared (replica-s: replica-seconds, serving or starting):")
-      Console.out(ClosedLoopEvidence.table(runs, scenario: scenario))
-    }
+    scenario.events += try options.strings("burst").map(ClosedLoopScript.burst)
+    scenario.events += try options.strings("slowdown").map(ClosedLoopScript.slowdown)
+    scenario.events += try options.strings("pool-cut").map(ClosedLoopScript.poolCut)
+    let runs = ClosedLoopRuns(
+      scenario, planner: planner, bothForecasts: forecast == "both", report: Console.out)
+    if let comparison = runs.comparison { Console.out(comparison) }
     if let directory = options.string("out") {
-      try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-      for run in runs {
-        try ClosedLoopEvidence.csv(run.result).write(
-          toFile: "\(directory)/timeline-\(run.label).csv", atomically: true, encoding: .utf8)
-      }
-      let title =
-        "\(planner.profile.name), \(scenario.shape.rawValue)"
-        + String(
-          format: ", day %.0f s, replicas start %.0f s", scenario.day.seconds,
-          scenario.replicaStart.seconds + (scenario.autoscaleDelay ?? 0))
-      try ClosedLoopEvidence.chart(runs, scenario: scenario, title: title).write(
-        toFile: "\(directory)/closed-loop.svg", atomically: true, encoding: .utf8)
-      Console.err(
-        "simulate: wrote closed-loop.svg and "
-          + runs.map { "timeline-\($0.label).csv" }.joined(separator: ", ") + " to \(directory)")
+      Console.err("simulate: " + (try runs.write(to: directory)))
     }
     return 0
-  }
-
-  static func parsePool(_ text: String) throws -> (FunctionConfig.Kind, ClosedLoopScenario.Pool) {
-    let fields = text.split(separator: "=", maxSplits: 1).map(String.init)
-    guard fields.count == 2, let kind = FunctionConfig.Kind(rawValue: fields[0]) else {
-      throw UsageError("--pool wants cpu=N[xS] or gpu=N[xS], got '\(text)'")
-    }
-    let sizes = fields[1].split(separator: "x").map { Int($0) }
-    guard (1...2).contains(sizes.count), sizes.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-      throw UsageError("--pool wants cpu=N[xS] or gpu=N[xS] with N, S ≥ 1, got '\(text)'")
-    }
-    return (kind, .init(replicas: sizes[0]!, slotsPerReplica: sizes.count == 2 ? sizes[1]! : 1))
-  }
-
-  static func numbers(_ text: String, count: Int, flag: String, form: String) throws -> [Double] {
-    let parts = text.split(separator: ":").map { Double($0) }
-    guard parts.count == count, parts.allSatisfy({ ($0 ?? -1) >= 0 }) else {
-      throw UsageError("--\(flag) wants \(form) (non-negative numbers), got '\(text)'")
-    }
-    return parts.map { $0! }
   }
 }

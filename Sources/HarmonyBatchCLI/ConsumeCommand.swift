@@ -1,10 +1,6 @@
 import Arguments
-import Foundation
 import Kafka
 import Operations
-import Pipeline
-import PipelineCore
-import Synchronization
 
 /// `harmonybatch consume`: print records of topics, one JSON object per line — a small kcat -C
 /// that speaks our conventions (headers, group commits only for printed records).
@@ -54,35 +50,11 @@ enum ConsumeCommand {
       "session-timeout-ms", in: .milliseconds,
       default: KafkaConsumerConfiguration.defaultSessionTimeout,
       range: .seconds(1) ... .seconds(3_600))
-    let consumer = try KafkaConsumer(configuration: configuration)
-    if configuration.groupID != nil {
-      try consumer.subscribe(topics: topics)
-    } else {
-      let known = try KafkaAdmin(configuration: configuration.common).topics()
-      var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
-      for topic in topics {
-        guard let n = known[topic] else {
-          throw KafkaError(.admin, "topic '\(topic)' does not exist")
-        }
-        partitions += (0..<n).map {
-          (
-            KafkaTopicPartition(topic: topic, partition: Int32($0)),
-            from == "beginning" ? .beginning : .end
-          )
-        }
-      }
-      try consumer.assign(partitions)
-    }
-    let printed = Mutex(0)
-    let reading = ClosureService("consume") { context in
-      let count = RecordPrinter.printRecords(
-        consumer, count: count, idleExit: idleExit, commitEach: commitEach,
-        stop: context.stop)
-      printed.withLock { $0 = count }
-    }
-    let code = await ServiceGroup([reading], log: PipelineLog(service: "consume")).run()
-    consumer.close()
-    Console.err("consume: \(printed.withLock { $0 }) record(s)")
+    let consumer = try RecordPrinter.consumer(
+      configuration, topics: topics, fromBeginning: from == "beginning")
+    let (code, printed) = await RecordPrinter.run(
+      consumer, count: count, idleExit: idleExit, commitEach: commitEach)
+    Console.err("consume: \(printed) record(s)")
     return code
   }
 }

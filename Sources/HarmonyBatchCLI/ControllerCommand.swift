@@ -63,7 +63,7 @@ enum ControllerCommand {
           + "(the autoscaler's reaction, image pull, model load); the scaling recommendation is "
           + "made for the need this far ahead (default "
           + "\(ControllerCore.Settings.defaultReplicaStart.number(in: .seconds)))."),
-      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      TopicOptions.prefix,
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       Reads router reports (hb.rates), worker feedback (hb.feedback) and worker reports
@@ -92,7 +92,7 @@ enum ControllerCommand {
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let planning = try PlanCommand.makePlanner(options)
     var settings = ControllerService.Settings(prior: planning.profile, pricing: planning.pricing)
-    settings.topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    settings.topics = TopicOptions.topics(options)
     settings.core.algorithm = Planner.Algorithm(
       rawValue: try options.choice(
         "algorithm", default: "optimal", from: Planner.Algorithm.allCases.map(\.rawValue)))!
@@ -125,7 +125,7 @@ enum ControllerCommand {
         "--apps names \(settings.core.apps.count) apps, more than --max-apps \(settings.core.maxApps)"
       )
     }
-    let cluster = try ClusterSetup.connect(options, topics: settings.topics)
+    let cluster = try KafkaOptions.cluster(options, topics: settings.topics)
     for kind in [FunctionConfig.Kind.cpu, .gpu] {
       settings.core.batchPartitions[kind] = cluster.partitions[settings.topics.batches(for: kind)]
     }

@@ -1,6 +1,8 @@
 import Arguments
 import Kafka
 import Operations
+import Pipeline
+import PipelineCore
 
 /// The options every Kafka-speaking command shares.
 enum KafkaOptions {
@@ -58,6 +60,28 @@ enum KafkaOptions {
       configuration.properties[parsed.key] = parsed.value
     }
     return configuration
+  }
+
+  /// The cluster a service command works on (`ClusterSetup`): the one `--bootstrap` names, or
+  /// with `--embedded` a broker of its own with the pipeline's topics of `partitions`.
+  static func cluster(_ options: ParsedOptions, topics: PipelineTopics, partitions: Int = 4)
+    throws -> ClusterSetup
+  {
+    let log = PipelineLog(service: options.command)
+    if let bootstrap = options.string("bootstrap") {
+      if options.flag("embedded") { throw UsageError("give --bootstrap or --embedded, not both") }
+      return ClusterSetup.connect(
+        try configuration(options, bootstrap: bootstrap), layout: try TopicOptions.layout(options),
+        topics: topics, log: log)
+    }
+    guard options.flag("embedded") else {
+      throw UsageError(
+        "'\(options.command)' needs --bootstrap HOST:PORT (the Kafka cluster), or --embedded for a "
+          + "private broker in this process")
+    }
+    return try ClusterSetup.embedded(
+      topics: topics, partitions: partitions, logLevel: try logLevel(options), log: log
+    ) { try configuration(options, bootstrap: $0) }
   }
 
   static func logLevel(_ options: ParsedOptions) throws(UsageError) -> KafkaLogLevel {

@@ -66,24 +66,11 @@ enum SimulateCommand {
         seed: UInt64(try options.int("seed", default: 1, in: 0...Int.max)))
       evaluation.rateScale = try options.double("rate-scale", default: 1, in: 0.001...1000)
       let rows = try evaluation.run()
-      let table =
-        PaperEvaluation.table(rows)
-        + "\n\npredicted (the plans' objective: every batch full), expected billed (batches as "
-        + "they fill, latencies as they vary, rounded up to the billing step) and simulated cost "
-        + "per request\n\n" + PaperEvaluation.predictionTable(rows)
-      Console.out(
-        "simulate --paper: 8 apps per model (Pareto rates ≥ 0.5 req/s), \(evaluation.minutes) minutes of a diurnal "
-          + "trace, seed \(evaluation.seed), pricing alibaba-cny; cost per request (CNY)\n")
-      Console.out(table)
+      let report = evaluation.report(rows)
+      Console.out(report.heading)
+      Console.out(report.tables)
       if let directory = options.string("out") {
-        try FileManager.default.createDirectory(
-          atPath: directory, withIntermediateDirectories: true)
-        try (table + "\n").write(
-          toFile: directory + "/paper.txt", atomically: true, encoding: .utf8)
-        for row in rows {
-          try SimulationReport.write(
-            row.results, to: directory + "/" + row.model, title: "\(row.model), 8 apps")
-        }
+        try PaperEvaluation.write(rows, tables: report.tables, to: directory)
         Console.err("simulate: wrote paper.txt and per-model results to \(directory)")
       }
       return 0
@@ -107,10 +94,7 @@ enum SimulateCommand {
     apps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * scale) }
     let workload: Workload
     if let path = options.string("trace") {
-      guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-        throw UsageError("cannot read the trace '\(path)'")
-      }
-      workload = try Workload.trace(apps: apps, minutes: minutes, csv: text)
+      workload = try Workload.trace(path: path, apps: apps, minutes: minutes)
     } else {
       let shape = Workload.Shape(
         rawValue: try options.choice(

@@ -1,5 +1,6 @@
 import Arguments
 import Pipeline
+import PipelineCore
 
 /// The options that lay out the pipeline's topics on a real cluster (`TopicLayout`).
 enum TopicOptions {
@@ -16,6 +17,15 @@ enum TopicOptions {
       "replication-factor", "N",
       "Replication factor of the topics created (default 3, or the broker count if fewer)."),
   ]
+
+  /// `--topic-prefix`, which every command that reads or writes the pipeline's topics takes.
+  static let prefix = OptionSpec.option(
+    "topic-prefix", "P", "Prefix of the pipeline's topics (default hb.).")
+
+  /// The pipeline's topics under `--topic-prefix`.
+  static func topics(_ options: ParsedOptions) -> PipelineTopics {
+    PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+  }
 
   static func layout(_ options: ParsedOptions) throws(UsageError) -> TopicLayout {
     var layout = TopicLayout()

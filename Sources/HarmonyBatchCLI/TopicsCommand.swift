@@ -1,8 +1,5 @@
 import Arguments
-import Kafka
 import Operations
-import Pipeline
-import PipelineCore
 
 /// `harmonybatch topics`: creates the pipeline's topics on a cluster and shows them.
 enum TopicsCommand {
@@ -12,7 +9,7 @@ enum TopicsCommand {
     usage: "--bootstrap HOST:PORT [--partitions N] [--replication-factor N] [--dry-run]",
     options: [
       .option("bootstrap", "HOST:PORT[,...]", "The Kafka cluster."),
-      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      TopicOptions.prefix,
       .flag("dry-run", "Show what would be created; create nothing."),
     ] + TopicOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
@@ -31,47 +28,11 @@ enum TopicsCommand {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let bootstrap = try options.required("bootstrap")
-    let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
     let layout = try TopicOptions.layout(options)
-    let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
-    let admin = try KafkaAdmin(configuration: common)
-    let cluster = try admin.describeCluster()
-    let specs = layout.specs(topics, brokers: cluster.brokers)
-    let missing = specs.filter { cluster.topics[$0.name] == nil }
-    let creating = !options.flag("dry-run") && !cluster.isEmbeddedBroker
-    if creating, !missing.isEmpty { try admin.createTopics(missing) }
-    let after = creating && !missing.isEmpty ? try admin.describeCluster().topics : cluster.topics
-    var rows = [["topic", "partitions", "replication (new)", "configs (new)", "state"]]
-    for spec in specs {
-      let state: String
-      if let existing = cluster.topics[spec.name] {
-        state =
-          existing == spec.partitions
-          ? "exists" : "exists (\(existing) partitions, not \(spec.partitions): left as is)"
-      } else if cluster.isEmbeddedBroker {
-        state = "created on first use (embedded broker, 4 partitions)"
-      } else if !creating {
-        state = "would be created"
-      } else {
-        state = after[spec.name] != nil ? "created" : "MISSING"
-      }
-      rows.append([
-        spec.name, String(after[spec.name] ?? spec.partitions), String(spec.replicationFactor),
-        spec.configs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-          .joined(separator: ","),
-        state,
-      ])
-    }
-    let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
-    for row in rows {
-      Console.out(
-        zip(row, widths).map { $0.0.padding(toLength: $0.1 + 2, withPad: " ", startingAt: 0) }
-          .joined().trimmingCharacters(in: .whitespaces))
-    }
-    Console.out(
-      "cluster \(cluster.id ?? "(no id)"): \(cluster.brokers) broker(s)"
-        + (cluster.isEmbeddedBroker ? ", an embedded broker" : ""))
-    let absent = specs.filter { after[$0.name] == nil }
-    return creating && !absent.isEmpty ? 1 : 0
+    let outcome = try TopicSetup.run(
+      common: try KafkaOptions.configuration(options, bootstrap: bootstrap), layout: layout,
+      topics: TopicOptions.topics(options), dryRun: options.flag("dry-run"))
+    for line in outcome.lines { Console.out(line) }
+    return outcome.complete ? 0 : 1
   }
 }

@@ -21,7 +21,7 @@ enum WatchCommand {
         "interval", "SECONDS",
         "Redraw this often (default \(defaultInterval.number(in: .seconds)))."),
       .flag("once", "Read what is there now, print one snapshot and exit (for scripts)."),
-      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      TopicOptions.prefix,
     ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,
     discussion: """
       Reads hb.plans, hb.results, hb.feedback, hb.late, hb.dead-letter, hb.workers and
@@ -40,7 +40,7 @@ enum WatchCommand {
     let interval = try options.duration(
       "interval", default: defaultInterval, range: .milliseconds(100) ... .seconds(3_600))
     let once = options.flag("once")
-    let topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    let topics = TopicOptions.topics(options)
     let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
     let watching = ClosureService("watch") { context in
       let view = try ClusterView(common: common, topics: topics)

@@ -27,7 +27,7 @@ enum WorkerCommand {
       .option("pricing", "P", "Pricing preset or file for the billed cost (default alibaba-cny)."),
       .option("model-dir", "DIR", "The MiniLM model directory (default: the set-up cache)."),
       .option("group", "ID", "Consumer group (default hb-workers-<kind>)."),
-      .option("topic-prefix", "P", "Prefix of the pipeline's topics (default hb.)."),
+      TopicOptions.prefix,
       .option("seed", "N", "Seed of the emulated latencies (default: from the clock)."),
       .option(
         "concurrency", "N",
@@ -107,7 +107,7 @@ enum WorkerCommand {
     }
     var settings = WorkerService.Settings()
     settings.kind = kind
-    settings.topics = PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
+    settings.topics = TopicOptions.topics(options)
     settings.groupID = options.string("group")
     settings.costModel = CostModel(profile: profile, pricing: pricing)
     settings.concurrency = try options.int(
@@ -125,7 +125,7 @@ enum WorkerCommand {
       range: .zero ... .seconds(3_600))
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
-    let cluster = try ClusterSetup.connect(options, topics: settings.topics)
+    let cluster = try KafkaOptions.cluster(options, topics: settings.topics)
     let log = PipelineLog(service: "worker")
     log.info(
       "\(kind.rawValue) worker on \(backend.name)\(backend.emulated ? " (emulated from the \(profile.name) profile)" : "") at \(cluster.bootstrap)"

@@ -39,6 +39,31 @@ public struct PaperEvaluation {
     }
   }
 
+  /// What `simulate --paper` prints of `rows`: a line that says the setting, and the tables of
+  /// cost per request and of predicted, expected billed and simulated cost.
+  public func report(_ rows: [Row]) -> (heading: String, tables: String) {
+    let heading =
+      "simulate --paper: 8 apps per model (Pareto rates ≥ 0.5 req/s), \(minutes) minutes of a "
+      + "diurnal trace, seed \(seed), pricing alibaba-cny; cost per request (CNY)\n"
+    let tables =
+      Self.table(rows)
+      + "\n\npredicted (the plans' objective: every batch full), expected billed (batches as "
+      + "they fill, latencies as they vary, rounded up to the billing step) and simulated cost "
+      + "per request\n\n" + Self.predictionTable(rows)
+    return (heading, tables)
+  }
+
+  /// `tables` (`report`) as paper.txt in `directory`, and each model's results beside it
+  /// (`SimulationReport.write`, a folder per model).
+  public static func write(_ rows: [Row], tables: String, to directory: String) throws {
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    try (tables + "\n").write(toFile: directory + "/paper.txt", atomically: true, encoding: .utf8)
+    for row in rows {
+      try SimulationReport.write(
+        row.results, to: directory + "/" + row.model, title: "\(row.model), 8 apps")
+    }
+  }
+
   public static func table(_ rows: [Row]) -> String {
     var table = TextTable([
       ("model", .left), ("harmony", .right), ("batch", .right), ("mbs", .right),
