@@ -77,6 +77,16 @@ public struct CommandSpec: Sendable {
     return text
   }
 
+  /// A tool's help: `intro`, then under "Commands:" a line per command, its name in a column as
+  /// wide as the longest name plus two spaces, then its summary.
+  public static func overview(_ intro: String, commands: [CommandSpec]) -> String {
+    let width = (commands.map(\.name.count).max() ?? 0) + 2
+    return commands.reduce(intro + "\n\nCommands:\n") { text, command in
+      text + "  " + command.name.padding(toLength: width, withPad: " ", startingAt: 0)
+        + command.summary + "\n"
+    }
+  }
+
   /// The environment variable of an option: `HARMONYBATCH_` and its name in capitals, dashes as
   /// underscores (`--model-dir`: `HARMONYBATCH_MODEL_DIR`).
   public static func environmentName(_ option: String) -> String {
@@ -275,6 +285,18 @@ public struct ParsedOptions: Sendable {
         "--\(name) must be a number in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
     }
     return value
+  }
+
+  /// An integer in `range`, or nil when the option is not given.
+  public func int(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
+    guard string(name) != nil else { return nil }
+    return try int(name, default: range.lowerBound, in: range)
+  }
+
+  /// A number in `range`, or nil when the option is not given.
+  public func double(_ name: String, in range: ClosedRange<Double>) throws(UsageError) -> Double? {
+    guard string(name) != nil else { return nil }
+    return try double(name, default: range.lowerBound, in: range)
   }
 
   /// One of a fixed set of words.

@@ -37,4 +37,12 @@ extension ParsedOptions {
     }
     return unit.duration(value)
   }
+
+  /// A time given as a number of `unit`s within `range`, or nil when the option is not given.
+  public func duration(
+    _ name: String, in unit: TimeUnit = .seconds, range: ClosedRange<Duration>
+  ) throws(UsageError) -> Duration? {
+    guard string(name) != nil else { return nil }
+    return try duration(name, in: unit, default: range.lowerBound, range: range)
+  }
 }

@@ -7,7 +7,7 @@ import PipelineCore
 import Planner
 
 /// `harmonybatch batcher`: the router and batcher stages in one process.
-enum BatcherCommand {
+enum BatcherCommand: Command {
   static let spec = CommandSpec(
     name: "batcher",
     summary: "Route requests to groups and batch them for the workers (router + batcher).",
@@ -37,11 +37,7 @@ enum BatcherCommand {
         "reply-topic-prefix", "P",
         "Requests may name only reply topics that start with P (default: any legal topic name "
           + "that is not the pipeline's own or a broker's internal one)."),
-      .flag(
-        "create-reply-topics",
-        "Send replies to topics that do not exist yet, for a broker that creates topics on "
-          + "first use to create (default: a reply goes only to an existing topic; see "
-          + "docs/security.md)."),
+      ServiceOptions.createReplyTopics,
       .option(
         "report-interval-ms", "MS",
         "How often the router reports rates (default "
@@ -64,16 +60,7 @@ enum BatcherCommand {
     let stage = try options.choice("stage", default: "both", from: ["both", "router", "batcher"])
     let latePolicy = LatePolicy(
       rawValue: try options.choice("late-policy", default: "divert", from: ["divert", "forward"]))!
-    var plan: Plan?
-    if let path = options.string("plan") {
-      let data: Data
-      do {
-        data = try Data(contentsOf: URL(fileURLWithPath: path))
-      } catch {
-        throw UsageError("cannot read plan file '\(path)'")
-      }
-      plan = try Plan.decode(data, source: "plan file '\(path)'")
-    }
+    let plan = try options.string("plan").map { try Plan.load(path: $0) }
     let planner = try soloPlanner(options, plan: plan)
     let group = try ServiceOptions.group(options)
     let cluster = try KafkaOptions.cluster(options, topics: topics)
@@ -124,19 +111,14 @@ enum BatcherCommand {
       .run(keepingAlive: cluster.embedded)
   }
 
-  /// The planner that provisions apps the plan does not cover.
+  /// The planner that provisions apps the plan does not cover: `--model/--profile`, else the
+  /// plan's model when it is built in, else none.
   static func soloPlanner(_ options: ParsedOptions, plan: Plan?) throws -> Planner? {
-    let pricing = try PricingPreset.named(
-      orPath: options.string("pricing") ?? plan?.pricing ?? PricingPreset.defaultName)
-    switch (options.string("model"), options.string("profile")) {
-    case (let name?, nil):
-      return Planner(profile: try ModelProfile.builtIn(named: name), pricing: pricing)
-    case (nil, let path?):
-      return Planner(profile: try ModelProfile.load(path: path), pricing: pricing)
-    case (_?, _?): throw UsageError("give --model or --profile, not both")
-    case (nil, nil):
-      guard let model = plan?.model, ModelProfile.builtInNames.contains(model) else { return nil }
-      return Planner(profile: try ModelProfile.builtIn(named: model), pricing: pricing)
+    let pricing = try ModelOptions.pricing(options, fallback: plan?.pricing)
+    if let profile = try ModelOptions.profile(options) {
+      return Planner(profile: profile, pricing: pricing)
     }
+    guard let model = plan?.model, ModelProfile.builtInNames.contains(model) else { return nil }
+    return Planner(profile: try ModelProfile.builtIn(named: model), pricing: pricing)
   }
 }

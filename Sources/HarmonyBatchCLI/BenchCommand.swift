@@ -9,7 +9,7 @@ import Simulator
 
 /// `harmonybatch bench SUITE`: measurements whose results are ratios against a baseline run in the
 /// same process, so they hold on any machine.
-enum BenchCommand {
+enum BenchCommand: Command {
   static let spec = CommandSpec(
     name: "bench",
     summary: "Run a benchmark suite against a baseline measured in the same run.",

@@ -5,7 +5,7 @@ import Pipeline
 import PipelineCore
 
 /// `harmonybatch broker`: hosts the embedded Kafka-protocol broker until SIGINT/SIGTERM.
-enum BrokerCommand {
+enum BrokerCommand: Command {
   static let spec = CommandSpec(
     name: "broker",
     summary: "Host the embedded Kafka-protocol broker (librdkafka's mock cluster) on loopback.",

@@ -71,7 +71,7 @@ enum ClosedLoopCommand {
   static let forecastBuckets = 60
 
   static func run(_ options: ParsedOptions) throws -> Int32 {
-    let planner = try PlanCommand.makePlanner(options)
+    let planner = try ModelOptions.planner(options)
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     // The simulator's clock counts seconds as a Double.
     let duration = try options.duration(
@@ -101,39 +101,28 @@ enum ClosedLoopCommand {
     scenario.seed = seed
     let told = try options.double("told", default: 1, in: 0...100)
     scenario.knownApps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * told) }
-    if options.string("partitions") != nil {
-      scenario.partitions = try options.int("partitions", default: 4, in: 1...10_000)
-    }
+    scenario.partitions = try options.int("partitions", in: 1...10_000)
     scenario.keyedBatches = options.flag("keyed-batches")
     if scenario.keyedBatches, scenario.partitions == nil {
       throw UsageError("--keyed-batches needs --partitions")
     }
-    if options.string("rebalance-seconds") != nil {
+    if let rebalance = try options.duration("rebalance-seconds", range: .zero ... .seconds(600)) {
       guard scenario.partitions != nil else {
         throw UsageError("--rebalance-seconds needs --partitions")
       }
-      scenario.rebalanceSeconds = try options.duration(
-        "rebalance-seconds", default: .zero, range: .zero ... .seconds(600)
-      ).seconds
+      scenario.rebalanceSeconds = rebalance.seconds
     }
-    if options.string("autoscale") != nil {
-      scenario.autoscaleDelay = try options.duration(
-        "autoscale", default: .zero, range: .zero ... .seconds(3_600)
-      ).seconds
-    }
+    scenario.autoscaleDelay = try options.duration("autoscale", range: .zero ... .seconds(3_600))?
+      .seconds
     scenario.shape = Workload.Shape(
       rawValue: try options.choice(
         "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
-    if options.string("day-seconds") != nil {
-      scenario.day = try options.duration(
-        "day-seconds", default: ClosedLoopScenario.defaultDay,
-        range: .seconds(60) ... .seconds(864_000))
-      scenario.forecaster = RateForecaster.Settings(period: scenario.day, buckets: forecastBuckets)
+    if let day = try options.duration("day-seconds", range: .seconds(60) ... .seconds(864_000)) {
+      scenario.day = day
+      scenario.forecaster = RateForecaster.Settings(period: day, buckets: forecastBuckets)
     }
-    if options.string("replica-start-seconds") != nil {
-      scenario.replicaStart = try options.duration(
-        "replica-start-seconds", default: ClosedLoopScenario.defaultReplicaStart,
-        range: .zero ... .seconds(3_600))
+    if let start = try options.duration("replica-start-seconds", range: .zero ... .seconds(3_600)) {
+      scenario.replicaStart = start
       scenario.autoscaleDelay = scenario.autoscaleDelay ?? 0
     }
     let forecast = try options.choice("forecast", default: "off", from: ["on", "off", "both"])

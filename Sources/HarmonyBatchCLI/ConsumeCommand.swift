@@ -4,7 +4,7 @@ import Operations
 
 /// `harmonybatch consume`: print records of topics, one JSON object per line — a small kcat -C
 /// that speaks our conventions (headers, group commits only for printed records).
-enum ConsumeCommand {
+enum ConsumeCommand: Command {
   static let spec = CommandSpec(
     name: "consume",
     summary: "Print records of Kafka topics as JSON lines (for inspection and scripts).",

@@ -7,7 +7,7 @@ import PipelineCore
 import Planner
 
 /// `harmonybatch controller`: estimate rates, refit the model, re-plan, publish plans.
-enum ControllerCommand {
+enum ControllerCommand: Command {
   private static let scalingEvery =
     ControllerCore.Settings.defaultScalingInterval.number(in: .seconds)
   private static let leaseTimeout = ControllerService.leaseSessionTimeout.number(in: .seconds)
@@ -90,7 +90,7 @@ enum ControllerCommand {
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
-    let planning = try PlanCommand.makePlanner(options)
+    let planning = try ModelOptions.planner(options)
     var settings = ControllerService.Settings(prior: planning.profile, pricing: planning.pricing)
     settings.topics = TopicOptions.topics(options)
     settings.core.algorithm = Planner.Algorithm(

@@ -8,7 +8,7 @@ import PipelineCore
 import Planner
 
 /// `harmonybatch demo`: the system end to end on the embedded broker with a generated workload.
-enum DemoCommand {
+enum DemoCommand: Command {
   static let spec = CommandSpec(
     name: "demo",
     summary: "Run the system end to end on the embedded broker with a generated workload.",
@@ -70,9 +70,7 @@ enum DemoCommand {
       "duration", default: DemoRun.Settings.defaultDuration,
       range: .seconds(1) ... .seconds(86_400))
     settings.appCount = try options.int("apps", default: 8, in: 1...1000)
-    if options.string("rate-scale") != nil {
-      settings.rateScale = try options.double("rate-scale", default: 1, in: 0.01...1000)
-    }
+    settings.rateScale = try options.double("rate-scale", in: 0.01...1000)
     settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     settings.modelDirectory = try ModelLocator.directory(explicit: options.string("model-dir"))
     settings.logLevel = try KafkaOptions.logLevel(options)

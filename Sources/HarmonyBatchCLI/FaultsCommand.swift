@@ -1,15 +1,11 @@
 import Arguments
-import Foundation
 import Operations
-import Pipeline
-import PipelineCore
-import Synchronization
 
 /// `harmonybatch faults`: the fault suite — the services as processes on an embedded broker,
 /// faults injected in turn under steady load and bad records, then a soak; prints what happened
 /// to every request and exits 1 when any was lost or duplicated, a stage stalled, a service
 /// exited without saying why, or memory grew.
-enum FaultsCommand {
+enum FaultsCommand: Command {
   static let spec = CommandSpec(
     name: "faults",
     summary:
@@ -64,18 +60,8 @@ enum FaultsCommand {
       "fault-every", default: FaultSuite.Settings.defaultFaultEvery,
       range: .seconds(5) ... .seconds(3_600))
     settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
-    let configured = settings
-    let report = Mutex<FaultSuite.Report?>(nil)
-    let interrupted = Atomic<Bool>(false)
-    let running = ClosureService("faults") { context in
-      let suite = try FaultSuite(settings: configured, interrupt: context.stop)
-      let made = try suite.run(progress: { Console.err($0) })
-      interrupted.store(context.isStopping, ordering: .relaxed)
-      report.withLock { $0 = made }
-    }
-    let code = await ServiceGroup([running], log: PipelineLog(service: "faults")).run()
-    guard let made = report.withLock({ $0 }) else { return code }
-    Console.out(FaultSuite.table(made))
-    return made.passed && !interrupted.load(ordering: .relaxed) ? 0 : 1
+    let outcome = await FaultSuite.run(settings: settings, progress: Console.err)
+    if let table = outcome.table { Console.out(table) }
+    return outcome.code
   }
 }

@@ -6,51 +6,34 @@ import Logging
 import Operations
 import Planner
 
+/// A command of the tool: what it accepts and says in `--help` (`spec`), and what it does with
+/// the options parsed, returning the exit code.
+protocol Command: Sendable {
+  static var spec: CommandSpec { get }
+  static func run(_ options: ParsedOptions) async throws -> Int32
+}
+
 /// The command-line tool: picks the command and maps errors to exit codes (2 for usage, 1 for
 /// failures at run time).
 public enum HarmonyBatch {
   static let version = "0.1.0"
 
-  struct Command: Sendable {
-    let spec: CommandSpec
-    let run: @Sendable (ParsedOptions) async throws -> Int32
-  }
-
-  static let commands: [Command] = [
-    Command(spec: DemoCommand.spec, run: DemoCommand.run),
-    Command(spec: PlanCommand.spec, run: PlanCommand.run),
-    Command(spec: BatcherCommand.spec, run: BatcherCommand.run),
-    Command(spec: WorkerCommand.spec, run: WorkerCommand.run),
-    Command(spec: ProfileCommand.spec, run: ProfileCommand.run),
-    Command(spec: ControllerCommand.spec, run: ControllerCommand.run),
-    Command(spec: ProduceCommand.spec, run: ProduceCommand.run),
-    Command(spec: WatchCommand.spec, run: WatchCommand.run),
-    Command(spec: SimulateCommand.spec, run: SimulateCommand.run),
-    Command(spec: BrokerCommand.spec, run: BrokerCommand.run),
-    Command(spec: TopicsCommand.spec, run: TopicsCommand.run),
-    Command(spec: ConsumeCommand.spec, run: ConsumeCommand.run),
-    Command(spec: BenchCommand.spec, run: BenchCommand.run),
-    Command(spec: FaultsCommand.spec, run: FaultsCommand.run),
+  /// Every command, in the order the overview lists them.
+  static let commands: [any Command.Type] = [
+    DemoCommand.self, PlanCommand.self, BatcherCommand.self, WorkerCommand.self,
+    ProfileCommand.self, ControllerCommand.self, ProduceCommand.self, WatchCommand.self,
+    SimulateCommand.self, BrokerCommand.self, TopicsCommand.self, ConsumeCommand.self,
+    BenchCommand.self, FaultsCommand.self,
   ]
 
   static var overview: String {
-    var text = """
+    CommandSpec.overview(
+      """
       harmonybatch \(version) — batch multi-SLO DNN inference requests on Kafka onto right-sized
       CPU and GPU functions (HarmonyBatch, IWQoS 2024).
 
       Usage: harmonybatch <command> [options]     harmonybatch <command> --help
-
-      Commands:
-
-      """
-    // The name column is as wide as the longest name plus two spaces.
-    let width = commands.map(\.spec.name.count).max()! + 2
-    for command in commands {
-      text +=
-        "  " + command.spec.name.padding(toLength: width, withPad: " ", startingAt: 0)
-        + command.spec.summary + "\n"
-    }
-    return text
+      """, commands: commands.map { $0.spec })
   }
 
   /// Runs the tool with `arguments` (without the program name) and returns the exit code.
@@ -81,30 +64,35 @@ public enum HarmonyBatch {
       }
       try LogOptions.configure(options)
       return try await command.run(options)
-    } catch let error as UsageError {
-      Console.err("harmonybatch \(command.spec.name): \(error.message)")
-      return 2
-    } catch let error as InferenceError {
-      fail(command, error.message)
-      return 1
-    } catch let error as PlannerInputError {
-      Console.err("harmonybatch \(command.spec.name): \(error.message)")
-      return 2
-    } catch let error as KafkaError {
-      if error.code == .config {
-        Console.err("harmonybatch \(command.spec.name): \(error.message)")
-        return 2
-      }
-      fail(command, error.message)
-      return 1
     } catch {
-      fail(command, "\(error)")
-      return 1
+      switch classify(error) {
+      case .usage(let message):
+        Console.err("harmonybatch \(command.spec.name): \(message)")
+        return 2
+      case .failure(let message):
+        // Why the command failed at run time, as its last log line (in the log format chosen).
+        LogOutput.write(level: LogLevel.error.name, component: command.spec.name, message: message)
+        return 1
+      }
     }
   }
 
-  /// Why a command failed at run time, as its last log line (in the log format chosen).
-  private static func fail(_ command: Command, _ message: String) {
-    LogOutput.write(level: LogLevel.error.name, component: command.spec.name, message: message)
+  /// What an error a command threw is: a mistake in how it was called (one line on standard
+  /// error, exit code 2) — a usage error, bad planner input, a Kafka setting no client takes —
+  /// or a failure at run time (exit code 1).
+  enum Outcome: Equatable {
+    case usage(String)
+    case failure(String)
+  }
+
+  static func classify(_ error: any Error) -> Outcome {
+    switch error {
+    case let error as UsageError: .usage(error.message)
+    case let error as PlannerInputError: .usage(error.message)
+    case let error as KafkaError where error.code == .config: .usage(error.message)
+    case let error as KafkaError: .failure(error.message)
+    case let error as InferenceError: .failure(error.message)
+    default: .failure("\(error)")
+    }
   }
 }

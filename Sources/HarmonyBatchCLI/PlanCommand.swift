@@ -4,7 +4,7 @@ import Operations
 import Planner
 
 /// `harmonybatch plan`: run the planner on an apps file and a model profile and print the plan.
-enum PlanCommand {
+enum PlanCommand: Command {
   static let spec = CommandSpec(
     name: "plan",
     summary: "Plan which apps share a batch, on which function, with what batch and timeouts.",
@@ -39,7 +39,7 @@ enum PlanCommand {
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
-    let planner = try makePlanner(options)
+    let planner = try ModelOptions.planner(options)
     let algorithmName = try options.choice(
       "algorithm", default: Planner.Algorithm.optimal.rawValue,
       from: Planner.Algorithm.allCases.map(\.rawValue))
@@ -58,21 +58,5 @@ enum PlanCommand {
       Console.out(PlanReport.table(plan))
     }
     return 0
-  }
-
-  /// The planner that `--model/--profile`, `--pricing` and `--gpu-max-margin` describe.
-  static func makePlanner(_ options: ParsedOptions) throws -> Planner {
-    let profile: ModelProfile
-    switch (options.string("model"), options.string("profile")) {
-    case (let name?, nil): profile = try ModelProfile.builtIn(named: name)
-    case (nil, let path?): profile = try ModelProfile.load(path: path)
-    case (nil, nil): throw UsageError("'\(options.command)' needs --model NAME or --profile FILE")
-    case (_?, _?): throw UsageError("give --model or --profile, not both")
-    }
-    let pricing = try PricingPreset.named(
-      orPath: options.string("pricing") ?? PricingPreset.defaultName)
-    let margin = try options.double(
-      "gpu-max-margin", default: LatencyModel.defaultGPUMaxMargin, in: 1...10)
-    return Planner(profile: profile, pricing: pricing, gpuMaxMargin: margin)
   }
 }

@@ -6,7 +6,7 @@ import Planner
 import Simulator
 
 /// `harmonybatch produce`: send requests from stdin, a file, or a Poisson generator.
-enum ProduceCommand {
+enum ProduceCommand: Command {
   static let spec = CommandSpec(
     name: "produce",
     summary: "Send requests to hb.requests: lines from stdin or a file, or generated arrivals.",
@@ -41,13 +41,8 @@ enum ProduceCommand {
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let topics = TopicOptions.topics(options)
     let apps = try options.string("apps").map { try AppsFile.load(path: $0) } ?? []
-    let fixedSLO = try options.string("slo-ms").map { _ in
-      try options.double("slo-ms", default: 0, in: 0.001...86_400_000)
-    }
-    let duration = try options.string("duration").map { _ in
-      try options.duration(
-        "duration", default: .zero, range: .milliseconds(1) ... .seconds(604_800))
-    }
+    let fixedSLO = try options.double("slo-ms", in: 0.001...86_400_000)
+    let duration = try options.duration("duration", range: .milliseconds(1) ... .seconds(604_800))
     if duration != nil && apps.isEmpty { throw UsageError("--duration needs --apps FILE") }
     if duration != nil && options.string("file") != nil {
       throw UsageError("give --file or --duration, not both")

@@ -7,7 +7,7 @@ import Planner
 /// `harmonybatch profile --backend minilm`: measure MiniLM here and write a planner profile;
 /// `harmonybatch profile --measurements FILE`: fit one from measurements made elsewhere (a
 /// Python worker's `harmonybatch-worker profile`).
-enum ProfileCommand {
+enum ProfileCommand: Command {
   static let spec = CommandSpec(
     name: "profile",
     summary: "Measure a backend and fit the planner's latency model; write a profile file.",

@@ -1,5 +1,4 @@
 import Arguments
-import Foundation
 import Pipeline
 
 /// The options every long-running service shares: its metrics and health endpoint.
@@ -15,13 +14,17 @@ enum ServiceOptions {
         + "for every interface, as a pod's scraper and probes need)."),
   ]
 
+  /// `--create-reply-topics`, of the services that send replies (the batcher and the worker).
+  static let createReplyTopics = OptionSpec.flag(
+    "create-reply-topics",
+    "Send replies to topics that do not exist yet, for a broker that creates topics on first use "
+      + "to create (default: a reply goes only to an existing topic; see docs/security.md).")
+
   static func group(_ options: ParsedOptions) throws -> ServiceGroup.Settings {
     var settings = ServiceGroup.Settings()
-    if options.string("metrics-port") != nil {
-      settings.metricsPort = try options.int("metrics-port", default: 0, in: 0...65_535)
-    }
+    settings.metricsPort = try options.int("metrics-port", in: 0...65_535)
     if let address = options.string("metrics-address") {
-      guard IPAddressLiteral.isValid(address) else {
+      guard HTTPEndpoint.isAddressLiteral(address) else {
         throw UsageError("--metrics-address wants an IPv4 or IPv6 address, got '\(address)'")
       }
       guard settings.metricsPort != nil else {
@@ -30,14 +33,5 @@ enum ServiceOptions {
       settings.metricsAddress = address
     }
     return settings
-  }
-}
-
-/// An IPv4 or IPv6 address literal, as the metrics endpoint binds it.
-enum IPAddressLiteral {
-  static func isValid(_ text: String) -> Bool {
-    var v4 = in_addr()
-    var v6 = in6_addr()
-    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
   }
 }

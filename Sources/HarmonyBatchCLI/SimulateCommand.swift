@@ -5,7 +5,7 @@ import Planner
 import Simulator
 
 /// `harmonybatch simulate`: replay a workload through the planners in virtual time.
-enum SimulateCommand {
+enum SimulateCommand: Command {
   static let spec = CommandSpec(
     name: "simulate",
     summary: "Replay a workload through the planners in virtual time and compare them.",
@@ -75,7 +75,7 @@ enum SimulateCommand {
       }
       return 0
     }
-    let planner = try PlanCommand.makePlanner(options)
+    let planner = try ModelOptions.planner(options)
     let minutes = try options.int("minutes", default: 60, in: 1...100_000)
     let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
     var apps: [App]

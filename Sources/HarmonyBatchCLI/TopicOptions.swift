@@ -30,9 +30,7 @@ enum TopicOptions {
   static func layout(_ options: ParsedOptions) throws(UsageError) -> TopicLayout {
     var layout = TopicLayout()
     layout.partitions = try options.int("partitions", default: 8, in: 1...10_000)
-    if options.string("replication-factor") != nil {
-      layout.replicationFactor = try options.int("replication-factor", default: 3, in: 1...32)
-    }
+    layout.replicationFactor = try options.int("replication-factor", in: 1...32)
     for item in options.list("topic-partitions") {
       guard let eq = item.lastIndex(of: "="), let count = Int(item[item.index(after: eq)...]),
         (1...10_000).contains(count), eq != item.startIndex

@@ -2,7 +2,7 @@ import Arguments
 import Operations
 
 /// `harmonybatch topics`: creates the pipeline's topics on a cluster and shows them.
-enum TopicsCommand {
+enum TopicsCommand: Command {
   static let spec = CommandSpec(
     name: "topics",
     summary: "Create the pipeline's topics on a Kafka cluster (partitions, replication, configs).",

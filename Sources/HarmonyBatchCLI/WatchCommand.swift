@@ -1,13 +1,10 @@
 import Arguments
-import Foundation
 import Kafka
 import Operations
-import Pipeline
 import PipelineCore
-import Planner
 
 /// `harmonybatch watch`: a live terminal view of a running cluster.
-enum WatchCommand {
+enum WatchCommand: Command {
   /// How often the view is redrawn when `--interval` is not given.
   /// Default: 1 s.
   static let defaultInterval: Duration = .seconds(1)
@@ -42,22 +39,6 @@ enum WatchCommand {
     let once = options.flag("once")
     let topics = TopicOptions.topics(options)
     let common = try KafkaOptions.configuration(options, bootstrap: bootstrap)
-    let watching = ClosureService("watch") { context in
-      let view = try ClusterView(common: common, topics: topics)
-      if once {
-        view.catchUp()
-        Console.out(view.render())
-        return
-      }
-      var last = ContinuousClock.now - interval
-      while !context.isStopping {
-        view.read(for: .milliseconds(50))
-        if ContinuousClock.now - last >= interval {
-          last = .now
-          Console.out("\u{1B}[H\u{1B}[2J" + view.render())
-        }
-      }
-    }
-    return await ServiceGroup([watching], log: PipelineLog(service: "watch")).run()
+    return await LiveView.run(common: common, topics: topics, interval: interval, once: once)
   }
 }

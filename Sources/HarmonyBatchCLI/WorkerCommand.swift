@@ -8,7 +8,7 @@ import PipelineCore
 import Planner
 
 /// `harmonybatch worker`: run batches from hb.batches.cpu or hb.batches.gpu.
-enum WorkerCommand {
+enum WorkerCommand: Command {
   static let spec = CommandSpec(
     name: "worker",
     summary: "Run batches on a real or emulated function and publish results and feedback.",
@@ -34,11 +34,7 @@ enum WorkerCommand {
         "Slots: batches run at once, like concurrent function instances (default 16 for "
           + "emulated backends, 1 for minilm; for minilm keep slots × the plan's vCPU within "
           + "the cores)."),
-      .flag(
-        "create-reply-topics",
-        "Send replies to topics that do not exist yet, for a broker that creates topics on "
-          + "first use to create (default: a reply goes only to an existing topic; see "
-          + "docs/security.md)."),
+      ServiceOptions.createReplyTopics,
       .option(
         "late-policy", "P",
         "shed (default): a request whose batch starts too late for its SLO is not run and ends "
@@ -81,30 +77,14 @@ enum WorkerCommand {
       throw UsageError("'worker' needs --kind cpu or --kind gpu")
     }
     let backendName = try options.choice(
-      "backend", default: kind == .cpu ? "minilm" : "emulated-gpu",
-      from: ["minilm", "emulated-cpu", "emulated-gpu"])
-    let profile: ModelProfile
-    switch (options.string("model"), options.string("profile")) {
-    case (let name?, nil): profile = try ModelProfile.builtIn(named: name)
-    case (nil, let path?): profile = try ModelProfile.load(path: path)
-    case (nil, nil): profile = try ModelProfile.builtIn(named: "VGG19")
-    case (_?, _?): throw UsageError("give --model or --profile, not both")
-    }
-    let pricing = try PricingPreset.named(
-      orPath: options.string("pricing") ?? PricingPreset.defaultName)
+      "backend", default: BackendName.defaultName(for: kind).rawValue,
+      from: BackendName.allCases.map(\.rawValue))
+    let profile = try ModelOptions.profile(options) ?? ModelProfile.builtIn(named: "VGG19")
+    let pricing = try ModelOptions.pricing(options)
     let seed = UInt64(
       try options.int("seed", default: Int(Date().timeIntervalSince1970 * 1000), in: 0...Int.max))
-    let backend: any InferenceBackend
-    switch backendName {
-    case "minilm":
-      backend = MiniLMBackend(
-        encoder: try MiniLMEncoder(
-          directory: try ModelLocator.directory(explicit: options.string("model-dir"))))
-    case "emulated-cpu":
-      backend = try EmulatedBackend(kind: .cpu, profile: profile, seed: seed)
-    default:
-      backend = try EmulatedBackend(kind: .gpu, profile: profile, seed: seed)
-    }
+    let backend = try BackendName(rawValue: backendName)!.make(
+      profile: profile, seed: seed, modelDirectory: options.string("model-dir"))
     var settings = WorkerService.Settings()
     settings.kind = kind
     settings.topics = TopicOptions.topics(options)

@@ -189,6 +189,17 @@ extension Plan {
     try PlannerResources.decode(Plan.self, from: data, what: source).validated(source: source)
   }
 
+  /// A plan from a JSON file (what `plan --format json` writes), checked as `decode` checks it.
+  public static func load(path: String) throws(PlannerInputError) -> Plan {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw PlannerInputError("cannot read plan file '\(path)'")
+    }
+    return try decode(data, source: "plan file '\(path)'")
+  }
+
   /// The plan, if every number in it is one a planner could have made: version ≥ 1; groups with
   /// ids, apps, a batch size of 1…1,024, a function with positive vCPU (and 1…1,024 GB on a GPU),
   /// a timeout of 0…3,600,000 ms for every app, finite non-negative latencies, costs, rates and

@@ -23,6 +23,25 @@ import Testing
     #expect(try parsed.int("missing", default: 7, in: 0...10) == 7)
   }
 
+  /// An option with no default is nil when not given, and checked like the others when it is.
+  @Test func anOptionWithoutADefaultIsNilWhenNotGiven() throws {
+    let parsed = try spec.parse(["--count", "3", "--topic", "2.5"])
+    #expect(try parsed.int("count", in: 0...10) == 3)
+    #expect(try parsed.int("missing", in: 0...10) == nil)
+    #expect(try parsed.double("topic", in: 0...10) == 2.5)
+    #expect(try parsed.double("missing", in: 0...10) == nil)
+    #expect(
+      try parsed.duration("topic", in: .milliseconds, range: .zero ... .seconds(1))
+        == .microseconds(2500))
+    #expect(try parsed.duration("missing", range: .zero ... .seconds(1)) == nil)
+    #expect(throws: UsageError("--count must be an integer in 5...10, got '3'")) {
+      try parsed.int("count", in: 5...10)
+    }
+    #expect(throws: UsageError("--topic must be a number in 0...2, got '2.5'")) {
+      try parsed.duration("topic", range: .zero ... .seconds(2))
+    }
+  }
+
   @Test func rejectsMistakesWithOneLineMessages() {
     #expect(
       throws: UsageError("unknown option '--cuont' for 'demo' (see 'harmonybatch demo --help')")

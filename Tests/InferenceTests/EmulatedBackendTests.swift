@@ -56,3 +56,19 @@ final class HeldTime: @unchecked Sendable {
   private(set) var total = 0.0
   func add(_ seconds: Double) { total += seconds }
 }
+
+/// `worker --backend NAME`: each name makes the backend of that name.
+@Suite struct BackendNameTests {
+  @Test func eachNameMakesTheBackendOfThatName() throws {
+    #expect(BackendName.defaultName(for: .cpu) == .minilm)
+    #expect(BackendName.defaultName(for: .gpu) == .emulatedGPU)
+    let profile = try ModelProfile.builtIn(named: "VGG19")
+    for name in [BackendName.emulatedCPU, .emulatedGPU] {
+      let backend = try name.make(profile: profile, seed: 1, modelDirectory: nil)
+      #expect(backend.name == name.rawValue && backend.emulated)
+    }
+    #expect(throws: InferenceError.self) {
+      try BackendName.minilm.make(profile: profile, seed: 1, modelDirectory: "/nonexistent")
+    }
+  }
+}

@@ -143,3 +143,22 @@ import Testing
     }
   }
 }
+
+extension InputErrorTests {
+  /// `batcher --plan FILE`: a plan file reads back as the plan written, and a file that is not
+  /// there or not a plan is one line naming it.
+  @Test func aPlanFileLoadsOrSaysWhatIsWrongWithIt() throws {
+    let plan = try Planner(model: "VGG19").plan([App(id: "a", slo: 0.5, rate: 5)])
+    let path = FileManager.default.temporaryDirectory
+      .appendingPathComponent("hb-plan-\(UUID().uuidString).json").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try plan.jsonData().write(to: URL(fileURLWithPath: path))
+    let loaded = try Plan.load(path: path)
+    #expect(loaded.version == plan.version && loaded.groups.count == plan.groups.count)
+    #expect(throws: PlannerInputError("cannot read plan file '/nonexistent/plan.json'")) {
+      try Plan.load(path: "/nonexistent/plan.json")
+    }
+    try Data("{}".utf8).write(to: URL(fileURLWithPath: path))
+    #expect(throws: PlannerInputError.self) { try Plan.load(path: path) }
+  }
+}

@@ -29,6 +29,13 @@ public final class HTTPEndpoint: @unchecked Sendable {
   /// neither breaks the server (select() failed past 1,024 descriptors) nor crowds out a probe.
   public static let connectionLimit = 4_096
 
+  /// Whether `text` is an address the endpoint can listen on: an IPv4 or IPv6 literal.
+  public static func isAddressLiteral(_ text: String) -> Bool {
+    var v4 = in_addr()
+    var v6 = in6_addr()
+    return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+  }
+
   /// Listens on `address` (an IPv4 or IPv6 literal) and `port` (0: any free port).
   public init(address: String = "127.0.0.1", port: Int, handler: @escaping Handler) throws {
     self.handler = handler
