@@ -2,10 +2,7 @@ import Arguments
 import Bench
 import Foundation
 import Inference
-import Kafka
 import Operations
-import Planner
-import Simulator
 
 /// `harmonybatch bench SUITE`: measurements whose results are ratios against a baseline run in the
 /// same process, so they hold on any machine.

@@ -2,7 +2,6 @@ import Arguments
 import Kafka
 import Operations
 import Pipeline
-import PipelineCore
 
 /// `harmonybatch broker`: hosts the embedded Kafka-protocol broker until SIGINT/SIGTERM.
 enum BrokerCommand: Command {

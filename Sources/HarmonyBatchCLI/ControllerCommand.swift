@@ -1,7 +1,4 @@
 import Arguments
-import Foundation
-import Kafka
-import Operations
 import Pipeline
 import PipelineCore
 import Planner

@@ -1,11 +1,6 @@
 import Arguments
-import Foundation
 import Inference
-import Kafka
 import Operations
-import Pipeline
-import PipelineCore
-import Planner
 
 /// `harmonybatch demo`: the system end to end on the embedded broker with a generated workload.
 enum DemoCommand: Command {

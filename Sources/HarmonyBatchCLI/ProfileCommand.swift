@@ -2,7 +2,6 @@ import Arguments
 import Foundation
 import Inference
 import Operations
-import Planner
 
 /// `harmonybatch profile --backend minilm`: measure MiniLM here and write a planner profile;
 /// `harmonybatch profile --measurements FILE`: fit one from measurements made elsewhere (a

@@ -1,7 +1,5 @@
 import Arguments
-import Kafka
 import Operations
-import PipelineCore
 
 /// `harmonybatch watch`: a live terminal view of a running cluster.
 enum WatchCommand: Command {

@@ -1,8 +1,6 @@
 import Arguments
 import Foundation
 import Inference
-import Kafka
-import Operations
 import Pipeline
 import PipelineCore
 import Planner
