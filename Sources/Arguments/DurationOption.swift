@@ -3,6 +3,9 @@
 public enum TimeUnit: Sendable {
   case seconds, milliseconds
 
+  /// How an option's placeholder names the unit.
+  var placeholder: String { self == .seconds ? "SECONDS" : "MS" }
+
   var perSecond: Double { self == .seconds ? 1 : 1_000 }
 
   /// `value` of this unit as a `Duration`.
@@ -18,6 +21,16 @@ extension Duration {
     let (seconds, attoseconds) = components
     let value = (Double(seconds) + Double(attoseconds) / 1e18) * unit.perSecond
     return value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+  }
+}
+
+extension OptionSpec {
+  /// A time option in `unit`: the placeholder names the unit (`SECONDS`, `MS`) and the help
+  /// ends with the default in it, read from the setting's own constant: "… (default 60)."
+  public static func time(
+    _ name: String, _ help: String, default value: Duration, in unit: TimeUnit = .seconds
+  ) -> OptionSpec {
+    .option(name, unit.placeholder, "\(help) (default \(value.number(in: unit))).")
   }
 }
 

@@ -1,4 +1,5 @@
 import Arguments
+import Operations
 import Pipeline
 import PipelineCore
 import Planner
@@ -20,10 +21,9 @@ enum BatcherCommand: Command {
         "late-policy", "P",
         "divert (default): requests that can no longer meet their SLO go to hb.late; forward: "
           + "dispatch them anyway, marked late."),
-      .option(
-        "flush-margin-ms", "MS",
-        "Flush this long before the plan's deadline, against wake-up jitter (default "
-          + "\(BatcherService.Settings.defaultFlushMargin.number(in: .milliseconds)))."),
+      .time(
+        "flush-margin-ms", "Flush this long before the plan's deadline, against wake-up jitter",
+        default: BatcherService.Settings.defaultFlushMargin, in: .milliseconds),
       .option("stage", "S", "both (default), router or batcher: which stages this process runs."),
       TopicOptions.prefix,
       .option(
@@ -35,10 +35,9 @@ enum BatcherCommand: Command {
         "Requests may name only reply topics that start with P (default: any legal topic name "
           + "that is not the pipeline's own or a broker's internal one)."),
       ServiceOptions.createReplyTopics,
-      .option(
-        "report-interval-ms", "MS",
-        "How often the router reports rates (default "
-          + "\(RouterService.Settings.defaultReportInterval.number(in: .milliseconds)))."),
+      .time(
+        "report-interval-ms", "How often the router reports rates",
+        default: RouterService.Settings.defaultReportInterval, in: .milliseconds),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       The router (consumer group hb-router on hb.requests) validates each request, looks its
@@ -54,7 +53,9 @@ enum BatcherCommand: Command {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let topics = TopicOptions.topics(options)
-    let stage = try options.choice("stage", default: "both", from: ["both", "router", "batcher"])
+    let stages = BatcherStages(
+      rawValue: try options.choice(
+        "stage", default: "both", from: BatcherStages.allCases.map(\.rawValue)))!
     let latePolicy = LatePolicy(
       rawValue: try options.choice("late-policy", default: "divert", from: ["divert", "forward"]))!
     let plan = try options.string("plan").map { try Plan.load(path: $0) }
@@ -90,19 +91,10 @@ enum BatcherCommand: Command {
       "flush-margin-ms", in: .milliseconds, default: BatcherService.Settings.defaultFlushMargin,
       range: .zero ... .seconds(10))
 
-    // Downstream first: on shutdown the router stops first and the batcher flushes what it sent.
-    var services: [any PipelineService] = []
-    if stage != "router" {
-      services.append(
-        BatcherService(common: cluster.common, settings: batcherSettings, log: log.named("batcher"))
-      )
-    }
-    if stage != "batcher" {
-      services.append(
-        RouterService(common: cluster.common, settings: routerSettings, log: log.named("router")))
-    }
+    let services = stages.services(
+      common: cluster.common, router: routerSettings, batcher: batcherSettings, log: log)
     log.info(
-      "starting \(stage == "both" ? "router and batcher" : stage) on \(cluster.bootstrap)"
+      "starting \(stages) on \(cluster.bootstrap)"
         + (plan.map { " with plan file v\($0.version ?? 0)" } ?? " following \(topics.plans)"))
     return await ServiceGroup(services, settings: group, log: log)
       .run(keepingAlive: cluster.embedded)

@@ -23,10 +23,9 @@ enum BenchCommand: Command {
       .option("rate", "R", "pipeline: request rate of the punctuality run (default 10000)."),
       .option("apps", "N", "simulate: apps (default 1000)."),
       .option("minutes", "N", "simulate: minutes (default 1440)."),
-      .option(
-        "seconds", "S",
-        "inference: seconds per measurement (default "
-          + "\(InferenceBenchmark.Settings.defaultMeasurement.number(in: .seconds)))."),
+      .time(
+        "seconds", "inference: seconds per measurement",
+        default: InferenceBenchmark.Settings.defaultMeasurement),
       .option("model-dir", "DIR", "inference: the MiniLM model directory (default: the cache)."),
       .option(
         "peers-script", "PATH",
@@ -78,24 +77,14 @@ enum BenchCommand: Command {
         rounds: try options.int("rounds", default: 5, in: 1...50),
         kcat: try options.string("kcat") ?? KafkaBenchmark.findKcat())
       let report = try await Task.detached { try KafkaBenchmark(settings: settings).run() }.value
-      Console.out(report.table)
-      if let path = options.string("json") {
-        try report.json.write(to: URL(fileURLWithPath: path))
-        Console.err("bench: wrote \(path)")
-      }
-      return 0
+      try emit(report.table, json: report.json, options)
     case "planner":
       var settings = PlannerBenchmark.Settings()
       settings.model = options.string("model") ?? settings.model
       settings.gapWorkloads = try options.int("workloads", default: 200, in: 1...100_000)
       settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
       let report = try PlannerBenchmark(settings: settings).run()
-      Console.out(report.table)
-      if let path = options.string("json") {
-        try report.json.write(to: URL(fileURLWithPath: path))
-        Console.err("bench: wrote \(path)")
-      }
-      return 0
+      try emit(report.table, json: report.json, options)
     case "pipeline":
       var settings = PipelineBenchmark.Settings()
       settings.messages = try options.int("messages", default: 100_000, in: 1000...130_000)
@@ -103,12 +92,10 @@ enum BenchCommand: Command {
       settings.punctualityRate = try options.double("rate", default: 10_000, in: 10...1_000_000)
       let report = try await Task.detached { try PipelineBenchmark(settings: settings).run() }.value
       Console.out(report.table)
-      return 0
     case "simulate":
       let apps = try options.int("apps", default: 1000, in: 1...100_000)
       let minutes = try options.int("minutes", default: 1440, in: 1...100_000)
       Console.out(try SimulationBenchmark(apps: apps, minutes: minutes).run())
-      return 0
     case "inference":
       var settings = InferenceBenchmark.Settings(
         modelDirectory: try ModelLocator.directory(explicit: options.string("model-dir")))
@@ -131,10 +118,19 @@ enum BenchCommand: Command {
         try InferenceBenchmark(settings: settings).run()
       }.value
       Console.out(InferenceBenchmark.table(report, settings: settings))
-      return 0
     case let other:
       throw UsageError(
         "unknown benchmark suite '\(other)'; suites: kafka, planner, pipeline, inference, simulate")
+    }
+    return 0
+  }
+
+  /// Prints a suite's table and, with `--json FILE`, writes its results there as JSON.
+  private static func emit(_ table: String, json: Data, _ options: ParsedOptions) throws {
+    Console.out(table)
+    if let path = options.string("json") {
+      try json.write(to: URL(fileURLWithPath: path))
+      Console.err("bench: wrote \(path)")
     }
   }
 }

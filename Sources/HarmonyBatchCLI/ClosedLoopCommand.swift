@@ -1,23 +1,17 @@
 import Arguments
 import Operations
-import PipelineCore
 import Planner
 import Simulator
 
 /// `harmonybatch simulate --closed-loop`: the controller's core driving a simulated pipeline with
 /// finite worker pools, in virtual time, through scripted events.
 enum ClosedLoopCommand {
-  /// The arrivals' span when `--duration` is not given (virtual time).
-  /// Default: 300 s.
-  static let defaultDuration: Duration = .seconds(300)
-
   static let options: [OptionSpec] = [
     .flag(
       "closed-loop",
       "Drive the controller's own core with a simulated pipeline and worker pools (below)."),
-    .option(
-      "duration", "SECONDS",
-      "Closed loop: seconds of arrivals (default \(defaultDuration.number(in: .seconds)))."),
+    .time(
+      "duration", "Closed loop: seconds of arrivals", default: ClosedLoopSettings.defaultDuration),
     .option(
       "pool", "KIND=N[xS]",
       "Closed loop: a pool of N replicas with S slots each, e.g. cpu=16, gpu=2x4 (default "
@@ -55,7 +49,7 @@ enum ClosedLoopCommand {
       "day-seconds", "SECONDS",
       "Closed loop: the day of --shape diurnal or bursty, compressed into this long (default "
         + "\(ClosedLoopScenario.defaultDay.number(in: .seconds))); the forecast's period follows "
-        + "it, in \(forecastBuckets) buckets."),
+        + "it, in \(ClosedLoopSettings.forecastBuckets) buckets."),
     .option(
       "replica-start-seconds", "SECONDS",
       "Closed loop: a new replica serves this long after the autoscaler starts it, a cold start "
@@ -67,71 +61,37 @@ enum ClosedLoopCommand {
         + "(default off); both: run each on the same arrivals and compare them."),
   ]
 
-  /// Buckets per day of the forecast when the day is compressed (`--day-seconds`).
-  static let forecastBuckets = 60
-
   static func run(_ options: ParsedOptions) throws -> Int32 {
     let planner = try ModelOptions.planner(options)
-    let seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
-    // The simulator's clock counts seconds as a Double.
-    let duration = try options.duration(
-      "duration", default: defaultDuration, range: .seconds(1) ... .seconds(86_400)
-    ).seconds
-    let scale = try options.double("rate-scale", default: 1, in: 0.001...1000)
-    var apps: [App]
-    if let path = options.string("apps") {
-      apps = try AppsFile.load(path: path)
-    } else {
-      // The demo's mix of SLOs and rates, twice over.
-      apps = [1.0, 8, 2, 12, 0.5, 6, 3, 10].enumerated().map { index, rate in
-        App(id: "app-\(index + 1)", slo: 0.3 + 0.1 * Double(index), rate: rate * 2)
-      }
-    }
-    apps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * scale) }
-    var pools: [FunctionConfig.Kind: ClosedLoopScenario.Pool] = [
-      .cpu: .init(replicas: 16, slotsPerReplica: 1), .gpu: .init(replicas: 8, slotsPerReplica: 4),
-    ]
+    var settings = ClosedLoopSettings()
+    settings.seed = UInt64(try options.int("seed", default: 1, in: 0...Int.max))
+    settings.duration = try options.duration(
+      "duration", default: settings.duration, range: .seconds(1) ... .seconds(86_400))
+    settings.rateScale = try options.double("rate-scale", default: 1, in: 0.001...1000)
+    settings.apps = try options.string("apps").map { try AppsFile.load(path: $0) }
     for text in options.strings("pool") {
       let (kind, pool) = try ClosedLoopScript.pool(text)
-      pools[kind] = pool
+      settings.pools[kind] = pool
     }
-    var scenario = ClosedLoopScenario(
-      apps: apps, duration: duration, truth: planner.profile, pricing: planner.pricing,
-      pools: pools)
-    scenario.seed = seed
-    let told = try options.double("told", default: 1, in: 0...100)
-    scenario.knownApps = apps.map { App(id: $0.id, slo: $0.slo, rate: $0.rate * told) }
-    scenario.partitions = try options.int("partitions", in: 1...10_000)
-    scenario.keyedBatches = options.flag("keyed-batches")
-    if scenario.keyedBatches, scenario.partitions == nil {
-      throw UsageError("--keyed-batches needs --partitions")
-    }
-    if let rebalance = try options.duration("rebalance-seconds", range: .zero ... .seconds(600)) {
-      guard scenario.partitions != nil else {
-        throw UsageError("--rebalance-seconds needs --partitions")
-      }
-      scenario.rebalanceSeconds = rebalance.seconds
-    }
-    scenario.autoscaleDelay = try options.duration("autoscale", range: .zero ... .seconds(3_600))?
-      .seconds
-    scenario.shape = Workload.Shape(
+    settings.told = try options.double("told", default: 1, in: 0...100)
+    settings.partitions = try options.int("partitions", in: 1...10_000)
+    settings.keyedBatches = options.flag("keyed-batches")
+    settings.rebalance = try options.duration("rebalance-seconds", range: .zero ... .seconds(600))
+    settings.autoscale = try options.duration("autoscale", range: .zero ... .seconds(3_600))
+    settings.shape = Workload.Shape(
       rawValue: try options.choice(
         "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
-    if let day = try options.duration("day-seconds", range: .seconds(60) ... .seconds(864_000)) {
-      scenario.day = day
-      scenario.forecaster = RateForecaster.Settings(period: day, buckets: forecastBuckets)
-    }
-    if let start = try options.duration("replica-start-seconds", range: .zero ... .seconds(3_600)) {
-      scenario.replicaStart = start
-      scenario.autoscaleDelay = scenario.autoscaleDelay ?? 0
-    }
+    settings.day = try options.duration("day-seconds", range: .seconds(60) ... .seconds(864_000))
+    settings.replicaStart = try options.duration(
+      "replica-start-seconds", range: .zero ... .seconds(3_600))
     let forecast = try options.choice("forecast", default: "off", from: ["on", "off", "both"])
-    scenario.forecast = forecast == "on"
-    scenario.events += try options.strings("burst").map(ClosedLoopScript.burst)
-    scenario.events += try options.strings("slowdown").map(ClosedLoopScript.slowdown)
-    scenario.events += try options.strings("pool-cut").map(ClosedLoopScript.poolCut)
+    settings.forecast = forecast == "on"
+    settings.events += try options.strings("burst").map(ClosedLoopScript.burst)
+    settings.events += try options.strings("slowdown").map(ClosedLoopScript.slowdown)
+    settings.events += try options.strings("pool-cut").map(ClosedLoopScript.poolCut)
     let runs = ClosedLoopRuns(
-      scenario, planner: planner, bothForecasts: forecast == "both", report: Console.out)
+      try settings.scenario(planner: planner), planner: planner,
+      bothForecasts: forecast == "both", report: Console.out)
     if let comparison = runs.comparison { Console.out(comparison) }
     if let directory = options.string("out") {
       Console.err("simulate: " + (try runs.write(to: directory)))

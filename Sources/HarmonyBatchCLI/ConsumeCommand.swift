@@ -19,10 +19,9 @@ enum ConsumeCommand: Command {
       .option(
         "commit", "POLICY",
         "each: a printed record is done and its offset is committed (default); none: never commit."),
-      .option(
-        "session-timeout-ms", "MS",
-        "Group session timeout (default "
-          + "\(KafkaConsumerConfiguration.defaultSessionTimeout.number(in: .milliseconds)))."),
+      .time(
+        "session-timeout-ms", "Group session timeout",
+        default: KafkaConsumerConfiguration.defaultSessionTimeout, in: .milliseconds),
     ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,
     discussion: """
       Each line: {"topic","partition","offset","timestamp_ms","key","headers":{..},"value"}; keys,

@@ -19,27 +19,21 @@ enum ControllerCommand: Command {
       .option("apps", "FILE", "Apps known before traffic arrives (ids, SLOs, expected rates)."),
       .option("pricing", "P", "Pricing preset or file (default alibaba-cny)."),
       .option("algorithm", "A", "optimal (default), harmony, batch or mbs."),
-      .option(
-        "period", "SECONDS",
-        "Re-plan at least this often (default \(ReplanPolicy.defaultPeriod.number(in: .seconds)))."),
-      .option(
-        "min-interval", "SECONDS",
-        "At most one version published for cost alone per this interval (default "
-          + "\(ReplanPolicy.defaultMinInterval.number(in: .seconds)))."),
-      .option(
-        "rate-window", "SECONDS",
-        "Window of the steady rate estimate (default "
-          + "\(RateEstimator.defaultWindow.number(in: .seconds)))."),
+      .time("period", "Re-plan at least this often", default: ReplanPolicy.defaultPeriod),
+      .time(
+        "min-interval", "At most one version published for cost alone per this interval",
+        default: ReplanPolicy.defaultMinInterval),
+      .time(
+        "rate-window", "Window of the steady rate estimate", default: RateEstimator.defaultWindow),
       .option(
         "max-transport-share", "X",
         "The most of an SLO ever reserved for transport (default 0.2)."),
       .option(
         "target-utilisation", "X",
         "Busy share of worker slots the scaling recommendation aims at (default 0.7)."),
-      .option(
-        "scale-down-window", "SECONDS",
-        "Recommend fewer replicas only after the need stayed lower this long (default "
-          + "\(PoolScaler.defaultScaleDownWindow.number(in: .seconds)))."),
+      .time(
+        "scale-down-window", "Recommend fewer replicas only after the need stayed lower this long",
+        default: PoolScaler.defaultScaleDownWindow),
       .option(
         "worker-group", "ID",
         "A worker pool besides hb-workers-cpu and hb-workers-gpu (worker --group) whose reports "
@@ -54,12 +48,12 @@ enum ControllerCommand: Command {
           + "upper quantile over the next period, pools sized for its mean --replica-start-seconds "
           + "ahead, a measurement beyond its band planned on at once (default off: plan on the "
           + "rates measured)."),
-      .option(
-        "replica-start-seconds", "SECONDS",
+      .time(
+        "replica-start-seconds",
         "With --forecast on: how long a worker replica takes from being recommended to serving "
           + "(the autoscaler's reaction, image pull, model load); the scaling recommendation is "
-          + "made for the need this far ahead (default "
-          + "\(ControllerCore.Settings.defaultReplicaStart.number(in: .seconds)))."),
+          + "made for the need this far ahead",
+        default: ControllerCore.Settings.defaultReplicaStart),
       TopicOptions.prefix,
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """

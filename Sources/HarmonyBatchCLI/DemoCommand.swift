@@ -10,10 +10,8 @@ enum DemoCommand: Command {
     usage:
       "[--duration SECONDS] [--apps N] [--rate-scale X] [--seed N] [--processes [--autoscale]]",
     options: [
-      .option(
-        "duration", "SECONDS",
-        "How long requests are generated (default "
-          + "\(DemoRun.Settings.defaultDuration.number(in: .seconds)))."),
+      .time(
+        "duration", "How long requests are generated", default: DemoRun.Settings.defaultDuration),
       .option("apps", "N", "Applications, with SLOs spread over 0.3..1.0 s (default 8)."),
       .option(
         "rate-scale", "X",
@@ -30,10 +28,11 @@ enum DemoCommand: Command {
         "With --processes: workers of one slot, one replica per pool at first; add and remove "
           + "worker processes as hb.scaling asks (what KEDA does in a cluster), at most the "
           + "cores' worth for real MiniLM on CPU and the partitions for the GPU pool."),
-      .option(
-        "warm-up", "SECONDS",
+      .time(
+        "warm-up",
         "With --autoscale: send the workload this long first while the pools grow, and count "
-          + "it apart (default \(DemoRun.Settings.defaultWarmUp.number(in: .seconds)))."),
+          + "it apart",
+        default: DemoRun.Settings.defaultWarmUp),
     ] + ServiceOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales

@@ -10,21 +10,19 @@ enum FaultsCommand: Command {
     name: "faults",
     summary:
       "Run the fault suite: kills, broker faults and poison records under load, then a soak.",
-    usage: "[--fault-seconds S] [--soak-seconds S] [--rate R] [--fault-every S] [--seed N]",
+    usage:
+      "[--fault-seconds SECONDS] [--soak-seconds SECONDS] [--rate R] [--fault-every SECONDS] "
+      + "[--seed N]",
     options: [
-      .option(
-        "fault-seconds", "S",
-        "Length of the fault phase (default "
-          + "\(FaultSuite.Settings.defaultFaultPhase.number(in: .seconds)))."),
-      .option(
-        "soak-seconds", "S",
-        "Length of the soak after it, load and no faults (default "
-          + "\(FaultSuite.Settings.defaultSoak.number(in: .seconds)))."),
+      .time(
+        "fault-seconds", "Length of the fault phase", default: FaultSuite.Settings.defaultFaultPhase
+      ),
+      .time(
+        "soak-seconds", "Length of the soak after it, load and no faults",
+        default: FaultSuite.Settings.defaultSoak),
       .option("rate", "R", "Requests per second of the three apps together (default 30)."),
-      .option(
-        "fault-every", "S",
-        "Seconds between faults (default "
-          + "\(FaultSuite.Settings.defaultFaultEvery.number(in: .seconds)))."),
+      .time(
+        "fault-every", "Seconds between faults", default: FaultSuite.Settings.defaultFaultEvery),
       .option("seed", "N", "Seed of arrivals and poison records (default 1)."),
     ],
     discussion: """

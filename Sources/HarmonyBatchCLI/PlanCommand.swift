@@ -46,17 +46,7 @@ enum PlanCommand: Command {
     let format = try options.choice("format", default: "table", from: ["table", "json"])
     let apps = try AppsFile.load(path: try options.required("apps"))
     let plan = try planner.plan(apps, algorithm: Planner.Algorithm(rawValue: algorithmName)!)
-    if format == "json" {
-      let json: Data
-      do {
-        json = try plan.jsonData()
-      } catch {
-        throw RunFailure("the plan cannot be written as JSON: \(error.summary)")
-      }
-      Console.out(String(decoding: json, as: UTF8.self))
-    } else {
-      Console.out(PlanReport.table(plan))
-    }
+    Console.out(format == "json" ? try PlanReport.json(plan) : PlanReport.table(plan))
     return 0
   }
 }

@@ -81,11 +81,9 @@ enum SimulateCommand: Command {
     switch (options.string("apps"), options.string("generate")) {
     case (let path?, nil): apps = try AppsFile.load(path: path)
     case (nil, _?):
-      let count = try options.int("generate", default: 8, in: 1...100_000)
-      var random = SeededRandom(seed: seed)
-      apps = WorkloadGenerator(
-        sloRange: WorkloadGenerator.paperSLORange(model: planner.profile.name), rateRange: 0.05...20
-      ).apps(count: count, using: &random)
+      apps = SimulationReport.generatedApps(
+        count: try options.int("generate", default: 8, in: 1...100_000),
+        model: planner.profile.name, seed: seed)
     case (nil, nil): throw UsageError("'simulate' needs --apps FILE or --generate N")
     case (_?, _?): throw UsageError("give --apps or --generate, not both")
     }
@@ -100,15 +98,7 @@ enum SimulateCommand: Command {
           "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
       workload = Workload.generated(apps: apps, minutes: minutes, shape: shape, seed: seed)
     }
-    var algorithms: [Planner.Algorithm] = []
-    for name in options.list("algorithms").isEmpty
-      ? ["harmony", "batch", "mbs", "optimal"] : options.list("algorithms")
-    {
-      guard let algorithm = Planner.Algorithm(rawValue: name) else {
-        throw UsageError("unknown algorithm '\(name)'; algorithms: harmony, batch, mbs, optimal")
-      }
-      algorithms.append(algorithm)
-    }
+    let algorithms = try SimulationReport.algorithms(named: options.list("algorithms"))
     let simulation = Simulation(planner: planner, workload: workload, seed: seed)
     let (results, table) = try SimulationReport.compare(simulation, algorithms: algorithms)
     Console.out(

@@ -12,9 +12,7 @@ enum WatchCommand: Command {
     summary: "Show the current plan, per-app rate, latency and SLO attainment, and costs, live.",
     usage: "--bootstrap HOST:PORT [--once] [--interval SECONDS]",
     options: [
-      .option(
-        "interval", "SECONDS",
-        "Redraw this often (default \(defaultInterval.number(in: .seconds)))."),
+      .time("interval", "Redraw this often", default: defaultInterval),
       .flag("once", "Read what is there now, print one snapshot and exit (for scripts)."),
       TopicOptions.prefix,
     ] + [KafkaOptions.specs[0]] + KafkaOptions.clientSpecs,

@@ -42,11 +42,11 @@ enum WorkerCommand: Command {
         "report-interval", "SECONDS",
         "How often the worker reports its slots on hb.workers (default "
           + "\(WorkerService.Settings.defaultReportInterval.number(in: .seconds)); 0: never)."),
-      .option(
-        "start-delay", "SECONDS",
+      .time(
+        "start-delay",
         "Wait this long before joining the group, as a replica's cold start (image pull, model "
-          + "load) would: not ready and not reporting until then (default "
-          + "\(WorkerService.Settings.defaultStartDelay.number(in: .seconds)))."),
+          + "load) would: not ready and not reporting until then",
+        default: WorkerService.Settings.defaultStartDelay),
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
       A worker is a pool of --concurrency slots; each runs one batch at a time (for minilm with

@@ -1,8 +1,17 @@
 import Foundation
 import Planner
 
-/// The plan as a table for people.
+/// The plan as a table for people, or as its JSON object (`Schemas/plan.schema.json`).
 public enum PlanReport {
+  /// The plan's JSON; a plan that cannot be written is a run failure that says why.
+  public static func json(_ plan: Plan) throws -> String {
+    do {
+      return String(decoding: try plan.jsonData(), as: UTF8.self)
+    } catch {
+      throw RunFailure("the plan cannot be written as JSON: \(error.summary)")
+    }
+  }
+
   public static func table(_ plan: Plan) -> String {
     var table = TextTable([
       ("group", .left), ("apps", .left), ("function", .left), ("batch", .right),

@@ -1,9 +1,34 @@
+import Arguments
 import Foundation
 import Planner
 import Simulator
 
 /// `simulate`'s comparison of algorithms on one workload, as a table and as files.
 public enum SimulationReport {
+  /// The algorithms compared when none are named.
+  public static let defaultAlgorithms: [Planner.Algorithm] = [.harmony, .batch, .mbs, .optimal]
+
+  /// The algorithms `names` name, in order (none: `defaultAlgorithms`); an unknown name is a
+  /// usage error that lists the known ones.
+  public static func algorithms(named names: [String]) throws(UsageError) -> [Planner.Algorithm] {
+    guard !names.isEmpty else { return defaultAlgorithms }
+    return try names.map { (name) throws(UsageError) -> Planner.Algorithm in
+      guard let algorithm = Planner.Algorithm(rawValue: name) else {
+        throw UsageError("unknown algorithm '\(name)'; algorithms: harmony, batch, mbs, optimal")
+      }
+      return algorithm
+    }
+  }
+
+  /// `count` random apps for `model`: SLOs as the paper draws them for it, heavy-tailed rates
+  /// of 0.05 to 20 req/s, from `seed`.
+  public static func generatedApps(count: Int, model: String, seed: UInt64) -> [App] {
+    var random = SeededRandom(seed: seed)
+    return WorkloadGenerator(
+      sloRange: WorkloadGenerator.paperSLORange(model: model), rateRange: 0.05...20
+    ).apps(count: count, using: &random)
+  }
+
   /// Runs each algorithm on `simulation`; returns the results and a table with costs relative
   /// to `batch` (when it ran) and how long each took.
   public static func compare(_ simulation: Simulation, algorithms: [Planner.Algorithm]) throws
