@@ -310,6 +310,16 @@ public struct ParsedOptions: Sendable {
     return text
   }
 
+  /// One of an enumeration's cases, named by its raw value (the words offered, in the cases'
+  /// order).
+  public func choice<Choice: RawRepresentable & CaseIterable>(
+    _ name: String, default defaultValue: Choice
+  ) throws(UsageError) -> Choice where Choice.RawValue == String {
+    let text = try choice(
+      name, default: defaultValue.rawValue, from: Choice.allCases.map(\.rawValue))
+    return Choice(rawValue: text)!
+  }
+
   /// A comma-separated list, also accepted as repeated options.
   public func list(_ name: String) -> [String] {
     strings(name).flatMap { $0.split(separator: ",").map(String.init) }.filter { !$0.isEmpty }

@@ -53,11 +53,8 @@ enum BatcherCommand: Command {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let topics = TopicOptions.topics(options)
-    let stages = BatcherStages(
-      rawValue: try options.choice(
-        "stage", default: "both", from: BatcherStages.allCases.map(\.rawValue)))!
-    let latePolicy = LatePolicy(
-      rawValue: try options.choice("late-policy", default: "divert", from: ["divert", "forward"]))!
+    let stages = try options.choice("stage", default: BatcherStages.both)
+    let latePolicy = try options.choice("late-policy", default: LatePolicy.divert)
     let plan = try options.string("plan").map { try Plan.load(path: $0) }
     let planner = try soloPlanner(options, plan: plan)
     let group = try ServiceOptions.group(options)

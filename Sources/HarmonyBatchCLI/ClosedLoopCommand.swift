@@ -78,9 +78,7 @@ enum ClosedLoopCommand {
     settings.keyedBatches = options.flag("keyed-batches")
     settings.rebalance = try options.duration("rebalance-seconds", range: .zero ... .seconds(600))
     settings.autoscale = try options.duration("autoscale", range: .zero ... .seconds(3_600))
-    settings.shape = Workload.Shape(
-      rawValue: try options.choice(
-        "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
+    settings.shape = try options.choice("shape", default: Workload.Shape.constant)
     settings.day = try options.duration("day-seconds", range: .seconds(60) ... .seconds(864_000))
     settings.replicaStart = try options.duration(
       "replica-start-seconds", range: .zero ... .seconds(3_600))

@@ -84,9 +84,7 @@ enum ControllerCommand: Command {
     let planning = try ModelOptions.planner(options)
     var settings = ControllerService.Settings(prior: planning.profile, pricing: planning.pricing)
     settings.topics = TopicOptions.topics(options)
-    settings.core.algorithm = Planner.Algorithm(
-      rawValue: try options.choice(
-        "algorithm", default: "optimal", from: Planner.Algorithm.allCases.map(\.rawValue)))!
+    settings.core.algorithm = try options.choice("algorithm", default: Planner.Algorithm.optimal)
     if let path = options.string("apps") { settings.core.apps = try AppsFile.load(path: path) }
     settings.core.policy.period = try options.duration(
       "period", default: ReplanPolicy.defaultPeriod, range: .seconds(1) ... .seconds(86_400))

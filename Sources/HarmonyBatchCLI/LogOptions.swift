@@ -14,10 +14,9 @@ enum LogOptions {
 
   /// Sets the process's log output from the options (`LogOutput`).
   static func configure(_ options: ParsedOptions) throws(UsageError) {
-    let format = try options.choice(
-      "log-format", default: "text", from: LogFormat.allCases.map(\.rawValue))
+    let format = try options.choice("log-format", default: LogFormat.text)
     let level = try options.choice(
       "log-level", default: "info", from: LogLevel.allCases.map(\.name))
-    LogOutput.configure(format: LogFormat(rawValue: format)!, level: LogLevel(name: level)!)
+    LogOutput.configure(format: format, level: LogLevel(name: level)!)
   }
 }

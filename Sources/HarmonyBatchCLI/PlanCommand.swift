@@ -40,12 +40,10 @@ enum PlanCommand: Command {
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
     let planner = try ModelOptions.planner(options)
-    let algorithmName = try options.choice(
-      "algorithm", default: Planner.Algorithm.optimal.rawValue,
-      from: Planner.Algorithm.allCases.map(\.rawValue))
+    let algorithm = try options.choice("algorithm", default: Planner.Algorithm.optimal)
     let format = try options.choice("format", default: "table", from: ["table", "json"])
     let apps = try AppsFile.load(path: try options.required("apps"))
-    let plan = try planner.plan(apps, algorithm: Planner.Algorithm(rawValue: algorithmName)!)
+    let plan = try planner.plan(apps, algorithm: algorithm)
     Console.out(format == "json" ? try PlanReport.json(plan) : PlanReport.table(plan))
     return 0
   }

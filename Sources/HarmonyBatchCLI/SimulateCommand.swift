@@ -93,9 +93,7 @@ enum SimulateCommand: Command {
     if let path = options.string("trace") {
       workload = try Workload.trace(path: path, apps: apps, minutes: minutes)
     } else {
-      let shape = Workload.Shape(
-        rawValue: try options.choice(
-          "shape", default: "constant", from: Workload.Shape.allCases.map(\.rawValue)))!
+      let shape = try options.choice("shape", default: Workload.Shape.constant)
       workload = Workload.generated(apps: apps, minutes: minutes, shape: shape, seed: seed)
     }
     let algorithms = try SimulationReport.algorithms(named: options.list("algorithms"))

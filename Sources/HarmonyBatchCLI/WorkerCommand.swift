@@ -74,14 +74,12 @@ enum WorkerCommand: Command {
     guard let kind = FunctionConfig.Kind(rawValue: kindName) else {
       throw UsageError("'worker' needs --kind cpu or --kind gpu")
     }
-    let backendName = try options.choice(
-      "backend", default: BackendName.defaultName(for: kind).rawValue,
-      from: BackendName.allCases.map(\.rawValue))
+    let backendName = try options.choice("backend", default: BackendName.defaultName(for: kind))
     let profile = try ModelOptions.profile(options) ?? ModelProfile.builtIn(named: "VGG19")
     let pricing = try ModelOptions.pricing(options)
     let seed = UInt64(
       try options.int("seed", default: Int(Date().timeIntervalSince1970 * 1000), in: 0...Int.max))
-    let backend = try BackendName(rawValue: backendName)!.make(
+    let backend = try backendName.make(
       profile: profile, seed: seed, modelDirectory: options.string("model-dir"))
     var settings = WorkerService.Settings()
     settings.kind = kind
@@ -90,10 +88,7 @@ enum WorkerCommand: Command {
     settings.costModel = CostModel(profile: profile, pricing: pricing)
     settings.concurrency = try options.int(
       "concurrency", default: backend.emulated ? 16 : 1, in: 1...1024)
-    let latePolicy = try options.choice(
-      "late-policy", default: WorkerLatePolicy.shed.rawValue,
-      from: WorkerLatePolicy.allCases.map(\.rawValue))
-    settings.latePolicy = WorkerLatePolicy(rawValue: latePolicy) ?? .shed
+    settings.latePolicy = try options.choice("late-policy", default: WorkerLatePolicy.shed)
     settings.createReplyTopics = options.flag("create-reply-topics")
     settings.reportInterval = try options.duration(
       "report-interval", default: WorkerService.Settings.defaultReportInterval,
