@@ -1,7 +1,6 @@
 import Arguments
 import Kafka
 import Operations
-import Pipeline
 
 /// `harmonybatch broker`: hosts the embedded Kafka-protocol broker until SIGINT/SIGTERM.
 enum BrokerCommand: Command {
@@ -36,23 +35,11 @@ enum BrokerCommand: Command {
     let brokers = try options.int("brokers", default: 1, in: 1...16)
     let partitions = try options.int("partitions", default: 4, in: 1...1024)
     let named = options.list("topics")
-    let specs =
+    let topics =
       named.isEmpty
-      ? TopicOptions.topics(options).specs(
-        partitions: partitions)
+      ? TopicOptions.topics(options).specs(partitions: partitions)
       : named.map { KafkaTopicSpec(name: $0, partitions: partitions) }
-    let topics = specs.map(\.name)
-    let logLevel = try KafkaOptions.logLevel(options)
-    let broker = try EmbeddedBroker(
-      brokers: brokers, logger: .standardError(minimumLevel: logLevel))
-    try broker.createTopics(specs)
-    Console.out(broker.bootstrapServers)
-    let log = PipelineLog(service: "broker")
-    log.info(
-      "\(brokers) embedded broker(s) at \(broker.bootstrapServers); topics "
-        + "\(topics.joined(separator: ",")); stop with Ctrl-C")
-    let service = ClosureService("broker") { $0.waitForStop() }
-    return await ServiceGroup([service], log: log)
-      .run(keepingAlive: broker)
+    return try await BrokerHost.run(
+      brokers: brokers, topics: topics, logLevel: try KafkaOptions.logLevel(options))
   }
 }
