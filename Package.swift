@@ -68,12 +68,14 @@ let package = Package(
     .target(name: "Simulator", dependencies: ["Planner", "PipelineCore"]),
     // The command line's options, parsing and help, and the usage error (exit code 2).
     .target(name: "Arguments"),
-    // What the commands run: the demo, the fault suite, the watch read model, the request
-    // generator.
+    // What the commands run: the demo, the fault suite, cluster and topic set-up, the produce
+    // and consume loops, the watch read model, the closed-loop runs, the reports; and the
+    // option groups several commands share (Options/).
     .target(
       name: "Operations",
       dependencies: [
-        "Arguments", "Kafka", "Planner", "PipelineCore", "Pipeline", "Inference", "Simulator",
+        "Arguments", "Kafka", "Logging", "Planner", "PipelineCore", "Pipeline", "Inference",
+        "Simulator",
       ]),
     // The benchmarks behind 'harmonybatch bench' and their statistics.
     .target(

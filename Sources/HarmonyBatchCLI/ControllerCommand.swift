@@ -1,4 +1,5 @@
 import Arguments
+import Operations
 import Pipeline
 import PipelineCore
 import Planner

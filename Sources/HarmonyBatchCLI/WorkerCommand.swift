@@ -1,6 +1,7 @@
 import Arguments
 import Foundation
 import Inference
+import Operations
 import Pipeline
 import PipelineCore
 import Planner

@@ -2,8 +2,9 @@ import Arguments
 import Pipeline
 
 /// The options every long-running service shares: its metrics and health endpoint.
-enum ServiceOptions {
-  static let specs: [OptionSpec] = [
+public enum ServiceOptions {
+  /// `--metrics-port` and `--metrics-address`.
+  public static let specs: [OptionSpec] = [
     .option(
       "metrics-port", "PORT",
       "Serve GET /metrics (Prometheus), /healthz and /readyz on this port (0: any free port, "
@@ -15,12 +16,14 @@ enum ServiceOptions {
   ]
 
   /// `--create-reply-topics`, of the services that send replies (the batcher and the worker).
-  static let createReplyTopics = OptionSpec.flag(
+  public static let createReplyTopics = OptionSpec.flag(
     "create-reply-topics",
     "Send replies to topics that do not exist yet, for a broker that creates topics on first use "
       + "to create (default: a reply goes only to an existing topic; see docs/security.md).")
 
-  static func group(_ options: ParsedOptions) throws -> ServiceGroup.Settings {
+  /// The service group's settings: the endpoint's port and address, checked (an IP literal,
+  /// and only with a port).
+  public static func group(_ options: ParsedOptions) throws -> ServiceGroup.Settings {
     var settings = ServiceGroup.Settings()
     settings.metricsPort = try options.int("metrics-port", in: 0...65_535)
     if let address = options.string("metrics-address") {

@@ -3,8 +3,9 @@ import Pipeline
 import PipelineCore
 
 /// The options that lay out the pipeline's topics on a real cluster (`TopicLayout`).
-enum TopicOptions {
-  static let specs: [OptionSpec] = [
+public enum TopicOptions {
+  /// `--partitions`, `--topic-partitions` and `--replication-factor`.
+  public static let specs: [OptionSpec] = [
     .option(
       "partitions", "N",
       "Partitions of the data topics created on a real cluster (default 8: the most batcher or "
@@ -19,15 +20,16 @@ enum TopicOptions {
   ]
 
   /// `--topic-prefix`, which every command that reads or writes the pipeline's topics takes.
-  static let prefix = OptionSpec.option(
+  public static let prefix = OptionSpec.option(
     "topic-prefix", "P", "Prefix of the pipeline's topics (default hb.).")
 
   /// The pipeline's topics under `--topic-prefix`.
-  static func topics(_ options: ParsedOptions) -> PipelineTopics {
+  public static func topics(_ options: ParsedOptions) -> PipelineTopics {
     PipelineTopics(prefix: options.string("topic-prefix") ?? "hb.")
   }
 
-  static func layout(_ options: ParsedOptions) throws(UsageError) -> TopicLayout {
+  /// The layout `--partitions`, `--topic-partitions` and `--replication-factor` describe.
+  public static func layout(_ options: ParsedOptions) throws(UsageError) -> TopicLayout {
     var layout = TopicLayout()
     layout.partitions = try options.int("partitions", default: 8, in: 1...10_000)
     layout.replicationFactor = try options.int("replication-factor", in: 1...32)

@@ -1,14 +1,13 @@
 import Arguments
 import Kafka
-import Operations
 import Pipeline
 import PipelineCore
 
 /// The options every Kafka-speaking command shares.
-enum KafkaOptions {
+public enum KafkaOptions {
   /// The options of commands that talk to a cluster: `--bootstrap` or, to try things out,
   /// `--embedded`.
-  static let specs: [OptionSpec] =
+  public static let specs: [OptionSpec] =
     [
       .option("bootstrap", "HOST:PORT[,...]", "The Kafka cluster (required unless --embedded)."),
       .flag(
@@ -23,7 +22,7 @@ enum KafkaOptions {
     ] + TopicOptions.specs + clientSpecs
 
   /// The client options every Kafka-speaking command shares.
-  static let clientSpecs: [OptionSpec] = [
+  public static let clientSpecs: [OptionSpec] = [
     .option(
       "property", "KEY=VALUE",
       "librdkafka property for every client, e.g. socket.timeout.ms=5000; prefixed consumer., "
@@ -35,7 +34,7 @@ enum KafkaOptions {
   ]
 
   /// Builds the shared client configuration; unknown properties fail when a client is created.
-  static func configuration(_ options: ParsedOptions, bootstrap: String) throws(UsageError)
+  public static func configuration(_ options: ParsedOptions, bootstrap: String) throws(UsageError)
     -> KafkaConfiguration
   {
     var configuration = KafkaConfiguration(bootstrapServers: bootstrap)
@@ -64,7 +63,7 @@ enum KafkaOptions {
 
   /// The cluster a service command works on (`ClusterSetup`): the one `--bootstrap` names, or
   /// with `--embedded` a broker of its own with the pipeline's topics of `partitions`.
-  static func cluster(_ options: ParsedOptions, topics: PipelineTopics, partitions: Int = 4)
+  public static func cluster(_ options: ParsedOptions, topics: PipelineTopics, partitions: Int = 4)
     throws -> ClusterSetup
   {
     let log = PipelineLog(service: options.command)
@@ -84,7 +83,8 @@ enum KafkaOptions {
     ) { try configuration(options, bootstrap: $0) }
   }
 
-  static func logLevel(_ options: ParsedOptions) throws(UsageError) -> KafkaLogLevel {
+  /// librdkafka's log level, `--kafka-log-level`.
+  public static func logLevel(_ options: ParsedOptions) throws(UsageError) -> KafkaLogLevel {
     let levels: [String: KafkaLogLevel] = [
       "error": .error, "warning": .warning, "notice": .notice, "info": .info, "debug": .debug,
     ]

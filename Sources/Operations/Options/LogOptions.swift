@@ -3,8 +3,9 @@ import Logging
 
 /// The options every command takes for its own log lines (librdkafka's have
 /// `--kafka-log-level`): the format and the least important level shown.
-enum LogOptions {
-  static let specs: [OptionSpec] = [
+public enum LogOptions {
+  /// `--log-format` and `--log-level`.
+  public static let specs: [OptionSpec] = [
     .option(
       "log-format", "FORMAT",
       "Log lines as text (time level component: message) or json, one object per line "
@@ -13,7 +14,7 @@ enum LogOptions {
   ]
 
   /// Sets the process's log output from the options (`LogOutput`).
-  static func configure(_ options: ParsedOptions) throws(UsageError) {
+  public static func configure(_ options: ParsedOptions) throws(UsageError) {
     let format = try options.choice("log-format", default: LogFormat.text)
     let level = try options.choice(
       "log-level", default: "info", from: LogLevel.allCases.map(\.name))
