@@ -191,13 +191,8 @@ extension Plan {
 
   /// A plan from a JSON file (what `plan --format json` writes), checked as `decode` checks it.
   public static func load(path: String) throws(PlannerInputError) -> Plan {
-    let data: Data
-    do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      throw PlannerInputError("cannot read plan file '\(path)'")
-    }
-    return try decode(data, source: "plan file '\(path)'")
+    try PlannerResources.decodeFile(Plan.self, path: path, what: "plan")
+      .validated(source: "plan file '\(path)'")
   }
 
   /// The plan, if every number in it is one a planner could have made: version ≥ 1; groups with
