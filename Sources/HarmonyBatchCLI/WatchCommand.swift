@@ -23,7 +23,9 @@ enum WatchCommand: Command {
       per second over the last 10 s, p50 and p99 latency, and SLO attainment; per group,
       batches, measured transport, slot wait and inference against the plan's predicted
       maximum, and billed cost per request; per worker pool, the slots the plan needs against
-      the slots reported, how busy they are, and the controller's recommendation.
+      the slots reported, how busy they are, and the controller's recommendation; with the
+      controller's --forecast on, per app the rate measured, planned on and sized for, and the
+      forecast's error so far.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {

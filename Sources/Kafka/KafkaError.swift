@@ -76,6 +76,18 @@ public struct KafkaError: Error, Hashable, Sendable, CustomStringConvertible {
     return "\(text) (\(name))"
   }
 
+  /// Whether the group moved on without this member: a rebalance in progress, a generation or
+  /// member id it no longer knows. Offsets this member commits are refused then; the partitions'
+  /// next owner reads on from the last commit that was taken.
+  public var isGroupMovedOn: Bool {
+    let codes: [rd_kafka_resp_err_t] = [
+      RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION, RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID,
+      RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID,
+      RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST,
+    ]
+    return codes.contains { $0.rawValue == librdkafkaCode }
+  }
+
   /// Compare the error and its code only; the source location is for diagnostics.
   public static func == (lhs: KafkaError, rhs: KafkaError) -> Bool {
     lhs.code == rhs.code && lhs.message == rhs.message && lhs.librdkafkaCode == rhs.librdkafkaCode

@@ -212,7 +212,41 @@ public final class ClusterView: @unchecked Sendable {
     lines.append(groupTable.rendered)
     lines.append("")
     lines.append(renderPools())
+    if let forecast = renderForecast() {
+      lines.append("")
+      lines.append(forecast)
+    }
     return lines.joined(separator: "\n")
+  }
+
+  /// Per app, with the controller's rate forecast on: the rate measured, planned on and sized
+  /// for, and the forecast's error so far (from the pools' recommendations; nil with it off).
+  public func renderForecast() -> String? {
+    var byApp: [String: AppRateForecast] = [:]
+    for recommendation in scaling.values.sorted(by: { $0.createdAtMs < $1.createdAtMs }) {
+      for forecast in recommendation.forecast ?? [] { byApp[forecast.app] = forecast }
+    }
+    guard !byApp.isEmpty else { return nil }
+    var table = TextTable([
+      ("app", .left), ("measured req/s", .right), ("planned req/s", .right),
+      ("sized for req/s", .right), ("forecast", .left), ("error", .right),
+      ("vs reacting", .right), ("in band", .right),
+    ])
+    func percent(_ value: Double?) -> String {
+      value.map { String(format: "%.1f %%", $0 * 100) } ?? "-"
+    }
+    for (app, forecast) in byApp.sorted(by: { $0.key < $1.key }) {
+      table.append([
+        app, String(format: "%.2f", forecast.measuredRate),
+        String(format: "%.2f", forecast.plannedRate), String(format: "%.2f", forecast.scaledRate),
+        forecast.measurementWins ? "\(forecast.method), measured won" : forecast.method,
+        percent(forecast.errorRatio),
+        forecast.relativeToCurrent.map { String(format: "%.2f", $0) } ?? "-",
+        percent(forecast.coverage),
+      ])
+    }
+    return "rate forecast (error: Σ|error|/Σcount at the pools' horizon; vs reacting: its error "
+      + "over the estimate held flat's)\n" + table.rendered
   }
 
   /// Per worker pool: what the workers report and what the controller recommends.

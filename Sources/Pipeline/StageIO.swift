@@ -301,7 +301,16 @@ final class StageIO: @unchecked Sendable {
     try advanceOffsets()
     // A commit waits for a coordinator; with none in reach it would hold the exit for half a
     // minute, and the offsets stored are committed by nobody either way.
-    if !watch.isUnhealthy { try consumer.commit() }
+    guard !watch.isUnhealthy else { return }
+    do {
+      try consumer.commit()
+    } catch  where error.isGroupMovedOn {
+      // Others left or joined as this member did: its last offsets go uncommitted, and whoever
+      // takes its partitions reads again from the last commit. Not this stage's failure.
+      log.warning(
+        "left while the group rebalanced, the last offsets were not committed (\(error.message)); "
+          + "the partitions' next owner reads again from the last commit")
+    }
   }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 import TestSupport
 import Testing
 
@@ -33,5 +34,46 @@ import Testing
       harmonybatchPath, ["produce", "--bootstrap", bootstrap], stdin: "no separator here\n")
     #expect(badStatus == 2)
     #expect(badError.contains("line 1: expected APP<TAB>PAYLOAD"))
+  }
+
+  /// A controller with the forecast on sends each app's forecast with its pool's recommendation:
+  /// `watch` shows it per app. The recommendation is written by kcat, as hb.scaling holds it.
+  @Test func watchShowsTheRateForecastThatScalingCarries() throws {
+    let broker = try ChildProcess(harmonybatchPath, ["broker"])
+    defer { broker.signal(SIGTERM) }
+    let bootstrap = try #require(broker.waitForLines(1).first)
+    var recommendation = ScalingRecommendation(
+      createdAtMs: 1, planVersion: 3, group: "hb-workers-gpu", kind: .gpu,
+      topic: "hb.batches.gpu", status: .ok, batchesPerSecond: 2, meanServiceMs: 50,
+      offeredSlots: 0.1, busySlots: nil, targetUtilisation: 0.7, slotsNeeded: 1,
+      slotsAvailable: 1, replicas: 1, slotsPerReplica: 1, desiredReplicas: 1, replicasToAdd: 0,
+      queueWaitP95Ms: nil, backlog: 0, lag: nil, lagThreshold: nil, reason: "enough")
+    recommendation.forecast = [
+      AppRateForecast(
+        app: "app-1", measuredRate: 12.5, plannedRate: 15.25, scaledRate: 13.75,
+        method: "seasonal", measurementWins: false, errorRatio: 0.083, relativeToCurrent: 0.41,
+        coverage: 0.9),
+      AppRateForecast(
+        app: "app-2", measuredRate: 3, plannedRate: 3, scaledRate: 3, method: "current",
+        measurementWins: true, errorRatio: nil, relativeToCurrent: nil, coverage: nil),
+    ]
+    let line = String(decoding: try recommendation.messageJSON(), as: UTF8.self) + "\n"
+    let (valid, problems, _) = try runToCompletion(
+      SchemaTests.root.appendingPathComponent("scripts/validate-json").path,
+      [SchemaTests.root.appendingPathComponent("Schemas/scaling.schema.json").path, "-"],
+      stdin: line)
+    #expect(valid == 0, "\(problems)")
+    let (status, _, kcatError) = try runToCompletion(
+      "/usr/bin/kcat", ["-P", "-b", bootstrap, "-t", "hb.scaling", "-k", "hb-workers-gpu"],
+      stdin: line)
+    #expect(status == 0, "\(kcatError)")
+    let (watchStatus, view, watchError) = try runToCompletion(
+      harmonybatchPath, ["watch", "--bootstrap", bootstrap, "--once"])
+    #expect(watchStatus == 0, "\(watchError)")
+    let rows = view.filter { $0.hasPrefix("app-1 ") || $0.hasPrefix("app-2 ") }
+      .map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+    #expect(view.contains { $0.hasPrefix("rate forecast") }, "\(view)")
+    #expect(rows.contains("app-1 12.50 15.25 13.75 seasonal 8.3 % 0.41 90.0 %"), "\(rows)")
+    #expect(rows.contains("app-2 3.00 3.00 3.00 current, measured won - - -"), "\(rows)")
   }
 }

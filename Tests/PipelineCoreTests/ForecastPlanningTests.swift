@@ -106,6 +106,18 @@ import Testing
       let shown = try #require(ahead.feed.core.forecastErrorsAhead[app.id])
       #expect(shown.step == 3 && shown.ahead == .seconds(30), "\(app.id): \(shown)")
       #expect((shown.weightedPercentage ?? 1) < 0.25, "\(app.id): \(shown)")
+      // What hb.scaling carries for watch: the same error, with the app's pool.
+      let carried = ahead.feed.core.scaling.values.compactMap {
+        $0.forecast?.first { $0.app == app.id }
+      }
+      #expect(carried.count == 1, "\(app.id) in \(carried.count) pools' forecasts")
+      if let carried = carried.first {
+        #expect(carried.method == "seasonal" && carried.errorRatio == shown.weightedPercentage)
+        #expect(carried.coverage == shown.coverage)
+        #expect(carried.plannedRate == ahead.feed.core.plannedRates[app.id])
+        #expect(carried.scaledRate == ahead.feed.core.scaledRates[app.id])
+        #expect(carried.measuredRate > 0)
+      }
     }
     // The trough is not over-provisioned for long: at the day's lowest, the demand asked for
     // with the forecast is within 35 % of the reactive one's.
@@ -205,5 +217,6 @@ import Testing
     #expect(plain.1.history == other.1.history)
     #expect(plain.1.scaledRates == plain.1.plannedRates)
     #expect(plain.1.measuredOverForecast.isEmpty && plain.1.forecastErrors.isEmpty)
+    #expect(plain.1.scaling.values.allSatisfy { $0.forecast == nil })
   }
 }

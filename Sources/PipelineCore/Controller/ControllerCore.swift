@@ -544,6 +544,27 @@ public struct ControllerCore: Sendable {
     return rates
   }
 
+  /// The forecast of every app whose group runs on `kind` in `plan`, for its pool's
+  /// recommendation.
+  private func appForecasts(
+    on kind: FunctionConfig.Kind, of plan: Plan,
+    estimates: [String: (rate: Double, span: Double)], scaled: [String: Double]
+  ) -> [AppRateForecast] {
+    let errors = forecastErrorsAhead
+    let wins = measuredOverForecast
+    let apps = plan.groups.filter { $0.function.kind == kind }.flatMap(\.apps)
+    return Set(apps).sorted().map { app in
+      let error = errors[app]
+      let seasonal = rateForecast(of: app).contains { $0.method == .seasonal }
+      return AppRateForecast(
+        app: app, measuredRate: estimates[app]?.rate ?? 0, plannedRate: ratesInForce[app] ?? 0,
+        scaledRate: scaled[app] ?? ratesInForce[app] ?? 0,
+        method: (seasonal ? ForecastPoint.Method.seasonal : .current).rawValue,
+        measurementWins: wins.contains(app), errorRatio: error?.weightedPercentage,
+        relativeToCurrent: error?.relativeToCurrent, coverage: error?.coverage)
+    }
+  }
+
   /// Late requests beyond chance: an app the batcher diverts needs more slack than the plan
   /// left it (re-planned with it, bounded as transport is); one whose requests are shed waited
   /// for slots the pool lacks (said; the scaling recommendation is the answer).
@@ -935,9 +956,15 @@ public struct ControllerCore: Sendable {
     where pending.offeredSlots > (demand[kind]?.offeredSlots ?? 0) {
       demand[kind] = pending
     }
-    let recommendations = scaler.recommend(
+    var recommendations = scaler.recommend(
       demand: demand, pools: pools.pools(now: now), planVersion: version,
       topics: settings.topics, now: now, partitions: settings.batchPartitions)
+    if forecaster != nil {
+      for index in recommendations.indices {
+        recommendations[index].forecast = appForecasts(
+          on: recommendations[index].kind, of: current, estimates: estimates, scaled: rates)
+      }
+    }
     var directives: [Directive] = []
     var changed = false
     for recommendation in recommendations {

@@ -61,6 +61,9 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
   public var skewedPartitions: [Int32]?
   /// Requests the pool shed as late in its last report windows.
   public var shed: Int?
+  /// With the rate forecast on: the apps the pool serves, their rates measured, planned on and
+  /// sized for, and the forecast's error so far (nil with it off).
+  public var forecast: [AppRateForecast]?
 
   public init(
     createdAtMs: Double, planVersion: Int, group: String, kind: FunctionConfig.Kind,
@@ -122,7 +125,7 @@ public struct ScalingRecommendation: Codable, Sendable, Equatable {
     case usableSlots = "usable_slots"
     case slotsPerReplicaNeeded = "slots_per_replica_needed"
     case skewedPartitions = "skewed_partitions"
-    case shed
+    case shed, forecast
   }
 
   /// One line for logs and the live view.
