@@ -1,0 +1,62 @@
+import Foundation
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// A task executor with one thread of its own. A task that prefers it
+/// (`withTaskExecutorPreference`) runs its nonisolated code there, so a test body that blocks
+/// (`Thread.sleep`, a semaphore, a synchronous poll loop, a long computation) holds this thread
+/// and not one of the cooperative pool's.
+final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
+  private let condition = NSCondition()
+  private var jobs: [UnownedJob] = []
+  private var finished = false
+
+  /// `niceness`: the thread's own nice value (Linux schedules threads one by one), or nil to
+  /// keep the process's.
+  init(name: String, niceness: Int32? = nil) {
+    let thread = Thread { [self] in
+      // Named from inside: Linux takes a thread's name from the thread itself (15 bytes at most).
+      Thread.current.name = String(name.utf8.prefix(15)) ?? name
+      #if canImport(Glibc)
+        // On Linux `who` 0 is the calling thread, not the whole process.
+        if let niceness { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+      #endif
+      runJobs()
+    }
+    // What the cooperative pool's threads have: a test's synchronous calls run on this stack.
+    thread.stackSize = 8 << 20
+    thread.start()
+  }
+
+  func enqueue(_ job: consuming ExecutorJob) {
+    let job = UnownedJob(job)
+    condition.lock()
+    jobs.append(job)
+    condition.signal()
+    condition.unlock()
+  }
+
+  /// Lets the thread end once it has run every job enqueued so far.
+  func finish() {
+    condition.lock()
+    finished = true
+    condition.signal()
+    condition.unlock()
+  }
+
+  private func runJobs() {
+    while true {
+      condition.lock()
+      while jobs.isEmpty && !finished { condition.wait() }
+      if jobs.isEmpty {
+        condition.unlock()
+        return
+      }
+      let job = jobs.removeFirst()
+      condition.unlock()
+      job.runSynchronously(on: asUnownedTaskExecutor())
+    }
+  }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import WaitSupport
+
+/// The waits and traits the other tests stand on: waits that time out and say so, and traits
+/// that move a test's body off the cooperative pool.
+@Suite struct WaitSupportTests {
+  /// The name of the thread this runs on (`Thread.current` is not for async code).
+  func threadName() -> String { Thread.current.name ?? "" }
+
+  @Test func eventuallySaysWhetherTheConditionHeldInTime() async {
+    let checks = Mutex(0)
+    let held = await eventually(timeout: .seconds(5), every: .milliseconds(1)) {
+      checks.withLock {
+        $0 += 1
+        return $0 == 3
+      }
+    }
+    #expect(held && checks.withLock { $0 } == 3)
+    let started = ContinuousClock.now
+    let never = await eventually(timeout: .milliseconds(100)) { false }
+    #expect(!never)
+    #expect(ContinuousClock.now - started >= .milliseconds(100))
+  }
+
+  @Test func onThreadRunsItsBodyOnAThreadOfItsOwn() async throws {
+    let name = await onThread("hb-test-thread") { Thread.current.name ?? "" }
+    #expect(name == "hb-test-thread")
+    struct Failure: Error {}
+    await #expect(throws: Failure.self) { try await onThread { throw Failure() } }
+  }
+
+  @Test(.onOwnThread) func aTestOnItsOwnThreadRunsItsBodyThereAfterAwaitsToo() async throws {
+    #expect(threadName() == "hb-test-own")
+    try await Task.sleep(for: .milliseconds(10))
+    #expect(threadName() == "hb-test-own")
+  }
+
+  @Test(.onOwnThread) func aSynchronousTestOnItsOwnThreadRunsThere() {
+    #expect(threadName() == "hb-test-own")
+  }
+
+  @Test(.computesLong) func aLongComputationRunsAtTheLowestPriority() {
+    #expect(threadName() == "hb-test-long")
+    #if canImport(Glibc)
+      #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == 19)
+    #endif
+  }
+
+  @Test func turnsAreTakenOneAtATimeInTheOrderAsked() async throws {
+    final class Inside: Sendable {
+      let count = Mutex((now: 0, most: 0))
+    }
+    let turns = Turns()
+    let inside = Inside()
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for _ in 0..<8 {
+        group.addTask {
+          try await turns.inTurn {
+            inside.count.withLock {
+              $0.now += 1
+              $0.most = max($0.most, $0.now)
+            }
+            try await Task.sleep(for: .milliseconds(5))
+            inside.count.withLock { $0.now -= 1 }
+          }
+        }
+      }
+      try await group.waitForAll()
+    }
+    #expect(inside.count.withLock { $0.most } == 1)
+  }
+}
+
+/// A suite in a service turn holds it for all its tests: a test of it does not wait for the turn
+/// its own suite holds.
+@Suite(.startsServices) struct ServiceTurnTests {
+  @Test(.startsServices) func aTestOfASuiteInTurnRunsAtOnce() async {
+    #expect(ServiceTurnTrait.holdsTurn)
+  }
+}
