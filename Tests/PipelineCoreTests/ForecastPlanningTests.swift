@@ -1,6 +1,7 @@
 import Foundation
 import Planner
 import Testing
+import WaitSupport
 
 @testable import PipelineCore
 
@@ -81,7 +82,7 @@ import Testing
   /// (30 s) before it comes: on the fourth day's rise, the demand recommended with the forecast
   /// reaches 80 % of the reactive controller's peak at least 20 s earlier than the reactive one
   /// does. Before the history covers a day the forecast is the current estimator's.
-  @Test func thePoolsAreSizedAStartUpTimeAheadOfTheRamp() throws {
+  @Test(.computesLong) func thePoolsAreSizedAStartUpTimeAheadOfTheRamp() throws {
     let seconds = Int(3.6 * Self.day)
     let reactive = try Self.run(forecast: false, seconds: seconds)
     let ahead = try Self.run(forecast: true, seconds: seconds)
@@ -144,7 +145,7 @@ import Testing
   /// adds little and takes nothing away — while a burst lasts the pools are sized for at least
   /// 90 % of what the reactive controller sizes them for, and over the run for at most 15 %
   /// more. (On the first day, with no history, it plans exactly as the reactive one.)
-  @Test func burstsWithNoPeriodAreSizedForAsReactively() throws {
+  @Test(.computesLong) func burstsWithNoPeriodAreSizedForAsReactively() throws {
     var random = SeededRandom(seed: 3)
     let bursts = (0..<12).map { _ in random.unit() * 2 * Self.day }
     func factor(_ now: Double) -> Double {

@@ -1,6 +1,7 @@
 import Foundation
 import Planner
 import Testing
+import WaitSupport
 
 @testable import PipelineCore
 
@@ -209,7 +210,7 @@ import Testing
     }
   }
 
-  @Test func memoryIsBoundedWhateverTheHistory() {
+  @Test(.computesLong) func memoryIsBoundedWhateverTheHistory() {
     // The defaults: a day of one-minute buckets, three days kept; four and a half days fed.
     var forecaster = Self.started(RateForecaster.Settings())
     #expect(forecaster.bucketsPerPeriod == 1_440)

@@ -1,4 +1,5 @@
 import Testing
+import WaitSupport
 
 @testable import Planner
 
@@ -17,7 +18,7 @@ import Testing
   /// Up to 12 apps the search is exhaustive: nothing beats it on its own objective, and the plan
   /// is its best partition unless the paper's merge is cheaper by the expected billed cost with
   /// batches filled app by app (which the search's equivalent timeout approximates).
-  @Test(arguments: ModelProfile.paperModelNames)
+  @Test(.computesLong, arguments: ModelProfile.paperModelNames)
   func upToTwelveAppsOptimalIsTheBestOfAllPartitions(model: String) throws {
     let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
@@ -46,7 +47,7 @@ import Testing
   /// proves nothing the contiguous optimum did not already find. On the billed cost they are
   /// rarer than on the paper's objective (a few in a hundred, more at higher rates), so this
   /// counts over all four models.
-  @Test func someBestGroupingsAreNotSLORanges() throws {
+  @Test(.computesLong) func someBestGroupingsAreNotSLORanges() throws {
     var counts: [String: Int] = [:]
     for model in ModelProfile.paperModelNames {
       let planner = try Planner(model: model)
@@ -74,7 +75,7 @@ import Testing
 
   /// Beyond 12 apps: local search never makes its start dearer on the search's objective, and
   /// the plan is never dearer than the paper's merge by the expected billed cost.
-  @Test(arguments: ModelProfile.paperModelNames)
+  @Test(.computesLong, arguments: ModelProfile.paperModelNames)
   func beyondTwelveAppsLocalSearchOnlyImproves(model: String) throws {
     let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WaitSupport
 
 @testable import Planner
 
@@ -194,7 +195,7 @@ struct PaperMergeRestatement {
   /// `harmony` groups, places and batches exactly as the re-statement on seeded random workloads
   /// of every paper model; the workloads include some where the old rule leaves apps apart that
   /// the paper merges (else this would not test the rule).
-  @Test func harmonyIsTheRestatedMergeOnRandomWorkloads() throws {
+  @Test(.computesLong) func harmonyIsTheRestatedMergeOnRandomWorkloads() throws {
     var differsFromOldRule: [String: Int] = [:]
     for model in ModelProfile.paperModelNames {
       let planner = try Planner(model: model)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WaitSupport
 
 @testable import Planner
 
@@ -126,7 +127,7 @@ import Testing
     }
   }
 
-  @Test func largeWorkloadsArePlannedCompletely() throws {
+  @Test(.computesLong) func largeWorkloadsArePlannedCompletely() throws {
     let planner = try Planner(model: "VGG19")
     var random = SeededRandom(seed: 99)
     let apps = WorkloadGenerator(rateRange: 0.01...5).apps(count: 300, using: &random)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WaitSupport
 
 @testable import Planner
 @testable import Simulator
@@ -30,7 +31,7 @@ import Testing
   /// of the simulated cost for every planner that fills batches by plan (BATCH sizes on the
   /// average latency), and far closer to it than the planners' own prediction; so is every
   /// group of `optimal`'s plans that ran enough batches to measure (3 %).
-  @Test(arguments: [1.0, 4.0])
+  @Test(.computesLong, arguments: [1.0, 4.0])
   func theSimulatorBillsWhatIsExpected(rateScale: Double) throws {
     var predictedError = 0.0
     var expectedError = 0.0
