@@ -8,7 +8,7 @@ import Testing
 
 /// A shortened `harmonybatch demo`: the whole pipeline with real MiniLM inference on the embedded
 /// broker; every request accounted for and at least 99.5 % within its SLO.
-@Suite(.startsServices) struct DemoTests {
+@Suite(.startsServices(alone: true)) struct DemoTests {
   @Test func aShortDemoServesEveryRequestWithinItsSLO() async throws {
     let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath, ["demo", "--duration", "5", "--rate-scale", "0.5"],

@@ -5,40 +5,29 @@ import Testing
 /// the machine the suite is measured on). A test that blocks one of those threads — sleeping,
 /// waiting on a lock or a semaphore, polling a Kafka consumer, computing for a minute — keeps
 /// every other test from starting and from resuming after an `await`, and all of them report the
-/// time they spent waiting for a thread (every test once reported about 256 s). So:
+/// time they spent waiting for a thread (every test of the suite once reported about 385 s). So:
 ///
 /// - `.onOwnThread`: each test runs on a thread of its own (its own task executor), for tests
 ///   whose bodies block: they may, without holding the pool.
-/// - `.computesLong`: as `.onOwnThread`, at the lowest priority (nice 19), and one such test at a
-///   time, for pure computations of seconds to minutes (exhaustive searches, long simulations):
-///   at most one core goes to them, and the tests that measure time come first.
-/// - `.startsServices`: the suite runs in a turn of its own among the suites that start brokers,
-///   services or processes — they take turns instead of all starting at once and starving each
-///   other of the two cores (and the demo's SLOs are measured without a fault suite beside it).
-///   On a suite its tests keep their own order (`.serialized` or not) inside the turn; on a test,
-///   the test alone takes the turn.
+/// - `.computesLong`: as `.onOwnThread`, at the lowest priority (nice 19), for pure computations
+///   of seconds to minutes (exhaustive searches, long simulations): they take what the tests that
+///   wait on services leave.
+/// - `.startsServices` (`ServiceTurnTrait`): the suite runs in a turn among the suites that start
+///   brokers, services or processes — two at a time, instead of all at once starving each other
+///   of the two cores and missing their session timeouts; `.startsServices(alone: true)` waits
+///   for a turn with no other (the demo measures its SLOs so). On a suite, its tests keep their
+///   own order (`.serialized` or not) inside the turn, and only the suite's own time includes
+///   the wait for it; on a test, the test alone takes the turn.
 public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
   /// The thread's nice value, or nil for the process's.
   let niceness: Int32?
-  /// At most one at a time (with the others that say so).
-  let takesTurns: Bool
 
   /// Each test (each case of a parameterised one) gets its own thread.
   public var isRecursive: Bool { true }
 
-  static let computeTurns = Turns()
-
   public func provideScope(
     for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
   ) async throws {
-    if takesTurns {
-      try await Self.computeTurns.inTurn { try await onOwnThread(test, function) }
-    } else {
-      try await onOwnThread(test, function)
-    }
-  }
-
-  private func onOwnThread(_ test: Test, _ function: () async throws -> Void) async throws {
     let executor = ThreadExecutor(
       name: niceness == nil ? "hb-test-own" : "hb-test-long", niceness: niceness)
     defer { executor.finish() }
@@ -48,32 +37,40 @@ public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
 
 extension Trait where Self == OwnThreadTrait {
   /// Each test on a thread of its own: its body may block.
-  public static var onOwnThread: Self { OwnThreadTrait(niceness: nil, takesTurns: false) }
+  public static var onOwnThread: Self { OwnThreadTrait(niceness: nil) }
 
-  /// A long pure computation: on a thread of its own at nice 19, one such test at a time.
-  public static var computesLong: Self { OwnThreadTrait(niceness: 19, takesTurns: true) }
+  /// A long pure computation: each test on a thread of its own at nice 19.
+  public static var computesLong: Self { OwnThreadTrait(niceness: 19) }
 }
 
 /// See `OwnThreadTrait`: suites (or tests) that start brokers, services or processes take turns.
 public struct ServiceTurnTrait: TestTrait, SuiteTrait, TestScoping {
+  /// How many of the turns' places it takes: one, or all of them (alone).
+  let places: Int
+
   /// The whole suite in one turn (its tests inside it), not a turn per test.
   public var isRecursive: Bool { false }
 
-  static let turns = Turns()
-  /// Whether this task already holds the turn (a test of a suite that took it).
+  static let turns = Turns(width: 2)
+  /// Whether this task already holds a turn (a test of a suite that took one).
   @TaskLocal static var holdsTurn = false
 
   public func provideScope(
     for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
   ) async throws {
     if Self.holdsTurn { return try await function() }
-    try await Self.turns.inTurn {
+    try await Self.turns.inTurn(places) {
       try await Self.$holdsTurn.withValue(true) { try await function() }
     }
   }
 }
 
 extension Trait where Self == ServiceTurnTrait {
-  /// Starts brokers, services or processes: runs in a turn of its own among those that do.
-  public static var startsServices: Self { ServiceTurnTrait() }
+  /// Starts brokers, services or processes: runs in a turn among those that do, two at a time.
+  public static var startsServices: Self { ServiceTurnTrait(places: 1) }
+
+  /// `alone`: in a turn with no other suite that starts services.
+  public static func startsServices(alone: Bool) -> Self {
+    ServiceTurnTrait(places: alone ? ServiceTurnTrait.turns.width : 1)
+  }
 }

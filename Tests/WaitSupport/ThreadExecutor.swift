@@ -17,8 +17,7 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
   /// keep the process's.
   init(name: String, niceness: Int32? = nil) {
     let thread = Thread { [self] in
-      // Named from inside: Linux takes a thread's name from the thread itself (15 bytes at most).
-      Thread.current.name = String(name.utf8.prefix(15)) ?? name
+      ThreadName.set(name)
       #if canImport(Glibc)
         // On Linux `who` 0 is the calling thread, not the whole process.
         if let niceness { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }

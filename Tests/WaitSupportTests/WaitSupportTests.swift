@@ -7,12 +7,11 @@ import Testing
 /// The waits and traits the other tests stand on: waits that time out and say so, and traits
 /// that move a test's body off the cooperative pool.
 @Suite struct WaitSupportTests {
-  /// The name of the thread this runs on (`Thread.current` is not for async code).
-  func threadName() -> String { Thread.current.name ?? "" }
+  func threadName() -> String { ThreadName.current }
 
   @Test func eventuallySaysWhetherTheConditionHeldInTime() async {
     let checks = Mutex(0)
-    let held = await eventually(timeout: .seconds(5), every: .milliseconds(1)) {
+    let held = await eventually(timeout: .seconds(60), every: .milliseconds(1)) {
       checks.withLock {
         $0 += 1
         return $0 == 3
@@ -26,7 +25,7 @@ import Testing
   }
 
   @Test func onThreadRunsItsBodyOnAThreadOfItsOwn() async throws {
-    let name = await onThread("hb-test-thread") { Thread.current.name ?? "" }
+    let name = await onThread("hb-test-thread") { ThreadName.current }
     #expect(name == "hb-test-thread")
     struct Failure: Error {}
     await #expect(throws: Failure.self) { try await onThread { throw Failure() } }
@@ -71,6 +70,31 @@ import Testing
       try await group.waitForAll()
     }
     #expect(inside.count.withLock { $0.most } == 1)
+  }
+
+  @Test func aTurnOfAllPlacesWaitsForEveryoneBeforeItAndNoOneAfterItPassesIt() async throws {
+    final class Log: Sendable {
+      let entries = Mutex<[String]>([])
+      func note(_ entry: String) { entries.withLock { $0.append(entry) } }
+    }
+    let turns = Turns(width: 2)
+    let log = Log()
+    await turns.take()  // one place taken: "alone" must wait for it
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask {
+        try await turns.inTurn(2) { log.note("alone") }
+      }
+      // Asked after "alone" (once it waits): a free place does not let it pass.
+      #expect(await eventually(every: .milliseconds(1)) { await turns.waitingCount == 1 })
+      group.addTask {
+        try await turns.inTurn { log.note("after") }
+      }
+      #expect(await eventually(every: .milliseconds(1)) { await turns.waitingCount == 2 })
+      #expect(log.entries.withLock { $0 }.isEmpty)
+      await turns.give()
+      try await group.waitForAll()
+    }
+    #expect(log.entries.withLock { $0 } == ["alone", "after"])
   }
 }
 
