@@ -7,7 +7,7 @@ import WaitSupport
 
 /// Plans and scaling on the rate forecast (issue 31, item 2), on a virtual clock: a compressed
 /// day of 300 s in buckets of 10 s, the apps' rates rising and falling with it.
-@Suite struct ForecastPlanningTests {
+@Suite(.serialized, .computesLong) struct ForecastPlanningTests {
   static let apps = ControllerCoreTests.apps
   static let day = 300.0
 
@@ -82,7 +82,7 @@ import WaitSupport
   /// (30 s) before it comes: on the fourth day's rise, the demand recommended with the forecast
   /// reaches 80 % of the reactive controller's peak at least 20 s earlier than the reactive one
   /// does. Before the history covers a day the forecast is the current estimator's.
-  @Test(.computesLong) func thePoolsAreSizedAStartUpTimeAheadOfTheRamp() throws {
+  @Test func thePoolsAreSizedAStartUpTimeAheadOfTheRamp() throws {
     let seconds = Int(3.6 * Self.day)
     let reactive = try Self.run(forecast: false, seconds: seconds)
     let ahead = try Self.run(forecast: true, seconds: seconds)
@@ -145,7 +145,7 @@ import WaitSupport
   /// adds little and takes nothing away — while a burst lasts the pools are sized for at least
   /// 90 % of what the reactive controller sizes them for, and over the run for at most 15 %
   /// more. (On the first day, with no history, it plans exactly as the reactive one.)
-  @Test(.computesLong) func burstsWithNoPeriodAreSizedForAsReactively() throws {
+  @Test func burstsWithNoPeriodAreSizedForAsReactively() throws {
     var random = SeededRandom(seed: 3)
     let bursts = (0..<12).map { _ in random.unit() * 2 * Self.day }
     func factor(_ now: Double) -> Double {

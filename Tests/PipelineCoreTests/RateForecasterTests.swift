@@ -7,7 +7,7 @@ import WaitSupport
 
 /// The rate forecaster on synthetic series, a bucket at a time on a virtual clock: a sine with
 /// noise, a step, series with no period (or not the one configured), and its bounds.
-@Suite struct RateForecasterTests {
+@Suite(.serialized, .computesLong) struct RateForecasterTests {
   static let minute = Duration.seconds(60)
 
   /// A day compressed to two hours of one-minute buckets.
@@ -210,7 +210,7 @@ import WaitSupport
     }
   }
 
-  @Test(.computesLong) func memoryIsBoundedWhateverTheHistory() {
+  @Test func memoryIsBoundedWhateverTheHistory() {
     // The defaults: a day of one-minute buckets, three days kept; four and a half days fed.
     var forecaster = Self.started(RateForecaster.Settings())
     #expect(forecaster.bucketsPerPeriod == 1_440)

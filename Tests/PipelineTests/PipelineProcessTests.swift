@@ -124,11 +124,11 @@ import Testing
     // Killed while it holds requests: at the first request it logs as buffered from now on (read,
     // not flushed: the GPU group's buffer waits 0.4–0.6 s, or until 14 are in), within the 5 ms
     // this wait looks every.
-    let seenBefore = first.standardError.count
+    let seenBefore = first.standardErrorEnd
     var held: String?
     #expect(
       await eventually(timeout: .seconds(20), every: .milliseconds(5)) {
-        held = Self.bufferedRequests(in: String(first.standardError.dropFirst(seenBefore))).first
+        held = Self.bufferedRequests(in: first.standardError(since: seenBefore)).first
         return held != nil
       }, "\(first.standardError.suffix(2000))")
     first.signal(SIGKILL)

@@ -88,11 +88,11 @@ import Testing
 
     // Kill one worker, without warning, while it holds a batch: at the first batch it says it
     // starts from now on (each takes about 0.3 s), within the 5 ms this wait looks every.
-    let seenBefore = first.standardError.count
+    let seenBefore = first.standardErrorEnd
     var held: String?
     #expect(
       await eventually(timeout: .seconds(40), every: .milliseconds(5)) {
-        held = Self.batchesRunning(in: String(first.standardError.dropFirst(seenBefore))).first
+        held = Self.batchesRunning(in: first.standardError(since: seenBefore)).first
         return held != nil
       }, "\(first.standardError.suffix(2000))")
     first.signal(SIGKILL)

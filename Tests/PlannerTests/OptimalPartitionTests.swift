@@ -6,7 +6,7 @@ import WaitSupport
 /// `optimal` is the best of *all* partitions up to `PartitionSearch.maxApps` apps (often not a
 /// contiguous SLO range) by the expected billed cost, and beyond that never dearer than the
 /// contiguous optimum or the paper's merge it starts from.
-@Suite struct OptimalPartitionTests {
+@Suite(.serialized, .computesLong) struct OptimalPartitionTests {
   static func contiguousObjective(_ planner: Planner, _ apps: [App]) -> Double {
     let sorted = apps.sorted(by: App.ordered)
     let groups = ContiguousOptimum(provisioner: planner.billedProvisioner, maxSpan: sorted.count)
@@ -18,7 +18,7 @@ import WaitSupport
   /// Up to 12 apps the search is exhaustive: nothing beats it on its own objective, and the plan
   /// is its best partition unless the paper's merge is cheaper by the expected billed cost with
   /// batches filled app by app (which the search's equivalent timeout approximates).
-  @Test(.computesLong, arguments: ModelProfile.paperModelNames)
+  @Test(arguments: ModelProfile.paperModelNames)
   func upToTwelveAppsOptimalIsTheBestOfAllPartitions(model: String) throws {
     let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))
@@ -47,7 +47,7 @@ import WaitSupport
   /// proves nothing the contiguous optimum did not already find. On the billed cost they are
   /// rarer than on the paper's objective (a few in a hundred, more at higher rates), so this
   /// counts over all four models.
-  @Test(.computesLong) func someBestGroupingsAreNotSLORanges() throws {
+  @Test func someBestGroupingsAreNotSLORanges() throws {
     var counts: [String: Int] = [:]
     for model in ModelProfile.paperModelNames {
       let planner = try Planner(model: model)
@@ -75,7 +75,7 @@ import WaitSupport
 
   /// Beyond 12 apps: local search never makes its start dearer on the search's objective, and
   /// the plan is never dearer than the paper's merge by the expected billed cost.
-  @Test(.computesLong, arguments: ModelProfile.paperModelNames)
+  @Test(arguments: ModelProfile.paperModelNames)
   func beyondTwelveAppsLocalSearchOnlyImproves(model: String) throws {
     let planner = try Planner(model: model)
     let generator = WorkloadGenerator(sloRange: WorkloadGenerator.paperSLORange(model: model))

@@ -102,7 +102,7 @@ struct PaperMergeRestatement {
 /// `harmony` is the paper's two-stage merge: the example of issue 30, hand-built cases of the
 /// rule it used to break (a rejected stage-1 run kept every app of the run apart), and a seeded
 /// random comparison with the re-statement above.
-@Suite struct PaperMergeTests {
+@Suite(.serialized, .computesLong) struct PaperMergeTests {
   /// Issue 30: VGG19, alibaba-cny. Every app alone is on CPU; w3 (330 ms, 23.7 req/s) heads the
   /// first run with the capped knee of 40 req/s; w3 + w4 + w0 pass it, but that merge is dearer
   /// (w3's SLO allows no GPU batch worth having), so only w3 stays apart and the walk goes on
@@ -195,7 +195,7 @@ struct PaperMergeRestatement {
   /// `harmony` groups, places and batches exactly as the re-statement on seeded random workloads
   /// of every paper model; the workloads include some where the old rule leaves apps apart that
   /// the paper merges (else this would not test the rule).
-  @Test(.computesLong) func harmonyIsTheRestatedMergeOnRandomWorkloads() throws {
+  @Test func harmonyIsTheRestatedMergeOnRandomWorkloads() throws {
     var differsFromOldRule: [String: Int] = [:]
     for model in ModelProfile.paperModelNames {
       let planner = try Planner(model: model)

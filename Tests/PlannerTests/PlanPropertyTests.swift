@@ -5,7 +5,7 @@ import WaitSupport
 @testable import Planner
 
 /// Properties every plan must have, over seeded random app sets of every built-in model.
-@Suite struct PlanPropertyTests {
+@Suite(.serialized, .computesLong) struct PlanPropertyTests {
   /// Checks constraints (8)–(10) from the plan's own numbers, recomputing latency and cost from
   /// the models rather than trusting the plan.
   static func checkConstraints(
@@ -127,7 +127,7 @@ import WaitSupport
     }
   }
 
-  @Test(.computesLong) func largeWorkloadsArePlannedCompletely() throws {
+  @Test func largeWorkloadsArePlannedCompletely() throws {
     let planner = try Planner(model: "VGG19")
     var random = SeededRandom(seed: 99)
     let apps = WorkloadGenerator(rateRange: 0.01...5).apps(count: 300, using: &random)

@@ -6,7 +6,7 @@ import WaitSupport
 @testable import Simulator
 
 /// The expected billed cost (`BilledCost`) against what it models and against the simulator.
-@Suite struct BilledCostTests {
+@Suite(.serialized, .computesLong) struct BilledCostTests {
   /// A group busy enough that every batch fills is billed about what the planner predicts; a
   /// quiet group on a GPU function billed per whole second pays for a second per request.
   @Test func fullBatchesMatchThePredictionAndLonelyOnesDoNot() throws {
@@ -31,7 +31,7 @@ import WaitSupport
   /// of the simulated cost for every planner that fills batches by plan (BATCH sizes on the
   /// average latency), and far closer to it than the planners' own prediction; so is every
   /// group of `optimal`'s plans that ran enough batches to measure (3 %).
-  @Test(.computesLong, arguments: [1.0, 4.0])
+  @Test(arguments: [1.0, 4.0])
   func theSimulatorBillsWhatIsExpected(rateScale: Double) throws {
     var predictedError = 0.0
     var expectedError = 0.0

@@ -9,7 +9,7 @@ import WaitSupport
 /// The controller's own core (`ControllerCore`) driving the closed loop in virtual time: rates,
 /// refit, transport and worker reports in; plans and scaling recommendations out; a finite pool
 /// of slots in between (DESIGN.md §2, "The control loop").
-@Suite struct ClosedLoopTests {
+@Suite(.serialized, .computesLong) struct ClosedLoopTests {
   /// The demo's mix of rates (twice over), SLOs 0.3…1.0 s.
   static let apps = [1.0, 8, 2, 12, 0.5, 6, 3, 10].enumerated().map { index, rate in
     App(id: "app-\(index + 1)", slo: 0.3 + 0.1 * Double(index), rate: rate * 2)
@@ -31,7 +31,7 @@ import WaitSupport
   /// true rates and the true model (run open-loop on the same arrivals with the same transport
   /// reserve) — over the whole run when the controller is told the rates, and once it has learnt
   /// them (from 60 s on) when it is told only half of each.
-  @Test(.computesLong, arguments: ["VGG19", "Bert", "minilm"])
+  @Test(arguments: ["VGG19", "Bert", "minilm"])
   func anAdequatePoolKeepsTheSLOsAtTheCostOfThePlanMadeOnTheTrueRates(model: String) throws {
     var scenario = try Self.scenario(model: model, cpu: 16, gpu: 8)
     for told in [1.0, 0.5] {
@@ -91,7 +91,7 @@ import WaitSupport
   /// of each event the loop is back: the requests outside those 30-second spans keep 99.5 %, no
   /// 10-second window of them falls below 97 %, and the slowdown costs at most three plan
   /// versions (a few seconds apart while the refit catches up), not a spiral. Several seeds.
-  @Test(.computesLong, arguments: ["VGG19", "minilm", "Bert"])
+  @Test(arguments: ["VGG19", "minilm", "Bert"])
   func afterABurstASlowdownAndAPoolCutTheLoopIsBackWithinSLOIn30Seconds(model: String) throws {
     var scenario = try Self.scenario(model: model, cpu: 12, gpu: 2, duration: 300)
     scenario.autoscaleDelay = 5
@@ -178,7 +178,7 @@ extension ClosedLoopTests {
   /// replicas that serve 20 s later. None serves before its start delay is over, the requests
   /// shed meanwhile are more than with replicas that serve at once, and a starting replica counts
   /// in the replica-seconds.
-  @Test(.computesLong) func newReplicasServeOnlyAfterTheirStartDelay() throws {
+  @Test func newReplicasServeOnlyAfterTheirStartDelay() throws {
     var scenario = try Self.scenario(model: "VGG19", cpu: 2, gpu: 1, duration: 90)
     scenario.autoscaleDelay = 0
     let warm = ClosedLoopSimulation(scenario: scenario).run()
@@ -204,7 +204,7 @@ extension ClosedLoopTests {
   /// forecast keeps more requests within SLO than the reactive controller by at least 0.3
   /// points, for at most 10 % more replica-seconds over the run; the first day, with no
   /// history, is the same run.
-  @Test(.computesLong) func withAStartDelayTheForecastBeatsTheReactiveControllerOnADiurnalDay() throws {
+  @Test func withAStartDelayTheForecastBeatsTheReactiveControllerOnADiurnalDay() throws {
     var scenario = try Self.scenario(model: "VGG19", cpu: 8, gpu: 2, duration: 750)
     scenario.shape = .diurnal
     scenario.day = .seconds(300)

@@ -90,6 +90,14 @@ public final class ChildProcess: @unchecked Sendable {
   public var standardError: String { streams.errorText.withLock { $0 } }
   public var isRunning: Bool { process.isRunning }
 
+  /// Where standard error ends now, for `standardError(since:)`.
+  public var standardErrorEnd: Int { streams.errorText.withLock { $0.utf8.count } }
+
+  /// What the child wrote on standard error after `end` (a `standardErrorEnd`).
+  public func standardError(since end: Int) -> String {
+    streams.errorText.withLock { String(decoding: $0.utf8.dropFirst(end), as: UTF8.self) }
+  }
+
   /// Waits until at least `count` lines were written (or the timeout passes, or the output ends)
   /// and returns them.
   public func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) async -> [String] {

@@ -9,27 +9,23 @@ import Testing
 ///
 /// - `.onOwnThread`: each test runs on a thread of its own (its own task executor), for tests
 ///   whose bodies block: they may, without holding the pool.
-/// - `.computesLong`: as `.onOwnThread`, at the lowest priority (nice 19), for pure computations
-///   of seconds to minutes (exhaustive searches, long simulations): they take what the tests that
-///   wait on services leave.
+/// - `.computesLong` (`ComputeTurnTrait`), on a `.serialized` suite of pure computations of
+///   seconds to minutes (exhaustive searches, long simulations): the suite waits for a turn of its
+///   own among such suites, then its tests run one by one on a thread at the lowest priority.
 /// - `.startsServices` (`ServiceTurnTrait`): the suite runs in a turn among the suites that start
 ///   brokers, services or processes — two at a time, instead of all at once starving each other
 ///   of the two cores and missing their session timeouts; `.startsServices(alone: true)` waits
-///   for a turn with no other (the demo measures its SLOs so). On a suite, its tests keep their
-///   own order (`.serialized` or not) inside the turn, and only the suite's own time includes
-///   the wait for it; on a test, the test alone takes the turn.
+///   for a turn with no other (the suites that measure SLOs).
+///
+/// A suite's turn is taken before its tests start: only the suite's own time includes the wait.
 public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
-  /// The thread's nice value, or nil for the process's.
-  let niceness: Int32?
-
   /// Each test (each case of a parameterised one) gets its own thread.
   public var isRecursive: Bool { true }
 
   public func provideScope(
     for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
   ) async throws {
-    let executor = ThreadExecutor(
-      name: niceness == nil ? "hb-test-own" : "hb-test-long", niceness: niceness)
+    let executor = ThreadExecutor(name: "hb-test-own")
     defer { executor.finish() }
     try await withTaskExecutorPreference(executor) { try await function() }
   }
@@ -37,10 +33,30 @@ public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
 
 extension Trait where Self == OwnThreadTrait {
   /// Each test on a thread of its own: its body may block.
-  public static var onOwnThread: Self { OwnThreadTrait(niceness: nil) }
+  public static var onOwnThread: Self { OwnThreadTrait() }
+}
 
-  /// A long pure computation: each test on a thread of its own at nice 19.
-  public static var computesLong: Self { OwnThreadTrait(niceness: 19) }
+/// See `OwnThreadTrait`: a suite of long computations, one such suite at a time, its tests on a
+/// thread at the lowest priority (with `.serialized`, one by one, each timed from its own start).
+public struct ComputeTurnTrait: SuiteTrait, TestScoping {
+  public var isRecursive: Bool { false }
+
+  static let turns = Turns(width: 1)
+
+  public func provideScope(
+    for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+  ) async throws {
+    try await Self.turns.inTurn {
+      let executor = ThreadExecutor(name: "hb-test-long", lowestPriority: true)
+      defer { executor.finish() }
+      try await withTaskExecutorPreference(executor) { try await function() }
+    }
+  }
+}
+
+extension Trait where Self == ComputeTurnTrait {
+  /// Long pure computations: the suite in a turn of its own, on a thread at the lowest priority.
+  public static var computesLong: Self { ComputeTurnTrait() }
 }
 
 /// See `OwnThreadTrait`: suites (or tests) that start brokers, services or processes take turns.

@@ -13,14 +13,18 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
   private var jobs: [UnownedJob] = []
   private var finished = false
 
-  /// `niceness`: the thread's own nice value (Linux schedules threads one by one), or nil to
-  /// keep the process's.
-  init(name: String, niceness: Int32? = nil) {
+  /// `lowestPriority`: the thread gets the CPU mostly when nothing else wants it (Linux's
+  /// SCHED_IDLE, which holds whatever nice value the process runs at, and nice 19 besides).
+  init(name: String, lowestPriority: Bool = false) {
     let thread = Thread { [self] in
       ThreadName.set(name)
       #if canImport(Glibc)
-        // On Linux `who` 0 is the calling thread, not the whole process.
-        if let niceness { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+        if lowestPriority {
+          // On Linux both apply to the calling thread only.
+          var parameters = sched_param()
+          _ = sched_setscheduler(0, ThreadExecutor.idlePolicy, &parameters)
+          _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+        }
       #endif
       runJobs()
     }
@@ -28,6 +32,9 @@ final class ThreadExecutor: TaskExecutor, @unchecked Sendable {
     thread.stackSize = 8 << 20
     thread.start()
   }
+
+  /// SCHED_IDLE (glibc names it only for _GNU_SOURCE).
+  static let idlePolicy: Int32 = 5
 
   func enqueue(_ job: consuming ExecutorJob) {
     let job = UnownedJob(job)

@@ -41,13 +41,6 @@ import Testing
     #expect(threadName() == "hb-test-own")
   }
 
-  @Test(.computesLong) func aLongComputationRunsAtTheLowestPriority() {
-    #expect(threadName() == "hb-test-long")
-    #if canImport(Glibc)
-      #expect(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0) == 19)
-    #endif
-  }
-
   @Test func turnsAreTakenOneAtATimeInTheOrderAsked() async throws {
     final class Inside: Sendable {
       let count = Mutex((now: 0, most: 0))
@@ -103,5 +96,20 @@ import Testing
 @Suite(.startsServices) struct ServiceTurnTests {
   @Test(.startsServices) func aTestOfASuiteInTurnRunsAtOnce() async {
     #expect(ServiceTurnTrait.holdsTurn)
+  }
+}
+
+/// A suite of long computations runs, test by test, on a thread at the lowest priority.
+@Suite(.serialized, .computesLong) struct ComputeTurnTests {
+  @Test func aLongComputationRunsOnAThreadAtTheLowestPriority() {
+    #expect(ThreadName.current == "hb-test-long")
+    #if canImport(Glibc)
+      #expect(sched_getscheduler(0) == ThreadExecutor.idlePolicy)
+    #endif
+  }
+
+  @Test func soDoesTheNextOneAfterAnAwait() async throws {
+    try await Task.sleep(for: .milliseconds(5))
+    #expect(ThreadName.current == "hb-test-long")
   }
 }
