@@ -92,7 +92,7 @@ let package = Package(
     .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
     // How tests wait and where they run: waits that suspend instead of blocking a thread, and the
     // traits that put blocking tests, long computations and service-starting suites where they
-    // keep the cooperative pool free (README, "Tests"). Foundation and Testing only.
+    // keep the cooperative pool free (README, "Quick start"). Foundation and Testing only.
     .target(name: "WaitSupport", path: "Tests/WaitSupport"),
     .target(
       name: "TestSupport",

@@ -15,7 +15,7 @@ import Testing
 /// - `.startsServices` (`ServiceTurnTrait`): the suite runs in a turn among the suites that start
 ///   brokers, services or processes — two at a time, instead of all at once starving each other
 ///   of the two cores and missing their session timeouts; `.startsServices(alone: true)` waits
-///   for a turn with no other (the suites that measure SLOs).
+///   for a turn with no other, nor a `.computesLong` suite (the suites that measure SLOs).
 ///
 /// A suite's turn is taken before its tests start: only the suite's own time includes the wait.
 public struct OwnThreadTrait: TestTrait, SuiteTrait, TestScoping {
@@ -76,7 +76,15 @@ public struct ServiceTurnTrait: TestTrait, SuiteTrait, TestScoping {
   ) async throws {
     if Self.holdsTurn { return try await function() }
     try await Self.turns.inTurn(places) {
-      try await Self.$holdsTurn.withValue(true) { try await function() }
+      try await Self.$holdsTurn.withValue(true) {
+        // Alone: no long computation beside it either (on two vCPUs, even one at the lowest
+        // priority shares a core's caches, or the core itself).
+        if places < Self.turns.width {
+          try await function()
+        } else {
+          try await ComputeTurnTrait.turns.inTurn { try await function() }
+        }
+      }
     }
   }
 }
@@ -85,7 +93,7 @@ extension Trait where Self == ServiceTurnTrait {
   /// Starts brokers, services or processes: runs in a turn among those that do, two at a time.
   public static var startsServices: Self { ServiceTurnTrait(places: 1) }
 
-  /// `alone`: in a turn with no other suite that starts services.
+  /// `alone`: in a turn with no other suite that starts services, nor one of long computations.
   public static func startsServices(alone: Bool) -> Self {
     ServiceTurnTrait(places: alone ? ServiceTurnTrait.turns.width : 1)
   }
