@@ -92,18 +92,28 @@ let package = Package(
         "Simulator", "Operations", "Bench",
       ]),
     .executableTarget(name: "harmonybatch", dependencies: ["HarmonyBatchCLI"]),
+    // How tests wait and where they run: waits that suspend instead of blocking a thread, and the
+    // traits that put blocking tests, long computations and service-starting suites where they
+    // keep the cooperative pool free (README, "Quick start"). Foundation and Testing only.
+    .target(name: "WaitSupport", path: "Tests/WaitSupport"),
     .target(
-      name: "TestSupport", dependencies: ["Kafka", "PipelineCore", "Pipeline", "Planner"],
+      name: "TestSupport",
+      dependencies: ["Kafka", "PipelineCore", "Pipeline", "Planner", "WaitSupport"],
       path: "Tests/TestSupport"),
+    .testTarget(name: "WaitSupportTests", dependencies: ["WaitSupport"]),
     .testTarget(name: "LoggingTests", dependencies: ["Logging"]),
-    .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
-    .testTarget(name: "PlannerTests", dependencies: ["Planner"]),
+    .testTarget(name: "KafkaTests", dependencies: ["Kafka", "WaitSupport"]),
+    .testTarget(name: "PlannerTests", dependencies: ["Planner", "WaitSupport"]),
     // The pure core's tests: no Kafka, no inference, no networking in their build.
     .testTarget(
-      name: "PipelineCoreTests", dependencies: ["PipelineCore", "Planner", "KafkaMessages"]),
-    .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore"]),
+      name: "PipelineCoreTests",
+      dependencies: ["PipelineCore", "Planner", "KafkaMessages", "WaitSupport"]),
     .testTarget(
-      name: "InferenceTests", dependencies: ["Inference", "Planner", "PipelineCore"],
+      name: "SimulatorTests", dependencies: ["Simulator", "Planner", "PipelineCore", "WaitSupport"]
+    ),
+    .testTarget(
+      name: "InferenceTests",
+      dependencies: ["Inference", "Planner", "PipelineCore", "WaitSupport"],
       exclude: ["Reference"]),
     .testTarget(
       name: "PipelineTests",

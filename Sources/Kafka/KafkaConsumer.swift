@@ -28,15 +28,21 @@ public final class KafkaConsumer: Sendable {
     let commitsOnRevoke = configuration.groupID != nil
     let logger = configuration.common.logger
     let hook = revokeHook
+    let properties = configuration.resolvedProperties
+    // The strategy configured (the last setting wins, as in librdkafka): what a rebalance follows
+    // when librdkafka cannot name the group's protocol.
+    let configuredCooperative =
+      properties.last(where: { $0.0 == "partition.assignment.strategy" })?.1
+      .contains("cooperative") ?? false
     let callbacks = RDKafkaCallbacks(
       logger: logger,
       onRebalance: { rk, err, list in
         KafkaConsumer.rebalance(
-          rk, err, list, commitStored: commitsOnRevoke, logger: logger, pending: pending,
-          beforeRevoke: hook)
+          rk, err, list, commitStored: commitsOnRevoke,
+          configuredCooperative: configuredCooperative,
+          logger: logger, pending: pending, beforeRevoke: hook)
       })
-    client = try RDKafkaClient(
-      kind: .consumer, properties: configuration.resolvedProperties, callbacks: callbacks)
+    client = try RDKafkaClient(kind: .consumer, properties: properties, callbacks: callbacks)
     self.pending = pending
     self.groupID = configuration.groupID
     pollGate = Mutex(PollState(names: RecordNames(readsHeaders: configuration.readsHeaders)))
@@ -461,10 +467,12 @@ public final class KafkaConsumer: Sendable {
   private static func rebalance(
     _ rk: OpaquePointer, _ err: rd_kafka_resp_err_t,
     _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
-    commitStored: Bool, logger: KafkaLogger, pending: PendingEvents, beforeRevoke: RevokeHook
+    commitStored: Bool, configuredCooperative: Bool, logger: KafkaLogger, pending: PendingEvents,
+    beforeRevoke: RevokeHook
   ) {
     let partitions = RDKafkaTopicPartitionList.partitions(list).sorted()
-    let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+    let cooperative = isCooperative(
+      protocolName: rd_kafka_rebalance_protocol(rk), configured: configuredCooperative)
     switch err {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
       if cooperative {
@@ -494,6 +502,19 @@ public final class KafkaConsumer: Sendable {
     default:
       _ = rd_kafka_assign(rk, nil)
       pending.push(.error(KafkaError(.assign, "rebalance failed", rdError: err)))
+    }
+  }
+
+  /// Whether a rebalance is cooperative (incremental assign and unassign) or eager. librdkafka
+  /// names the group's protocol, or gives NULL when it cannot: a revocation while the consumer
+  /// closes comes after the group is left, and making a String of that NULL ended the process.
+  /// Then the configured strategy decides.
+  static func isCooperative(protocolName: UnsafePointer<CChar>?, configured: Bool) -> Bool {
+    guard let protocolName else { return configured }
+    switch String(cString: protocolName) {
+    case "COOPERATIVE": return true
+    case "EAGER": return false
+    default: return configured  // "NONE": no assignor chosen yet
     }
   }
 }

@@ -189,7 +189,15 @@ public struct BatcherService: PipelineService {
           io: io, counters: &counters)
         return
       }
-      try execute(buffers.receive(request, in: grouped.spec, now: now), io: io, counters: &counters)
+      let directives = buffers.receive(request, in: grouped.spec, now: now)
+      if directives.isEmpty {
+        // Held: read and not yet flushed (`--log-level debug`; the process tests kill a batcher
+        // once it holds requests).
+        log.debug(
+          "request \(grouped.requestID) buffered: group \(grouped.spec.key.group) holds "
+            + "\(buffers.waiting(in: grouped.spec.key)) of \(grouped.spec.capacity)")
+      }
+      try execute(directives, io: io, counters: &counters)
     }
   }
 

@@ -8,12 +8,12 @@ import Testing
 
 /// `simulate --closed-loop` planning ahead (issue 31): a shape over a compressed day, replicas
 /// with a cold start, the forecast on and off side by side, and the files it writes.
-@Suite struct ClosedLoopCommandTests {
-  @Test func bothRunsAreComparedAndTheirTimelinesAndChartWritten() throws {
+@Suite(.startsServices) struct ClosedLoopCommandTests {
+  @Test func bothRunsAreComparedAndTheirTimelinesAndChartWritten() async throws {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("hb-closed-loop-\(UUID().uuidString)").path
     defer { try? FileManager.default.removeItem(atPath: directory) }
-    let (status, stdout, stderr) = try runToCompletion(
+    let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath,
       [
         "simulate", "--closed-loop", "--model", "VGG19", "--duration", "120", "--shape", "bursty",
@@ -42,8 +42,8 @@ import Testing
     }
   }
 
-  @Test func aForecastThatIsNeitherOnNorOffIsAUsageError() throws {
-    let (status, _, stderr) = try runToCompletion(
+  @Test func aForecastThatIsNeitherOnNorOffIsAUsageError() async throws {
+    let (status, _, stderr) = try await runToCompletion(
       harmonybatchPath,
       ["simulate", "--closed-loop", "--model", "VGG19", "--forecast", "maybe"])
     #expect(status == 2)

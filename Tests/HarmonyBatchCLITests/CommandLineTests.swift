@@ -3,8 +3,8 @@ import Kafka
 import TestSupport
 import Testing
 
-@Suite struct CommandLineTests {
-  @Test func usageMistakesExitWithCode2AndOneLine() throws {
+@Suite(.startsServices, .onOwnThread) struct CommandLineTests {
+  @Test func usageMistakesExitWithCode2AndOneLine() async throws {
     let cases: [[String]] = [
       ["nonsense"], ["broker", "--brokers", "0"], ["broker", "--bogus"],
       ["consume", "--topic", "t"],
@@ -25,7 +25,7 @@ import Testing
       ["consume", "--bootstrap", "127.0.0.1:1", "--topic", "t", "--kafka-log-level", "chatty"],
     ]
     for arguments in cases {
-      let (status, _, stderr) = try runToCompletion(harmonybatchPath, arguments)
+      let (status, _, stderr) = try await runToCompletion(harmonybatchPath, arguments)
       #expect(status == 2, "\(arguments) exited with \(String(describing: status))")
       let lines = stderr.split(separator: "\n")
       #expect(lines.count == 1, "\(arguments): \(stderr)")
@@ -59,8 +59,8 @@ import Testing
 
   /// `topics` reads the cluster it is given: on the embedded broker (no CreateTopics) it shows
   /// the topics and says they are made on first use.
-  @Test func topicsShowsTheLayoutOnTheEmbeddedBroker() throws {
-    let (status, stdout, stderr) = try runToCompletion(
+  @Test func topicsShowsTheLayoutOnTheEmbeddedBroker() async throws {
+    let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath,
       ["topics", "--bootstrap", sharedBroker.bootstrapServers, "--partitions", "6"])
     #expect(status == 0, "\(stderr)")
@@ -69,37 +69,37 @@ import Testing
     #expect(stdout.last?.contains("an embedded broker") == true, "\(stdout)")
   }
 
-  @Test func everyCommandHasHelp() throws {
+  @Test func everyCommandHasHelp() async throws {
     for command in [
       "demo", "plan", "batcher", "worker", "controller", "produce", "watch", "profile", "broker",
       "consume", "bench", "topics",
     ] {
-      let (status, stdout, _) = try runToCompletion(harmonybatchPath, [command, "--help"])
+      let (status, stdout, _) = try await runToCompletion(harmonybatchPath, [command, "--help"])
       #expect(status == 0)
       #expect(stdout.contains { $0.contains("Usage: harmonybatch \(command)") })
     }
-    let (status, stdout, _) = try runToCompletion(harmonybatchPath, ["--help"])
+    let (status, stdout, _) = try await runToCompletion(harmonybatchPath, ["--help"])
     #expect(status == 0)
     #expect(stdout.contains { $0.contains("broker") })
     // The command column fits the longest name ("controller") with room to spare.
     #expect(stdout.contains { $0.hasPrefix("  controller  Estimate rates") }, "\(stdout)")
-    let (_, plan, _) = try runToCompletion(harmonybatchPath, ["plan", "--help"])
+    let (_, plan, _) = try await runToCompletion(harmonybatchPath, ["plan", "--help"])
     #expect(plan.contains { $0.contains("exact over all partitions up to 12 apps") })
     #expect(!plan.contains { $0.contains("contiguous") })
   }
 
   /// Every line a service writes has a time, a level, a component and a message: as JSON objects
   /// with `--log-format json`; `--log-level` hides our less important lines.
-  @Test func logLinesAreTimedLevelledAndMayBeJSON() throws {
+  @Test func logLinesAreTimedLevelledAndMayBeJSON() async throws {
     let worker = try ChildProcess(
       harmonybatchPath,
       [
         "worker", "--kind", "gpu", "--model", "VGG19", "--bootstrap",
         sharedBroker.bootstrapServers, "--log-format", "json", "--group", uniqueName("hb-log"),
       ])
-    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    #expect(await eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
     worker.signal(SIGTERM)
-    #expect(worker.waitForExit(timeout: .seconds(40)) == 0)
+    #expect(await worker.waitForExit(timeout: .seconds(40)) == 0)
     let lines = worker.standardError.split(separator: "\n").filter { !$0.hasPrefix("---") }
     #expect(lines.count >= 2)
     for line in lines {
@@ -115,7 +115,7 @@ import Testing
     #expect(lines.contains { $0.contains(#""message":"stopped"#) })
 
     // Text, errors only: a worker whose cluster never answers says nothing but why it exits.
-    let (status, _, stderr) = try runToCompletion(
+    let (status, _, stderr) = try await runToCompletion(
       harmonybatchPath,
       [
         "worker", "--kind", "gpu", "--model", "VGG19", "--bootstrap", "127.0.0.1:1",
@@ -133,19 +133,19 @@ import Testing
 
   /// A service whose cluster stops answering says it is unhealthy, then exits 1 — it used to log
   /// "Connection refused" for ever.
-  @Test func aServiceWhoseClusterIsGoneExits() throws {
+  @Test func aServiceWhoseClusterIsGoneExits() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     let worker = try ChildProcess(
       harmonybatchPath,
       [
         "worker", "--kind", "gpu", "--model", "VGG19", "--bootstrap", bootstrap,
         "--unreachable-timeout", "8",
       ])
-    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    #expect(await eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
     broker.signal(SIGKILL)
-    _ = broker.waitForExit()
-    #expect(worker.waitForExit(timeout: .seconds(40)) == 1, "\(worker.standardError)")
+    _ = await broker.waitForExit()
+    #expect(await worker.waitForExit(timeout: .seconds(40)) == 1, "\(worker.standardError)")
     #expect(worker.standardError.contains("unhealthy: no broker of the Kafka cluster"))
     #expect(worker.standardError.contains("unreachable for"))
   }
@@ -154,9 +154,9 @@ import Testing
 extension CommandLineTests {
   /// A secret never travels on a command line, and one given in a config file shows neither in
   /// the logs nor on `/metrics`.
-  @Test func secretsStayOffTheCommandLineAndOutOfTheLogs() throws {
+  @Test func secretsStayOffTheCommandLineAndOutOfTheLogs() async throws {
     let secret = "hb-known-secret-7f3a"
-    let (status, _, stderr) = try runToCompletion(
+    let (status, _, stderr) = try await runToCompletion(
       harmonybatchPath,
       ["worker", "--kind", "gpu", "--embedded", "--property", "sasl.password=\(secret)"])
     #expect(status == 2, "\(stderr)")
@@ -176,10 +176,9 @@ extension CommandLineTests {
         "--config", config.path, "--log-level", "debug",
       ])
     defer {
-      worker.signal(SIGTERM)
-      _ = worker.waitForExit()
+      worker.stop()
     }
-    #expect(eventually(timeout: .seconds(30)) { worker.standardError.contains("assigned") })
+    #expect(await eventually(timeout: .seconds(30)) { worker.standardError.contains("assigned") })
     let text = worker.standardError
     guard let range = text.range(of: "metrics and health on port "),
       let port = Int(text[range.upperBound...].prefix { $0.isNumber })
@@ -187,7 +186,7 @@ extension CommandLineTests {
       Issue.record("no endpoint: \(text)")
       return
     }
-    let (_, metrics, _) = try runToCompletion(
+    let (_, metrics, _) = try await runToCompletion(
       "/usr/bin/env",
       [
         "python3", "-c",

@@ -8,9 +8,9 @@ import Testing
 
 /// A shortened `harmonybatch demo`: the whole pipeline with real MiniLM inference on the embedded
 /// broker; every request accounted for and at least 99.5 % within its SLO.
-@Suite struct DemoTests {
-  @Test func aShortDemoServesEveryRequestWithinItsSLO() throws {
-    let (status, stdout, stderr) = try runToCompletion(
+@Suite(.startsServices(alone: true)) struct DemoTests {
+  @Test func aShortDemoServesEveryRequestWithinItsSLO() async throws {
+    let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath, ["demo", "--duration", "5", "--rate-scale", "0.5"],
       timeout: .seconds(240))
     #expect(status == 0, "\(stderr)")

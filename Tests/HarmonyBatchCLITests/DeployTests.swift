@@ -4,7 +4,7 @@ import Testing
 
 /// The deployment targets in Deploy/ (the image, the compose file, the Kubernetes manifests) pass
 /// `scripts/check-deploy` against this build's harmonybatch, and the check fails on a broken copy.
-@Suite struct DeployTests {
+@Suite(.startsServices) struct DeployTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
   static let script = root.appendingPathComponent("scripts/check-deploy").path
@@ -13,15 +13,15 @@ import Testing
     lines.filter { $0.hasPrefix("check-deploy: PROBLEM ") }
   }
 
-  @Test func theDeploymentTargetsPassTheStaticChecks() throws {
-    let (status, stdout, stderr) = try runToCompletion(
+  @Test func theDeploymentTargetsPassTheStaticChecks() async throws {
+    let (status, stdout, stderr) = try await runToCompletion(
       Self.script, ["--binary", harmonybatchPath], timeout: .seconds(180))
     #expect(status == 0, "\(stdout.joined(separator: "\n"))\n\(stderr)")
     #expect(Self.problems(stdout).isEmpty)
     #expect(stdout.last == "check-deploy: no problems", "\(stdout)")
   }
 
-  @Test func aBogusFlagAndAScaledObjectBeyondThePartitionsFailTheChecks() throws {
+  @Test func aBogusFlagAndAScaledObjectBeyondThePartitionsFailTheChecks() async throws {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("hb-deploy-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -44,7 +44,7 @@ import Testing
       "name: harmonybatch-worker-cpu\n  minReplicaCount: 1\n  maxReplicaCount: 8",
       "name: harmonybatch-worker-cpu\n  minReplicaCount: 1\n  maxReplicaCount: 12")
 
-    let (status, stdout, stderr) = try runToCompletion(
+    let (status, stdout, stderr) = try await runToCompletion(
       Self.script, ["--binary", harmonybatchPath, "--deploy", copy.path], timeout: .seconds(180))
     #expect(status == 1, "\(stdout.joined(separator: "\n"))\n\(stderr)")
     let problems = Self.problems(stdout)

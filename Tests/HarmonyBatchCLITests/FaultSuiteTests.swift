@@ -6,9 +6,9 @@ import Testing
 /// restarted, the broker down, produce errors, a slow network) with bad records on every topic,
 /// then a short soak. It fails on any request lost or ended twice, a bad request not ended as its
 /// own dead letter, a stalled stage, a service that ended without saying why, or memory growth.
-@Suite struct FaultSuiteTests {
-  @Test func theShortFaultSuitePasses() throws {
-    let (status, stdout, stderr) = try runToCompletion(
+@Suite(.startsServices) struct FaultSuiteTests {
+  @Test func theShortFaultSuitePasses() async throws {
+    let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath,
       ["faults", "--fault-seconds", "70", "--fault-every", "9", "--soak-seconds", "30"],
       timeout: .seconds(600))

@@ -4,13 +4,13 @@ import TestSupport
 import Testing
 
 /// Our client against an independent one (kcat), through a separate `harmonybatch broker` process.
-@Suite(.serialized) struct InteropTests {
+@Suite(.serialized, .startsServices, .onOwnThread) struct InteropTests {
   static let kcat = "/usr/bin/kcat"
 
   @Test func kcatReadsWhatWeWriteAndWeReadWhatKcatWrites() async throws {
     let broker = try ChildProcess(
       harmonybatchPath, ["broker", "--topics", "ours,theirs", "--partitions", "1"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     #expect(bootstrap.hasPrefix("127.0.0.1:"))
 
     var configuration = KafkaProducerConfiguration(bootstrapServers: bootstrap)
@@ -25,14 +25,14 @@ import Testing
             KafkaHeader(key: "hb-request-id", string: "r\(i)"),
           ]))
     }
-    let (status, lines, stderr) = try runToCompletion(
+    let (status, lines, stderr) = try await runToCompletion(
       Self.kcat,
       ["-C", "-b", bootstrap, "-t", "ours", "-o", "beginning", "-e", "-q", "-f", "%k|%h|%s\n"])
     #expect(status == 0, "\(stderr)")
     #expect(
       lines == (0..<3).map { "app-\($0)|hb-slo-ms=\(500 + $0),hb-request-id=r\($0)|payload \($0)" })
 
-    let (writeStatus, _, writeErr) = try runToCompletion(
+    let (writeStatus, _, writeErr) = try await runToCompletion(
       Self.kcat,
       ["-P", "-b", bootstrap, "-t", "theirs", "-k", "app-a", "-H", "hb-slo-ms=500", "-H", "x=y"],
       stdin: "first request\nsecond request\n")
@@ -59,12 +59,12 @@ import Testing
     #expect(records.allSatisfy { $0.timestampMs != nil })
 
     broker.signal(SIGTERM)
-    #expect(broker.waitForExit() == 0)
+    #expect(await broker.waitForExit() == 0)
   }
 
   /// A member process killed (SIGKILL) before committing: another member of the group gets every
   /// one of its records.
-  @Test func recordsOfAKilledUncommittedConsumerAreRedeliveredToAnotherMember() throws {
+  @Test func recordsOfAKilledUncommittedConsumerAreRedeliveredToAnotherMember() async throws {
     let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
     try broker.createTopics([KafkaTopicSpec(name: "work", partitions: 2)])
     var producerConfiguration = KafkaProducerConfiguration(
@@ -82,11 +82,11 @@ import Testing
         "consume", "--bootstrap", broker.bootstrapServers, "--topic", "work", "--group", "workers",
         "--commit", "none", "--session-timeout-ms", "3000", "--kafka-log-level", "error",
       ])
-    let seen = doomed.waitForLines(50, timeout: .seconds(60))
+    let seen = await doomed.waitForLines(50, timeout: .seconds(60))
     #expect(
       seen.count == 50, "the first member read everything before it died: \(doomed.standardError)")
     doomed.signal(SIGKILL)
-    #expect(doomed.waitForExit() == SIGKILL)
+    #expect(await doomed.waitForExit() == SIGKILL)
 
     var configuration = KafkaConsumerConfiguration(
       bootstrapServers: broker.bootstrapServers, groupID: "workers")

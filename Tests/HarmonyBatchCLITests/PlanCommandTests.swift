@@ -16,10 +16,10 @@ import Testing
     #"{"apps":[{"id":"app1","slo_ms":500,"rate":5},{"id":"app2","slo_ms":800,"rate":10},"#
     + #"{"id":"app3","slo_ms":1000,"rate":20}]}"#
 
-  @Test func jsonIsTheDocumentedObject() throws {
+  @Test func jsonIsTheDocumentedObject() async throws {
     let path = try Self.appsFile(Self.tableOne)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let (status, stdout, stderr) = try runToCompletion(
+    let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath,
       ["plan", "--model", "VGG19", "--apps", path, "--algorithm", "harmony", "--format", "json"])
     #expect(status == 0, "\(stderr)")
@@ -45,10 +45,10 @@ import Testing
     }
   }
 
-  @Test func tableShowsGroupsAndObjective() throws {
+  @Test func tableShowsGroupsAndObjective() async throws {
     let path = try Self.appsFile(Self.tableOne)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let (status, stdout, _) = try runToCompletion(
+    let (status, stdout, _) = try await runToCompletion(
       harmonybatchPath, ["plan", "--model", "VGG19", "--apps", path])
     #expect(status == 0)
     #expect(stdout.first?.hasPrefix("plan: optimal · model VGG19 · pricing alibaba-cny") == true)
@@ -66,10 +66,10 @@ import Testing
     ),
     (#"{"apps":[{"id":"a""#, "not valid JSON"),
   ])
-  func badAppsFilesExitWith2(json: String, expected: String) throws {
+  func badAppsFilesExitWith2(json: String, expected: String) async throws {
     let path = try Self.appsFile(json)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let (status, stdout, stderr) = try runToCompletion(
+    let (status, stdout, stderr) = try await runToCompletion(
       harmonybatchPath, ["plan", "--model", "Bert", "--apps", path])
     #expect(status == 2)
     #expect(stdout.isEmpty)
@@ -77,15 +77,15 @@ import Testing
     #expect(stderr.contains(expected), "\(stderr)")
   }
 
-  @Test func aWrongKindOfFileIsAClearError() throws {
+  @Test func aWrongKindOfFileIsAClearError() async throws {
     let path = try Self.appsFile(Self.tableOne)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let (_, stdout, _) = try runToCompletion(
+    let (_, stdout, _) = try await runToCompletion(
       harmonybatchPath, ["plan", "--model", "Bert", "--apps", path, "--format", "json"])
     let profile = try Self.appsFile(stdout.joined(separator: "\n"))
     defer { try? FileManager.default.removeItem(atPath: profile) }
     // A plan is not a profile: the error names what is missing rather than crashing.
-    let (status, _, stderr) = try runToCompletion(
+    let (status, _, stderr) = try await runToCompletion(
       harmonybatchPath, ["plan", "--profile", profile, "--apps", path])
     #expect(status == 2)
     #expect(stderr.contains("missing field"), "\(stderr)")

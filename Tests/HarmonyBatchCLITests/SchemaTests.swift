@@ -8,8 +8,8 @@ import Testing
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-  static func validate(_ schema: String, _ files: [String]) throws -> (Int32?, [String]) {
-    let (status, stdout, _) = try runToCompletion(
+  static func validate(_ schema: String, _ files: [String]) async throws -> (Int32?, [String]) {
+    let (status, stdout, _) = try await runToCompletion(
       root.appendingPathComponent("scripts/validate-json").path,
       [root.appendingPathComponent("Schemas/\(schema)").path] + files)
     return (status, stdout)
@@ -21,18 +21,18 @@ import Testing
       .filter { $0.hasSuffix(".json") }.map { folder.appendingPathComponent($0).path }
   }
 
-  @Test func builtInProfilesAndPresetsValidate() throws {
+  @Test func builtInProfilesAndPresetsValidate() async throws {
     let profiles = try Self.resources("profiles")
     #expect(profiles.count == 5)
-    let (status, problems) = try Self.validate("profile.schema.json", profiles)
+    let (status, problems) = try await Self.validate("profile.schema.json", profiles)
     #expect(status == 0, "\(problems)")
     let presets = try Self.resources("pricing")
     #expect(presets.count == 3)
-    let (presetStatus, presetProblems) = try Self.validate("pricing.schema.json", presets)
+    let (presetStatus, presetProblems) = try await Self.validate("pricing.schema.json", presets)
     #expect(presetStatus == 0, "\(presetProblems)")
   }
 
-  @Test func everyAlgorithmsPlanValidates() throws {
+  @Test func everyAlgorithmsPlanValidates() async throws {
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("hb-schema-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -46,7 +46,7 @@ import Testing
     var plans: [String] = []
     for model in ["VGG19", "Bert"] {
       for algorithm in ["optimal", "harmony", "batch", "mbs"] {
-        let (status, stdout, stderr) = try runToCompletion(
+        let (status, stdout, stderr) = try await runToCompletion(
           harmonybatchPath,
           ["plan", "--model", model, "--apps", apps, "--algorithm", algorithm, "--format", "json"])
         try #require(status == 0, "\(stderr)")
@@ -55,18 +55,18 @@ import Testing
         plans.append(path)
       }
     }
-    let (status, problems) = try Self.validate("plan.schema.json", plans)
+    let (status, problems) = try await Self.validate("plan.schema.json", plans)
     #expect(status == 0, "\(problems)")
-    let (appsStatus, appsProblems) = try Self.validate("apps.schema.json", [apps])
+    let (appsStatus, appsProblems) = try await Self.validate("apps.schema.json", [apps])
     #expect(appsStatus == 0, "\(appsProblems)")
   }
 
-  @Test func theValidatorRejectsWhatBreaksASchema() throws {
+  @Test func theValidatorRejectsWhatBreaksASchema() async throws {
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("hb-bad-\(UUID().uuidString).json").path
     try #"{"apps":[{"id":"a","slo_ms":-1}]}"#.write(toFile: path, atomically: true, encoding: .utf8)
     defer { try? FileManager.default.removeItem(atPath: path) }
-    let (status, problems) = try Self.validate("apps.schema.json", [path])
+    let (status, problems) = try await Self.validate("apps.schema.json", [path])
     #expect(status == 1)
     #expect(problems.count == 2, "\(problems)")
   }

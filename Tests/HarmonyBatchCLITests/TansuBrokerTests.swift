@@ -9,22 +9,18 @@ import Testing
 /// requests come from kcat and from the Python client; every one ends exactly once as a result,
 /// a dead letter or a late record. The CPU pool is three workers of one slot each: the hot app's
 /// batches (one group, batch 1) are spread over the partitions, so every replica runs some.
-@Suite(.serialized) struct TansuBrokerTests {
+@Suite(.serialized, .startsServices, .onOwnThread) struct TansuBrokerTests {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
 
-  @Test func thePipelineServesEveryRequestOnTansu() throws {
+  @Test func thePipelineServesEveryRequestOnTansu() async throws {
     let tansu = try ChildProcess(Self.root.appendingPathComponent("scripts/tansu").path, [])
     defer {
       // Tansu stops on SIGINT and ignores SIGTERM; nothing may outlive the test.
-      tansu.signal(SIGINT)
-      if tansu.waitForExit(timeout: .seconds(10)) == nil {
-        tansu.signal(SIGKILL)
-        _ = tansu.waitForExit()
-      }
+      tansu.stop(SIGINT, timeout: .seconds(10))
     }
     // The script may first install Tansu and librdkafka 2.16 from PyPI.
-    let lines = tansu.waitForLines(2, timeout: .seconds(600))
+    let lines = await tansu.waitForLines(2, timeout: .seconds(600))
     let bootstrap = try #require(
       lines.first { $0.hasPrefix("BOOTSTRAP=") }?.dropFirst("BOOTSTRAP=".count).description,
       "\(tansu.standardError)")
@@ -36,8 +32,8 @@ import Testing
     // CreateTopics, as on a real cluster (the embedded broker has none).
     var created: [String] = []
     #expect(
-      try eventually(timeout: .seconds(30), every: .milliseconds(500)) {
-        let (status, output, _) = try runToCompletion(
+      try await eventually(timeout: .seconds(30), every: .milliseconds(500)) {
+        let (status, output, _) = try await runToCompletion(
           harmonybatchPath,
           [
             "topics", "--bootstrap", bootstrap, "--partitions", "4", "--replication-factor", "1",
@@ -47,7 +43,7 @@ import Testing
       }, "\(created)")
     #expect(created.contains { $0.hasPrefix("hb.requests") && $0.hasSuffix("created") })
     #expect(created.contains { $0.hasPrefix("hb.plans") && $0.contains("cleanup.policy=compact") })
-    let (_, again, _) = try runToCompletion(
+    let (_, again, _) = try await runToCompletion(
       harmonybatchPath, ["topics", "--bootstrap", bootstrap, "--partitions", "4"],
       environment: environment)
     #expect(again.contains { $0.hasPrefix("hb.results") && $0.hasSuffix("exists") }, "\(again)")
@@ -88,18 +84,17 @@ import Testing
       ]
     defer {
       for service in services {
-        service.signal(SIGTERM)
-        _ = service.waitForExit(timeout: .seconds(60))
+        service.stop(timeout: .seconds(60))
       }
     }
     // The batcher is ready once its router has the controller's plan.
     #expect(
-      eventually(timeout: .seconds(90)) { services[1].standardError.contains(" ready") },
+      await eventually(timeout: .seconds(90)) { services[1].standardError.contains(" ready") },
       "\(services.map(\.standardError))")
 
     // 20 requests from kcat, each with its own id; one with an SLO no function meets.
     for index in 0..<20 {
-      let (status, _, error) = try runToCompletion(
+      let (status, _, error) = try await runToCompletion(
         "/usr/bin/kcat",
         [
           "-P", "-b", bootstrap, "-t", "hb.requests", "-k", index % 2 == 0 ? "a1" : "a2", "-H",
@@ -109,8 +104,8 @@ import Testing
     }
     /// The Python client (confluent-kafka 2.16) sending `count` requests of `app`; it waits for
     /// each one's reply and prints a JSON summary last.
-    func client(app: String, sloMs: Int, count: Int, rate: Int) throws -> [String: Any]? {
-      let (status, output, error) = try runToCompletion(
+    func client(app: String, sloMs: Int, count: Int, rate: Int) async throws -> [String: Any]? {
+      let (status, output, error) = try await runToCompletion(
         "/usr/bin/env",
         [
           "python3",
@@ -125,18 +120,18 @@ import Testing
       }
     }
     // 50 from the Python client.
-    let summary = try #require(try client(app: "a2", sloMs: 3000, count: 50, rate: 25))
+    let summary = try #require(try await client(app: "a2", sloMs: 3000, count: 50, rate: 25))
     #expect(summary["replies"] as? Int == 50)
     #expect(summary["traceparent_intact"] as? Int == 50)
     // 40 of the hot app, whose group runs on the one-slot CPU replicas.
-    let hot = try client(app: "hot", sloMs: 400, count: 40, rate: 4)
+    let hot = try await client(app: "hot", sloMs: 400, count: 40, rate: 4)
     #expect(hot?["replies"] as? Int == 40)
 
     // Every request ends exactly once: results are keyed by request id; late records and dead
     // letters name theirs in hb-request-id.
     var ended: [String: Int] = [:]
-    let counted = try eventually(timeout: .seconds(60), every: .seconds(1)) {
-      let (_, records, _) = try runToCompletion(
+    let counted = try await eventually(timeout: .seconds(60), every: .seconds(1)) {
+      let (_, records, _) = try await runToCompletion(
         harmonybatchPath,
         [
           "consume", "--bootstrap", bootstrap, "--topic", "hb.results,hb.late,hb.dead-letter",
@@ -162,7 +157,7 @@ import Testing
 
     // Every CPU replica ran some of the hot group's batches (keyed by group they would all sit
     // on one partition, run by one replica).
-    let (_, feedback, _) = try runToCompletion(
+    let (_, feedback, _) = try await runToCompletion(
       harmonybatchPath,
       [
         "consume", "--bootstrap", bootstrap, "--topic", "hb.feedback", "--idle-exit-ms", "3000",

@@ -1,8 +1,9 @@
 import Foundation
 import Kafka
 import Testing
+import WaitSupport
 
-@Suite(.serialized) struct BrokerFailureTests {
+@Suite(.serialized, .startsServices, .onOwnThread) struct BrokerFailureTests {
   /// A broker set down in the middle of producing and brought back: every message gets exactly
   /// one delivery report, all succeed, and each is readable exactly once (idempotent producer).
   @Test func brokerDownAndUpDuringProductionLosesAndDuplicatesNothing() throws {

@@ -1,7 +1,8 @@
 import Kafka
 import Testing
+import WaitSupport
 
-@Suite struct ConfigurationTests {
+@Suite(.onOwnThread) struct ConfigurationTests {
   @Test func unknownKeyFailsNamingTheKey() throws {
     var configuration = producerConfiguration("127.0.0.1:1")
     configuration.common.properties["linger.msx"] = "5"

@@ -1,8 +1,9 @@
 import Foundation
 import Kafka
 import Testing
+import WaitSupport
 
-@Suite(.serialized) struct ConsumerGroupTests {
+@Suite(.serialized, .startsServices, .onOwnThread) struct ConsumerGroupTests {
   /// Two members split the partitions; a third joining rebalances; across the whole run every
   /// record is processed by exactly one member, exactly once.
   ///
@@ -11,7 +12,7 @@ import Testing
   /// redelivered: at-least-once, which the pipeline absorbs by deduplicating on request id. The
   /// test therefore lets the rebalance happen with all processed work committed and produces the
   /// next records once the new assignment stands.
-  @Test func membersSplitPartitionsAndARebalanceLosesOrRepeatsNothing() throws {
+  @Test func membersSplitPartitionsAndARebalanceLosesOrRepeatsNothing() async throws {
     let topic = uniqueName("group")
     let group = uniqueName("g")
     let bootstrap = sharedBroker.bootstrapServers
@@ -38,20 +39,20 @@ import Testing
 
     let first = try GroupMember(bootstrap: bootstrap, group: group, topic: topic)
     let second = try GroupMember(bootstrap: bootstrap, group: group, topic: topic)
-    #expect(eventually(timeout: .seconds(60)) { splitExactly([first, second]) })
+    #expect(await eventually(timeout: .seconds(60)) { splitExactly([first, second]) })
     try produce(0..<200)
-    #expect(eventually { first.values.count + second.values.count >= 200 })
+    #expect(await eventually { first.values.count + second.values.count >= 200 })
     #expect(!first.values.isEmpty && !second.values.isEmpty, "both members did work")
-    #expect(try eventually { try committedTotal() == 200 })
+    #expect(try await eventually { try committedTotal() == 200 })
 
     let third = try GroupMember(bootstrap: bootstrap, group: group, topic: topic)
-    #expect(eventually(timeout: .seconds(60)) { splitExactly([first, second, third]) })
+    #expect(await eventually(timeout: .seconds(60)) { splitExactly([first, second, third]) })
     #expect(
       first.revocations + second.revocations >= 1, "the third member's arrival revoked partitions")
     try produce(200..<400)
     let members = [first, second, third]
-    #expect(eventually { members.reduce(0) { $0 + $1.values.count } >= 400 })
-    #expect(try eventually { try committedTotal() == 400 })
+    #expect(await eventually { members.reduce(0) { $0 + $1.values.count } >= 400 })
+    #expect(try await eventually { try committedTotal() == 400 })
     for member in members { member.stop() }
 
     let processed = members.flatMap(\.values)

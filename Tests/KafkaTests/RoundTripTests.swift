@@ -2,8 +2,9 @@ import Foundation
 import Kafka
 import Synchronization
 import Testing
+import WaitSupport
 
-@Suite struct RoundTripTests {
+@Suite(.onOwnThread) struct RoundTripTests {
   @Test func recordRoundTripsWithKeyHeadersAndTimestamp() async throws {
     let topic = uniqueName("roundtrip")
     try sharedBroker.createTopics([KafkaTopicSpec(name: topic, partitions: 1)])
@@ -131,7 +132,7 @@ final class DeliveryTally: @unchecked Sendable {
   }
 }
 
-@Suite struct PartitionReaderTests {
+@Suite(.onOwnThread) struct PartitionReaderTests {
   /// Records read ahead from librdkafka belong to the old assignment: a new one starts clean.
   @Test func reassigningDropsRecordsReadAheadFromTheOldPosition() async throws {
     let topic = uniqueName("reassign")
@@ -154,7 +155,7 @@ final class DeliveryTally: @unchecked Sendable {
   }
 }
 
-@Suite struct BulkPollTests {
+@Suite(.onOwnThread) struct BulkPollTests {
   /// Writes `count` records with a header each to a fresh one-partition topic.
   func topicWithRecords(_ count: Int) throws -> String {
     let topic = uniqueName("bulk")
@@ -241,7 +242,7 @@ final class DeliveryTally: @unchecked Sendable {
   }
 }
 
-@Suite struct BulkPollRebalanceTests {
+@Suite(.onOwnThread) struct BulkPollRebalanceTests {
   /// While records stream in, a second member joins: in the first member's bulk polls, no record
   /// comes from a partition it does not hold at that point of the event order. (librdkafka drops
   /// queued records of revoked partitions, so this holds the property rather than pinning where
@@ -260,6 +261,8 @@ final class DeliveryTally: @unchecked Sendable {
       while !stop.load(ordering: .relaxed) {
         try? producer.enqueue(KafkaProducerMessage(topic: topic, key: "k\(i)", value: "v\(i)"))
         i += 1
+        // Paces the producer (about 10,000 records a second) so that records keep arriving
+        // through the rebalance without filling librdkafka's queue: a rate, not a wait.
         if i % 50 == 0 { Thread.sleep(forTimeInterval: 0.005) }
       }
       try? producer.flush()

@@ -1,22 +1,7 @@
 import Foundation
 import Kafka
 import Synchronization
-
-/// Waits for `condition` by polling it, up to `timeout`; returns whether it held. Tests assert the
-/// result, so a slow machine fails loudly instead of passing by luck.
-func eventually(
-  timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(20),
-  _ condition: () throws -> Bool
-) rethrows -> Bool {
-  let deadline = ContinuousClock.now + timeout
-  while ContinuousClock.now < deadline {
-    if try condition() { return true }
-    Thread.sleep(
-      forTimeInterval: Double(interval.components.attoseconds) / 1e18
-        + Double(interval.components.seconds))
-  }
-  return try condition()
-}
+import WaitSupport
 
 /// A unique topic or group name per test, so tests sharing a broker never see each other's data.
 func uniqueName(_ prefix: String) -> String {

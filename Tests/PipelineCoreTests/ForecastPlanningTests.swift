@@ -1,12 +1,13 @@
 import Foundation
 import Planner
 import Testing
+import WaitSupport
 
 @testable import PipelineCore
 
 /// Plans and scaling on the rate forecast (issue 31, item 2), on a virtual clock: a compressed
 /// day of 300 s in buckets of 10 s, the apps' rates rising and falling with it.
-@Suite struct ForecastPlanningTests {
+@Suite(.serialized, .computesLong) struct ForecastPlanningTests {
   static let apps = ControllerCoreTests.apps
   static let day = 300.0
 

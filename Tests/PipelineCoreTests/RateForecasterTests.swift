@@ -1,12 +1,13 @@
 import Foundation
 import Planner
 import Testing
+import WaitSupport
 
 @testable import PipelineCore
 
 /// The rate forecaster on synthetic series, a bucket at a time on a virtual clock: a sine with
 /// noise, a step, series with no period (or not the one configured), and its bounds.
-@Suite struct RateForecasterTests {
+@Suite(.serialized, .computesLong) struct RateForecasterTests {
   static let minute = Duration.seconds(60)
 
   /// A day compressed to two hours of one-minute buckets.

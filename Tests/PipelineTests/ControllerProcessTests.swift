@@ -10,10 +10,10 @@ import Testing
 /// `harmonybatch controller` and `harmonybatch worker` processes on a `harmonybatch broker`: the
 /// controller publishes a plan, the worker reports its slots on hb.workers, and the controller
 /// recommends replicas for the pool on hb.scaling — every record valid against `Schemas/`.
-@Suite(.serialized) struct ControllerProcessTests {
-  @Test func theControllerRecommendsReplicasForThePoolTheWorkersReport() throws {
+@Suite(.serialized, .startsServices, .onOwnThread) struct ControllerProcessTests {
+  @Test func theControllerRecommendsReplicasForThePoolTheWorkersReport() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     defer { broker.signal(SIGTERM) }
     let directory = FileManager.default.temporaryDirectory
       .appendingPathComponent("hb-controller-\(UUID().uuidString)")
@@ -76,22 +76,22 @@ import Testing
       ("plan.schema.json", plans),
     ] {
       let lines = records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
-      let (status, problems, _) = try runToCompletion(
+      let (status, problems, _) = try await runToCompletion(
         root.appendingPathComponent("scripts/validate-json").path,
         [root.appendingPathComponent("Schemas/\(schema)").path, "-"],
         stdin: lines.joined(separator: "\n") + "\n")
       #expect(status == 0, "\(schema): \(problems.prefix(3))")
     }
     controller.signal(SIGTERM)
-    #expect(controller.waitForExit(timeout: .seconds(30)) == 0, "\(controller.standardError)")
+    #expect(await controller.waitForExit(timeout: .seconds(30)) == 0, "\(controller.standardError)")
   }
 
   /// Two controllers started together publish one sequence of plan versions (one holds the
   /// lease, the other stands by); the active one killed without warning, the other takes over
   /// and plans a new app within the hand-over time.
-  @Test func twoControllersPublishOneSequenceAndAStandbyTakesOver() throws {
+  @Test func twoControllersPublishOneSequenceAndAStandbyTakesOver() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     defer { broker.signal(SIGTERM) }
     let topics = PipelineTopics()
     let arguments = ["controller", "--bootstrap", bootstrap, "--model", "VGG19"]
@@ -104,7 +104,7 @@ import Testing
     func holds(_ process: ChildProcess) -> Bool {
       process.standardError.contains("holding the lease")
     }
-    #expect(eventually(timeout: .seconds(30)) { holds(first) || holds(second) })
+    #expect(await eventually(timeout: .seconds(30)) { holds(first) || holds(second) })
     let producer = try KafkaProducer(
       configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
     defer { _ = producer.close() }
@@ -136,7 +136,7 @@ import Testing
     let (active, standby) = holds(first) ? (first, second) : (second, first)
     active.signal(SIGKILL)
     let killed = ContinuousClock.now
-    #expect(eventually(timeout: .seconds(30)) { holds(standby) }, "\(standby.standardError)")
+    #expect(await eventually(timeout: .seconds(30)) { holds(standby) }, "\(standby.standardError)")
     let handOver = ContinuousClock.now - killed
     let after = try plan("a2", within: .seconds(30))
     #expect(after.contains { $0.group(of: "a2") != nil }, "\(standby.standardError)")
@@ -154,7 +154,7 @@ import Testing
     var rogue = try #require(after.last)
     rogue.version = Int(Int32.max)
     rogue.reason = "rogue"
-    let (status, _, kcatError) = try runToCompletion(
+    let (status, _, kcatError) = try await runToCompletion(
       "/usr/bin/kcat", ["-P", "-b", bootstrap, "-t", topics.plans, "-p", "0", "-k", "plan"],
       stdin: String(decoding: try rogue.jsonData(pretty: false), as: UTF8.self) + "\n")
     #expect(status == 0, "\(kcatError)")

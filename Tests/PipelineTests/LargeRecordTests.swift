@@ -62,8 +62,8 @@ import Testing
 /// (a dead letter over the producer's limit; a 1.6 MB batch), and every request behind them ended
 /// late. Now the first is a dead letter without its value, the others travel in batches under the
 /// limit, and the requests behind them are served.
-@Suite(.serialized) struct LargeRecordFlowTests {
-  @Test func largeRecordsNeverStopAStage() throws {
+@Suite(.serialized, .startsServices, .onOwnThread) struct LargeRecordFlowTests {
+  @Test func largeRecordsNeverStopAStage() async throws {
     let bootstrap = sharedBroker.bootstrapServers
     let topics = PipelineTopics(prefix: uniqueName("large") + ".")
     try sharedBroker.createTopics(topics.specs(partitions: 4))
@@ -88,7 +88,8 @@ import Testing
         common: quietCommon(bootstrap), settings: batcherSettings, log: log.log("batcher")
       ).run(stop: stop)
     }
-    #expect(eventually { log.contains("router: assigned") && log.contains("batcher: assigned") })
+    #expect(
+      await eventually { log.contains("router: assigned") && log.contains("batcher: assigned") })
 
     var producerConfiguration = KafkaProducerConfiguration(common: quietCommon(bootstrap))
     producerConfiguration.common.properties["message.max.bytes"] = "3000000"

@@ -10,7 +10,7 @@ import Testing
 /// `--metrics-port` on a batcher and two workers as processes: `/readyz` says 503 until a plan
 /// is in hand, then 200; `/metrics`, read by an independent parser (Python's
 /// `prometheus_client`), counts every request sent.
-@Suite(.serialized) struct MetricsEndpointTests {
+@Suite(.serialized, .startsServices, .onOwnThread) struct MetricsEndpointTests {
   /// Fetches each URL and parses it with prometheus_client: for `/metrics`, sample name → the
   /// sum of its values over labels; otherwise {"status": HTTP status}.
   static let reader = """
@@ -32,8 +32,8 @@ import Testing
     print(json.dumps(out))
     """
 
-  static func read(_ urls: [String]) throws -> [String: [String: Double]] {
-    let (status, output, error) = try runToCompletion(
+  static func read(_ urls: [String]) async throws -> [String: [String: Double]] {
+    let (status, output, error) = try await runToCompletion(
       "/usr/bin/env", ["python3", "-c", reader] + urls, timeout: .seconds(30))
     guard status == 0, let line = output.last else {
       throw TestFailure(
@@ -48,9 +48,9 @@ import Testing
   }
 
   /// The port a service logged for its endpoint.
-  static func port(of process: ChildProcess) -> Int? {
+  static func port(of process: ChildProcess) async -> Int? {
     var found: Int?
-    _ = eventually(timeout: .seconds(20)) {
+    _ = await eventually(timeout: .seconds(20)) {
       let text = process.standardError
       guard let range = text.range(of: "metrics and health on port ") else { return false }
       found = Int(text[range.upperBound...].prefix { $0.isNumber })
@@ -59,7 +59,7 @@ import Testing
     return found
   }
 
-  @Test func readinessWaitsForAPlanAndTheCountersCountEveryRequest() throws {
+  @Test func readinessWaitsForAPlanAndTheCountersCountEveryRequest() async throws {
     let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
     let topics = PipelineTopics()
     try broker.createTopics(topics.specs(partitions: 4))
@@ -75,11 +75,11 @@ import Testing
       harmonybatchPath, ["worker", "--kind", "gpu", "--model", "VGG19"] + common)
     defer {
       for process in [batcher, cpu, gpu] {
-        process.signal(SIGTERM)
-        _ = process.waitForExit()
+        process.stop()
       }
     }
-    let ports = [batcher, cpu, gpu].map(Self.port(of:))
+    var ports: [Int?] = []
+    for process in [batcher, cpu, gpu] { ports.append(await Self.port(of: process)) }
     guard let batcherPort = ports[0], let cpuPort = ports[1], let gpuPort = ports[2] else {
       Issue.record("no endpoint: \(batcher.standardError) \(cpu.standardError)")
       return
@@ -88,8 +88,10 @@ import Testing
 
     // No plan on hb.plans: alive, not ready (the router has nothing to route by).
     #expect(
-      eventually { (try? Self.read([base + "/healthz"]))?[base + "/healthz"]?["status"] == 200 })
-    #expect(try Self.read([base + "/readyz"])[base + "/readyz"]?["status"] == 503)
+      await eventually {
+        (try? await Self.read([base + "/healthz"]))?[base + "/healthz"]?["status"] == 200
+      })
+    #expect(try await Self.read([base + "/readyz"])[base + "/readyz"]?["status"] == 503)
 
     let (_, plan) = try Planner.tableOnePlan(version: 1)
     let producer = try KafkaProducer(
@@ -100,8 +102,8 @@ import Testing
         topic: topics.plans, key: Array("plan".utf8), value: Array(try plan.jsonData())))
     try producer.flush()
     #expect(
-      eventually(timeout: .seconds(40)) {
-        (try? Self.read([base + "/readyz"]))?[base + "/readyz"]?["status"] == 200
+      await eventually(timeout: .seconds(40)) {
+        (try? await Self.read([base + "/readyz"]))?[base + "/readyz"]?["status"] == 200
       })
 
     let sent = 60
@@ -117,8 +119,8 @@ import Testing
       $0 + "/metrics"
     }
     var sums: [String: [String: Double]] = [:]
-    let ended = eventually(timeout: .seconds(60)) {
-      sums = (try? Self.read(urls)) ?? [:]
+    let ended = await eventually(timeout: .seconds(60)) {
+      sums = (try? await Self.read(urls)) ?? [:]
       let served = urls.dropFirst().map { sums[$0]?["harmonybatch_requests_served_total"] ?? 0 }
       let late = sums[urls[0]]?["harmonybatch_late_requests_total"] ?? 0
       // The router hands its counts to the registry once per report interval.
@@ -149,7 +151,7 @@ import Testing
         == Double(sent))
   }
 
-  @Test func theControllerCountsThePlansItPublishes() throws {
+  @Test func theControllerCountsThePlansItPublishes() async throws {
     let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
     try broker.createTopics(PipelineTopics().specs(partitions: 4))
     let apps =
@@ -166,18 +168,17 @@ import Testing
         "--metrics-port", "0",
       ])
     defer {
-      controller.signal(SIGTERM)
-      _ = controller.waitForExit()
+      controller.stop()
     }
-    guard let port = Self.port(of: controller) else {
+    guard let port = await Self.port(of: controller) else {
       Issue.record("no endpoint: \(controller.standardError)")
       return
     }
     let url = "http://127.0.0.1:\(port)/metrics"
     var sums: [String: Double] = [:]
     #expect(
-      eventually(timeout: .seconds(30)) {
-        sums = (try? Self.read([url]))?[url] ?? [:]
+      await eventually(timeout: .seconds(30)) {
+        sums = (try? await Self.read([url]))?[url] ?? [:]
         return (sums["harmonybatch_plans_published_total"] ?? 0) >= 1
       }, "\(sums)")
     #expect((sums["harmonybatch_plan_version"] ?? 0) >= 1)
@@ -189,15 +190,14 @@ import Testing
 extension MetricsEndpointTests {
   /// 1,100 idle connections (past select()'s 1,024 descriptors) leave `/healthz` answering, and
   /// the endpoint listens on this host only unless told otherwise.
-  @Test func manyIdleConnectionsLeaveTheProbesAnswering() throws {
+  @Test func manyIdleConnectionsLeaveTheProbesAnswering() async throws {
     let batcher = try ChildProcess(
       harmonybatchPath,
       ["batcher", "--model", "VGG19", "--embedded", "--metrics-port", "0"])
     defer {
-      batcher.signal(SIGTERM)
-      _ = batcher.waitForExit()
+      batcher.stop()
     }
-    let port = try #require(Self.port(of: batcher), "\(batcher.standardError)")
+    let port = try #require(await Self.port(of: batcher), "\(batcher.standardError)")
     #expect(batcher.standardError.contains("port \(port) of 127.0.0.1"))
     let script = """
       import resource, socket, sys, urllib.request
@@ -211,7 +211,7 @@ extension MetricsEndpointTests {
       with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
           print(r.status, r.read().decode().strip())
       """
-    let (status, output, error) = try runToCompletion(
+    let (status, output, error) = try await runToCompletion(
       "/usr/bin/env", ["python3", "-c", script, String(port)], timeout: .seconds(60))
     #expect(status == 0 && output.last == "200 ok", "\(output) \(error)")
   }

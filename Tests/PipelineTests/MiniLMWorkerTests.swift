@@ -10,7 +10,7 @@ import Testing
 
 /// A CPU worker with real MiniLM inference, through Kafka: each request's embedding comes back in
 /// its result, equal to the encoder's own; a payload that is not text goes to the dead letter.
-@Suite(.serialized) struct MiniLMWorkerTests {
+@Suite(.serialized, .startsServices(alone: true), .onOwnThread) struct MiniLMWorkerTests {
   @Test func resultsCarryTheEmbeddingsAndABadPayloadIsADeadLetter() throws {
     let bootstrap = sharedBroker.bootstrapServers
     let topics = PipelineTopics(prefix: uniqueName("minilm") + ".")

@@ -9,8 +9,8 @@ import Testing
 
 /// Router and batcher on the embedded broker: every request produced ends in exactly one of a
 /// batch, the dead letter or the late topic.
-@Suite(.serialized) struct PipelineFlowTests {
-  @Test func everyRequestEndsInABatchADeadLetterOrTheLateTopic() throws {
+@Suite(.serialized, .startsServices, .onOwnThread) struct PipelineFlowTests {
+  @Test func everyRequestEndsInABatchADeadLetterOrTheLateTopic() async throws {
     let bootstrap = sharedBroker.bootstrapServers
     let topics = PipelineTopics(prefix: uniqueName("flow") + ".")
     try sharedBroker.createTopics(topics.specs(partitions: 4))
@@ -37,7 +37,8 @@ import Testing
       .run(stop: stop)
     }
     // Requests count from their CreateTime: produce only once both stages hold partitions.
-    #expect(eventually { log.contains("router: assigned") && log.contains("batcher: assigned") })
+    #expect(
+      await eventually { log.contains("router: assigned") && log.contains("batcher: assigned") })
 
     let producer = try KafkaProducer(
       configuration: KafkaProducerConfiguration(common: quietCommon(bootstrap)))
@@ -60,7 +61,7 @@ import Testing
     // up, or the tightest requests count that start-up against their SLO.
     try send("warm-up", app: "a1", slo: "60000", expect: "batch")
     try producer.flush()
-    let warm = try eventually {
+    let warm = try await eventually {
       try !readTopic(
         bootstrap, topics.batchesCPU, timeout: .milliseconds(200), until: { !$0.isEmpty }
       )
@@ -140,7 +141,7 @@ import Testing
         lines += records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
       }
       #expect(!lines.isEmpty, "\(schema): nothing to validate")
-      let (status, problems, _) = try runToCompletion(
+      let (status, problems, _) = try await runToCompletion(
         root.appendingPathComponent("scripts/validate-json").path,
         [root.appendingPathComponent("Schemas/\(schema)").path, "-"],
         stdin: lines.joined(separator: "\n") + "\n")
@@ -148,7 +149,7 @@ import Testing
     }
   }
 
-  @Test func theRouterFollowsPlansPublishedOnThePlanTopic() throws {
+  @Test func theRouterFollowsPlansPublishedOnThePlanTopic() async throws {
     let bootstrap = sharedBroker.bootstrapServers
     let topics = PipelineTopics(prefix: uniqueName("plans") + ".")
     try sharedBroker.createTopics(topics.specs(partitions: 2))
@@ -178,7 +179,7 @@ import Testing
       try RouterService(common: quietCommon(bootstrap), settings: routing, log: log.log("router"))
         .run(stop: stop)
     }
-    #expect(eventually { log.contains("router: assigned") })
+    #expect(await eventually { log.contains("router: assigned") })
     #expect(log.contains("following plan v1"))
 
     func route(_ id: String) throws -> KafkaRecord? {
@@ -204,7 +205,7 @@ import Testing
     second.version = 2
     try #require(second.groups.count == 1)
     try publish(second)
-    #expect(eventually { log.contains("following plan v2") })
+    #expect(await eventually { log.contains("following plan v2") })
     let after = try #require(try route("after"))
     let afterRoute = try GroupedRecord.parse(after.headers).get()
     #expect(afterRoute.spec.key == GroupKey(planVersion: 2, group: "g1"))
@@ -220,7 +221,7 @@ import Testing
     bad.groups[0].timeoutsMs["a1"] = -5
     bad.groups[0].function = .gpu(memoryGB: 2, vcpu: -1)
     try publish(bad)
-    #expect(eventually { log.contains("batch_size 0 is outside") })
+    #expect(await eventually { log.contains("batch_size 0 is outside") })
     #expect(log.contains("plan v2 stays in force"), "\(log.all.filter { $0.contains("refused") })")
     let kept = try #require(try route("after-bad-plan"))
     #expect(try GroupedRecord.parse(kept.headers).get().spec.key.planVersion == 2)

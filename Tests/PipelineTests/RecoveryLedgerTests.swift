@@ -10,7 +10,7 @@ import Testing
 /// by time, and CreateTimes do not rise with offsets (a producer sends what it held through an
 /// outage; dead letters and late records keep their request's time), so there the ledger reads
 /// the outputs from their first record.
-@Suite struct RecoveryLedgerTests {
+@Suite(.onOwnThread) struct RecoveryLedgerTests {
   /// One input record `r1` (not committed) and an output topic, both of one partition.
   struct Fixture {
     let input = uniqueName("ledger-in")

@@ -8,7 +8,7 @@ import Testing
 /// batcher and two workers as processes: every request it sends with `hb-reply-topic` and a
 /// `traceparent` gets exactly its own reply, with the traceparent intact; requests whose SLO no
 /// function can meet get a dead-letter reply that says why.
-@Suite(.serialized) struct ReplyRoundTripTests {
+@Suite(.serialized, .startsServices, .onOwnThread) struct ReplyRoundTripTests {
   static let client = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Deploy/clients/python/harmonybatch_client.py").path
@@ -26,8 +26,10 @@ import Testing
     }
   }
 
-  static func runClient(_ bootstrap: String, _ arguments: [String]) throws -> (Int32?, Summary?) {
-    let (status, output, error) = try runToCompletion(
+  static func runClient(_ bootstrap: String, _ arguments: [String]) async throws -> (
+    Int32?, Summary?
+  ) {
+    let (status, output, error) = try await runToCompletion(
       "/usr/bin/env", ["python3", client, "--bootstrap", bootstrap] + arguments,
       timeout: .seconds(120))
     let summary = output.last.flatMap {
@@ -37,7 +39,7 @@ import Testing
     return (status, summary)
   }
 
-  @Test func everyRequestGetsItsOwnReplyWithItsTraceContext() throws {
+  @Test func everyRequestGetsItsOwnReplyWithItsTraceContext() async throws {
     let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
     try broker.createTopics(PipelineTopics().specs(partitions: 4))
     let bootstrap = broker.bootstrapServers
@@ -51,8 +53,7 @@ import Testing
     ]
     defer {
       for process in services {
-        process.signal(SIGTERM)
-        _ = process.waitForExit()
+        process.stop()
       }
     }
     // Requests sent before the workers joined their groups could wait out their SLO and be shed
@@ -60,14 +61,14 @@ import Testing
     // workers (the batcher, with no controller here, serves apps alone without a plan).
     for service in services.dropFirst() {
       #expect(
-        service.waitForError(containing: "ready", timeout: .seconds(60)),
+        await service.waitForError(containing: "ready", timeout: .seconds(60)),
         "\(service.standardError)")
     }
     // 100 requests at 100/s with an SLO every function meets: 100 replies. Served alone (no
     // controller), the app runs on the cheapest function within 5 s, so a burst queues for the
     // slots: a request whose batch starts too late is shed as late (its reply says so) rather
     // than run past its SLO. Nothing is a dead letter.
-    let (status, summary) = try Self.runClient(
+    let (status, summary) = try await Self.runClient(
       bootstrap, ["--count", "100", "--rate", "100", "--slo-ms", "5000", "--timeout", "90"])
     let served = try #require(summary)
     #expect(status == 0, "\(services.map(\.standardError))")
@@ -80,7 +81,7 @@ import Testing
     #expect(served.undelivered == 0)
 
     // An SLO of 1 ms: no function can meet it; each request is a dead letter, and says so.
-    let (_, refused) = try Self.runClient(
+    let (_, refused) = try await Self.runClient(
       bootstrap, ["--count", "5", "--rate", "0", "--slo-ms", "1", "--timeout", "30"])
     let dead = try #require(refused)
     #expect(dead.replies == 5)
@@ -92,7 +93,7 @@ import Testing
   /// that does not exist still gets its result, no reply is sent, and no topic is created — on a
   /// broker that would create one on first use. With `--create-reply-topics` the reply is sent
   /// (and the broker creates the topic).
-  @Test func aReplyToATopicThatDoesNotExistIsNotSentAndCreatesNothing() throws {
+  @Test func aReplyToATopicThatDoesNotExistIsNotSentAndCreatesNothing() async throws {
     let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
     let topics = PipelineTopics()
     try broker.createTopics(
@@ -110,12 +111,11 @@ import Testing
     }
     func stop(_ services: [ChildProcess]) {
       for process in services {
-        process.signal(SIGTERM)
-        _ = process.waitForExit()
+        process.stop()
       }
     }
-    func send(_ id: String, replyTo topic: String) throws {
-      let (status, _, error) = try runToCompletion(
+    func send(_ id: String, replyTo topic: String) async throws {
+      let (status, _, error) = try await runToCompletion(
         "/usr/bin/kcat",
         [
           "-P", "-b", bootstrap, "-t", topics.requests, "-k", "a1", "-H", "hb-slo-ms=5000",
@@ -132,16 +132,16 @@ import Testing
     let admin = try KafkaAdmin(configuration: quietCommon(bootstrap))
 
     let services = try start([])
-    #expect(services[1].waitForError(containing: "ready", timeout: .seconds(60)))
-    try send("r-missing", replyTo: "replies.nobody-made-this")
-    try send("r-ok", replyTo: "replies.ok")
+    #expect(await services[1].waitForError(containing: "ready", timeout: .seconds(60)))
+    try await send("r-missing", replyTo: "replies.nobody-made-this")
+    try await send("r-ok", replyTo: "replies.ok")
     #expect(try resultsFor(["r-missing", "r-ok"]).isSuperset(of: ["r-missing", "r-ok"]))
     let replies = try readTopic(bootstrap, "replies.ok", partitions: 1, timeout: .seconds(30)) {
       !$0.isEmpty
     }
     #expect(replies.map(\.keyString) == ["r-ok"])
     #expect(
-      eventually(timeout: .seconds(30)) {
+      await eventually(timeout: .seconds(30)) {
         services[1].standardError.contains("replies not sent: their reply topics do not exist")
       }, "\(services[1].standardError)")
     #expect(try admin.topics()["replies.nobody-made-this"] == nil)
@@ -150,9 +150,10 @@ import Testing
     // The operator allows it: the reply is sent, and this broker creates the topic for it.
     let allowed = try start(["--create-reply-topics"])
     defer { stop(allowed) }
-    #expect(allowed[1].waitForError(containing: "ready", timeout: .seconds(60)))
-    try send("r-created", replyTo: "replies.created")
+    #expect(await allowed[1].waitForError(containing: "ready", timeout: .seconds(60)))
+    try await send("r-created", replyTo: "replies.created")
     _ = try resultsFor(["r-created"])
-    #expect(eventually(timeout: .seconds(30)) { (try? admin.topics()["replies.created"]) != nil })
+    #expect(
+      await eventually(timeout: .seconds(30)) { (try? admin.topics()["replies.created"]) != nil })
   }
 }

@@ -115,7 +115,7 @@ import Testing
 
   /// A request's own headers (text or not) travel in the batch and come back as Kafka headers;
   /// the router's do not (they are in the batch's own fields).
-  @Test func carriedHeadersSurviveTheBatch() throws {
+  @Test func carriedHeadersSurviveTheBatch() async throws {
     let spec = GroupSpec(
       key: GroupKey(planVersion: 1, group: "g1"), function: .cpu(vcpu: 2), capacity: 4,
       latencyMax: 0.2)
@@ -148,7 +148,7 @@ import Testing
       .appendingPathComponent("hb-batch-\(UUID().uuidString).json")
     try Data(value).write(to: file)
     defer { try? FileManager.default.removeItem(at: file) }
-    let (status, output, _) = try runToCompletion(
+    let (status, output, _) = try await runToCompletion(
       root.appendingPathComponent("scripts/validate-json").path,
       [root.appendingPathComponent("Schemas/batch.schema.json").path, file.path])
     #expect(status == 0, "\(output)")

@@ -98,8 +98,8 @@ extension RequestRouterTests {
 }
 
 /// The router following hb.plans, with no profile of its own.
-@Suite(.serialized) struct UnplannedAppFlowTests {
-  @Test func anUnplannedAppIsServedAloneOnThePlansOwnModel() throws {
+@Suite(.serialized, .startsServices, .onOwnThread) struct UnplannedAppFlowTests {
+  @Test func anUnplannedAppIsServedAloneOnThePlansOwnModel() async throws {
     let bootstrap = sharedBroker.bootstrapServers
     let topics = PipelineTopics(prefix: uniqueName("unplanned") + ".")
     try sharedBroker.createTopics(topics.specs(partitions: 4))
@@ -122,7 +122,8 @@ extension RequestRouterTests {
       try RouterService(common: quietCommon(bootstrap), settings: routing, log: log.log("router"))
         .run(stop: stop)
     }
-    #expect(eventually { log.contains("router: assigned") && log.contains("following plan v1") })
+    #expect(
+      await eventually { log.contains("router: assigned") && log.contains("following plan v1") })
     try producer.enqueue(
       KafkaProducerMessage(
         topic: topics.requests, key: Array("newcomer".utf8), value: Array("x".utf8),

@@ -10,7 +10,7 @@ import Testing
 
 /// The one lifecycle every command runs: services on threads, graceful shutdown in reverse order,
 /// failures that end the group, readiness, and a grace period that is not waited out forever.
-@Suite struct ServiceGroupTests {
+@Suite(.onOwnThread) struct ServiceGroupTests {
   private static func quietSettings(grace: Duration = .seconds(10)) -> ServiceGroup.Settings {
     var settings = ServiceGroup.Settings()
     settings.handlesSignals = false
@@ -56,12 +56,14 @@ import Testing
       ClosureService(name) { context in
         context.waitForStop()
         journal.note("\(name) stopping")
-        // Draining takes a while; the next one up must not be stopped meanwhile.
+        // Draining takes a while (this sleep stands for that work, not for a wait); the next one
+        // up must not be stopped meanwhile.
         Thread.sleep(forTimeInterval: 0.05)
         journal.note("\(name) stopped")
       }
     }
     let workload = ClosureService("workload") { _ in
+      // A workload that runs a while (the sleep is its work), then ends and stops the group.
       Thread.sleep(forTimeInterval: 0.1)
       journal.note("workload finished")
     }
@@ -94,6 +96,7 @@ import Testing
   @Test func readinessIsAnEventOthersCanWaitFor() {
     let waited = Mutex<[Bool]>([])
     let slow = ClosureService("slow") { context in
+      // Slow to start (the sleep is its start-up work): ready after the others looked.
       Thread.sleep(forTimeInterval: 0.2)
       context.ready()
       context.waitForStop()
@@ -129,8 +132,8 @@ import Testing
 
 /// `harmonybatch batcher` as a process whose router fails for good: the batcher stage is stopped
 /// gracefully and the process exits 1 at once, without waiting for a signal.
-@Suite struct ServiceFailureProcessTests {
-  @Test func aStageThatFailsEndsItsProcessWithExitCodeOne() throws {
+@Suite(.startsServices, .onOwnThread) struct ServiceFailureProcessTests {
+  @Test func aStageThatFailsEndsItsProcessWithExitCodeOne() async throws {
     let broker = try EmbeddedBroker(brokers: 1, logger: .silent)
     let topics = PipelineTopics()
     try broker.createTopics(topics.specs(partitions: 4))
@@ -158,7 +161,7 @@ import Testing
         "session.timeout.ms=6000",
       ])
     defer { if process.process.isRunning { process.process.terminate() } }
-    let exited = eventually(timeout: .seconds(60)) { !process.process.isRunning }
+    let exited = await eventually(timeout: .seconds(60)) { !process.process.isRunning }
     #expect(exited, "still running: \(process.standardError)")
     guard exited else { return }
     let log = process.standardError

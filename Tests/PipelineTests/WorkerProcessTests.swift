@@ -10,10 +10,10 @@ import Testing
 
 /// `harmonybatch worker` processes on a `harmonybatch broker` process: two emulated GPU workers
 /// share a stream of batches, one is killed mid-batch, and every request still gets a result.
-@Suite(.serialized) struct WorkerProcessTests {
-  @Test func twoWorkersShareTheBatchesAndAKilledOnesBatchIsDoneByTheOther() throws {
+@Suite(.serialized, .startsServices, .onOwnThread) struct WorkerProcessTests {
+  @Test func twoWorkersShareTheBatchesAndAKilledOnesBatchIsDoneByTheOther() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     defer { broker.signal(SIGTERM) }
     func worker() throws -> ChildProcess {
       try ChildProcess(
@@ -27,11 +27,11 @@ import Testing
     let first = try worker()
     let second = try worker()
     func serving(_ process: ChildProcess) -> Bool { process.standardError.contains("assigned") }
-    #expect(eventually(timeout: .seconds(40)) { serving(first) && serving(second) })
+    #expect(await eventually(timeout: .seconds(40)) { serving(first) && serving(second) })
     // Settle the rebalance: each holds two of the four partitions (workers rebalance
     // cooperatively: the first gives two up, the second takes them).
     #expect(
-      eventually(timeout: .seconds(40)) {
+      await eventually(timeout: .seconds(40)) {
         [first, second].allSatisfy { process in
           guard
             let line = process.standardError.split(separator: "\n").last(where: {
@@ -86,11 +86,17 @@ import Testing
     try producer.flush()
     producer.close()
 
-    // Kill one worker while it holds a batch (it said it started one, and results for it are
-    // not all out: each batch takes about 0.3 s), without warning.
-    #expect(first.waitForError(containing: ": running 13 requests", timeout: .seconds(40)))
+    // Kill one worker, without warning, while it holds a batch: at the first batch it says it
+    // starts from now on (each takes about 0.3 s), within the 5 ms this wait looks every.
+    let seenBefore = first.standardErrorEnd
+    var held: String?
+    #expect(
+      await eventually(timeout: .seconds(40), every: .milliseconds(5)) {
+        held = Self.batchesRunning(in: first.standardError(since: seenBefore)).first
+        return held != nil
+      }, "\(first.standardError.suffix(2000))")
     first.signal(SIGKILL)
-    _ = first.waitForExit()
+    #expect(await first.waitForExit() == SIGKILL)
 
     var results: [String: Int] = [:]
     var feedback: [String] = []
@@ -121,6 +127,23 @@ import Testing
     feedback = try readTopic(bootstrap, topics.feedback, timeout: .seconds(10)) { $0.count >= 48 }
       .map { String(decoding: $0.value ?? [], as: UTF8.self) }
     #expect(feedback.count >= 48)
+    // The killed worker held the batch it had started: it never finished it (no feedback of its
+    // own for it); the other did.
+    if let held {
+      let batches = try readTopic(bootstrap, topics.batchesGPU, timeout: .seconds(10)) {
+        $0.contains { $0.coordinates == held }
+      }
+      let heldID = try #require(
+        batches.first { $0.coordinates == held }.map { try BatchMessage.decode($0.value ?? []) }
+      ).batchID
+      let doneBy = try feedback.map {
+        try JSONDecoder().decode(FeedbackMessage.self, from: Data($0.utf8))
+      }
+      .filter { $0.batchID == heldID }.map(\.worker)
+      #expect(
+        !doneBy.isEmpty && !doneBy.contains { $0.hasSuffix("-\(first.process.processIdentifier)") },
+        "\(held) (\(heldID)) done by \(doneBy)")
+    }
     let deadLetters = try readTopic(bootstrap, topics.deadLetter, timeout: .seconds(10)) {
       !$0.isEmpty
     }
@@ -142,23 +165,23 @@ import Testing
     for (schema, lines) in [
       ("feedback.schema.json", feedback), ("result.schema.json", Array(resultLines)),
     ] {
-      let (status, problems, _) = try runToCompletion(
+      let (status, problems, _) = try await runToCompletion(
         root.appendingPathComponent("scripts/validate-json").path,
         [root.appendingPathComponent("Schemas/\(schema)").path, "-"],
         stdin: lines.joined(separator: "\n") + "\n")
       #expect(status == 0, "\(schema): \(problems.prefix(3))")
     }
     second.signal(SIGTERM)
-    #expect(second.waitForExit(timeout: .seconds(40)) == 0, "\(second.standardError)")
+    #expect(await second.waitForExit(timeout: .seconds(40)) == 0, "\(second.standardError)")
   }
 
   /// One tenant's request in a batch costs that request alone, and a batch record produced twice
   /// ends each request once: a `worker` process, batches a router would never write.
-  @Test func aBadRequestIsRefusedAloneAndAReplayedBatchEndsItsRequestsOnce() throws {
+  @Test func aBadRequestIsRefusedAloneAndAReplayedBatchEndsItsRequestsOnce() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     defer { broker.signal(SIGTERM) }
-    let worker = try Self.emulatedCPUWorker(bootstrap)
+    let worker = try await Self.emulatedCPUWorker(bootstrap)
     defer { worker.signal(SIGKILL) }
     let topics = PipelineTopics()
     let producer = try KafkaProducer(
@@ -185,7 +208,7 @@ import Testing
     producer.close()
 
     #expect(
-      eventually(timeout: .seconds(30)) {
+      await eventually(timeout: .seconds(30)) {
         worker.standardError.contains("ended here already")
       }, "\(worker.standardError)")
     let results = try readTopic(bootstrap, topics.results, timeout: .seconds(10)) {
@@ -206,9 +229,9 @@ import Testing
   /// Once plans are on hb.plans, a batch whose group is in none of them (nor a group served alone
   /// holding only its app) is not run: each of its requests ends as an `unknown-group` dead
   /// letter, while the plan's own groups and solo groups run.
-  @Test func aBatchForAGroupNoPlanHasIsRefusedRequestByRequest() throws {
+  @Test func aBatchForAGroupNoPlanHasIsRefusedRequestByRequest() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     defer { broker.signal(SIGTERM) }
     let topics = PipelineTopics()
     let producer = try KafkaProducer(
@@ -223,7 +246,7 @@ import Testing
         topic: topics.plans, key: Array("plan".utf8), value: Array(try plan.jsonData(pretty: false))
       ))
     try producer.flush()
-    let worker = try Self.emulatedCPUWorker(bootstrap)
+    let worker = try await Self.emulatedCPUWorker(bootstrap)
     defer { worker.signal(SIGKILL) }
     let now = Date().timeIntervalSince1970
     let group = try #require(plan.group(of: "a1"))
@@ -269,15 +292,25 @@ import Testing
     }
   }
 
+  /// The coordinates of the batches a worker said it started (`--log-level debug`), in order.
+  static func batchesRunning(in log: String) -> [String] {
+    log.split(separator: "\n").compactMap { line in
+      guard let range = line.range(of: ": batch "),
+        let end = line.range(of: ": running ", range: range.upperBound..<line.endIndex)
+      else { return nil }
+      return String(line[range.upperBound..<end.lowerBound])
+    }
+  }
+
   /// An emulated CPU worker process holding its partitions.
-  static func emulatedCPUWorker(_ bootstrap: String) throws -> ChildProcess {
+  static func emulatedCPUWorker(_ bootstrap: String) async throws -> ChildProcess {
     let worker = try ChildProcess(
       harmonybatchPath,
       [
         "worker", "--kind", "cpu", "--backend", "emulated-cpu", "--model", "VGG19",
         "--bootstrap", bootstrap, "--property", "session.timeout.ms=6000",
       ])
-    #expect(eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
+    #expect(await eventually(timeout: .seconds(40)) { worker.standardError.contains("assigned") })
     return worker
   }
 }

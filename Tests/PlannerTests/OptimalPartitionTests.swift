@@ -1,11 +1,12 @@
 import Testing
+import WaitSupport
 
 @testable import Planner
 
 /// `optimal` is the best of *all* partitions up to `PartitionSearch.maxApps` apps (often not a
 /// contiguous SLO range) by the expected billed cost, and beyond that never dearer than the
 /// contiguous optimum or the paper's merge it starts from.
-@Suite struct OptimalPartitionTests {
+@Suite(.serialized, .computesLong) struct OptimalPartitionTests {
   static func contiguousObjective(_ planner: Planner, _ apps: [App]) -> Double {
     let sorted = apps.sorted(by: App.ordered)
     let groups = ContiguousOptimum(provisioner: planner.billedProvisioner, maxSpan: sorted.count)

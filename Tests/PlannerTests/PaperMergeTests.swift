@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WaitSupport
 
 @testable import Planner
 
@@ -101,7 +102,7 @@ struct PaperMergeRestatement {
 /// `harmony` is the paper's two-stage merge: the example of issue 30, hand-built cases of the
 /// rule it used to break (a rejected stage-1 run kept every app of the run apart), and a seeded
 /// random comparison with the re-statement above.
-@Suite struct PaperMergeTests {
+@Suite(.serialized, .computesLong) struct PaperMergeTests {
   /// Issue 30: VGG19, alibaba-cny. Every app alone is on CPU; w3 (330 ms, 23.7 req/s) heads the
   /// first run with the capped knee of 40 req/s; w3 + w4 + w0 pass it, but that merge is dearer
   /// (w3's SLO allows no GPU batch worth having), so only w3 stays apart and the walk goes on

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import WaitSupport
 
 @testable import Planner
 
 /// Properties every plan must have, over seeded random app sets of every built-in model.
-@Suite struct PlanPropertyTests {
+@Suite(.serialized, .computesLong) struct PlanPropertyTests {
   /// Checks constraints (8)–(10) from the plan's own numbers, recomputing latency and cost from
   /// the models rather than trusting the plan.
   static func checkConstraints(

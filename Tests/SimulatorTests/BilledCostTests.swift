@@ -1,11 +1,12 @@
 import Foundation
 import Testing
+import WaitSupport
 
 @testable import Planner
 @testable import Simulator
 
 /// The expected billed cost (`BilledCost`) against what it models and against the simulator.
-@Suite struct BilledCostTests {
+@Suite(.serialized, .computesLong) struct BilledCostTests {
   /// A group busy enough that every batch fills is billed about what the planner predicts; a
   /// quiet group on a GPU function billed per whole second pays for a second per request.
   @Test func fullBatchesMatchThePredictionAndLonelyOnesDoNot() throws {

@@ -2,13 +2,14 @@ import Foundation
 import PipelineCore
 import Planner
 import Testing
+import WaitSupport
 
 @testable import Simulator
 
 /// The controller's own core (`ControllerCore`) driving the closed loop in virtual time: rates,
 /// refit, transport and worker reports in; plans and scaling recommendations out; a finite pool
 /// of slots in between (DESIGN.md §2, "The control loop").
-@Suite struct ClosedLoopTests {
+@Suite(.serialized, .computesLong) struct ClosedLoopTests {
   /// The demo's mix of rates (twice over), SLOs 0.3…1.0 s.
   static let apps = [1.0, 8, 2, 12, 0.5, 6, 3, 10].enumerated().map { index, rate in
     App(id: "app-\(index + 1)", slo: 0.3 + 0.1 * Double(index), rate: rate * 2)

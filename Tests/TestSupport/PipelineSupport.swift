@@ -4,19 +4,7 @@ import Pipeline
 import PipelineCore
 import Planner
 import Synchronization
-
-/// Waits for `condition` by polling it, up to `timeout`; returns whether it held.
-public func eventually(
-  timeout: Duration = .seconds(30), every interval: Duration = .milliseconds(20),
-  _ condition: () throws -> Bool
-) rethrows -> Bool {
-  let deadline = ContinuousClock.now + timeout
-  while ContinuousClock.now < deadline {
-    if try condition() { return true }
-    Thread.sleep(forTimeInterval: Double(interval.components.attoseconds) / 1e18)
-  }
-  return try condition()
-}
+@_exported import WaitSupport
 
 public func uniqueName(_ prefix: String) -> String {
   "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
@@ -77,7 +65,8 @@ public final class RunningService: Sendable {
   }
 }
 
-/// Reads a topic (all partitions, no group) until `enough` holds or `timeout` passes.
+/// Reads a topic (all partitions, no group) until `enough` holds or `timeout` passes. It blocks
+/// (it polls a consumer): call it from a test on a thread of its own (`.onOwnThread`).
 public func readTopic(
   _ bootstrap: String, _ topic: String, partitions: Int = 4, timeout: Duration = .seconds(30),
   until enough: ([KafkaRecord]) -> Bool

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import WaitSupport
 
 /// The `harmonybatch` binary built next to this test bundle.
 public let harmonybatchPath: String = {
@@ -11,11 +12,26 @@ public let harmonybatchPath: String = {
   return ".build/debug/harmonybatch"
 }()
 
-/// A child process whose standard output is collected line by line as it is written.
+/// A child process whose standard output is collected line by line as it is written, and its
+/// standard error as text. Its waits suspend the test (they hold no thread). Released, it kills
+/// the child: a test that fails before it stops its processes leaves none running.
 public final class ChildProcess: @unchecked Sendable {
   public let process = Process()
-  private let lines = Mutex<[String]>([])
-  private let errorText = Mutex<String>("")
+  private let streams = Streams()
+  /// Left when the child has exited (and been reaped).
+  private let exited = DispatchGroup()
+
+  /// What the reader threads collect. They hold this, not the `ChildProcess`, so that a test that
+  /// drops its `ChildProcess` releases it (and its `deinit` kills the child) while the child runs.
+  private final class Streams: Sendable {
+    let lines = Mutex<[String]>([])
+    let errorText = Mutex<String>("")
+    /// Standard output and standard error, until each reads its end.
+    let open = Atomic<Int>(2)
+
+    func closed() { open.subtract(1, ordering: .releasing) }
+    var drained: Bool { open.load(ordering: .acquiring) == 0 }
+  }
 
   /// `environment`: variables set for the child on top of this process's.
   public init(
@@ -33,12 +49,20 @@ public final class ChildProcess: @unchecked Sendable {
     process.standardError = err
     let input = Pipe()
     process.standardInput = input
-    try process.run()
+    exited.enter()
+    process.terminationHandler = { [exited] _ in exited.leave() }
+    do {
+      try process.run()
+    } catch {
+      exited.leave()
+      throw error
+    }
     if let stdin {
       input.fileHandleForWriting.write(Data(stdin.utf8))
     }
     try? input.fileHandleForWriting.close()
-    Thread.detachNewThread { [self] in
+    let streams = streams
+    Thread.detachNewThread {
       var pending = Data()
       while true {
         let chunk = out.fileHandleForReading.availableData
@@ -47,53 +71,74 @@ public final class ChildProcess: @unchecked Sendable {
         while let newline = pending.firstIndex(of: 10) {
           let line = String(decoding: pending[pending.startIndex..<newline], as: UTF8.self)
           pending.removeSubrange(pending.startIndex...newline)
-          lines.withLock { $0.append(line) }
+          streams.lines.withLock { $0.append(line) }
         }
       }
+      streams.closed()
     }
-    Thread.detachNewThread { [self] in
+    Thread.detachNewThread {
       while true {
         let chunk = err.fileHandleForReading.availableData
         if chunk.isEmpty { break }
-        errorText.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
+        streams.errorText.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
       }
+      streams.closed()
     }
   }
 
-  public var output: [String] { lines.withLock { $0 } }
-  public var standardError: String { errorText.withLock { $0 } }
+  public var output: [String] { streams.lines.withLock { $0 } }
+  public var standardError: String { streams.errorText.withLock { $0 } }
+  public var isRunning: Bool { process.isRunning }
 
-  /// Waits until at least `count` lines were written (or the timeout passes) and returns them.
-  public func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) -> [String] {
-    let deadline = ContinuousClock.now + timeout
-    while output.count < count && ContinuousClock.now < deadline && process.isRunning {
-      Thread.sleep(forTimeInterval: 0.02)
-    }
+  /// Where standard error ends now, for `standardError(since:)`.
+  public var standardErrorEnd: Int { streams.errorText.withLock { $0.utf8.count } }
+
+  /// What the child wrote on standard error after `end` (a `standardErrorEnd`).
+  public func standardError(since end: Int) -> String {
+    streams.errorText.withLock { String(decoding: $0.utf8.dropFirst(end), as: UTF8.self) }
+  }
+
+  /// Waits until at least `count` lines were written (or the timeout passes, or the output ends)
+  /// and returns them.
+  public func waitForLines(_ count: Int, timeout: Duration = .seconds(30)) async -> [String] {
+    _ = await eventually(timeout: timeout) { output.count >= count || streams.drained }
     return output
   }
 
-  /// Waits until a line of standard error contains `text` (or the timeout passes, or the process
-  /// ends); returns whether one did.
+  /// Waits until standard error contains `text` (or the timeout passes, or the process ends);
+  /// returns whether it does.
   @discardableResult
-  public func waitForError(containing text: String, timeout: Duration = .seconds(30)) -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-      if standardError.contains(text) { return true }
-      if !process.isRunning { break }
-      Thread.sleep(forTimeInterval: 0.02)
-    }
+  public func waitForError(containing text: String, timeout: Duration = .seconds(30)) async
+    -> Bool
+  {
+    _ = await eventually(timeout: timeout) { standardError.contains(text) || streams.drained }
     return standardError.contains(text)
   }
 
   public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
-  /// Waits for exit and returns the exit status (or the signal number for a killed process).
-  public func waitForExit(timeout: Duration = .seconds(30)) -> Int32? {
-    let deadline = ContinuousClock.now + timeout
-    while process.isRunning && ContinuousClock.now < deadline {
-      Thread.sleep(forTimeInterval: 0.02)
-    }
+  /// Waits for exit and returns the exit status (or the signal number for a killed process);
+  /// nil if it still runs after `timeout`.
+  public func waitForExit(timeout: Duration = .seconds(30)) async -> Int32? {
+    _ = await eventually(timeout: timeout) { !process.isRunning }
     return process.isRunning ? nil : process.terminationStatus
+  }
+
+  /// Waits (a little) until the reader threads have read all the process wrote before it ended.
+  public func waitForOutputEnd(timeout: Duration = .seconds(5)) async {
+    _ = await eventually(timeout: timeout) { streams.drained }
+  }
+
+  /// Stops the child from a `defer`, which cannot await: sends `number`, waits up to `timeout`
+  /// for it to exit, then kills it (and waits for that). It blocks the calling thread while it
+  /// waits: only tests on a thread of their own (`.onOwnThread`) call it.
+  public func stop(_ number: Int32 = SIGTERM, timeout: Duration = .seconds(30)) {
+    guard process.isRunning else { return }
+    signal(number)
+    if exited.wait(timeout: .now() + timeout.timeInterval) == .timedOut {
+      signal(SIGKILL)
+      _ = exited.wait(timeout: .now() + 10)
+    }
   }
 
   deinit {
@@ -101,16 +146,21 @@ public final class ChildProcess: @unchecked Sendable {
   }
 }
 
-/// Runs a command to completion and returns (status, stdout, stderr).
+extension Duration {
+  fileprivate var timeInterval: Double {
+    Double(components.seconds) + Double(components.attoseconds) / 1e18
+  }
+}
+
+/// Runs a command to completion and returns (status, stdout, stderr); the status is nil, and the
+/// process killed, if it still runs after `timeout`.
 public func runToCompletion(
   _ executable: String, _ arguments: [String], stdin: String? = nil,
   timeout: Duration = .seconds(60), environment: [String: String] = [:]
-)
-  throws -> (Int32?, [String], String)
-{
+) async throws -> (Int32?, [String], String) {
   let child = try ChildProcess(executable, arguments, stdin: stdin, environment: environment)
-  let status = child.waitForExit(timeout: timeout)
-  // Let the reader threads drain what the process wrote before it exited.
-  Thread.sleep(forTimeInterval: 0.05)
+  let status = await child.waitForExit(timeout: timeout)
+  if status == nil { child.signal(SIGKILL) }
+  await child.waitForOutputEnd()
   return (status, child.output, child.standardError)
 }

@@ -1,5 +1,6 @@
 """Handlers the tests serve (Tests/PipelineTests/PythonWorkerTests.swift)."""
 
+import sys
 import time
 
 
@@ -9,8 +10,13 @@ def upper(payloads, function):
 
 
 def slow(payloads, function):
-    """As `upper`, a third of a second per batch: long enough to be killed in the middle."""
+    """As `upper`, a third of a second per batch: long enough to be killed in the middle. It says
+    on standard error when it starts and ends a batch (named by its first payload), so that a test
+    kills it while it holds one, and can tell that it did."""
+    name = payloads[0].decode("utf-8", "replace") if payloads else ""
+    print("slow: started %s" % name, file=sys.stderr, flush=True)
     time.sleep(0.3)
+    print("slow: finished %s" % name, file=sys.stderr, flush=True)
     return upper(payloads, function)
 
 
