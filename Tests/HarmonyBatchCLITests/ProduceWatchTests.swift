@@ -38,10 +38,10 @@ import Testing
 
   /// A controller with the forecast on sends each app's forecast with its pool's recommendation:
   /// `watch` shows it per app. The recommendation is written by kcat, as hb.scaling holds it.
-  @Test func watchShowsTheRateForecastThatScalingCarries() throws {
+  @Test func watchShowsTheRateForecastThatScalingCarries() async throws {
     let broker = try ChildProcess(harmonybatchPath, ["broker"])
     defer { broker.signal(SIGTERM) }
-    let bootstrap = try #require(broker.waitForLines(1).first)
+    let bootstrap = try #require(await broker.waitForLines(1).first)
     var recommendation = ScalingRecommendation(
       createdAtMs: 1, planVersion: 3, group: "hb-workers-gpu", kind: .gpu,
       topic: "hb.batches.gpu", status: .ok, batchesPerSecond: 2, meanServiceMs: 50,
@@ -58,16 +58,16 @@ import Testing
         measurementWins: true, errorRatio: nil, relativeToCurrent: nil, coverage: nil),
     ]
     let line = String(decoding: try recommendation.messageJSON(), as: UTF8.self) + "\n"
-    let (valid, problems, _) = try runToCompletion(
+    let (valid, problems, _) = try await runToCompletion(
       SchemaTests.root.appendingPathComponent("scripts/validate-json").path,
       [SchemaTests.root.appendingPathComponent("Schemas/scaling.schema.json").path, "-"],
       stdin: line)
     #expect(valid == 0, "\(problems)")
-    let (status, _, kcatError) = try runToCompletion(
+    let (status, _, kcatError) = try await runToCompletion(
       "/usr/bin/kcat", ["-P", "-b", bootstrap, "-t", "hb.scaling", "-k", "hb-workers-gpu"],
       stdin: line)
     #expect(status == 0, "\(kcatError)")
-    let (watchStatus, view, watchError) = try runToCompletion(
+    let (watchStatus, view, watchError) = try await runToCompletion(
       harmonybatchPath, ["watch", "--bootstrap", bootstrap, "--once"])
     #expect(watchStatus == 0, "\(watchError)")
     let rows = view.filter { $0.hasPrefix("app-1 ") || $0.hasPrefix("app-2 ") }
