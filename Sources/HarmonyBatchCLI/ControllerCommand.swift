@@ -55,6 +55,13 @@ enum ControllerCommand: Command {
           + "(the autoscaler's reaction, image pull, model load); the scaling recommendation is "
           + "made for the need this far ahead",
         default: ControllerCore.Settings.defaultReplicaStart),
+      .time(
+        "forecast-period",
+        "With --forecast on: the season the forecast learns; one day by default, in one-minute "
+          + "buckets. A shorter one (a compressed test day, as simulate --closed-loop "
+          + "--day-seconds runs) keeps at least 60 buckets, its horizon and error window as many "
+          + "buckets as a day's",
+        default: RateForecaster.Settings.defaultPeriod),
       TopicOptions.prefix,
     ] + ServiceOptions.specs + KafkaOptions.specs,
     discussion: """
@@ -106,6 +113,10 @@ enum ControllerCommand: Command {
     settings.core.replicaStart = try options.duration(
       "replica-start-seconds", default: ControllerCore.Settings.defaultReplicaStart,
       range: .zero ... .seconds(3_600))
+    settings.core.forecaster = RateForecaster.Settings(
+      period: try options.duration(
+        "forecast-period", default: RateForecaster.Settings.defaultPeriod,
+        range: .seconds(240) ... .seconds(31 * 86_400)))
     let group = try ServiceOptions.group(options)
     settings.telemetry = group.telemetry
     settings.core.workerGroups = Set(options.strings("worker-group"))

@@ -239,7 +239,8 @@ public final class ClusterView: @unchecked Sendable {
       table.append([
         app, String(format: "%.2f", forecast.measuredRate),
         String(format: "%.2f", forecast.plannedRate), String(format: "%.2f", forecast.scaledRate),
-        forecast.measurementWins ? "\(forecast.method), measured won" : forecast.method,
+        forecast.measurementWins
+          ? "\(forecast.method.rawValue), measured won" : forecast.method.rawValue,
         percent(forecast.errorRatio),
         forecast.relativeToCurrent.map { String(format: "%.2f", $0) } ?? "-",
         percent(forecast.coverage),

@@ -51,10 +51,10 @@ import Testing
     recommendation.forecast = [
       AppRateForecast(
         app: "app-1", measuredRate: 12.5, plannedRate: 15.25, scaledRate: 13.75,
-        method: "seasonal", measurementWins: false, errorRatio: 0.083, relativeToCurrent: 0.41,
+        method: .seasonal, measurementWins: false, errorRatio: 0.083, relativeToCurrent: 0.41,
         coverage: 0.9),
       AppRateForecast(
-        app: "app-2", measuredRate: 3, plannedRate: 3, scaledRate: 3, method: "current",
+        app: "app-2", measuredRate: 3, plannedRate: 3, scaledRate: 3, method: .current,
         measurementWins: true, errorRatio: nil, relativeToCurrent: nil, coverage: nil),
     ]
     let line = String(decoding: try recommendation.messageJSON(), as: UTF8.self) + "\n"

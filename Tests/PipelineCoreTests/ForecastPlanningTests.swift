@@ -113,7 +113,7 @@ import WaitSupport
       }
       #expect(carried.count == 1, "\(app.id) in \(carried.count) pools' forecasts")
       if let carried = carried.first {
-        #expect(carried.method == "seasonal" && carried.errorRatio == shown.weightedPercentage)
+        #expect(carried.method == .seasonal && carried.errorRatio == shown.weightedPercentage)
         #expect(carried.coverage == shown.coverage)
         #expect(carried.plannedRate == ahead.feed.core.plannedRates[app.id])
         #expect(carried.scaledRate == ahead.feed.core.scaledRates[app.id])

@@ -63,8 +63,12 @@ import WaitSupport
       let points = forecaster.forecast(of: "a")
       #expect(points.count == forecaster.steps)
       if index < period {
-        // No period covered yet: the current estimator, alone.
-        #expect(points.allSatisfy { $0.method == .current })
+        // No period covered yet: the current estimator alone, but where the history covers a
+        // period before a step (the last buckets of the first period), a rise the profile
+        // expects is cautious.
+        for point in points where point.method != .current {
+          #expect(point.method == .cautious && index + point.step >= period && point.step > 1)
+        }
       }
       if index == period - 1 { firstPeriod = forecaster.error(of: "a") }
       if index >= 3 * period {
@@ -93,6 +97,44 @@ import WaitSupport
     #expect(ten.relativeToCurrent! < 0.4, "\(ten)")
     #expect(one.relativeToCurrent! < 1, "\(one)")
     #expect(forecaster.summary(of: "a")?.contains("600 s ahead (seasonal)") == true)
+  }
+
+  @Test(arguments: [1.0, -1.0])
+  func theNextPeriodsRiseIsForecastBeforeTheProfileIsScoredAndItsFallIsNot(sign: Double) {
+    var forecaster = Self.started(Self.shortDay)
+    let period = forecaster.bucketsPerPeriod
+    var random = SeededRandom(seed: 5)
+    // Rising (sign 1) or falling (-1) at the turn of the period.
+    func truth(_ index: Int) -> Double {
+      600 + sign * 400 * sin(2 * .pi * Double(index) / Double(period))
+    }
+    for index in 0...period {
+      Self.feed(&forecaster, count: Self.poisson(truth(index), &random), bucket: index)
+    }
+    // One bucket of the second period closed: the profile has been scored on nothing yet.
+    let points = forecaster.forecast(of: "a")
+    if sign > 0 {
+      // Every step beyond the open bucket expects more than now: planned for, from the
+      // profile, before it is judged; the open bucket is the current estimator's.
+      #expect(points[0].method == .current)
+      #expect(
+        points.dropFirst().allSatisfy { $0.method == .cautious }, "\(points.map(\.method))")
+      let last = points[forecaster.steps - 1]
+      let expected = truth(period + forecaster.steps) / 60
+      #expect(abs(last.mean - expected) < 0.1 * expected, "\(last.mean) vs \(expected)")
+      #expect(last.upper >= last.mean && last.mean > points[0].upper)
+    } else {
+      // A fall the profile expects is not acted on until the profile is proven.
+      #expect(points.allSatisfy { $0.method == .current }, "\(points.map(\.method))")
+    }
+    // Once scored on enough buckets, the profile is judged as usual (and here it wins ten
+    // buckets ahead, where the current estimator lags most).
+    for index in (period + 1)...(period + 3 * forecaster.steps) {
+      Self.feed(&forecaster, count: Self.poisson(truth(index), &random), bucket: index)
+    }
+    let judged = forecaster.forecast(of: "a")
+    #expect(!judged.contains { $0.method == .cautious })
+    #expect(judged[forecaster.steps - 1].method == .seasonal)
   }
 
   @Test func aStepIsFollowedWithinTwoBucketsAndTheMeasurementWinsAtOnce() {

@@ -12,8 +12,9 @@ public struct AppRateForecast: Codable, Sendable, Equatable {
   /// The rate the pool is sized for (the forecast's mean up to a replica's start-up time ahead,
   /// never below the measurement).
   public var scaledRate: Double
-  /// `seasonal` once a period is learnt; `current` while the forecast is the estimate held flat.
-  public var method: String
+  /// `seasonal` once a period is learnt and proven; `cautious` while a learnt profile that expects
+  /// a rise is not yet scored; `current` while the forecast is the estimate held flat.
+  public var method: ForecastPoint.Method
   /// The measurement disagreed with the forecast beyond its band at the last tick, and was
   /// planned on instead.
   public var measurementWins: Bool
@@ -26,7 +27,8 @@ public struct AppRateForecast: Codable, Sendable, Equatable {
   public var coverage: Double?
 
   public init(
-    app: String, measuredRate: Double, plannedRate: Double, scaledRate: Double, method: String,
+    app: String, measuredRate: Double, plannedRate: Double, scaledRate: Double,
+    method: ForecastPoint.Method,
     measurementWins: Bool, errorRatio: Double?, relativeToCurrent: Double?, coverage: Double?
   ) {
     self.app = app

@@ -469,7 +469,7 @@ public struct ControllerCore: Sendable {
     }
     // Where the forecast is the current estimator held flat (no period learnt yet, or none to
     // learn), the controller plans as without it: on the estimate, with its own rules.
-    guard let open = points.first, points.contains(where: { $0.method == .seasonal }) else {
+    guard let open = points.first, points.contains(where: \.method.looksAhead) else {
       return nil
     }
     let sigmas = settings.forecaster.disagreementSigmas
@@ -555,11 +555,11 @@ public struct ControllerCore: Sendable {
     let apps = plan.groups.filter { $0.function.kind == kind }.flatMap(\.apps)
     return Set(apps).sorted().map { app in
       let error = errors[app]
-      let seasonal = rateForecast(of: app).contains { $0.method == .seasonal }
+      let methods = Set(rateForecast(of: app).map(\.method))
       return AppRateForecast(
         app: app, measuredRate: estimates[app]?.rate ?? 0, plannedRate: ratesInForce[app] ?? 0,
         scaledRate: scaled[app] ?? ratesInForce[app] ?? 0,
-        method: (seasonal ? ForecastPoint.Method.seasonal : .current).rawValue,
+        method: [.seasonal, .cautious].first(where: methods.contains) ?? .current,
         measurementWins: wins.contains(app), errorRatio: error?.weightedPercentage,
         relativeToCurrent: error?.relativeToCurrent, coverage: error?.coverage)
     }

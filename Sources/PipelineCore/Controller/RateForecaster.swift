@@ -3,11 +3,18 @@ import Foundation
 /// One app's expected rate over one bucket ahead, with its band (requests per second).
 public struct ForecastPoint: Sendable, Equatable {
   /// How a point was forecast.
-  public enum Method: String, Sendable {
+  public enum Method: String, Sendable, Codable {
     /// The seasonal profile of the periods kept, corrected by the recent level.
     case seasonal
+    /// The seasonal profile where it expects more than the current estimator, while it has too
+    /// few buckets scored to be judged (the first buckets after the history covers a period):
+    /// until the profile is proven, a rise it expects is planned for, a fall is not.
+    case cautious
     /// The current estimator's rate held flat (`RateEstimator`'s steady window).
     case current
+
+    /// Whether the forecast looks ahead of the current estimator (the seasonal profile leads it).
+    public var looksAhead: Bool { self != .current }
   }
 
   /// When its bucket starts, on the clock the counts were recorded on.
@@ -87,7 +94,10 @@ public enum ForecastDisagreement: String, Sendable {
 /// before it, it has been scored on at least `minimumErrorSamples` buckets, and its mean absolute
 /// error over the window is below the current estimator's on the same buckets by more than
 /// `selectionMargin`: a series with no period, or one whose period differs from `period`, keeps
-/// the current estimator.
+/// the current estimator. Between the history covering a period and that many buckets scored, a
+/// step beyond the open bucket whose seasonal forecast is above the current estimator's is
+/// *cautious*: the profile's mean with the wider of the two bands. The next period's first rise is so planned for before
+/// the profile can be judged on it; a fall it expects is not acted on until it is.
 ///
 /// A count beyond the seasonal forecast's band by more than Poisson noise (`disagreement`) moves
 /// the level only as far as the band's edge; two such counts in a row on the same side reset the
@@ -159,6 +169,13 @@ public struct RateForecaster: Sendable {
     public static let defaultSelectionMargin = 0.2
 
     public init() {}
+
+    /// A period of `period` in buckets of a minute, or of a sixtieth of it when that is shorter
+    /// (a compressed day, as `controller --forecast-period` takes one): a day gives the defaults.
+    public init(period: Duration) {
+      let buckets = RateForecaster.buckets(period, of: Self.defaultBucket, rounding: .down)
+      self.init(period: period, buckets: max(60, buckets))
+    }
 
     /// A period of `period` in `buckets` buckets (a compressed day, as `simulate --closed-loop
     /// --day-seconds` runs one, in fewer buckets than a day's 1,440 minutes): the horizon, the
@@ -596,23 +613,26 @@ public struct RateForecaster: Sendable {
       profile(item, target: index + step, last: index).map { max(0, $0 + level) }
     }
     let chosen = (0..<steps).map { step -> Point in
-      var method = ForecastPoint.Method.current
-      if let forecast = seasonal[step],
-        item.seasonalErrors[step].count >= settings.minimumErrorSamples
-      {
-        let n = min(item.seasonalErrors[step].count, item.currentErrors[step].count)
-        if Self.meanAbsolute(item.seasonalErrors[step].newest(n))
-          < (1 - settings.selectionMargin) * Self.meanAbsolute(item.currentErrors[step].newest(n))
-        {
-          method = .seasonal
-          let (lower, upper) = band(
-            mean: forecast, errors: item.seasonalErrors[step], method: .seasonal)
-          return Point(mean: forecast, lower: lower, upper: upper, method: method)
-        }
+      let held = band(mean: current, errors: item.currentErrors[step], method: .current)
+      let flat = Point(mean: current, lower: held.lower, upper: held.upper, method: .current)
+      guard let forecast = seasonal[step] else { return flat }
+      let profiled = band(mean: forecast, errors: item.seasonalErrors[step], method: .seasonal)
+      guard item.seasonalErrors[step].count >= settings.minimumErrorSamples else {
+        // Not yet judged: a rise the profile expects is planned for (the next day's first ramp
+        // comes before the profile can be scored on it), a fall is not; nor in the bucket open
+        // now, which the current estimator is counting.
+        guard step > 0, forecast > current else { return flat }
+        return Point(
+          mean: forecast, lower: min(held.lower, profiled.lower),
+          upper: max(held.upper, profiled.upper), method: .cautious)
       }
-      let (lower, upper) = band(
-        mean: current, errors: item.currentErrors[step], method: .current)
-      return Point(mean: current, lower: lower, upper: upper, method: method)
+      let n = min(item.seasonalErrors[step].count, item.currentErrors[step].count)
+      guard
+        Self.meanAbsolute(item.seasonalErrors[step].newest(n))
+          < (1 - settings.selectionMargin) * Self.meanAbsolute(item.currentErrors[step].newest(n))
+      else { return flat }
+      return Point(
+        mean: forecast, lower: profiled.lower, upper: profiled.upper, method: .seasonal)
     }
     item.made.append(Made(at: index, seasonal: seasonal, current: current, chosen: chosen))
   }
