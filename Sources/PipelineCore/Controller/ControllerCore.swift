@@ -545,12 +545,12 @@ public struct ControllerCore: Sendable {
   }
 
   /// The forecast of every app whose group runs on `kind` in `plan`, for its pool's
-  /// recommendation.
+  /// recommendation, with `errors` (`forecastErrorsAhead`, worked out once per tick).
   private func appForecasts(
     on kind: FunctionConfig.Kind, of plan: Plan,
-    estimates: [String: (rate: Double, span: Double)], scaled: [String: Double]
+    estimates: [String: (rate: Double, span: Double)], scaled: [String: Double],
+    errors: [String: ForecastError]
   ) -> [AppRateForecast] {
-    let errors = forecastErrorsAhead
     let wins = measuredOverForecast
     let apps = plan.groups.filter { $0.function.kind == kind }.flatMap(\.apps)
     return Set(apps).sorted().map { app in
@@ -960,9 +960,11 @@ public struct ControllerCore: Sendable {
       demand: demand, pools: pools.pools(now: now), planVersion: version,
       topics: settings.topics, now: now, partitions: settings.batchPartitions)
     if forecaster != nil {
+      let errors = forecastErrorsAhead
       for index in recommendations.indices {
         recommendations[index].forecast = appForecasts(
-          on: recommendations[index].kind, of: current, estimates: estimates, scaled: rates)
+          on: recommendations[index].kind, of: current, estimates: estimates, scaled: rates,
+          errors: errors)
       }
     }
     var directives: [Directive] = []
