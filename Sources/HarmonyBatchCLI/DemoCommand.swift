@@ -1,6 +1,8 @@
 import Arguments
 import Inference
 import Operations
+import Planner
+import Simulator
 
 /// `harmonybatch demo`: the system end to end on the embedded broker with a generated workload.
 enum DemoCommand: Command {
@@ -33,6 +35,30 @@ enum DemoCommand: Command {
         "With --autoscale: send the workload this long first while the pools grow, and count "
           + "it apart",
         default: DemoRun.Settings.defaultWarmUp),
+      .option(
+        "emulate", "MODEL",
+        "With --processes: every worker emulates MODEL's profile (e.g. VGG19) instead of running "
+          + "MiniLM, and the topics have 8 partitions: a model whose batches take long enough "
+          + "that the pools need many replicas, for scaling experiments on a small machine "
+          + "(default rates: the demo's mix, --rate-scale 1)."),
+      .option(
+        "shape", "constant|diurnal|bursty",
+        "The workload's rates follow this shape second by second over a --day-seconds day, as "
+          + "simulate --closed-loop --shape does: diurnal, a sine from 1× rising to 1.7× and "
+          + "falling to 0.3×; bursty, 4× in 5 % of the sixtieths of a day (default constant). "
+          + "The workload chosen is then the shape's mean, its peak what the cores serve."),
+      .time(
+        "day-seconds", "The day of --shape, compressed (default: --duration, one day)",
+        default: .zero),
+      .option(
+        "forecast", "on|off",
+        "The controller plans on its rate forecast, learning a --day-seconds period "
+          + "(controller --forecast on --forecast-period; default off)."),
+      .time(
+        "replica-start-seconds",
+        "With --autoscale: a worker the demo adds serves only this long after it is started "
+          + "(worker --start-delay: a cold start), and the controller is told so",
+        default: .zero),
     ] + ServiceOptions.specs + KafkaOptions.clientSpecs,
     discussion: """
       Measures MiniLM on this machine (one thread, batch 1-4, well under a second) and scales
@@ -56,6 +82,11 @@ enum DemoCommand: Command {
       cores' worth for real MiniLM on CPU, the partitions for the GPU pool). The workload is sent
       first for --warm-up seconds while the pools grow (counted apart), then for --duration;
       the summary shows the replicas over time and the SLO attainment after the last change.
+
+      Planning ahead as deployed: --shape diurnal --day-seconds 240 --duration 600 --forecast
+      on|off --replica-start-seconds 30 runs two and a half compressed days against
+      autoscaled workers that take 30 s to serve; the summary then gives the SLO attainment
+      over the run, in the ramps (the rising half of each day), and from the second day on.
       """)
 
   static func run(_ options: ParsedOptions) async throws -> Int32 {
@@ -74,6 +105,28 @@ enum DemoCommand: Command {
     settings.autoscale = options.flag("autoscale")
     settings.warmUp = try options.duration(
       "warm-up", default: DemoRun.Settings.defaultWarmUp, range: .zero ... .seconds(3_600))
+    settings.shape = try options.choice("shape", default: Workload.Shape.constant)
+    let day = try options.duration(
+      "day-seconds", default: .zero, range: .zero ... .seconds(864_000))
+    settings.day = day > .zero ? day : settings.duration
+    settings.forecast = try options.choice("forecast", default: "off", from: ["on", "off"]) == "on"
+    settings.replicaStart = try options.duration(
+      "replica-start-seconds", default: .zero, range: .zero ... .seconds(600))
+    if settings.forecast, settings.day < .seconds(240) {
+      throw UsageError("--forecast on learns a day of at least 240 s; --day-seconds is shorter")
+    }
+    settings.emulate = options.string("emulate")
+    if let model = settings.emulate {
+      guard settings.processes else { throw UsageError("--emulate needs --processes") }
+      do {
+        _ = try Planner(model: model)
+      } catch {
+        throw UsageError("--emulate \(model): \(error)")
+      }
+    }
+    if settings.replicaStart > .zero, !settings.autoscale {
+      throw UsageError("--replica-start-seconds needs --processes --autoscale")
+    }
     if settings.autoscale, !settings.processes {
       throw UsageError("--autoscale needs --processes (it starts and stops worker processes)")
     }

@@ -18,6 +18,13 @@ public final class DemoDeployment: @unchecked Sendable {  // used from the workl
     /// The most replicas the autoscaler runs per pool (the CPU pool runs real inference on this
     /// machine's cores).
     public var maxReplicas: [FunctionConfig.Kind: Int] = [.cpu: 2, .gpu: 4]
+    /// CPU workers emulate the profile too, instead of running MiniLM.
+    public var emulated = false
+    /// The controller plans on its rate forecast, learning this period (nil: it does not).
+    public var forecastPeriod: Duration?
+    /// A worker added by `follow` serves only this long after it is started (`worker
+    /// --start-delay`), and the controller is told so (`--replica-start-seconds`).
+    public var replicaStart: Duration = .zero
     /// librdkafka properties every process gets (`--property`).
     public var properties: [String: String] = [:]
 
@@ -69,6 +76,15 @@ public final class DemoDeployment: @unchecked Sendable {  // used from the workl
       + properties.sorted { $0.key < $1.key }.flatMap { ["--property", "\($0)=\($1)"] }
   }
 
+  private var forecast: [String] {
+    guard let period = settings.forecastPeriod else { return [] }
+    return ["--forecast", "on", "--forecast-period", Self.seconds(period)]
+  }
+
+  private static func seconds(_ duration: Duration) -> String {
+    String(format: "%.3f", duration.seconds)
+  }
+
   /// Starts the controller, the batcher and one worker per pool.
   public func start() throws {
     stages = [
@@ -77,17 +93,21 @@ public final class DemoDeployment: @unchecked Sendable {  // used from the workl
         arguments: [
           "controller", "--profile", profilePath, "--apps", appsPath,
           "--period", "10", "--min-interval", "20", "--rate-window", "20",
-        ] + common, directory: directory, executable: ServiceProcess.current),
+          "--replica-start-seconds", Self.seconds(settings.replicaStart),
+        ] + forecast + common, directory: directory, executable: ServiceProcess.current),
       ServiceProcess(
         name: "batcher", arguments: ["batcher", "--profile", profilePath] + common,
         directory: directory, executable: ServiceProcess.current),
     ]
     for stage in stages { try stage.start() }
-    try addWorker(.cpu, at: Date().timeIntervalSince1970, reason: "start")
-    try addWorker(.gpu, at: Date().timeIntervalSince1970, reason: "start")
+    try addWorker(.cpu, at: Date().timeIntervalSince1970, reason: "start", cold: false)
+    try addWorker(.gpu, at: Date().timeIntervalSince1970, reason: "start", cold: false)
   }
 
-  private func addWorker(_ kind: FunctionConfig.Kind, at now: Double, reason: String) throws {
+  /// `cold`: the worker serves only `replicaStart` after it starts.
+  private func addWorker(
+    _ kind: FunctionConfig.Kind, at now: Double, reason: String, cold: Bool = true
+  ) throws {
     started += 1
     let slots = settings.autoscale ? 1 : (kind == .cpu ? settings.cpuSlots : 16)
     var arguments = [
@@ -95,7 +115,13 @@ public final class DemoDeployment: @unchecked Sendable {  // used from the workl
       String(slots),
     ]
     if kind == .cpu {
-      arguments += ["--backend", "minilm", "--model-dir", settings.modelDirectory]
+      arguments +=
+        settings.emulated
+        ? ["--backend", "emulated-cpu"]
+        : ["--backend", "minilm", "--model-dir", settings.modelDirectory]
+    }
+    if cold, settings.replicaStart > .zero {
+      arguments += ["--start-delay", Self.seconds(settings.replicaStart)]
     }
     let worker = ServiceProcess(
       name: "\(kind.rawValue)-worker-\(started)", arguments: arguments + common,

@@ -4,6 +4,7 @@ import Kafka
 import Pipeline
 import PipelineCore
 import Planner
+import Simulator
 import Synchronization
 
 /// One run of the demo: broker, pipeline, workers, workload, accounting.
@@ -30,6 +31,25 @@ public final class DemoRun: Sendable {
     /// (`demo --warm-up`).
     /// Default: `defaultWarmUp`.
     public var warmUp = defaultWarmUp
+    /// Every worker emulates this model from its profile instead of running MiniLM (`demo
+    /// --emulate`, with `processes`): a model whose batches take long enough that the pools
+    /// need many replicas, for scaling experiments on a small machine.
+    public var emulate: String?
+    /// Partitions of every topic: 4, or 8 when emulating (one-slot replicas beyond a batch
+    /// topic's partitions add nothing).
+    public var partitions: Int { emulate == nil ? 4 : 8 }
+    /// The shape the workload's rates follow second by second over `day` (`demo --shape`).
+    public var shape = Workload.Shape.constant
+    public var day: Duration = defaultDuration
+    /// The controller plans on its rate forecast, learning a period of `day` (`--forecast on`).
+    public var forecast = false
+    /// With `autoscale`: a worker added serves only this long after it is started, and the
+    /// controller is told so (`--replica-start-seconds`).
+    public var replicaStart: Duration = .zero
+    /// The shape, when the workload has one.
+    public var rateShape: RateShape? {
+      shape == .constant ? nil : RateShape(shape, day: day, seed: seed)
+    }
     /// `duration` when none is given.
     /// Default: 20 s.
     public static let defaultDuration: Duration = .seconds(20)
@@ -49,6 +69,31 @@ public final class DemoRun: Sendable {
 
   public init(settings: Settings) { self.settings = settings }
 
+  /// The planner the demo plans with: MiniLM measured on this machine against the built-in
+  /// profile (with the encoder measured), or the profile of the model every worker emulates
+  /// (`emulate`).
+  private func measuredPlanner() throws -> (Planner, MiniLMEncoder?) {
+    if let model = settings.emulate {
+      let planner = try Planner(model: model)
+      Console.err(
+        "demo: every worker emulates \(model) from its profile (no inference runs here; every "
+          + "result and feedback record says so)")
+      return (planner, nil)
+    }
+    let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
+    let builtIn = try Planner(model: "minilm")
+    let calibration = ProfileCalibration.measure(encoder, against: builtIn.profile)
+    Console.err(
+      "demo: MiniLM here on one core: "
+        + calibration.measured.enumerated().map {
+          String(format: "%.1f ms at batch %d", $1 * 1000, $0 + 1)
+        }.joined(separator: ", ")
+        + String(format: "; the built-in profile scaled by %.2f to match", calibration.factor))
+    return (
+      Planner(profile: calibration.apply(to: builtIn.profile), pricing: builtIn.pricing), encoder
+    )
+  }
+
   /// Rates cycle through a mix of slow and busy apps (req/s, before `rateScale`).
   public static let rateMix = [1.0, 8, 2, 12, 0.5, 6, 3, 10]
 
@@ -56,34 +101,31 @@ public final class DemoRun: Sendable {
     let broker = try EmbeddedBroker(
       brokers: 1, logger: .standardError(minimumLevel: settings.logLevel))
     let topics = PipelineTopics()
-    try broker.createTopics(topics.specs(partitions: 4))
+    try broker.createTopics(topics.specs(partitions: settings.partitions))
     var configuration = KafkaConfiguration(bootstrapServers: broker.bootstrapServers)
     configuration.logger = .standardError(minimumLevel: settings.logLevel)
     configuration.properties = settings.properties
     let common = configuration
     Console.err("demo: embedded broker at \(broker.bootstrapServers)")
 
-    // This machine's speed, against the built-in profile.
-    let encoder = try MiniLMEncoder(directory: settings.modelDirectory)
-    let builtIn = try Planner(model: "minilm")
-    let calibration = ProfileCalibration.measure(encoder, against: builtIn.profile)
-    let planner = Planner(
-      profile: calibration.apply(to: builtIn.profile), pricing: builtIn.pricing)
-    Console.err(
-      "demo: MiniLM here on one core: "
-        + calibration.measured.enumerated().map {
-          String(format: "%.1f ms at batch %d", $1 * 1000, $0 + 1)
-        }.joined(separator: ", ")
-        + String(format: "; the built-in profile scaled by %.2f to match", calibration.factor))
+    let (planner, measured) = try measuredPlanner()
 
-    // The workload, sized to what this machine's cores can serve.
+    // The workload, sized to what this machine's cores can serve (emulated, the rates given).
     let sizing = DemoSizing(planner: planner, appCount: settings.appCount, rates: Self.rateMix)
     // Autoscaled, up to three times the workload (as much as the cores serve), so that the CPU
     // pool needs more than one one-slot replica where this machine allows.
-    let rateScale = settings.rateScale ?? sizing.largestScale(upTo: settings.autoscale ? 3 : 1)
+    // With a diurnal shape, its peak (1.7×) is what the cores serve.
+    let peak = settings.shape == .diurnal ? 1.7 : 1
+    let rateScale =
+      settings.rateScale
+      ?? (settings.emulate != nil
+        ? 1 : sizing.largestScale(upTo: settings.autoscale ? 3 : 1) / peak)
     let apps = sizing.apps(scale: rateScale)
     let slots = sizing.cpuSlots(for: apps)
-    Console.err(sizing.describe(apps: apps, scale: rateScale, chosen: settings.rateScale == nil))
+    if settings.emulate == nil {
+      Console.err(
+        sizing.describe(apps: apps, scale: rateScale, chosen: settings.rateScale == nil))
+    }
     let baseline = try planner.plan(apps, algorithm: .batch)
 
     if settings.processes {
@@ -93,6 +135,7 @@ public final class DemoRun: Sendable {
     }
 
     // The services, each on a thread of its own, all in this process.
+    guard let encoder = measured else { throw RunFailure("--emulate needs --processes") }
     let log = ServiceLog()
     var groupSettings = ServiceGroup.Settings()
     groupSettings.metricsPort = settings.metricsPort
@@ -102,6 +145,8 @@ public final class DemoRun: Sendable {
     control.core.policy.period = .seconds(10)
     control.core.policy.minInterval = .seconds(20)
     control.core.rateWindow = .seconds(20)
+    control.core.forecast = settings.forecast
+    control.core.forecaster = RateForecaster.Settings(period: settings.day)
     control.telemetry = telemetry
     var routing = RouterService.Settings()
     routing.planner = planner
@@ -155,14 +200,21 @@ public final class DemoRun: Sendable {
     deploy.modelDirectory = settings.modelDirectory
     deploy.cpuSlots = cpuSlots
     deploy.autoscale = settings.autoscale
-    deploy.maxReplicas = [.cpu: cpuSlots, .gpu: 4]
+    deploy.maxReplicas =
+      settings.emulate == nil
+      ? [.cpu: cpuSlots, .gpu: 4] : [.cpu: settings.partitions, .gpu: settings.partitions]
+    deploy.emulated = settings.emulate != nil
     deploy.properties = settings.properties
+    deploy.forecastPeriod = settings.forecast ? settings.day : nil
+    deploy.replicaStart = settings.replicaStart
     let processes = try DemoDeployment(settings: deploy, profile: planner.profile, apps: apps)
     Console.err(
       "demo: controller, batcher and workers as processes (logs in \(processes.directory))"
         + (settings.autoscale
           ? "; workers of one slot, one per pool at first, then as hb.scaling asks (at most "
-            + "\(cpuSlots) CPU replicas: this machine's cores, 4 GPU: the partitions)" : ""))
+            + (settings.emulate == nil
+              ? "\(cpuSlots) CPU replicas: this machine's cores, 4 GPU: the partitions)"
+              : "\(settings.partitions) per pool: the partitions)") : ""))
     let summary = Mutex<DemoSummary?>(nil)
     let workload = ClosureService("workload") { [self] context in
       try processes.start()
@@ -315,7 +367,8 @@ public final class DemoRun: Sendable {
       String(
         format: "demo: sending requests of %d apps (%.1f req/s in all) for %.0f s", apps.count,
         apps.reduce(0) { $0 + $1.rate }, settings.duration.seconds))
-    var generator = RequestGenerator(apps: apps, seed: settings.seed, idPrefix: "demo")
+    var generator = RequestGenerator(
+      apps: apps, shape: settings.rateShape, seed: settings.seed, idPrefix: "demo")
     var sent: [String: App] = [:]
     var sentAt: [String: Double] = [:]
     let started = ContinuousClock.now
@@ -350,7 +403,46 @@ public final class DemoRun: Sendable {
         deployment, workloadStart: workloadStart, sent: sent, sentAt: sentAt,
         warmUp: warmSent, warmSentAt: warmSentAt, outcomes: outcomes.outcomes)
     }
+    if let shape = settings.rateShape {
+      summary.shaped = Self.shapeLines(
+        shape, duration: settings.duration.seconds, forecast: settings.forecast,
+        replicaStart: settings.replicaStart,
+        arrivals: sent.keys.compactMap { id in
+          sentAt[id].map { ($0 - workloadStart, outcomes.outcomes[id]?.sloMet == true) }
+        })
+    }
     return summary
+  }
+
+  /// The summary's lines on a shaped workload: the SLO attainment over the run, in its ramps,
+  /// and from the second day on (all of it and its ramps) when the run is longer than a day —
+  /// the figures `simulate --closed-loop --shape` gives, on the real pipeline.
+  static func shapeLines(
+    _ shape: RateShape, duration: Double, forecast: Bool, replicaStart: Duration,
+    arrivals: [(at: Double, met: Bool)]
+  ) -> [String] {
+    let ramps = shape.ramps(over: duration)
+    let day = shape.day.seconds
+    func inRamps(_ at: Double) -> Bool { ramps.contains { at >= $0.from && at < $0.to } }
+    func figure(_ name: String, _ include: (Double) -> Bool) -> String {
+      let chosen = arrivals.filter { include($0.at) }
+      let met = chosen.filter(\.met).count
+      return String(
+        format: "%@ %.2f %% (%d of %d)", name,
+        chosen.isEmpty ? 100 : Double(met) / Double(chosen.count) * 100, met, chosen.count)
+    }
+    var figures = [figure("over the run", { _ in true }), figure("in the ramps", inRamps)]
+    if duration > day {
+      figures.append(figure("from the second day", { $0 >= day }))
+      figures.append(figure("in its ramps", { $0 >= day && inRamps($0) }))
+    }
+    return [
+      String(
+        format: "workload shape %@ (a day of %.0f s), forecast %@, replicas serving %.0f s "
+          + "after they are started",
+        shape.shape.rawValue, day, forecast ? "on" : "off", replicaStart.seconds),
+      "within SLO: " + figures.joined(separator: "; "),
+    ]
   }
 
   /// The summary's lines on a deployment of processes: the replicas over time and, after the

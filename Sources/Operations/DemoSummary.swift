@@ -23,6 +23,8 @@ public struct DemoSummary: Sendable {
   public let billed: (cost: Double, requests: Int)
   /// How the services ran, when as separate processes (`demo --processes`): lines for the end.
   public var deployment: [String] = []
+  /// The SLO attainment over the workload's shape (`demo --shape`): lines for the end.
+  public var shaped: [String] = []
   /// Request ids that ended more than once.
   public var endedTwice = 0
   /// A few of the ids that ended twice, with how each ended.
@@ -120,6 +122,7 @@ public struct DemoSummary: Sendable {
       lines.append("(the minilm profile's CPU part is measured here; its GPU part is estimated)")
     }
     if !deployment.isEmpty { lines += [""] + deployment }
+    if !shaped.isEmpty { lines += [""] + shaped }
     for failure in failures { lines.append("service failure: \(failure)") }
     return lines.joined(separator: "\n")
   }

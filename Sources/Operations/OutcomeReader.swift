@@ -32,7 +32,12 @@ public final class OutcomeReader: @unchecked Sendable {
     consumer = try KafkaConsumer(configuration: configuration)
     var partitions: [(KafkaTopicPartition, KafkaOffset)] = []
     for topic in [topics.results, topics.late, topics.deadLetter] {
-      for partition in 0..<Int32(4) {
+      // Every partition the topic has (a demo that emulates a model makes 8): one not read
+      // would leave its outcomes missing.
+      guard let count = consumer.partitionCount(of: topic, timeoutMs: 10_000) else {
+        throw RunFailure("cannot read \(topic): the cluster did not say its partitions in 10 s")
+      }
+      for partition in 0..<Int32(count) {
         partitions.append((KafkaTopicPartition(topic: topic, partition: partition), .beginning))
       }
     }

@@ -4,8 +4,8 @@ import PipelineCore
 import Planner
 import Simulator
 
-/// Poisson arrivals of each app's requests, at the apps' rates or a per-minute trace's, as
-/// requests ready to send: ids `<prefix>-<n>`, payloads taken in turn from `sentences`, SLOs
+/// Poisson arrivals of each app's requests, at the apps' rates or a per-minute trace's (times a
+/// shape's factor second by second, when one is given), as requests ready to send: ids `<prefix>-<n>`, payloads taken in turn from `sentences`, SLOs
 /// from the apps (or one for all). `produce --duration` and the demo send these.
 public struct RequestGenerator: Sendable {
   /// Sentences in several languages and lengths, so the encoder sees real variety.
@@ -22,6 +22,7 @@ public struct RequestGenerator: Sendable {
 
   public let apps: [App]
   private let trace: Workload?
+  private let shape: RateShape?
   private let idPrefix: String
   private let sloMs: Double?
   private var random: SeededRandom
@@ -32,10 +33,12 @@ public struct RequestGenerator: Sendable {
 
   /// `sloMs`: the SLO every request carries (default: its app's).
   public init(
-    apps: [App], trace: Workload? = nil, seed: UInt64, idPrefix: String, sloMs: Double? = nil
+    apps: [App], trace: Workload? = nil, shape: RateShape? = nil, seed: UInt64,
+    idPrefix: String, sloMs: Double? = nil
   ) {
     self.apps = apps
     self.trace = trace
+    self.shape = shape
     self.idPrefix = idPrefix
     self.sloMs = sloMs
     random = SeededRandom(seed: seed)
@@ -48,8 +51,9 @@ public struct RequestGenerator: Sendable {
 
   /// App `index`'s rate at `time` seconds from the start (req/s).
   public func rate(of index: Int, at time: Double) -> Double {
-    guard let trace else { return apps[index].rate }
-    return trace.rates[min(trace.minutes - 1, Int(time / 60))][index]
+    let base =
+      trace.map { $0.rates[min($0.minutes - 1, Int(time / 60))][index] } ?? apps[index].rate
+    return base * (shape?.factor(at: time) ?? 1)
   }
 
   /// All apps' rate at `time` seconds from the start (req/s).

@@ -122,43 +122,16 @@ public struct ClosedLoopScenario: Sendable {
   public var targetUtilisation = 0.7
   public var seed: UInt64 = 1
 
-  /// The shape's factor at `time` (seconds from the start).
-  public func factor(at time: Double) -> Double {
-    let day = max(self.day.seconds, 1e-3)
-    switch shape {
-    case .constant: return 1
-    case .diurnal: return 1 + 0.7 * sin(2 * .pi * time / day)
-    case .bursty: return burst(slot: Int((time / (day / 60)).rounded(.down))) ? 4 : 1
-    }
-  }
+  /// The shape the rates follow (`shape` over `day`, bursts drawn from `seed`).
+  public var rateShape: RateShape { RateShape(shape, day: day, seed: seed) }
 
-  /// Whether slot `index` of `bursty` is a burst: 5 % of them, by the seed.
-  private func burst(slot index: Int) -> Bool {
-    var random = SeededRandom(seed: (seed ^ 0xB025_7ED5) &+ UInt64(max(0, index)) &* 0x9E37_79B9)
-    _ = random.next()
-    return random.unit() < 0.05
-  }
+  /// The shape's factor at `time` (seconds from the start).
+  public func factor(at time: Double) -> Double { rateShape.factor(at: time) }
 
   /// The spans in which the rates rise (seconds, within the run): the rising half of each day
   /// (trough to peak) of `diurnal`, the bursts of `bursty`, and the scripted bursts.
   public var ramps: [(from: Double, to: Double)] {
-    var spans: [(from: Double, to: Double)] = []
-    let day = max(self.day.seconds, 1e-3)
-    switch shape {
-    case .constant: break
-    case .diurnal:
-      // Rising from −¼ to ¼ of each day.
-      var start = -day / 4
-      while start < duration {
-        spans.append((max(0, start), min(duration, start + day / 2)))
-        start += day
-      }
-    case .bursty:
-      let slot = day / 60
-      for index in 0..<Int((duration / slot).rounded(.up)) where burst(slot: index) {
-        spans.append((Double(index) * slot, min(duration, Double(index + 1) * slot)))
-      }
-    }
+    var spans = rateShape.ramps(over: duration)
     for case .burst(let at, _, let length) in events where at < duration {
       spans.append((at, min(duration, at + length)))
     }

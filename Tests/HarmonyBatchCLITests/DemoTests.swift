@@ -1,5 +1,6 @@
 import Foundation
 import Planner
+import Simulator
 import TestSupport
 import Testing
 
@@ -52,6 +53,26 @@ import Testing
     #expect(DemoRun.backWithinSLO([], from: 100) == 0)
     // Missing the last request: never back.
     #expect(DemoRun.backWithinSLO([("a", 101, true), ("a", 102, false)], from: 100) == nil)
+  }
+
+  /// A shaped run's summary counts the requests of the ramps (the rising half of each day) and
+  /// of the days after the first apart.
+  @Test func theShapeLinesCountTheRampsAndTheDaysAfterTheFirst() {
+    let shape = RateShape(.diurnal, day: .seconds(100), seed: 1)
+    // One request a second for 250 s; those of the second day's ramps (seconds 100-125 and
+    // 175-225: rising from −¼ to ¼ of each day) miss their SLO.
+    let arrivals = (0..<250).map { second in
+      let at = Double(second)
+      return (at: at, met: !((100..<125).contains(second) || (175..<225).contains(second)))
+    }
+    let lines = DemoRun.shapeLines(
+      shape, duration: 250, forecast: true, replicaStart: .seconds(30), arrivals: arrivals)
+    #expect(lines[0].contains("diurnal (a day of 100 s), forecast on, replicas serving 30 s"))
+    // Ramps: 0-25, 75-125, 175-225 = 125 s; 75 of them missed.
+    #expect(lines[1].contains("over the run 70.00 % (175 of 250)"), "\(lines[1])")
+    #expect(lines[1].contains("in the ramps 40.00 % (50 of 125)"), "\(lines[1])")
+    #expect(lines[1].contains("from the second day 50.00 % (75 of 150)"), "\(lines[1])")
+    #expect(lines[1].contains("in its ramps 0.00 % (0 of 75)"), "\(lines[1])")
   }
 
   @Test func aSlowerMachineGetsASmallerDefaultWorkloadThatItsSlotsServe() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Operations
 import Planner
+import Simulator
 import Testing
 
 @Suite struct RequestGeneratorTests {
@@ -36,6 +37,27 @@ import Testing
       }
     }
     #expect((expected["fast"]?.count ?? 0) > 100)
+  }
+
+  /// With a diurnal shape the arrivals follow it: the first half of each day (1× → 1.7× → 1×)
+  /// brings 1 + 0.7 · 2/π ≈ 1.45 times the mean rate, the second (→ 0.3× → 1×) ≈ 0.55 times.
+  @Test func aShapedWorkloadFollowsItsShapeSecondBySecond() {
+    let day = 240.0
+    var generator = RequestGenerator(
+      apps: [App(id: "a", slo: 1, rate: 50)],
+      shape: RateShape(.diurnal, day: .seconds(day), seed: 1),
+      seed: 3, idPrefix: "x")
+    var halves = [0.0, 0.0]
+    while generator.nextArrival < 2 * day {
+      let time = generator.nextArrival
+      let half = Int(time.truncatingRemainder(dividingBy: day) / (day / 2))
+      halves[half] += Double(generator.due(by: time).count)
+    }
+    // Two days: each kind of half-day gets a day's worth of the mean rate, times its factor.
+    let dayAtTheMean = 50 * day
+    let swing = 0.7 * 2 / Double.pi
+    #expect(abs(halves[0] / dayAtTheMean - (1 + swing)) < 0.03, "\(halves)")
+    #expect(abs(halves[1] / dayAtTheMean - (1 - swing)) < 0.03, "\(halves)")
   }
 
   @Test func sendingStopsWhenAskedWithoutWaitingForTheEnd() {

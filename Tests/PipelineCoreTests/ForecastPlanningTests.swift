@@ -156,7 +156,7 @@ import WaitSupport
   /// Bursts (×3 for 20 s) at random times on steady rates, no period to learn: the forecast
   /// adds little and takes nothing away — while a burst lasts the pools are sized for at least
   /// 90 % of what the reactive controller sizes them for, and over the run for at most 15 %
-  /// more. (On the first day, with no history, it plans exactly as the reactive one.)
+  /// more. (On the first day, with no history, it sizes exactly as the reactive one.)
   @Test func burstsWithNoPeriodAreSizedForAsReactively() throws {
     var random = SeededRandom(seed: 3)
     let bursts = (0..<12).map { _ in random.unit() * 2 * Self.day }
@@ -178,7 +178,9 @@ import WaitSupport
     #expect(worst >= 0.9, "\(worst)")
     #expect(total.0 <= total.1 * 1.15, "\(total)")
     #expect(forecast.feed.core.forecastErrors.count == Self.apps.count)
-    let firstDay = reactive.demand.keys.filter { $0 <= Self.day }
+    // Until a replica's start-up before the day ends, when the first day's profile covers the
+    // need ahead (and a rise it expects is sized for, cautiously), exactly as reactively.
+    let firstDay = reactive.demand.keys.filter { $0 <= Self.day - 30 }
     #expect(firstDay.allSatisfy { forecast.demand[$0] == reactive.demand[$0] })
   }
 

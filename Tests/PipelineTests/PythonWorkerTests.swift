@@ -423,12 +423,15 @@ final class OwnModelPipeline {
     controller = try ChildProcess(
       harmonybatchPath, ["controller", "--profile", profile, "--apps", apps] + common)
     batcher = try ChildProcess(harmonybatchPath, ["batcher"] + common)
-    let (workers, controller) = (self.workers, self.controller)
+    let (workers, controller, batcher) = (self.workers, self.controller, self.batcher)
+    // The router follows the plan too: a request it read before would have no plan to go by
+    // and no profile to be served alone with (unplanned-app; seen once on a busy machine).
     #expect(
       await eventually(timeout: .seconds(40)) {
         workers.allSatisfy { $0.standardError.contains("assigned") }
           && controller.standardError.contains("published plan v1")
-      }, "\(controller.standardError)")
+          && batcher.standardError.contains("following plan v")
+      }, "\(controller.standardError)\n\(batcher.standardError.suffix(2000))")
   }
 
   func stop() {

@@ -468,10 +468,11 @@ public struct ControllerCore: Sendable {
       $0.step == 1 || $0.start < .seconds(now) + ahead
     }
     // Where the forecast is the current estimator held flat (no period learnt yet, or none to
-    // learn), the controller plans as without it: on the estimate, with its own rules.
-    guard let open = points.first, points.contains(where: \.method.looksAhead) else {
-      return nil
-    }
+    // learn), the controller plans as without it: on the estimate, with its own rules. A
+    // cautious forecast (a rise a profile not yet scored expects) sizes the pools ahead of it,
+    // but plans stay on the estimate until the profile is proven.
+    let ahead = points.contains { upper ? $0.method == .seasonal : $0.method.looksAhead }
+    guard let open = points.first, ahead else { return nil }
     let sigmas = settings.forecaster.disagreementSigmas
     if let last = forecaster.lastBucket(of: app), let point = last.forecast {
       let measured = RateForecaster.rateToPlan(
