@@ -160,7 +160,7 @@ public struct RouterService: PipelineService {
     try io.produce(
       KafkaProducerMessage(
         topic: settings.topics.rates, key: Array(settings.instance.utf8),
-        value: try body.messageJSON()),
+        value: try body.json()),
       sources: [])
   }
 
