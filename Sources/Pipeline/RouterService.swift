@@ -96,7 +96,6 @@ public struct RouterService: PipelineService {
                 sources: RecoveryLedger.sourceHeader))
           })
         if let record {
-          let source = [(record.topicPartition, record.offset)]
           // (The ledger is empty but after a restart: no coordinates built per record then.)
           if !ledger.isEmpty, ledger.take(record.coordinates) != nil {
             // Routed before a restart, not committed: done already.
@@ -106,11 +105,13 @@ public struct RouterService: PipelineService {
           }
           switch router.route(record, nowMs: clock.nowMs()) {
           case .grouped(let message, let grouped):
-            try io.produce(message, sources: source)
+            try io.produce(message, source: record.topicPartition, offset: record.offset)
             routed += 1
             if settings.telemetry != nil { pending.routed[grouped.app, default: 0] += 1 }
           case .deadLetter(let message, let code, let reply):
-            try io.produce([message], replies: reply.map { [$0] } ?? [], sources: source)
+            try io.produce(
+              [message], replies: reply.map { [$0] } ?? [],
+              sources: [(record.topicPartition, record.offset)])
             rejected += 1
             if settings.telemetry != nil { pending.rejected[code, default: 0] += 1 }
             log.log(.debug, "dead letter \(code.rawValue) for \(record.coordinates)")

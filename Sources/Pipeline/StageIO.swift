@@ -179,6 +179,16 @@ final class StageIO: @unchecked Sendable {
     try producer.enqueue(message, onDelivery: acknowledgements.handler(for: sources))
   }
 
+  /// Produces a message made from one record, settled when the broker acknowledges it: the
+  /// router's path, one per request, with no array of sources to allocate.
+  func produce(
+    _ message: KafkaProducerMessage, source partition: KafkaTopicPartition, offset: Int64
+  )
+    throws(KafkaError)
+  {
+    try producer.enqueue(message, onDelivery: acknowledgements.handler(for: partition, offset))
+  }
+
   /// Produces several messages made from the same `sources`; they are settled when the broker
   /// has acknowledged every one of them.
   func produce(_ messages: [KafkaProducerMessage], sources: [(KafkaTopicPartition, Int64)])
@@ -367,14 +377,26 @@ final class Acknowledgements: Sendable {
   let withoutOffset = Atomic<Int>(0)
 
   func handler(for sources: [(KafkaTopicPartition, Int64)]) -> KafkaProducer.DeliveryHandler {
-    { result in
-      self.state.withLock { state in
-        switch result {
-        case .success(let report):
-          if report.offset < 0 { self.withoutOffset.add(1, ordering: .relaxed) }
-          state.done.append(contentsOf: sources)
-        case .failure(let error): if state.failure == nil { state.failure = error }
-        }
+    { result in self.note(result) { $0.append(contentsOf: sources) } }
+  }
+
+  /// `handler(for: [(partition, offset)])` for a single source.
+  func handler(for partition: KafkaTopicPartition, _ offset: Int64) -> KafkaProducer.DeliveryHandler
+  {
+    { result in self.note(result) { $0.append((partition, offset)) } }
+  }
+
+  /// A delivery: on success its sources are done (`settle` adds them), a failure is kept.
+  private func note(
+    _ result: Result<KafkaDeliveryReport, KafkaError>,
+    settle: (inout [(KafkaTopicPartition, Int64)]) -> Void
+  ) {
+    state.withLock { state in
+      switch result {
+      case .success(let report):
+        if report.offset < 0 { withoutOffset.add(1, ordering: .relaxed) }
+        settle(&state.done)
+      case .failure(let error): if state.failure == nil { state.failure = error }
       }
     }
   }
