@@ -47,9 +47,9 @@ enum DemoCommand: Command {
           + "simulate --closed-loop --shape does: diurnal, a sine from 1× rising to 1.7× and "
           + "falling to 0.3×; bursty, 4× in 5 % of the sixtieths of a day (default constant). "
           + "The workload chosen is then the shape's mean, its peak what the cores serve."),
-      .time(
-        "day-seconds", "The day of --shape, compressed (default: --duration, one day)",
-        default: .zero),
+      .option(
+        "day-seconds", "SECONDS",
+        "The day of --shape, compressed (default: --duration, the run one day)."),
       .option(
         "forecast", "on|off",
         "The controller plans on its rate forecast, learning a --day-seconds period "

@@ -18,6 +18,9 @@ import Testing
       (ControllerCommand.spec, "rate-window", RateEstimator.defaultWindow, .seconds),
       (ControllerCommand.spec, "scale-down-window", PoolScaler.defaultScaleDownWindow, .seconds),
       (
+        ControllerCommand.spec, "forecast-period", RateForecaster.Settings.defaultPeriod, .seconds
+      ),
+      (
         ControllerCommand.spec, "unreachable-timeout",
         KafkaConfiguration.defaultUnreachableTimeout, .seconds
       ),
