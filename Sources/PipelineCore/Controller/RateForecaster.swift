@@ -8,7 +8,8 @@ public struct ForecastPoint: Sendable, Equatable {
     case seasonal
     /// The seasonal profile where it expects more than the current estimator, while it has too
     /// few buckets scored to be judged (the first buckets after the history covers a period):
-    /// until the profile is proven, a rise it expects is planned for, a fall is not.
+    /// until the profile is proven, a rise it expects is looked ahead to (the controller sizes
+    /// its pools for it), a fall is not.
     case cautious
     /// The current estimator's rate held flat (`RateEstimator`'s steady window).
     case current
@@ -96,8 +97,9 @@ public enum ForecastDisagreement: String, Sendable {
 /// `selectionMargin`: a series with no period, or one whose period differs from `period`, keeps
 /// the current estimator. Between the history covering a period and that many buckets scored, a
 /// step beyond the open bucket whose seasonal forecast is above the current estimator's is
-/// *cautious*: the profile's mean with the wider of the two bands. The next period's first rise is so planned for before
-/// the profile can be judged on it; a fall it expects is not acted on until it is.
+/// *cautious*: the profile's mean with the wider of the two bands. The controller sizes its pools
+/// for a cautious rise — the next period's first rise is met before the profile can be judged on
+/// it — and plans on it only once it is proven; a fall it expects is not acted on until then.
 ///
 /// A count beyond the seasonal forecast's band by more than Poisson noise (`disagreement`) moves
 /// the level only as far as the band's edge; two such counts in a row on the same side reset the
@@ -618,9 +620,9 @@ public struct RateForecaster: Sendable {
       guard let forecast = seasonal[step] else { return flat }
       let profiled = band(mean: forecast, errors: item.seasonalErrors[step], method: .seasonal)
       guard item.seasonalErrors[step].count >= settings.minimumErrorSamples else {
-        // Not yet judged: a rise the profile expects is planned for (the next day's first ramp
-        // comes before the profile can be scored on it), a fall is not; nor in the bucket open
-        // now, which the current estimator is counting.
+        // Not yet judged: a rise the profile expects is looked ahead to (the next day's first
+        // ramp comes before the profile can be scored on it), a fall is not; nor in the bucket
+        // open now, which the current estimator is counting.
         guard step > 0, forecast > current else { return flat }
         return Point(
           mean: forecast, lower: min(held.lower, profiled.lower),
